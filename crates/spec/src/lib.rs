@@ -1,0 +1,34 @@
+//! The eksaudit spec: the TOML model, its defaults, its validation and the resource names it implies.
+//! Pure: no AWS, no async. Validation reports every problem at once, each with a key path and a location.
+
+mod error;
+mod load;
+mod model;
+mod naming;
+mod presets;
+mod regions;
+pub mod rules;
+mod suggest;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use error::{Error, Location, Problem, Problems};
+pub use load::parse_spec;
+pub use model::*;
+pub use naming::{log_group_name, render_bucket_name, RoleKind, OWNER_TAG_KEY};
+pub use presets::Preset;
+pub use regions::{partition, KNOWN_REGIONS};
+
+/// Reads and validates a spec file.
+pub fn load(path: &Path) -> Result<Spec, Error> {
+    let src = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_spec(&src).map_err(|problems| Error::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    })
+}

@@ -1,0 +1,895 @@
+//! From TOML text to a resolved [`Spec`]: walks the parsed document with its spans, so every problem (unknown
+//! keys, wrong types, invalid values, cross-field conflicts) is reported at once with a key path and a location.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::error::{Location, Problem, Problems};
+use crate::model::*;
+use crate::presets::Preset;
+use crate::rules::{self, Invalid, Rule};
+use crate::suggest::closest;
+
+type Span = Range<usize>;
+
+/// Parses and validates spec text. Makes no AWS call.
+pub fn parse_spec(src: &str) -> Result<Spec, Problems> {
+    let mut ctx = Ctx {
+        src,
+        problems: Vec::new(),
+    };
+    let root = match DeTable::parse(src) {
+        Ok(root) => root,
+        Err(e) => {
+            let location = e.span().map(|s| ctx.location(s.start));
+            ctx.problems.push(Problem {
+                path: String::new(),
+                message: format!("TOML syntax error: {}", e.message().trim_end()),
+                hint: Some(
+                    "fix the syntax at that line and column; see config.example.toml for every key"
+                        .into(),
+                ),
+                location,
+            });
+            return Err(Problems(ctx.problems));
+        }
+    };
+    let spec = ctx.spec(root.get_ref(), root.span());
+    ctx.problems.sort_by_key(|p| {
+        p.location.unwrap_or(Location {
+            line: usize::MAX,
+            column: 0,
+        })
+    });
+    match spec {
+        Some(spec) if ctx.problems.is_empty() => Ok(spec),
+        _ => Err(Problems(ctx.problems)),
+    }
+}
+
+struct Ctx<'s> {
+    src: &'s str,
+    problems: Vec<Problem>,
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl Ctx<'_> {
+    fn location(&self, offset: usize) -> Location {
+        let before = &self.src[..offset.min(self.src.len())];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            line,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+
+    fn push(
+        &mut self,
+        path: impl Into<String>,
+        span: Option<Span>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let location = span.map(|s| self.location(s.start));
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+            hint,
+            location,
+        });
+    }
+
+    fn check(&mut self, path: &str, span: &Span, rule: Rule) -> bool {
+        match rule {
+            Ok(()) => true,
+            Err(Invalid { message, hint }) => {
+                self.push(path, Some(span.clone()), message, hint);
+                false
+            }
+        }
+    }
+
+    /// Reports keys that are not in `allowed` (typos), with the closest allowed key as a hint.
+    fn check_keys(&mut self, table: &DeTable<'_>, path: &str, allowed: &[&str]) {
+        for (key, _) in table.iter() {
+            let name: &str = key.get_ref();
+            if allowed.contains(&name) {
+                continue;
+            }
+            let hint = match closest(name, allowed.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("keys allowed here: {}", allowed.join(", ")),
+            };
+            self.push(
+                join(path, name),
+                Some(key.span()),
+                format!("unknown key `{name}`"),
+                Some(hint),
+            );
+        }
+    }
+
+    fn value<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+        table.get(key)
+    }
+
+    fn wrong_type(&mut self, path: &str, v: &Spanned<DeValue<'_>>, expected: &str, example: &str) {
+        self.push(
+            path,
+            Some(v.span()),
+            format!("expected {expected}, found {}", type_name(v.get_ref())),
+            Some(format!("for example: {example}")),
+        );
+    }
+
+    fn string(
+        &mut self,
+        table: &DeTable<'_>,
+        prefix: &str,
+        key: &str,
+        example: &str,
+    ) -> Option<(String, Span)> {
+        let v = Self::value(table, key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.to_string(), v.span())),
+            _ => {
+                self.wrong_type(&join(prefix, key), v, "a string", example);
+                None
+            }
+        }
+    }
+
+    fn integer(
+        &mut self,
+        table: &DeTable<'_>,
+        prefix: &str,
+        key: &str,
+        example: &str,
+    ) -> Option<(i64, Span)> {
+        let v = Self::value(table, key)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some((n, v.span())),
+                Err(_) => {
+                    self.push(
+                        join(prefix, key),
+                        Some(v.span()),
+                        "integer is too large",
+                        Some(format!("for example: {example}")),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(&join(prefix, key), v, "an integer", example);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, table: &DeTable<'_>, prefix: &str, key: &str) -> Option<bool> {
+        let v = Self::value(table, key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(
+                    &join(prefix, key),
+                    v,
+                    "true or false",
+                    &format!("{key} = true"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A section (`[name]`); `None` when absent or not a table (reported).
+    fn section<'t, 'i>(
+        &mut self,
+        root: &'t DeTable<'i>,
+        key: &str,
+    ) -> Option<(&'t DeTable<'i>, Span)> {
+        let v = Self::value(root, key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some((t, v.span())),
+            _ => {
+                self.wrong_type(key, v, "a table", &format!("[{key}]"));
+                None
+            }
+        }
+    }
+
+    fn required<T>(
+        &mut self,
+        value: Option<T>,
+        present: bool,
+        path: &str,
+        span: &Span,
+        hint: &str,
+    ) -> Option<T> {
+        if value.is_none() && !present {
+            self.push(
+                path,
+                Some(span.clone()),
+                "required key is missing",
+                Some(hint.to_string()),
+            );
+        }
+        value
+    }
+
+    fn spec(&mut self, root: &DeTable<'_>, root_span: Span) -> Option<Spec> {
+        self.check_keys(
+            root,
+            "",
+            &[
+                "pipeline", "consumer", "bucket", "firehose", "filter", "iam", "region",
+            ],
+        );
+        let empty = DeTable::new();
+        let pipeline = match self.section(root, "pipeline") {
+            Some((t, span)) => self.pipeline(t, span),
+            None => {
+                if Self::value(root, "pipeline").is_none() {
+                    self.push(
+                        "pipeline",
+                        None,
+                        "required section is missing",
+                        Some("add a [pipeline] section with name = \"eks-audit\"".into()),
+                    );
+                }
+                None
+            }
+        };
+        let consumer = match self.section(root, "consumer") {
+            Some((t, span)) => self.consumer(t, span),
+            None => {
+                if Self::value(root, "consumer").is_none() {
+                    self.push(
+                        "consumer",
+                        None,
+                        "required section is missing",
+                        Some("add a [consumer] section naming who reads the logs (account_id, external_id)".into()),
+                    );
+                }
+                None
+            }
+        };
+        let bucket = self.section(root, "bucket").map(|(t, _)| t);
+        let bucket = self.bucket(bucket.unwrap_or(&empty));
+        let firehose = self.section(root, "firehose").map(|(t, _)| t);
+        let firehose = self.firehose(firehose.unwrap_or(&empty));
+        let filter = self.section(root, "filter").map(|(t, _)| t);
+        let filter = self.filter(filter.unwrap_or(&empty));
+        let iam = self.section(root, "iam").map(|(t, _)| t);
+        let iam = self.iam(iam.unwrap_or(&empty));
+        let regions = self.regions(root, root_span);
+
+        let spec = Spec {
+            pipeline: pipeline?,
+            consumer: consumer?,
+            bucket: bucket?,
+            firehose: firehose?,
+            filter: filter?,
+            iam: iam?,
+            regions: regions?,
+        };
+        self.cross_checks(&spec, root);
+        Some(spec)
+    }
+
+    fn pipeline(&mut self, t: &DeTable<'_>, span: Span) -> Option<Pipeline> {
+        self.check_keys(t, "pipeline", &["name", "account_id", "tags"]);
+        let name = self.string(t, "pipeline", "name", "name = \"eks-audit\"");
+        let name = self.required(
+            name,
+            t.contains_key("name"),
+            "pipeline.name",
+            &span,
+            "add name = \"eks-audit\"",
+        );
+        let name_ok = name
+            .as_ref()
+            .is_some_and(|(n, s)| self.check("pipeline.name", s, rules::pipeline_name(n)));
+        let account_id = self.string(t, "pipeline", "account_id", "account_id = \"123456789012\"");
+        if let Some((id, s)) = &account_id {
+            self.check("pipeline.account_id", s, rules::account_id(id));
+        }
+        let mut tags = BTreeMap::new();
+        if let Some(v) = Self::value(t, "tags") {
+            match v.get_ref() {
+                DeValue::Table(tt) => {
+                    for (k, val) in tt.iter() {
+                        let path = format!("pipeline.tags.{}", k.get_ref());
+                        match val.get_ref() {
+                            DeValue::String(s) => {
+                                if self.check(&path, &k.span(), rules::tag(k.get_ref(), s)) {
+                                    tags.insert(k.get_ref().to_string(), s.to_string());
+                                }
+                            }
+                            _ => self.wrong_type(
+                                &path,
+                                val,
+                                "a string",
+                                "tags = { team = \"security\" }",
+                            ),
+                        }
+                    }
+                    if tags.len() > 49 {
+                        self.push(
+                            "pipeline.tags",
+                            Some(v.span()),
+                            format!(
+                                "{} tags; AWS allows 50 per resource and eksaudit adds one",
+                                tags.len()
+                            ),
+                            Some("keep at most 49 tags".into()),
+                        );
+                    }
+                }
+                _ => self.wrong_type(
+                    "pipeline.tags",
+                    v,
+                    "a table",
+                    "tags = { team = \"security\" }",
+                ),
+            }
+        }
+        let name = name.filter(|_| name_ok)?.0;
+        Some(Pipeline {
+            name,
+            account_id: account_id.map(|(a, _)| a),
+            tags,
+        })
+    }
+
+    fn consumer(&mut self, t: &DeTable<'_>, span: Span) -> Option<Consumer> {
+        self.check_keys(
+            t,
+            "consumer",
+            &[
+                "preset",
+                "account_id",
+                "principal_arn",
+                "external_id",
+                "sqs_queue_arn",
+            ],
+        );
+        let preset = match self.string(t, "consumer", "preset", "preset = \"generic\"") {
+            None => Some(Preset::Generic),
+            Some((p, s)) => {
+                let parsed = Preset::parse(&p);
+                if parsed.is_none() {
+                    let names: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+                    self.push(
+                        "consumer.preset",
+                        Some(s),
+                        format!("unknown preset {p:?}"),
+                        Some(format!("use one of: {}", names.join(", "))),
+                    );
+                }
+                parsed
+            }
+        };
+        let mut ok = preset.is_some();
+        let defaults = preset.unwrap_or(Preset::Generic).defaults();
+
+        let account = self.string(t, "consumer", "account_id", "account_id = \"434813966438\"");
+        if let Some((a, s)) = &account {
+            ok &= self.check("consumer.account_id", s, rules::account_id(a));
+        }
+        let principal = self.string(
+            t,
+            "consumer",
+            "principal_arn",
+            "principal_arn = \"arn:aws:iam::434813966438:role/lacework-platform\"",
+        );
+        let mut principal_account = None;
+        if let Some((p, s)) = &principal {
+            match rules::principal_arn(p) {
+                Ok(acct) => principal_account = Some((acct, s.clone())),
+                Err(e) => ok &= self.check("consumer.principal_arn", s, Err(e)),
+            }
+        }
+        let account_id = match (&account, &principal_account) {
+            (Some((a, _)), _) => Some(a.clone()),
+            (None, Some((pa, _))) => Some(pa.clone()),
+            (None, None) => defaults.account_id.map(str::to_string),
+        };
+        if let (Some((a, _)), Some((pa, ps))) = (&account, &principal_account) {
+            if a != pa {
+                ok = false;
+                self.push(
+                    "consumer.principal_arn",
+                    Some(ps.clone()),
+                    format!("the principal is in account {pa}, but consumer.account_id is {a}"),
+                    Some(
+                        "make them agree, or leave account_id out: it is taken from the principal"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if account_id.is_none() && account.is_none() && !t.contains_key("account_id") {
+            ok = false;
+            self.push(
+                "consumer.account_id",
+                Some(span.clone()),
+                "required key is missing",
+                Some("add the consumer's 12-digit AWS account id, e.g. account_id = \"434813966438\", or choose a vendor preset".into()),
+            );
+        }
+        // A preset's principal applies only when the spec keeps the preset's account.
+        let principal_arn = match principal {
+            Some((p, _)) => Some(p),
+            None => defaults
+                .principal_arn
+                .filter(|_| account_id.as_deref() == defaults.account_id)
+                .map(str::to_string),
+        };
+        let external = self.string(
+            t,
+            "consumer",
+            "external_id",
+            "external_id = \"the-id-your-vendor-gave-you\"",
+        );
+        let external = self.required(
+            external,
+            t.contains_key("external_id"),
+            "consumer.external_id",
+            &span,
+            "add the external id the consumer gave you, e.g. external_id = \"lweid:aws:v2:...\"",
+        );
+        if let Some((e, s)) = &external {
+            ok &= self.check("consumer.external_id", s, rules::external_id(e));
+        }
+        let queue = self.string(
+            t,
+            "consumer",
+            "sqs_queue_arn",
+            "sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        );
+        if let Some((q, s)) = &queue {
+            ok &= self.check("consumer.sqs_queue_arn", s, rules::sqs_queue_arn(q));
+        }
+        if !ok {
+            return None;
+        }
+        Some(Consumer {
+            preset: preset?,
+            account_id: account_id?,
+            principal_arn,
+            external_id: external?.0,
+            sqs_queue_arn: queue.map(|(q, _)| q),
+        })
+    }
+
+    fn bucket(&mut self, t: &DeTable<'_>) -> Option<Bucket> {
+        self.check_keys(
+            t,
+            "bucket",
+            &[
+                "name",
+                "retention_days",
+                "versioning",
+                "kms_key_arn",
+                "on_destroy",
+            ],
+        );
+        let mut ok = true;
+        let name = self.string(t, "bucket", "name", "name = \"acme-eks-audit-{region}\"");
+        if let Some((n, s)) = &name {
+            ok &= self.check("bucket.name", s, rules::bucket_template(n));
+        }
+        let retention = self.integer(t, "bucket", "retention_days", "retention_days = 180");
+        if let Some((r, s)) = &retention {
+            ok &= self.check(
+                "bucket.retention_days",
+                s,
+                rules::int_in_range(*r, 0, 36_500, "retention_days (0 keeps forever)"),
+            );
+        }
+        let versioning = self.boolean(t, "bucket", "versioning");
+        let kms = self.string(
+            t,
+            "bucket",
+            "kms_key_arn",
+            "kms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/...\"",
+        );
+        if let Some((k, s)) = &kms {
+            ok &= self.check("bucket.kms_key_arn", s, rules::kms_key_arn(k).map(|_| ()));
+        }
+        let on_destroy = match self.string(t, "bucket", "on_destroy", "on_destroy = \"retain\"") {
+            None => OnDestroy::Retain,
+            Some((v, _)) if v == "retain" => OnDestroy::Retain,
+            Some((v, _)) if v == "delete" => OnDestroy::Delete,
+            Some((v, s)) => {
+                ok = false;
+                self.push("bucket.on_destroy", Some(s), format!("unknown value {v:?}"), Some("use \"retain\" (keep the bucket and its logs) or \"delete\" (empty and delete it)".into()));
+                OnDestroy::Retain
+            }
+        };
+        ok.then(|| Bucket {
+            name_template: name.map_or_else(|| DEFAULT_BUCKET_NAME.to_string(), |(n, _)| n),
+            retention_days: retention.map_or(DEFAULT_RETENTION_DAYS, |(r, _)| r as u32),
+            versioning: versioning.unwrap_or(true),
+            kms_key_arn: kms.map(|(k, _)| k),
+            on_destroy,
+        })
+    }
+
+    fn firehose(&mut self, t: &DeTable<'_>) -> Option<Firehose> {
+        self.check_keys(
+            t,
+            "firehose",
+            &[
+                "buffer_size_mb",
+                "buffer_interval_seconds",
+                "prefix",
+                "error_prefix",
+            ],
+        );
+        let mut ok = true;
+        let size = self.integer(t, "firehose", "buffer_size_mb", "buffer_size_mb = 5");
+        if let Some((v, s)) = &size {
+            ok &= self.check(
+                "firehose.buffer_size_mb",
+                s,
+                rules::int_in_range(*v, 1, 128, "buffer_size_mb"),
+            );
+        }
+        let interval = self.integer(
+            t,
+            "firehose",
+            "buffer_interval_seconds",
+            "buffer_interval_seconds = 300",
+        );
+        if let Some((v, s)) = &interval {
+            ok &= self.check(
+                "firehose.buffer_interval_seconds",
+                s,
+                rules::int_in_range(*v, 0, 900, "buffer_interval_seconds"),
+            );
+        }
+        let prefix = self.string(t, "firehose", "prefix", "prefix = \"eks-audit-logs/\"");
+        if let Some((p, s)) = &prefix {
+            ok &= self.check("firehose.prefix", s, rules::firehose_prefix(p));
+        }
+        let error_prefix = self.string(
+            t,
+            "firehose",
+            "error_prefix",
+            "error_prefix = \"eks-audit-errors/\"",
+        );
+        if let Some((p, s)) = &error_prefix {
+            ok &= self.check("firehose.error_prefix", s, rules::firehose_prefix(p));
+        }
+        let prefix_value = prefix.map_or_else(|| DEFAULT_PREFIX.to_string(), |(p, _)| p);
+        let error_value = error_prefix
+            .clone()
+            .map_or_else(|| DEFAULT_ERROR_PREFIX.to_string(), |(p, _)| p);
+        if ok && (error_value.starts_with(&prefix_value) || prefix_value.starts_with(&error_value))
+        {
+            ok = false;
+            let span = error_prefix
+                .map(|(_, s)| s)
+                .or_else(|| t.get("prefix").map(|v| v.span()));
+            self.push(
+                "firehose.error_prefix",
+                span,
+                format!("error prefix {error_value:?} overlaps the data prefix {prefix_value:?}"),
+                Some("failed records would be mixed into the consumer's data; use distinct prefixes such as \"eks-audit-logs/\" and \"eks-audit-errors/\"".into()),
+            );
+        }
+        ok.then(|| Firehose {
+            buffer_size_mb: size.map_or(DEFAULT_BUFFER_SIZE_MB, |(v, _)| v as u32),
+            buffer_interval_seconds: interval
+                .map_or(DEFAULT_BUFFER_INTERVAL_SECONDS, |(v, _)| v as u32),
+            prefix: prefix_value,
+            error_prefix: error_value,
+        })
+    }
+
+    fn filter(&mut self, t: &DeTable<'_>) -> Option<Filter> {
+        self.check_keys(t, "filter", &["pattern"]);
+        match self.string(
+            t,
+            "filter",
+            "pattern",
+            "pattern = \"{ $.stage = \\\"ResponseComplete\\\" }\"",
+        ) {
+            None if t.contains_key("pattern") => None,
+            None => Some(Filter {
+                pattern: DEFAULT_FILTER_PATTERN.to_string(),
+            }),
+            Some((p, s)) => self
+                .check("filter.pattern", &s, rules::filter_pattern(&p))
+                .then_some(Filter { pattern: p }),
+        }
+    }
+
+    fn iam(&mut self, t: &DeTable<'_>) -> Option<Iam> {
+        self.check_keys(
+            t,
+            "iam",
+            &[
+                "firehose_role_arn",
+                "cloudwatch_role_arn",
+                "reader_role_arn",
+            ],
+        );
+        let mut ok = true;
+        let mut arn = |ctx: &mut Self, key: &str| {
+            let v = ctx.string(
+                t,
+                "iam",
+                key,
+                &format!("{key} = \"arn:aws:iam::123456789012:role/eks-audit-firehose\""),
+            );
+            if let Some((a, s)) = &v {
+                ok &= ctx.check(&join("iam", key), s, rules::role_arn(a));
+            }
+            v.map(|(a, _)| a)
+        };
+        let iam = Iam {
+            firehose_role_arn: arn(self, "firehose_role_arn"),
+            cloudwatch_role_arn: arn(self, "cloudwatch_role_arn"),
+            reader_role_arn: arn(self, "reader_role_arn"),
+        };
+        ok.then_some(iam)
+    }
+
+    fn regions(&mut self, root: &DeTable<'_>, root_span: Span) -> Option<Vec<Region>> {
+        let Some(v) = Self::value(root, "region") else {
+            let _ = root_span;
+            self.push(
+                "region",
+                None,
+                "no [[region]] is defined",
+                Some("add at least one [[region]] with name = \"eu-central-1\" and clusters = [\"prod-*\"]".into()),
+            );
+            return None;
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.push(
+                "region",
+                Some(v.span()),
+                "expected an array of tables",
+                Some("write each region as [[region]] (double brackets), not [region]".into()),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.push(
+                "region",
+                Some(v.span()),
+                "no region is defined",
+                Some("add at least one [[region]]".into()),
+            );
+            return None;
+        }
+        let mut regions = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("region[{i}]");
+            let DeValue::Table(t) = item.get_ref() else {
+                self.wrong_type(&path, item, "a table", "[[region]]");
+                ok = false;
+                continue;
+            };
+            match self.region(t, &path, item.span()) {
+                Some(r) => {
+                    if let Some(first) = seen.insert(r.name.clone(), i) {
+                        ok = false;
+                        let span = t.get("name").map(|n| n.span());
+                        self.push(
+                            format!("{path}.name"),
+                            span,
+                            format!("region {:?} is already defined in region[{first}]", r.name),
+                            Some(
+                                "list each region once; put all its clusters in one clusters list"
+                                    .into(),
+                            ),
+                        );
+                    }
+                    regions.push(r);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(regions)
+    }
+
+    fn region(&mut self, t: &DeTable<'_>, path: &str, span: Span) -> Option<Region> {
+        self.check_keys(
+            t,
+            path,
+            &[
+                "name",
+                "clusters",
+                "enable_audit_logging",
+                "log_retention_days",
+            ],
+        );
+        let mut ok = true;
+        let name = self.string(t, path, "name", "name = \"eu-central-1\"");
+        let name = self.required(
+            name,
+            t.contains_key("name"),
+            &join(path, "name"),
+            &span,
+            "add name = \"eu-central-1\"",
+        );
+        if let Some((n, s)) = &name {
+            ok &= self.check(&join(path, "name"), s, rules::region_name(n));
+        }
+        let clusters_path = join(path, "clusters");
+        let mut clusters = Vec::new();
+        match Self::value(t, "clusters") {
+            None => {
+                ok = false;
+                self.push(&clusters_path, Some(span.clone()), "required key is missing", Some("list cluster names or globs, e.g. clusters = [\"prod-1\", \"stage-*\"]; \"*\" selects every cluster".into()));
+            }
+            Some(v) => match v.get_ref() {
+                DeValue::Array(items) if items.is_empty() => {
+                    ok = false;
+                    self.push(&clusters_path, Some(v.span()), "the clusters list is empty", Some("name at least one cluster or glob; \"*\" selects every cluster in the region".into()));
+                }
+                DeValue::Array(items) => {
+                    for (j, item) in items.iter().enumerate() {
+                        let item_path = format!("{clusters_path}[{j}]");
+                        match item.get_ref() {
+                            DeValue::String(s) => {
+                                if !self.check(&item_path, &item.span(), rules::cluster_entry(s)) {
+                                    ok = false;
+                                } else if clusters
+                                    .iter()
+                                    .any(|c: &ClusterSelector| c.as_str() == s.as_ref())
+                                {
+                                    ok = false;
+                                    self.push(
+                                        &item_path,
+                                        Some(item.span()),
+                                        format!("{s:?} is listed twice"),
+                                        Some("remove the duplicate".into()),
+                                    );
+                                } else {
+                                    clusters.push(ClusterSelector::parse(s));
+                                }
+                            }
+                            _ => {
+                                ok = false;
+                                self.wrong_type(
+                                    &item_path,
+                                    item,
+                                    "a string",
+                                    "clusters = [\"prod-1\"]",
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    ok = false;
+                    self.wrong_type(
+                        &clusters_path,
+                        v,
+                        "an array of strings",
+                        "clusters = [\"prod-1\", \"stage-*\"]",
+                    );
+                }
+            },
+        }
+        let enable = self.boolean(t, path, "enable_audit_logging");
+        let retention = self.integer(t, path, "log_retention_days", "log_retention_days = 90");
+        if let Some((d, s)) = &retention {
+            ok &= self.check(
+                &join(path, "log_retention_days"),
+                s,
+                rules::log_retention_days(*d),
+            );
+        }
+        if !ok {
+            return None;
+        }
+        Some(Region {
+            name: name?.0,
+            clusters,
+            enable_audit_logging: enable.unwrap_or(false),
+            log_retention_days: retention.map(|(d, _)| d as u32),
+        })
+    }
+
+    /// Rules that span sections: only run once every section parsed cleanly.
+    fn cross_checks(&mut self, spec: &Spec, root: &DeTable<'_>) {
+        let bucket_name_span = root
+            .get("bucket")
+            .and_then(|b| b.get_ref().as_table())
+            .and_then(|t| t.get("name"))
+            .map(|v| v.span());
+        let region_name_span = |i: usize| {
+            root.get("region")
+                .and_then(|r| r.get_ref().as_array())
+                .and_then(|a| a.get(i))
+                .and_then(|r| r.get_ref().as_table())
+                .and_then(|t| t.get("name"))
+                .map(|v| v.span())
+        };
+        // The account is only known at run time unless the guard is set; every account id has 12 digits, so
+        // a stand-in gives the exact length and character set.
+        let account = spec
+            .pipeline
+            .account_id
+            .clone()
+            .unwrap_or_else(|| "000000000000".to_string());
+        for (i, region) in spec.regions.iter().enumerate() {
+            let name = spec.bucket_name(&account, &region.name);
+            if let Err(Invalid { message, hint }) = rules::bucket_name(&name) {
+                let span = bucket_name_span.clone().or_else(|| region_name_span(i));
+                self.push(
+                    "bucket.name",
+                    span,
+                    format!("{message} (region {})", region.name),
+                    hint,
+                );
+            }
+        }
+        if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {
+            self.push(
+                "bucket.name",
+                bucket_name_span.clone(),
+                format!(
+                    "{:?} gives every region the same bucket name, but bucket names are global",
+                    spec.bucket.name_template
+                ),
+                Some("add {region} to bucket.name".into()),
+            );
+        }
+        if let Some(key) = &spec.bucket.kms_key_arn {
+            let key_region = rules::kms_key_arn(key).unwrap_or_default();
+            let others: Vec<&str> = spec
+                .regions
+                .iter()
+                .map(|r| r.name.as_str())
+                .filter(|r| *r != key_region)
+                .collect();
+            if !others.is_empty() {
+                let span = root
+                    .get("bucket")
+                    .and_then(|b| b.get_ref().as_table())
+                    .and_then(|t| t.get("kms_key_arn"))
+                    .map(|v| v.span());
+                self.push(
+                    "bucket.kms_key_arn",
+                    span,
+                    format!("the key is in {key_region}, but a bucket in {} cannot use a key from another region", others.join(", ")),
+                    Some("use one spec per region when bringing your own key, or leave kms_key_arn out".into()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The resolved spec: every default applied, every value validated and typed.
+
+use std::collections::BTreeMap;
+
+use crate::presets::Preset;
+
+/// The CloudWatch Logs filter pattern both the Lacework/FortiCNAPP and RAD Security modules use: every completed
+/// request except the API server's health, metrics and discovery noise. 333 characters.
+pub const DEFAULT_FILTER_PATTERN: &str = r#"{ $.stage = "ResponseComplete" && $.requestURI != "/version" && $.requestURI != "/version?*" && $.requestURI != "/metrics" && $.requestURI != "/metrics?*" && $.requestURI != "/logs" && $.requestURI != "/logs?*" && $.requestURI != "/swagger*" && $.requestURI != "/livez*" && $.requestURI != "/readyz*" && $.requestURI != "/healthz*" }"#;
+
+pub const DEFAULT_BUCKET_NAME: &str = "{pipeline}-{account}-{region}";
+pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+pub const DEFAULT_BUFFER_SIZE_MB: u32 = 5;
+pub const DEFAULT_BUFFER_INTERVAL_SECONDS: u32 = 300;
+pub const DEFAULT_PREFIX: &str = "eks-audit-logs/";
+pub const DEFAULT_ERROR_PREFIX: &str = "eks-audit-errors/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub pipeline: Pipeline,
+    pub consumer: Consumer,
+    pub bucket: Bucket,
+    pub firehose: Firehose,
+    pub filter: Filter,
+    pub iam: Iam,
+    pub regions: Vec<Region>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    pub name: String,
+    /// When set, eksaudit refuses to run with credentials of any other account.
+    pub account_id: Option<String>,
+    /// User tags, added to every taggable resource (the owner tag is added on top).
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    pub preset: Preset,
+    pub account_id: String,
+    /// The principal the reader role trusts; `None` trusts the whole consumer account.
+    pub principal_arn: Option<String>,
+    pub external_id: String,
+    pub sqs_queue_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDestroy {
+    /// Keep the bucket and the evidence in it.
+    Retain,
+    /// Empty the bucket (every version) and delete it.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    /// A template with `{pipeline}`, `{account}` and `{region}` placeholders.
+    pub name_template: String,
+    /// Current-version expiry; 0 keeps objects forever.
+    pub retention_days: u32,
+    pub versioning: bool,
+    pub kms_key_arn: Option<String>,
+    pub on_destroy: OnDestroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firehose {
+    pub buffer_size_mb: u32,
+    pub buffer_interval_seconds: u32,
+    pub prefix: String,
+    pub error_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub pattern: String,
+}
+
+/// Global roles made elsewhere (by another spec) that this spec reuses untouched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Iam {
+    pub firehose_role_arn: Option<String>,
+    pub cloudwatch_role_arn: Option<String>,
+    pub reader_role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub name: String,
+    pub clusters: Vec<ClusterSelector>,
+    pub enable_audit_logging: bool,
+    /// Retention for the log groups eksaudit creates; `None` keeps the CloudWatch default (never expire).
+    pub log_retention_days: Option<u32>,
+}
+
+/// One entry of a region's `clusters` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSelector {
+    /// An exact cluster name: it must exist.
+    Name(String),
+    /// A glob (`*`, `?`, `[...]`): matches zero or more clusters.
+    Glob(String),
+}
+
+impl ClusterSelector {
+    pub(crate) fn parse(s: &str) -> ClusterSelector {
+        if s.contains(['*', '?', '[']) {
+            ClusterSelector::Glob(s.to_string())
+        } else {
+            ClusterSelector::Name(s.to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ClusterSelector::Name(s) | ClusterSelector::Glob(s) => s,
+        }
+    }
+
+    /// Whether a cluster name is selected by this entry. Globs were validated when the spec was loaded.
+    pub fn matches(&self, cluster: &str) -> bool {
+        match self {
+            ClusterSelector::Name(n) => n == cluster,
+            ClusterSelector::Glob(g) => globset::Glob::new(g)
+                .map(|g| g.compile_matcher().is_match(cluster))
+                .unwrap_or(false),
+        }
+    }
+}
+
+impl Spec {
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_pattern_is_the_reference_one() {
+        assert_eq!(DEFAULT_FILTER_PATTERN.len(), 333);
+    }
+
+    #[test]
+    fn selectors_match_names_and_globs() {
+        let name = ClusterSelector::parse("prod-1");
+        assert_eq!(name, ClusterSelector::Name("prod-1".into()));
+        assert!(name.matches("prod-1"));
+        assert!(!name.matches("prod-10"));
+        let glob = ClusterSelector::parse("stage-*");
+        assert!(matches!(glob, ClusterSelector::Glob(_)));
+        assert!(glob.matches("stage-a"));
+        assert!(!glob.matches("prod-1"));
+        assert!(ClusterSelector::parse("*").matches("anything"));
+    }
+}

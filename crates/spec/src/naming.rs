@@ -1,0 +1,108 @@
+//! Resource names and tags: what users grep their consoles for. Pure functions of the spec.
+
+use std::collections::BTreeMap;
+
+use crate::model::Spec;
+
+/// The tag that marks a resource as owned by a pipeline: its value is the pipeline name.
+pub const OWNER_TAG_KEY: &str = "eksaudit:pipeline";
+
+/// The three account-wide roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleKind {
+    /// Assumed by Firehose to write into the buckets.
+    Firehose,
+    /// Assumed by CloudWatch Logs to put records into the streams.
+    Cloudwatch,
+    /// Assumed by the consumer to read the logs.
+    Reader,
+}
+
+impl RoleKind {
+    pub const ALL: [RoleKind; 3] = [RoleKind::Firehose, RoleKind::Cloudwatch, RoleKind::Reader];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            RoleKind::Firehose => "firehose",
+            RoleKind::Cloudwatch => "cloudwatch",
+            RoleKind::Reader => "reader",
+        }
+    }
+}
+
+/// Fills a bucket name template. Unknown placeholders were rejected when the spec was loaded.
+pub fn render_bucket_name(template: &str, pipeline: &str, account: &str, region: &str) -> String {
+    template
+        .replace("{pipeline}", pipeline)
+        .replace("{account}", account)
+        .replace("{region}", region)
+}
+
+impl Spec {
+    pub fn bucket_name(&self, account: &str, region: &str) -> String {
+        render_bucket_name(
+            &self.bucket.name_template,
+            &self.pipeline.name,
+            account,
+            region,
+        )
+    }
+
+    /// The SNS topic in each region.
+    pub fn topic_name(&self) -> String {
+        self.pipeline.name.clone()
+    }
+
+    /// The Firehose stream in each region.
+    pub fn stream_name(&self) -> String {
+        self.pipeline.name.clone()
+    }
+
+    /// The subscription filter on each cluster's log group.
+    pub fn filter_name(&self) -> String {
+        self.pipeline.name.clone()
+    }
+
+    pub fn role_name(&self, kind: RoleKind) -> String {
+        format!("{}-{}", self.pipeline.name, kind.suffix())
+    }
+
+    /// Every tag a resource created by this pipeline carries.
+    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.pipeline.tags.clone();
+        tags.insert(OWNER_TAG_KEY.to_string(), self.pipeline.name.clone());
+        tags
+    }
+}
+
+/// The log group EKS writes a cluster's control-plane logs to.
+pub fn log_group_name(cluster: &str) -> String {
+    format!("/aws/eks/{cluster}/cluster")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_template_fills_every_placeholder() {
+        assert_eq!(
+            render_bucket_name(
+                "{pipeline}-{account}-{region}",
+                "eks-audit",
+                "123456789012",
+                "eu-west-1"
+            ),
+            "eks-audit-123456789012-eu-west-1"
+        );
+        assert_eq!(
+            render_bucket_name("acme-{region}", "p", "1", "us-east-1"),
+            "acme-us-east-1"
+        );
+    }
+
+    #[test]
+    fn log_group_is_the_eks_one() {
+        assert_eq!(log_group_name("prod-1"), "/aws/eks/prod-1/cluster");
+    }
+}

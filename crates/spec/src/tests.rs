@@ -1,0 +1,474 @@
+//! Whole-file tests of loading and validation: every rule reached through real TOML, with its key path.
+
+use crate::*;
+
+const EXAMPLE: &str = include_str!("../../../config.example.toml");
+
+const MINIMAL: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
+fn problems(src: &str) -> Vec<Problem> {
+    parse_spec(src).expect_err("spec should be rejected").0
+}
+
+/// Asserts exactly one problem at `path` whose message contains `needle`, and that it carries a hint.
+fn assert_one(src: &str, path: &str, needle: &str) -> Problem {
+    let ps = problems(src);
+    let hits: Vec<&Problem> = ps.iter().filter(|p| p.path == path).collect();
+    assert_eq!(hits.len(), 1, "expected one problem at {path}, got {ps:#?}");
+    assert!(
+        hits[0].message.contains(needle),
+        "{path}: {:?} lacks {needle:?}",
+        hits[0].message
+    );
+    assert!(hits[0].hint.is_some(), "{path}: no hint");
+    hits[0].clone()
+}
+
+fn with(extra_replace: &[(&str, &str)]) -> String {
+    let mut s = MINIMAL.to_string();
+    for (from, to) in extra_replace {
+        assert!(s.contains(from), "{from} not in the minimal spec");
+        s = s.replacen(from, to, 1);
+    }
+    s
+}
+
+#[test]
+fn example_is_valid_and_resolves_defaults() {
+    let spec = parse_spec(EXAMPLE).unwrap();
+    assert_eq!(spec.pipeline.name, "eks-audit");
+    assert_eq!(
+        spec.pipeline.tags.get("team").map(String::as_str),
+        Some("security")
+    );
+    assert_eq!(spec.consumer.preset, Preset::Generic);
+    assert_eq!(spec.bucket.name_template, DEFAULT_BUCKET_NAME);
+    assert_eq!(spec.bucket.on_destroy, OnDestroy::Retain);
+    assert_eq!(spec.firehose.error_prefix, DEFAULT_ERROR_PREFIX);
+    assert_eq!(spec.filter.pattern, DEFAULT_FILTER_PATTERN);
+    assert_eq!(spec.regions.len(), 1);
+    assert_eq!(
+        spec.regions[0].clusters,
+        vec![
+            ClusterSelector::Name("prod-1".into()),
+            ClusterSelector::Glob("stage-*".into())
+        ]
+    );
+}
+
+#[test]
+fn minimal_spec_gets_every_default() {
+    let spec = parse_spec(MINIMAL).unwrap();
+    assert_eq!(spec.bucket.retention_days, 180);
+    assert!(spec.bucket.versioning);
+    assert_eq!(spec.firehose.buffer_size_mb, 5);
+    assert_eq!(spec.firehose.buffer_interval_seconds, 300);
+    assert_eq!(spec.firehose.prefix, "eks-audit-logs/");
+    assert!(!spec.regions[0].enable_audit_logging);
+    assert_eq!(spec.regions[0].log_retention_days, None);
+    assert_eq!(spec.consumer.principal_arn, None);
+    assert_eq!(
+        spec.bucket_name("123456789012", "eu-central-1"),
+        "eks-audit-123456789012-eu-central-1"
+    );
+    assert_eq!(spec.role_name(RoleKind::Cloudwatch), "eks-audit-cloudwatch");
+    assert_eq!(
+        spec.resource_tags().get(OWNER_TAG_KEY).map(String::as_str),
+        Some("eks-audit")
+    );
+}
+
+#[test]
+fn syntax_errors_have_line_and_column() {
+    let ps = problems("[pipeline]\nname = = \"x\"\n");
+    assert_eq!(ps.len(), 1);
+    assert!(ps[0].message.starts_with("TOML syntax error"));
+    assert_eq!(ps[0].location.map(|l| l.line), Some(2));
+}
+
+#[test]
+fn unknown_keys_are_typos_with_suggestions() {
+    let p = assert_one(
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nnmae = \"x\"")]),
+        "pipeline.nmae",
+        "unknown key",
+    );
+    assert_eq!(p.hint.as_deref(), Some("did you mean `name`?"));
+    assert_eq!(p.location, Some(Location { line: 4, column: 1 }));
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nretension_days = 3\n"),
+        "bucket.retension_days",
+        "unknown key",
+    );
+    assert_one(&format!("{MINIMAL}\n[colour]\n"), "colour", "unknown key");
+    assert_one(
+        &with(&[(
+            "clusters = [\"prod-1\"]",
+            "clusters = [\"prod-1\"]\nclusterz = []",
+        )]),
+        "region[0].clusterz",
+        "unknown key",
+    );
+}
+
+#[test]
+fn type_errors_name_the_expected_type() {
+    let p = assert_one(
+        &with(&[("name = \"eks-audit\"", "name = 42")]),
+        "pipeline.name",
+        "expected a string, found an integer",
+    );
+    assert_eq!(p.location, Some(Location { line: 3, column: 8 }));
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nversioning = \"yes\"\n"),
+        "bucket.versioning",
+        "expected true or false",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = \"5\"\n"),
+        "firehose.buffer_size_mb",
+        "expected an integer",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = \"prod-1\"")]),
+        "region[0].clusters",
+        "expected an array",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [1]")]),
+        "region[0].clusters[0]",
+        "expected a string",
+    );
+}
+
+#[test]
+fn pipeline_rules() {
+    assert_one(
+        &with(&[("name = \"eks-audit\"", "name = \"EKS\"")]),
+        "pipeline.name",
+        "not a valid pipeline name",
+    );
+    assert_one(
+        &with(&[("name = \"eks-audit\"", "account_id = \"1234\"")]),
+        "pipeline.name",
+        "required key is missing",
+    );
+    assert_one(
+        &with(&[(
+            "name = \"eks-audit\"",
+            "name = \"eks-audit\"\naccount_id = \"12345\"",
+        )]),
+        "pipeline.account_id",
+        "12 digits",
+    );
+    assert_one(
+        &with(&[(
+            "name = \"eks-audit\"",
+            "name = \"eks-audit\"\ntags = { \"aws:x\" = \"y\" }",
+        )]),
+        "pipeline.tags.aws:x",
+        "reserved",
+    );
+    assert_one(
+        &with(&[(
+            "name = \"eks-audit\"",
+            "name = \"eks-audit\"\ntags = { a = 1 }",
+        )]),
+        "pipeline.tags.a",
+        "expected a string",
+    );
+}
+
+#[test]
+fn consumer_rules() {
+    assert_one(
+        &with(&[("external_id = \"external-id\"", "external_id = \"x\"")]),
+        "consumer.external_id",
+        "2 to 1224",
+    );
+    assert_one(
+        &with(&[("external_id = \"external-id\"\n", "")]),
+        "consumer.external_id",
+        "required key is missing",
+    );
+    assert_one(
+        &with(&[("account_id = \"434813966438\"\n", "")]),
+        "consumer.account_id",
+        "required key is missing",
+    );
+    assert_one(
+        &with(&[(
+            "account_id = \"434813966438\"",
+            "account_id = \"43481396643\"",
+        )]),
+        "consumer.account_id",
+        "12 digits",
+    );
+    assert_one(
+        &with(&[("[consumer]", "[consumer]\npreset = \"lacework\"")]),
+        "consumer.preset",
+        "unknown preset",
+    );
+    assert_one(
+        &with(&[(
+            "[consumer]",
+            "[consumer]\nprincipal_arn = \"arn:aws:iam::111111111111:role/x\"",
+        )]),
+        "consumer.principal_arn",
+        "is in account 111111111111",
+    );
+    assert_one(
+        &with(&[("[consumer]", "[consumer]\nprincipal_arn = \"lacework\"")]),
+        "consumer.principal_arn",
+        "not a valid ARN",
+    );
+    assert_one(
+        &with(&[(
+            "[consumer]",
+            "[consumer]\nsqs_queue_arn = \"arn:aws:sns:us-west-2:434813966438:q\"",
+        )]),
+        "consumer.sqs_queue_arn",
+        "not sqs",
+    );
+}
+
+#[test]
+fn presets_fill_the_vendor_principal() {
+    let spec = parse_spec(&with(&[(
+        "account_id = \"434813966438\"",
+        "preset = \"forticnapp\"",
+    )]))
+    .unwrap();
+    assert_eq!(spec.consumer.account_id, "434813966438");
+    assert_eq!(
+        spec.consumer.principal_arn.as_deref(),
+        Some("arn:aws:iam::434813966438:role/lacework-platform")
+    );
+    let rad = parse_spec(&with(&[(
+        "account_id = \"434813966438\"",
+        "preset = \"rad\"",
+    )]))
+    .unwrap();
+    assert_eq!(
+        rad.consumer.principal_arn.as_deref(),
+        Some("arn:aws:iam::955322216602:role/ksoc-data-pipeline")
+    );
+    // An explicit account overrides the preset; the preset's principal, in another account, no longer applies.
+    let own = parse_spec(&with(&[(
+        "account_id = \"434813966438\"",
+        "preset = \"rad\"\naccount_id = \"111111111111\"",
+    )]))
+    .unwrap();
+    assert_eq!(own.consumer.account_id, "111111111111");
+    assert_eq!(own.consumer.principal_arn, None);
+}
+
+#[test]
+fn bucket_rules() {
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nname = \"{{pipelin}}-x\"\n"),
+        "bucket.name",
+        "unknown placeholder",
+    );
+    let long = assert_one(&format!("{MINIMAL}\n[bucket]\nname = \"{{pipeline}}-{{account}}-{{region}}-archive-of-the-kubernetes-audit-logs\"\n"), "bucket.name", "characters; S3 allows 3 to 63");
+    assert!(long.hint.unwrap().contains("set bucket.name"));
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nname = \"Audit_{{region}}\"\n"),
+        "bucket.name",
+        "not a valid S3 bucket name",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nretention_days = -1\n"),
+        "bucket.retention_days",
+        "out of range",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\non_destroy = \"purge\"\n"),
+        "bucket.on_destroy",
+        "unknown value",
+    );
+    assert_one(
+        &format!(
+            "{MINIMAL}\n[bucket]\nkms_key_arn = \"arn:aws:kms:us-east-1:123456789012:key/abc\"\n"
+        ),
+        "bucket.kms_key_arn",
+        "another region",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"key\"\n"),
+        "bucket.kms_key_arn",
+        "not a valid ARN",
+    );
+    let two = format!("{MINIMAL}\n[bucket]\nname = \"acme-audit\"\n\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
+    assert_one(&two, "bucket.name", "same bucket name");
+}
+
+#[test]
+fn firehose_rules() {
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 0\n"),
+        "firehose.buffer_size_mb",
+        "out of range",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 129\n"),
+        "firehose.buffer_size_mb",
+        "out of range",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nbuffer_interval_seconds = 901\n"),
+        "firehose.buffer_interval_seconds",
+        "out of range",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nprefix = \"/logs/\"\n"),
+        "firehose.prefix",
+        "starts with '/'",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[firehose]\nprefix = \"logs/\"\nerror_prefix = \"logs/errors/\"\n"),
+        "firehose.error_prefix",
+        "overlaps",
+    );
+    let ok = parse_spec(&format!(
+        "{MINIMAL}\n[firehose]\nbuffer_size_mb = 128\nbuffer_interval_seconds = 0\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            ok.firehose.buffer_size_mb,
+            ok.firehose.buffer_interval_seconds
+        ),
+        (128, 0)
+    );
+}
+
+#[test]
+fn filter_and_iam_rules() {
+    let long = format!("{MINIMAL}\n[filter]\npattern = \"{}\"\n", "x".repeat(1025));
+    assert_one(&long, "filter.pattern", "at most 1024");
+    let custom = parse_spec(&format!(
+        "{MINIMAL}\n[filter]\npattern = '{{ $.verb = \"create\" }}'\n"
+    ))
+    .unwrap();
+    assert_eq!(custom.filter.pattern, "{ $.verb = \"create\" }");
+    assert_one(
+        &format!("{MINIMAL}\n[iam]\nfirehose_role_arn = \"arn:aws:iam::123456789012:user/x\"\n"),
+        "iam.firehose_role_arn",
+        "not an IAM role ARN",
+    );
+    let reuse = parse_spec(&format!(
+        "{MINIMAL}\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/r\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        reuse.iam.reader_role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/r")
+    );
+}
+
+#[test]
+fn region_rules() {
+    let p = assert_one(
+        &with(&[("name = \"eu-central-1\"", "name = \"eu-centrl-1\"")]),
+        "region[0].name",
+        "not an AWS region",
+    );
+    assert_eq!(p.hint.as_deref(), Some("did you mean \"eu-central-1\"?"));
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = []")]),
+        "region[0].clusters",
+        "empty",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "enable_audit_logging = true")]),
+        "region[0].clusters",
+        "required key is missing",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [\"prod 1\"]")]),
+        "region[0].clusters[0]",
+        "not a valid EKS cluster name",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [\"prod-[\"]")]),
+        "region[0].clusters[0]",
+        "not a valid glob",
+    );
+    assert_one(
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [\"a\", \"a\"]")]),
+        "region[0].clusters[1]",
+        "listed twice",
+    );
+    assert_one(
+        &with(&[(
+            "clusters = [\"prod-1\"]",
+            "clusters = [\"a\"]\nlog_retention_days = 100",
+        )]),
+        "region[0].log_retention_days",
+        "not a retention",
+    );
+    let dup = format!("{MINIMAL}\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n");
+    assert_one(&dup, "region[1].name", "already defined in region[0]");
+    assert_one(
+        &MINIMAL.replace("[[region]]", "[region]"),
+        "region",
+        "array of tables",
+    );
+    let none = MINIMAL.split("[[region]]").next().unwrap().to_string();
+    assert_one(&none, "region", "no [[region]]");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let src = r#"
+[pipeline]
+name = "X"
+tagz = {}
+
+[consumer]
+account_id = "1"
+external_id = "e"
+
+[firehose]
+buffer_size_mb = 500
+
+[[region]]
+name = "mars-1"
+clusters = []
+"#;
+    let ps = problems(src);
+    let paths: Vec<&str> = ps.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "pipeline.name",
+            "pipeline.tagz",
+            "consumer.account_id",
+            "consumer.external_id",
+            "firehose.buffer_size_mb",
+            "region[0].name",
+            "region[0].clusters"
+        ]
+    );
+    insta::assert_snapshot!(Problems(ps).to_string());
+}
+
+#[test]
+fn missing_sections_are_named() {
+    let ps = problems("");
+    let paths: Vec<&str> = ps.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["pipeline", "consumer", "region"]);
+    assert!(ps.iter().all(|p| p.hint.is_some()));
+}
