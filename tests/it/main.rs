@@ -1,1 +1,6 @@
-mod x {}
+//! The one integration-test binary: every module drives the real `eksaudit` binary or the real AWS SDK against
+//! a fresh local moto server. Nothing here talks to real AWS.
+
+mod cli;
+mod moto;
+mod support;

@@ -1,1 +1,58 @@
+//! Every AWS SDK call eksaudit makes lives in this crate: client construction, identity, and the observation of
+//! live resources. The domain crates never see an SDK type.
 
+mod clients;
+mod error;
+
+pub use clients::{Aws, ConnectionSettings, RegionClients};
+pub use error::{Error, ErrorKind};
+
+/// Who the credentials belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+impl Aws {
+    /// STS GetCallerIdentity: the account everything runs against.
+    pub async fn identity(&self) -> Result<Identity, Error> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Error::call("sts:GetCallerIdentity", "caller identity", e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Refuses to go on when the spec pins an account and the credentials belong to another.
+    pub async fn check_account(&self, expected: Option<&str>) -> Result<Identity, Error> {
+        let identity = self.identity().await?;
+        match expected {
+            Some(expected) if expected != identity.account => Err(Error::AccountMismatch {
+                expected: expected.to_string(),
+                actual: identity.account,
+                arn: identity.arn,
+            }),
+            _ => Ok(identity),
+        }
+    }
+}
+
+impl RegionClients {
+    /// eks:ListClusters, every page.
+    pub async fn list_clusters(&self) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        let mut pages = self.eks.list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::call("eks:ListClusters", &self.region, e))?;
+            names.extend(page.clusters().iter().cloned());
+        }
+        names.sort();
+        Ok(names)
+    }
+}

@@ -1,1 +1,1 @@
-
+//! Desired state, observed state, the diff and the plan. Pure: no AWS, no async.

@@ -23,12 +23,6 @@ pub use regions::{partition, KNOWN_REGIONS};
 
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<Spec, Error> {
-    let src = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_spec(&src).map_err(|problems| Error::Invalid {
-        path: path.to_path_buf(),
-        problems,
-    })
+    let src = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    parse_spec(&src).map_err(|problems| Error::Invalid { path: path.to_path_buf(), problems })
 }

@@ -17,10 +17,7 @@ type Span = Range<usize>;
 
 /// Parses and validates spec text. Makes no AWS call.
 pub fn parse_spec(src: &str) -> Result<Spec, Problems> {
-    let mut ctx = Ctx {
-        src,
-        problems: Vec::new(),
-    };
+    let mut ctx = Ctx { src, problems: Vec::new() };
     let root = match DeTable::parse(src) {
         Ok(root) => root,
         Err(e) => {
@@ -28,22 +25,14 @@ pub fn parse_spec(src: &str) -> Result<Spec, Problems> {
             ctx.problems.push(Problem {
                 path: String::new(),
                 message: format!("TOML syntax error: {}", e.message().trim_end()),
-                hint: Some(
-                    "fix the syntax at that line and column; see config.example.toml for every key"
-                        .into(),
-                ),
+                hint: Some("fix the syntax at that line and column; see config.example.toml for every key".into()),
                 location,
             });
             return Err(Problems(ctx.problems));
         }
     };
     let spec = ctx.spec(root.get_ref(), root.span());
-    ctx.problems.sort_by_key(|p| {
-        p.location.unwrap_or(Location {
-            line: usize::MAX,
-            column: 0,
-        })
-    });
+    ctx.problems.sort_by_key(|p| p.location.unwrap_or(Location { line: usize::MAX, column: 0 }));
     match spec {
         Some(spec) if ctx.problems.is_empty() => Ok(spec),
         _ => Err(Problems(ctx.problems)),
@@ -80,26 +69,12 @@ impl Ctx<'_> {
         let before = &self.src[..offset.min(self.src.len())];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Location {
-            line,
-            column: before[line_start..].chars().count() + 1,
-        }
+        Location { line, column: before[line_start..].chars().count() + 1 }
     }
 
-    fn push(
-        &mut self,
-        path: impl Into<String>,
-        span: Option<Span>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
+    fn push(&mut self, path: impl Into<String>, span: Option<Span>, message: impl Into<String>, hint: Option<String>) {
         let location = span.map(|s| self.location(s.start));
-        self.problems.push(Problem {
-            path: path.into(),
-            message: message.into(),
-            hint,
-            location,
-        });
+        self.problems.push(Problem { path: path.into(), message: message.into(), hint, location });
     }
 
     fn check(&mut self, path: &str, span: &Span, rule: Rule) -> bool {
@@ -123,12 +98,7 @@ impl Ctx<'_> {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("keys allowed here: {}", allowed.join(", ")),
             };
-            self.push(
-                join(path, name),
-                Some(key.span()),
-                format!("unknown key `{name}`"),
-                Some(hint),
-            );
+            self.push(join(path, name), Some(key.span()), format!("unknown key `{name}`"), Some(hint));
         }
     }
 
@@ -145,13 +115,7 @@ impl Ctx<'_> {
         );
     }
 
-    fn string(
-        &mut self,
-        table: &DeTable<'_>,
-        prefix: &str,
-        key: &str,
-        example: &str,
-    ) -> Option<(String, Span)> {
+    fn string(&mut self, table: &DeTable<'_>, prefix: &str, key: &str, example: &str) -> Option<(String, Span)> {
         let v = Self::value(table, key)?;
         match v.get_ref() {
             DeValue::String(s) => Some((s.to_string(), v.span())),
@@ -162,13 +126,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn integer(
-        &mut self,
-        table: &DeTable<'_>,
-        prefix: &str,
-        key: &str,
-        example: &str,
-    ) -> Option<(i64, Span)> {
+    fn integer(&mut self, table: &DeTable<'_>, prefix: &str, key: &str, example: &str) -> Option<(i64, Span)> {
         let v = Self::value(table, key)?;
         match v.get_ref() {
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -195,23 +153,14 @@ impl Ctx<'_> {
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
             _ => {
-                self.wrong_type(
-                    &join(prefix, key),
-                    v,
-                    "true or false",
-                    &format!("{key} = true"),
-                );
+                self.wrong_type(&join(prefix, key), v, "true or false", &format!("{key} = true"));
                 None
             }
         }
     }
 
     /// A section (`[name]`); `None` when absent or not a table (reported).
-    fn section<'t, 'i>(
-        &mut self,
-        root: &'t DeTable<'i>,
-        key: &str,
-    ) -> Option<(&'t DeTable<'i>, Span)> {
+    fn section<'t, 'i>(&mut self, root: &'t DeTable<'i>, key: &str) -> Option<(&'t DeTable<'i>, Span)> {
         let v = Self::value(root, key)?;
         match v.get_ref() {
             DeValue::Table(t) => Some((t, v.span())),
@@ -222,33 +171,15 @@ impl Ctx<'_> {
         }
     }
 
-    fn required<T>(
-        &mut self,
-        value: Option<T>,
-        present: bool,
-        path: &str,
-        span: &Span,
-        hint: &str,
-    ) -> Option<T> {
+    fn required<T>(&mut self, value: Option<T>, present: bool, path: &str, span: &Span, hint: &str) -> Option<T> {
         if value.is_none() && !present {
-            self.push(
-                path,
-                Some(span.clone()),
-                "required key is missing",
-                Some(hint.to_string()),
-            );
+            self.push(path, Some(span.clone()), "required key is missing", Some(hint.to_string()));
         }
         value
     }
 
     fn spec(&mut self, root: &DeTable<'_>, root_span: Span) -> Option<Spec> {
-        self.check_keys(
-            root,
-            "",
-            &[
-                "pipeline", "consumer", "bucket", "firehose", "filter", "iam", "region",
-            ],
-        );
+        self.check_keys(root, "", &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "region"]);
         let empty = DeTable::new();
         let pipeline = match self.section(root, "pipeline") {
             Some((t, span)) => self.pipeline(t, span),
@@ -304,16 +235,8 @@ impl Ctx<'_> {
     fn pipeline(&mut self, t: &DeTable<'_>, span: Span) -> Option<Pipeline> {
         self.check_keys(t, "pipeline", &["name", "account_id", "tags"]);
         let name = self.string(t, "pipeline", "name", "name = \"eks-audit\"");
-        let name = self.required(
-            name,
-            t.contains_key("name"),
-            "pipeline.name",
-            &span,
-            "add name = \"eks-audit\"",
-        );
-        let name_ok = name
-            .as_ref()
-            .is_some_and(|(n, s)| self.check("pipeline.name", s, rules::pipeline_name(n)));
+        let name = self.required(name, t.contains_key("name"), "pipeline.name", &span, "add name = \"eks-audit\"");
+        let name_ok = name.as_ref().is_some_and(|(n, s)| self.check("pipeline.name", s, rules::pipeline_name(n)));
         let account_id = self.string(t, "pipeline", "account_id", "account_id = \"123456789012\"");
         if let Some((id, s)) = &account_id {
             self.check("pipeline.account_id", s, rules::account_id(id));
@@ -330,54 +253,27 @@ impl Ctx<'_> {
                                     tags.insert(k.get_ref().to_string(), s.to_string());
                                 }
                             }
-                            _ => self.wrong_type(
-                                &path,
-                                val,
-                                "a string",
-                                "tags = { team = \"security\" }",
-                            ),
+                            _ => self.wrong_type(&path, val, "a string", "tags = { team = \"security\" }"),
                         }
                     }
                     if tags.len() > 49 {
                         self.push(
                             "pipeline.tags",
                             Some(v.span()),
-                            format!(
-                                "{} tags; AWS allows 50 per resource and eksaudit adds one",
-                                tags.len()
-                            ),
+                            format!("{} tags; AWS allows 50 per resource and eksaudit adds one", tags.len()),
                             Some("keep at most 49 tags".into()),
                         );
                     }
                 }
-                _ => self.wrong_type(
-                    "pipeline.tags",
-                    v,
-                    "a table",
-                    "tags = { team = \"security\" }",
-                ),
+                _ => self.wrong_type("pipeline.tags", v, "a table", "tags = { team = \"security\" }"),
             }
         }
         let name = name.filter(|_| name_ok)?.0;
-        Some(Pipeline {
-            name,
-            account_id: account_id.map(|(a, _)| a),
-            tags,
-        })
+        Some(Pipeline { name, account_id: account_id.map(|(a, _)| a), tags })
     }
 
     fn consumer(&mut self, t: &DeTable<'_>, span: Span) -> Option<Consumer> {
-        self.check_keys(
-            t,
-            "consumer",
-            &[
-                "preset",
-                "account_id",
-                "principal_arn",
-                "external_id",
-                "sqs_queue_arn",
-            ],
-        );
+        self.check_keys(t, "consumer", &["preset", "account_id", "principal_arn", "external_id", "sqs_queue_arn"]);
         let preset = match self.string(t, "consumer", "preset", "preset = \"generic\"") {
             None => Some(Preset::Generic),
             Some((p, s)) => {
@@ -426,10 +322,7 @@ impl Ctx<'_> {
                     "consumer.principal_arn",
                     Some(ps.clone()),
                     format!("the principal is in account {pa}, but consumer.account_id is {a}"),
-                    Some(
-                        "make them agree, or leave account_id out: it is taken from the principal"
-                            .into(),
-                    ),
+                    Some("make them agree, or leave account_id out: it is taken from the principal".into()),
                 );
             }
         }
@@ -445,17 +338,9 @@ impl Ctx<'_> {
         // A preset's principal applies only when the spec keeps the preset's account.
         let principal_arn = match principal {
             Some((p, _)) => Some(p),
-            None => defaults
-                .principal_arn
-                .filter(|_| account_id.as_deref() == defaults.account_id)
-                .map(str::to_string),
+            None => defaults.principal_arn.filter(|_| account_id.as_deref() == defaults.account_id).map(str::to_string),
         };
-        let external = self.string(
-            t,
-            "consumer",
-            "external_id",
-            "external_id = \"the-id-your-vendor-gave-you\"",
-        );
+        let external = self.string(t, "consumer", "external_id", "external_id = \"the-id-your-vendor-gave-you\"");
         let external = self.required(
             external,
             t.contains_key("external_id"),
@@ -466,12 +351,8 @@ impl Ctx<'_> {
         if let Some((e, s)) = &external {
             ok &= self.check("consumer.external_id", s, rules::external_id(e));
         }
-        let queue = self.string(
-            t,
-            "consumer",
-            "sqs_queue_arn",
-            "sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
-        );
+        let queue =
+            self.string(t, "consumer", "sqs_queue_arn", "sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"");
         if let Some((q, s)) = &queue {
             ok &= self.check("consumer.sqs_queue_arn", s, rules::sqs_queue_arn(q));
         }
@@ -488,17 +369,7 @@ impl Ctx<'_> {
     }
 
     fn bucket(&mut self, t: &DeTable<'_>) -> Option<Bucket> {
-        self.check_keys(
-            t,
-            "bucket",
-            &[
-                "name",
-                "retention_days",
-                "versioning",
-                "kms_key_arn",
-                "on_destroy",
-            ],
-        );
+        self.check_keys(t, "bucket", &["name", "retention_days", "versioning", "kms_key_arn", "on_destroy"]);
         let mut ok = true;
         let name = self.string(t, "bucket", "name", "name = \"acme-eks-audit-{region}\"");
         if let Some((n, s)) = &name {
@@ -513,12 +384,8 @@ impl Ctx<'_> {
             );
         }
         let versioning = self.boolean(t, "bucket", "versioning");
-        let kms = self.string(
-            t,
-            "bucket",
-            "kms_key_arn",
-            "kms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/...\"",
-        );
+        let kms =
+            self.string(t, "bucket", "kms_key_arn", "kms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/...\"");
         if let Some((k, s)) = &kms {
             ok &= self.check("bucket.kms_key_arn", s, rules::kms_key_arn(k).map(|_| ()));
         }
@@ -528,7 +395,12 @@ impl Ctx<'_> {
             Some((v, _)) if v == "delete" => OnDestroy::Delete,
             Some((v, s)) => {
                 ok = false;
-                self.push("bucket.on_destroy", Some(s), format!("unknown value {v:?}"), Some("use \"retain\" (keep the bucket and its logs) or \"delete\" (empty and delete it)".into()));
+                self.push(
+                    "bucket.on_destroy",
+                    Some(s),
+                    format!("unknown value {v:?}"),
+                    Some("use \"retain\" (keep the bucket and its logs) or \"delete\" (empty and delete it)".into()),
+                );
                 OnDestroy::Retain
             }
         };
@@ -542,31 +414,13 @@ impl Ctx<'_> {
     }
 
     fn firehose(&mut self, t: &DeTable<'_>) -> Option<Firehose> {
-        self.check_keys(
-            t,
-            "firehose",
-            &[
-                "buffer_size_mb",
-                "buffer_interval_seconds",
-                "prefix",
-                "error_prefix",
-            ],
-        );
+        self.check_keys(t, "firehose", &["buffer_size_mb", "buffer_interval_seconds", "prefix", "error_prefix"]);
         let mut ok = true;
         let size = self.integer(t, "firehose", "buffer_size_mb", "buffer_size_mb = 5");
         if let Some((v, s)) = &size {
-            ok &= self.check(
-                "firehose.buffer_size_mb",
-                s,
-                rules::int_in_range(*v, 1, 128, "buffer_size_mb"),
-            );
+            ok &= self.check("firehose.buffer_size_mb", s, rules::int_in_range(*v, 1, 128, "buffer_size_mb"));
         }
-        let interval = self.integer(
-            t,
-            "firehose",
-            "buffer_interval_seconds",
-            "buffer_interval_seconds = 300",
-        );
+        let interval = self.integer(t, "firehose", "buffer_interval_seconds", "buffer_interval_seconds = 300");
         if let Some((v, s)) = &interval {
             ok &= self.check(
                 "firehose.buffer_interval_seconds",
@@ -578,25 +432,15 @@ impl Ctx<'_> {
         if let Some((p, s)) = &prefix {
             ok &= self.check("firehose.prefix", s, rules::firehose_prefix(p));
         }
-        let error_prefix = self.string(
-            t,
-            "firehose",
-            "error_prefix",
-            "error_prefix = \"eks-audit-errors/\"",
-        );
+        let error_prefix = self.string(t, "firehose", "error_prefix", "error_prefix = \"eks-audit-errors/\"");
         if let Some((p, s)) = &error_prefix {
             ok &= self.check("firehose.error_prefix", s, rules::firehose_prefix(p));
         }
         let prefix_value = prefix.map_or_else(|| DEFAULT_PREFIX.to_string(), |(p, _)| p);
-        let error_value = error_prefix
-            .clone()
-            .map_or_else(|| DEFAULT_ERROR_PREFIX.to_string(), |(p, _)| p);
-        if ok && (error_value.starts_with(&prefix_value) || prefix_value.starts_with(&error_value))
-        {
+        let error_value = error_prefix.clone().map_or_else(|| DEFAULT_ERROR_PREFIX.to_string(), |(p, _)| p);
+        if ok && (error_value.starts_with(&prefix_value) || prefix_value.starts_with(&error_value)) {
             ok = false;
-            let span = error_prefix
-                .map(|(_, s)| s)
-                .or_else(|| t.get("prefix").map(|v| v.span()));
+            let span = error_prefix.map(|(_, s)| s).or_else(|| t.get("prefix").map(|v| v.span()));
             self.push(
                 "firehose.error_prefix",
                 span,
@@ -606,8 +450,7 @@ impl Ctx<'_> {
         }
         ok.then(|| Firehose {
             buffer_size_mb: size.map_or(DEFAULT_BUFFER_SIZE_MB, |(v, _)| v as u32),
-            buffer_interval_seconds: interval
-                .map_or(DEFAULT_BUFFER_INTERVAL_SECONDS, |(v, _)| v as u32),
+            buffer_interval_seconds: interval.map_or(DEFAULT_BUFFER_INTERVAL_SECONDS, |(v, _)| v as u32),
             prefix: prefix_value,
             error_prefix: error_value,
         })
@@ -615,40 +458,21 @@ impl Ctx<'_> {
 
     fn filter(&mut self, t: &DeTable<'_>) -> Option<Filter> {
         self.check_keys(t, "filter", &["pattern"]);
-        match self.string(
-            t,
-            "filter",
-            "pattern",
-            "pattern = \"{ $.stage = \\\"ResponseComplete\\\" }\"",
-        ) {
+        match self.string(t, "filter", "pattern", "pattern = \"{ $.stage = \\\"ResponseComplete\\\" }\"") {
             None if t.contains_key("pattern") => None,
-            None => Some(Filter {
-                pattern: DEFAULT_FILTER_PATTERN.to_string(),
-            }),
-            Some((p, s)) => self
-                .check("filter.pattern", &s, rules::filter_pattern(&p))
-                .then_some(Filter { pattern: p }),
+            None => Some(Filter { pattern: DEFAULT_FILTER_PATTERN.to_string() }),
+            Some((p, s)) => {
+                self.check("filter.pattern", &s, rules::filter_pattern(&p)).then_some(Filter { pattern: p })
+            }
         }
     }
 
     fn iam(&mut self, t: &DeTable<'_>) -> Option<Iam> {
-        self.check_keys(
-            t,
-            "iam",
-            &[
-                "firehose_role_arn",
-                "cloudwatch_role_arn",
-                "reader_role_arn",
-            ],
-        );
+        self.check_keys(t, "iam", &["firehose_role_arn", "cloudwatch_role_arn", "reader_role_arn"]);
         let mut ok = true;
         let mut arn = |ctx: &mut Self, key: &str| {
-            let v = ctx.string(
-                t,
-                "iam",
-                key,
-                &format!("{key} = \"arn:aws:iam::123456789012:role/eks-audit-firehose\""),
-            );
+            let v =
+                ctx.string(t, "iam", key, &format!("{key} = \"arn:aws:iam::123456789012:role/eks-audit-firehose\""));
             if let Some((a, s)) = &v {
                 ok &= ctx.check(&join("iam", key), s, rules::role_arn(a));
             }
@@ -683,12 +507,7 @@ impl Ctx<'_> {
             return None;
         };
         if items.is_empty() {
-            self.push(
-                "region",
-                Some(v.span()),
-                "no region is defined",
-                Some("add at least one [[region]]".into()),
-            );
+            self.push("region", Some(v.span()), "no region is defined", Some("add at least one [[region]]".into()));
             return None;
         }
         let mut regions = Vec::new();
@@ -710,10 +529,7 @@ impl Ctx<'_> {
                             format!("{path}.name"),
                             span,
                             format!("region {:?} is already defined in region[{first}]", r.name),
-                            Some(
-                                "list each region once; put all its clusters in one clusters list"
-                                    .into(),
-                            ),
+                            Some("list each region once; put all its clusters in one clusters list".into()),
                         );
                     }
                     regions.push(r);
@@ -725,25 +541,11 @@ impl Ctx<'_> {
     }
 
     fn region(&mut self, t: &DeTable<'_>, path: &str, span: Span) -> Option<Region> {
-        self.check_keys(
-            t,
-            path,
-            &[
-                "name",
-                "clusters",
-                "enable_audit_logging",
-                "log_retention_days",
-            ],
-        );
+        self.check_keys(t, path, &["name", "clusters", "enable_audit_logging", "log_retention_days"]);
         let mut ok = true;
         let name = self.string(t, path, "name", "name = \"eu-central-1\"");
-        let name = self.required(
-            name,
-            t.contains_key("name"),
-            &join(path, "name"),
-            &span,
-            "add name = \"eu-central-1\"",
-        );
+        let name =
+            self.required(name, t.contains_key("name"), &join(path, "name"), &span, "add name = \"eu-central-1\"");
         if let Some((n, s)) = &name {
             ok &= self.check(&join(path, "name"), s, rules::region_name(n));
         }
@@ -757,7 +559,12 @@ impl Ctx<'_> {
             Some(v) => match v.get_ref() {
                 DeValue::Array(items) if items.is_empty() => {
                     ok = false;
-                    self.push(&clusters_path, Some(v.span()), "the clusters list is empty", Some("name at least one cluster or glob; \"*\" selects every cluster in the region".into()));
+                    self.push(
+                        &clusters_path,
+                        Some(v.span()),
+                        "the clusters list is empty",
+                        Some("name at least one cluster or glob; \"*\" selects every cluster in the region".into()),
+                    );
                 }
                 DeValue::Array(items) => {
                     for (j, item) in items.iter().enumerate() {
@@ -766,10 +573,7 @@ impl Ctx<'_> {
                             DeValue::String(s) => {
                                 if !self.check(&item_path, &item.span(), rules::cluster_entry(s)) {
                                     ok = false;
-                                } else if clusters
-                                    .iter()
-                                    .any(|c: &ClusterSelector| c.as_str() == s.as_ref())
-                                {
+                                } else if clusters.iter().any(|c: &ClusterSelector| c.as_str() == s.as_ref()) {
                                     ok = false;
                                     self.push(
                                         &item_path,
@@ -783,35 +587,21 @@ impl Ctx<'_> {
                             }
                             _ => {
                                 ok = false;
-                                self.wrong_type(
-                                    &item_path,
-                                    item,
-                                    "a string",
-                                    "clusters = [\"prod-1\"]",
-                                );
+                                self.wrong_type(&item_path, item, "a string", "clusters = [\"prod-1\"]");
                             }
                         }
                     }
                 }
                 _ => {
                     ok = false;
-                    self.wrong_type(
-                        &clusters_path,
-                        v,
-                        "an array of strings",
-                        "clusters = [\"prod-1\", \"stage-*\"]",
-                    );
+                    self.wrong_type(&clusters_path, v, "an array of strings", "clusters = [\"prod-1\", \"stage-*\"]");
                 }
             },
         }
         let enable = self.boolean(t, path, "enable_audit_logging");
         let retention = self.integer(t, path, "log_retention_days", "log_retention_days = 90");
         if let Some((d, s)) = &retention {
-            ok &= self.check(
-                &join(path, "log_retention_days"),
-                s,
-                rules::log_retention_days(*d),
-            );
+            ok &= self.check(&join(path, "log_retention_days"), s, rules::log_retention_days(*d));
         }
         if !ok {
             return None;
@@ -826,11 +616,8 @@ impl Ctx<'_> {
 
     /// Rules that span sections: only run once every section parsed cleanly.
     fn cross_checks(&mut self, spec: &Spec, root: &DeTable<'_>) {
-        let bucket_name_span = root
-            .get("bucket")
-            .and_then(|b| b.get_ref().as_table())
-            .and_then(|t| t.get("name"))
-            .map(|v| v.span());
+        let bucket_name_span =
+            root.get("bucket").and_then(|b| b.get_ref().as_table()).and_then(|t| t.get("name")).map(|v| v.span());
         let region_name_span = |i: usize| {
             root.get("region")
                 .and_then(|r| r.get_ref().as_array())
@@ -841,21 +628,12 @@ impl Ctx<'_> {
         };
         // The account is only known at run time unless the guard is set; every account id has 12 digits, so
         // a stand-in gives the exact length and character set.
-        let account = spec
-            .pipeline
-            .account_id
-            .clone()
-            .unwrap_or_else(|| "000000000000".to_string());
+        let account = spec.pipeline.account_id.clone().unwrap_or_else(|| "000000000000".to_string());
         for (i, region) in spec.regions.iter().enumerate() {
             let name = spec.bucket_name(&account, &region.name);
             if let Err(Invalid { message, hint }) = rules::bucket_name(&name) {
                 let span = bucket_name_span.clone().or_else(|| region_name_span(i));
-                self.push(
-                    "bucket.name",
-                    span,
-                    format!("{message} (region {})", region.name),
-                    hint,
-                );
+                self.push("bucket.name", span, format!("{message} (region {})", region.name), hint);
             }
         }
         if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {
@@ -871,12 +649,7 @@ impl Ctx<'_> {
         }
         if let Some(key) = &spec.bucket.kms_key_arn {
             let key_region = rules::kms_key_arn(key).unwrap_or_default();
-            let others: Vec<&str> = spec
-                .regions
-                .iter()
-                .map(|r| r.name.as_str())
-                .filter(|r| *r != key_region)
-                .collect();
+            let others: Vec<&str> = spec.regions.iter().map(|r| r.name.as_str()).filter(|r| *r != key_region).collect();
             if !others.is_empty() {
                 let span = root
                     .get("bucket")
@@ -886,7 +659,10 @@ impl Ctx<'_> {
                 self.push(
                     "bucket.kms_key_arn",
                     span,
-                    format!("the key is in {key_region}, but a bucket in {} cannot use a key from another region", others.join(", ")),
+                    format!(
+                        "the key is in {key_region}, but a bucket in {} cannot use a key from another region",
+                        others.join(", ")
+                    ),
                     Some("use one spec per region when bringing your own key, or leave kms_key_arn out".into()),
                 );
             }

@@ -122,9 +122,9 @@ impl ClusterSelector {
     pub fn matches(&self, cluster: &str) -> bool {
         match self {
             ClusterSelector::Name(n) => n == cluster,
-            ClusterSelector::Glob(g) => globset::Glob::new(g)
-                .map(|g| g.compile_matcher().is_match(cluster))
-                .unwrap_or(false),
+            ClusterSelector::Glob(g) => {
+                globset::Glob::new(g).map(|g| g.compile_matcher().is_match(cluster)).unwrap_or(false)
+            }
         }
     }
 }

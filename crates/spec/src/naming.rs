@@ -32,20 +32,12 @@ impl RoleKind {
 
 /// Fills a bucket name template. Unknown placeholders were rejected when the spec was loaded.
 pub fn render_bucket_name(template: &str, pipeline: &str, account: &str, region: &str) -> String {
-    template
-        .replace("{pipeline}", pipeline)
-        .replace("{account}", account)
-        .replace("{region}", region)
+    template.replace("{pipeline}", pipeline).replace("{account}", account).replace("{region}", region)
 }
 
 impl Spec {
     pub fn bucket_name(&self, account: &str, region: &str) -> String {
-        render_bucket_name(
-            &self.bucket.name_template,
-            &self.pipeline.name,
-            account,
-            region,
-        )
+        render_bucket_name(&self.bucket.name_template, &self.pipeline.name, account, region)
     }
 
     /// The SNS topic in each region.
@@ -87,18 +79,10 @@ mod tests {
     #[test]
     fn bucket_template_fills_every_placeholder() {
         assert_eq!(
-            render_bucket_name(
-                "{pipeline}-{account}-{region}",
-                "eks-audit",
-                "123456789012",
-                "eu-west-1"
-            ),
+            render_bucket_name("{pipeline}-{account}-{region}", "eks-audit", "123456789012", "eu-west-1"),
             "eks-audit-123456789012-eu-west-1"
         );
-        assert_eq!(
-            render_bucket_name("acme-{region}", "p", "1", "us-east-1"),
-            "acme-us-east-1"
-        );
+        assert_eq!(render_bucket_name("acme-{region}", "p", "1", "us-east-1"), "acme-us-east-1");
     }
 
     #[test]

@@ -33,10 +33,7 @@ impl Preset {
 
     pub fn defaults(self) -> PresetDefaults {
         match self {
-            Preset::Generic => PresetDefaults {
-                account_id: None,
-                principal_arn: None,
-            },
+            Preset::Generic => PresetDefaults { account_id: None, principal_arn: None },
             Preset::Forticnapp => PresetDefaults {
                 account_id: Some("434813966438"),
                 principal_arn: Some("arn:aws:iam::434813966438:role/lacework-platform"),

@@ -14,17 +14,12 @@ pub struct Invalid {
 pub type Rule = Result<(), Invalid>;
 
 fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Invalid {
-    Invalid {
-        message: message.into(),
-        hint: Some(hint.into()),
-    }
+    Invalid { message: message.into(), hint: Some(hint.into()) }
 }
 
 pub fn pipeline_name(name: &str) -> Rule {
     let len = name.chars().count();
-    let chars_ok = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let chars_ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let starts_ok = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if (3..=32).contains(&len) && chars_ok && starts_ok {
         return Ok(());
@@ -47,16 +42,10 @@ pub fn account_id(id: &str) -> Rule {
 
 pub fn external_id(id: &str) -> Rule {
     let len = id.chars().count();
-    let bad: Vec<char> = id
-        .chars()
-        .filter(|c| !(c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(*c)))
-        .collect();
+    let bad: Vec<char> = id.chars().filter(|c| !(c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(*c))).collect();
     if !bad.is_empty() {
         return Err(invalid(
-            format!(
-                "external id contains characters AWS does not allow: {:?}",
-                bad.iter().collect::<String>()
-            ),
+            format!("external id contains characters AWS does not allow: {:?}", bad.iter().collect::<String>()),
             "use only letters, digits and + = , . @ : / _ -",
         ));
     }
@@ -80,35 +69,23 @@ pub struct Arn<'a> {
 
 pub fn parse_arn(arn: &str) -> Option<Arn<'_>> {
     let mut it = arn.splitn(6, ':');
-    let (prefix, partition, service, region, account, resource) = (
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    );
+    let (prefix, partition, service, region, account, resource) =
+        (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
     let partition_ok = matches!(partition, "aws" | "aws-cn" | "aws-us-gov");
-    (prefix == "arn" && partition_ok && !service.is_empty() && !resource.is_empty()).then_some(
-        Arn {
-            partition,
-            service,
-            region,
-            account,
-            resource,
-        },
-    )
+    (prefix == "arn" && partition_ok && !service.is_empty() && !resource.is_empty()).then_some(Arn {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    })
 }
 
 fn arn_of<'a>(arn: &'a str, service: &str, example: &str) -> Result<Arn<'a>, Invalid> {
     let hint = format!("expected an ARN like {example}");
-    let parsed = parse_arn(arn)
-        .ok_or_else(|| invalid(format!("{arn:?} is not a valid ARN"), hint.clone()))?;
+    let parsed = parse_arn(arn).ok_or_else(|| invalid(format!("{arn:?} is not a valid ARN"), hint.clone()))?;
     if parsed.service != service {
-        return Err(invalid(
-            format!("{arn:?} is a {} ARN, not {service}", parsed.service),
-            hint,
-        ));
+        return Err(invalid(format!("{arn:?} is a {} ARN, not {service}", parsed.service), hint));
     }
     if account_id(parsed.account).is_err() {
         return Err(invalid(format!("{arn:?} has no 12-digit account id"), hint));
@@ -120,14 +97,8 @@ fn arn_of<'a>(arn: &'a str, service: &str, example: &str) -> Result<Arn<'a>, Inv
 pub fn role_arn(arn: &str) -> Rule {
     let example = "arn:aws:iam::123456789012:role/eks-audit-firehose";
     let parsed = arn_of(arn, "iam", example)?;
-    if !parsed.region.is_empty()
-        || !parsed.resource.starts_with("role/")
-        || parsed.resource.len() <= 5
-    {
-        return Err(invalid(
-            format!("{arn:?} is not an IAM role ARN"),
-            format!("expected an ARN like {example}"),
-        ));
+    if !parsed.region.is_empty() || !parsed.resource.starts_with("role/") || parsed.resource.len() <= 5 {
+        return Err(invalid(format!("{arn:?} is not an IAM role ARN"), format!("expected an ARN like {example}")));
     }
     Ok(())
 }
@@ -153,10 +124,7 @@ pub fn sqs_queue_arn(arn: &str) -> Rule {
     let example = "arn:aws:sqs:us-west-2:434813966438:eks-audit-queue";
     let parsed = arn_of(arn, "sqs", example)?;
     if !regions::is_well_formed(parsed.region) || parsed.resource.contains(['/', ':']) {
-        return Err(invalid(
-            format!("{arn:?} is not an SQS queue ARN"),
-            format!("expected an ARN like {example}"),
-        ));
+        return Err(invalid(format!("{arn:?} is not an SQS queue ARN"), format!("expected an ARN like {example}")));
     }
     Ok(())
 }
@@ -168,10 +136,7 @@ pub fn kms_key_arn(arn: &str) -> Result<String, Invalid> {
     if !regions::is_well_formed(parsed.region)
         || !(parsed.resource.starts_with("key/") || parsed.resource.starts_with("alias/"))
     {
-        return Err(invalid(
-            format!("{arn:?} is not a KMS key ARN"),
-            format!("expected an ARN like {example}"),
-        ));
+        return Err(invalid(format!("{arn:?} is not a KMS key ARN"), format!("expected an ARN like {example}")));
     }
     Ok(parsed.region.to_string())
 }
@@ -181,10 +146,7 @@ pub fn region_name(name: &str) -> Rule {
         return Ok(());
     }
     if let Some(near) = closest(name, KNOWN_REGIONS.iter().copied()) {
-        return Err(invalid(
-            format!("{name:?} is not an AWS region"),
-            format!("did you mean \"{near}\"?"),
-        ));
+        return Err(invalid(format!("{name:?} is not an AWS region"), format!("did you mean \"{near}\"?")));
     }
     if regions::is_well_formed(name) {
         // A region newer than this release: accept it rather than block the user.
@@ -204,69 +166,40 @@ pub fn cluster_entry(entry: &str) -> Rule {
     let is_glob = entry.contains(['*', '?', '[']);
     let len = entry.chars().count();
     if entry.is_empty() || len > 100 {
-        return Err(invalid(
-            format!("{entry:?} is not a cluster name or glob"),
-            CLUSTER_NAME_HINT,
-        ));
+        return Err(invalid(format!("{entry:?} is not a cluster name or glob"), CLUSTER_NAME_HINT));
     }
     if is_glob {
-        let ok_chars = entry
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_*?[]!".contains(c));
+        let ok_chars = entry.chars().all(|c| c.is_ascii_alphanumeric() || "-_*?[]!".contains(c));
         if !ok_chars {
-            return Err(invalid(
-                format!("{entry:?} can never match a cluster name"),
-                CLUSTER_NAME_HINT,
-            ));
+            return Err(invalid(format!("{entry:?} can never match a cluster name"), CLUSTER_NAME_HINT));
         }
-        return globset::Glob::new(entry).map(|_| ()).map_err(|e| {
-            invalid(
-                format!("{entry:?} is not a valid glob: {}", e.kind()),
-                CLUSTER_NAME_HINT,
-            )
-        });
+        return globset::Glob::new(entry)
+            .map(|_| ())
+            .map_err(|e| invalid(format!("{entry:?} is not a valid glob: {}", e.kind()), CLUSTER_NAME_HINT));
     }
-    let first_ok = entry
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = entry
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let first_ok = entry.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = entry.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if first_ok && rest_ok {
         Ok(())
     } else {
-        Err(invalid(
-            format!("{entry:?} is not a valid EKS cluster name"),
-            CLUSTER_NAME_HINT,
-        ))
+        Err(invalid(format!("{entry:?} is not a valid EKS cluster name"), CLUSTER_NAME_HINT))
     }
 }
 
 /// Retention values CloudWatch Logs accepts for PutRetentionPolicy.
-pub const LOG_RETENTION_DAYS: &[u32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const LOG_RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 pub fn log_retention_days(days: i64) -> Rule {
     if LOG_RETENTION_DAYS.iter().any(|d| i64::from(*d) == days) {
         return Ok(());
     }
-    let nearest = LOG_RETENTION_DAYS
-        .iter()
-        .min_by_key(|d| (i64::from(**d) - days).abs())
-        .copied()
-        .unwrap_or(90);
+    let nearest = LOG_RETENTION_DAYS.iter().min_by_key(|d| (i64::from(**d) - days).abs()).copied().unwrap_or(90);
     Err(invalid(
         format!("{days} is not a retention CloudWatch Logs accepts"),
         format!(
             "use one of {} (nearest: {nearest}); leave it out to keep logs forever",
-            LOG_RETENTION_DAYS
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            LOG_RETENTION_DAYS.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
         ),
     ))
 }
@@ -275,10 +208,7 @@ pub fn int_in_range(value: i64, min: i64, max: i64, what: &str) -> Rule {
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(invalid(
-            format!("{value} is out of range for {what}"),
-            format!("use a value from {min} to {max}"),
-        ))
+        Err(invalid(format!("{value} is out of range for {what}"), format!("use a value from {min} to {max}")))
     }
 }
 
@@ -293,10 +223,7 @@ pub fn tag(key: &str, value: &str) -> Rule {
         ));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(invalid(
-            format!("tag key {key:?} uses the reserved prefix aws:"),
-            "rename the tag",
-        ));
+        return Err(invalid(format!("tag key {key:?} uses the reserved prefix aws:"), "rename the tag"));
     }
     if key.starts_with("eksaudit:") {
         return Err(invalid(
@@ -343,42 +270,20 @@ pub fn bucket_name(name: &str) -> Rule {
     let hint = "set bucket.name to a template that comes out 3-63 characters of a-z, 0-9, '-' and '.', e.g. name = \"acme-eks-audit-{region}\"";
     let len = name.len();
     if !(3..=63).contains(&len) {
-        return Err(invalid(
-            format!("bucket name {name:?} would be {len} characters; S3 allows 3 to 63"),
-            hint,
-        ));
+        return Err(invalid(format!("bucket name {name:?} would be {len} characters; S3 allows 3 to 63"), hint));
     }
-    let chars_ok = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let chars_ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if !chars_ok
-        || !ends_ok(name.bytes().next())
-        || !ends_ok(name.bytes().last())
-        || name.contains("..")
-    {
-        return Err(invalid(
-            format!("bucket name {name:?} is not a valid S3 bucket name"),
-            hint,
-        ));
+    if !chars_ok || !ends_ok(name.bytes().next()) || !ends_ok(name.bytes().last()) || name.contains("..") {
+        return Err(invalid(format!("bucket name {name:?} is not a valid S3 bucket name"), hint));
     }
-    let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"]
-        .iter()
-        .find(|p| name.starts_with(**p));
-    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
-        .iter()
-        .find(|s| name.ends_with(**s));
+    let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"].iter().find(|p| name.starts_with(**p));
+    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().find(|s| name.ends_with(**s));
     if let Some(r) = reserved_prefix.or(reserved_suffix) {
-        return Err(invalid(
-            format!("bucket name {name:?} uses {r:?}, which S3 reserves"),
-            hint,
-        ));
+        return Err(invalid(format!("bucket name {name:?} uses {r:?}, which S3 reserves"), hint));
     }
     if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Err(invalid(
-            format!("bucket name {name:?} looks like an IP address"),
-            hint,
-        ));
+        return Err(invalid(format!("bucket name {name:?} looks like an IP address"), hint));
     }
     Ok(())
 }
@@ -391,10 +296,7 @@ pub fn firehose_prefix(prefix: &str) -> Rule {
         ));
     }
     if prefix.chars().count() > 1024 {
-        return Err(invalid(
-            "prefix is longer than Firehose's 1024 characters",
-            "use a shorter prefix",
-        ));
+        return Err(invalid("prefix is longer than Firehose's 1024 characters", "use a shorter prefix"));
     }
     Ok(())
 }
@@ -421,15 +323,7 @@ mod tests {
     fn pipeline_names() {
         assert!(pipeline_name("eks-audit").is_ok());
         assert!(pipeline_name("a1-").is_ok());
-        for bad in [
-            "ab",
-            "1abc",
-            "Eks-audit",
-            "eks_audit",
-            "a234567890123456789012345678901234",
-            "-abc",
-            "",
-        ] {
+        for bad in ["ab", "1abc", "Eks-audit", "eks_audit", "a234567890123456789012345678901234", "-abc", ""] {
             let err = pipeline_name(bad).unwrap_err();
             assert!(err.message.contains("3-32"), "{bad}: {err:?}");
             assert!(err.hint.is_some());
@@ -453,10 +347,7 @@ mod tests {
         assert!(external_id(&"x".repeat(1224)).is_ok());
         assert!(external_id("a").unwrap_err().message.contains("2 to 1224"));
         assert!(external_id(&"x".repeat(1225)).is_err());
-        assert!(external_id("has space")
-            .unwrap_err()
-            .message
-            .contains("\" \""));
+        assert!(external_id("has space").unwrap_err().message.contains("\" \""));
         assert!(external_id("quote'").is_err());
     }
 
@@ -469,10 +360,7 @@ mod tests {
         assert!(role_arn("arn:aws:iam::12345:role/x").is_err());
         assert!(role_arn("not-an-arn").is_err());
         assert!(role_arn("arn:aws:iam::123456789012:role/").is_err());
-        assert_eq!(
-            principal_arn("arn:aws:iam::434813966438:role/lacework-platform").unwrap(),
-            "434813966438"
-        );
+        assert_eq!(principal_arn("arn:aws:iam::434813966438:role/lacework-platform").unwrap(), "434813966438");
         assert!(principal_arn("arn:aws:iam::434813966438:root").is_ok());
         assert!(principal_arn("arn:aws:iam::434813966438:user/bob").is_ok());
         assert!(principal_arn("arn:aws:iam::434813966438:group/g").is_err());
@@ -480,10 +368,7 @@ mod tests {
         assert!(sqs_queue_arn("arn:aws:sqs::434813966438:queue").is_err());
         assert!(sqs_queue_arn("arn:aws:sns:us-west-2:434813966438:queue").is_err());
         assert_eq!(
-            kms_key_arn(
-                "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-            )
-            .unwrap(),
+            kms_key_arn("arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab").unwrap(),
             "eu-central-1"
         );
         assert!(kms_key_arn("arn:aws:kms:eu-central-1:123456789012:bogus/x").is_err());
@@ -494,10 +379,7 @@ mod tests {
     #[test]
     fn regions() {
         assert!(region_name("eu-central-1").is_ok());
-        assert!(
-            region_name("xx-future-9").is_ok(),
-            "well-formed new regions are accepted"
-        );
+        assert!(region_name("xx-future-9").is_ok(), "well-formed new regions are accepted");
         let typo = region_name("eu-centrl-1").unwrap_err();
         assert_eq!(typo.hint.as_deref(), Some("did you mean \"eu-central-1\"?"));
         assert!(region_name("europe").is_err());
@@ -509,15 +391,7 @@ mod tests {
         for ok in ["prod-1", "stage-*", "*", "a_b", "prod-[0-9]", "p?"] {
             assert!(cluster_entry(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "-prod",
-            "prod 1",
-            "prod/1",
-            "prod-[",
-            &"a".repeat(101),
-            "stage-*/x",
-        ] {
+        for bad in ["", "-prod", "prod 1", "prod/1", "prod-[", &"a".repeat(101), "stage-*/x"] {
             assert!(cluster_entry(bad).is_err(), "{bad}");
         }
     }
@@ -553,26 +427,15 @@ mod tests {
     fn bucket_names() {
         assert!(bucket_template("{pipeline}-{account}-{region}").is_ok());
         assert!(bucket_template("acme-logs").is_ok());
-        assert!(bucket_template("{pipline}-x")
-            .unwrap_err()
-            .message
-            .contains("{pipline}"));
+        assert!(bucket_template("{pipline}-x").unwrap_err().message.contains("{pipline}"));
         assert!(bucket_template("x-{region").is_err());
         assert!(bucket_name("eks-audit-123456789012-eu-central-1").is_ok());
         let long = bucket_name(&"a".repeat(64)).unwrap_err();
         assert!(long.message.contains("64 characters"));
         assert!(long.hint.unwrap().contains("bucket.name"));
-        for bad in [
-            "ab",
-            "Upper-case",
-            "-start",
-            "end-",
-            "two..dots",
-            "192.168.1.1",
-            "xn--x",
-            "logs-s3alias",
-            "under_score",
-        ] {
+        for bad in
+            ["ab", "Upper-case", "-start", "end-", "two..dots", "192.168.1.1", "xn--x", "logs-s3alias", "under_score"]
+        {
             assert!(bucket_name(bad).is_err(), "{bad}");
         }
     }
@@ -584,9 +447,6 @@ mod tests {
         assert!(firehose_prefix(&"p".repeat(1025)).is_err());
         assert!(filter_pattern("").is_ok());
         assert!(filter_pattern(&"x".repeat(1024)).is_ok());
-        assert!(filter_pattern(&"x".repeat(1025))
-            .unwrap_err()
-            .message
-            .contains("1025"));
+        assert!(filter_pattern(&"x".repeat(1025)).unwrap_err().message.contains("1025"));
     }
 }

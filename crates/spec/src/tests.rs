@@ -26,11 +26,7 @@ fn assert_one(src: &str, path: &str, needle: &str) -> Problem {
     let ps = problems(src);
     let hits: Vec<&Problem> = ps.iter().filter(|p| p.path == path).collect();
     assert_eq!(hits.len(), 1, "expected one problem at {path}, got {ps:#?}");
-    assert!(
-        hits[0].message.contains(needle),
-        "{path}: {:?} lacks {needle:?}",
-        hits[0].message
-    );
+    assert!(hits[0].message.contains(needle), "{path}: {:?} lacks {needle:?}", hits[0].message);
     assert!(hits[0].hint.is_some(), "{path}: no hint");
     hits[0].clone()
 }
@@ -48,10 +44,7 @@ fn with(extra_replace: &[(&str, &str)]) -> String {
 fn example_is_valid_and_resolves_defaults() {
     let spec = parse_spec(EXAMPLE).unwrap();
     assert_eq!(spec.pipeline.name, "eks-audit");
-    assert_eq!(
-        spec.pipeline.tags.get("team").map(String::as_str),
-        Some("security")
-    );
+    assert_eq!(spec.pipeline.tags.get("team").map(String::as_str), Some("security"));
     assert_eq!(spec.consumer.preset, Preset::Generic);
     assert_eq!(spec.bucket.name_template, DEFAULT_BUCKET_NAME);
     assert_eq!(spec.bucket.on_destroy, OnDestroy::Retain);
@@ -60,10 +53,7 @@ fn example_is_valid_and_resolves_defaults() {
     assert_eq!(spec.regions.len(), 1);
     assert_eq!(
         spec.regions[0].clusters,
-        vec![
-            ClusterSelector::Name("prod-1".into()),
-            ClusterSelector::Glob("stage-*".into())
-        ]
+        vec![ClusterSelector::Name("prod-1".into()), ClusterSelector::Glob("stage-*".into())]
     );
 }
 
@@ -78,15 +68,9 @@ fn minimal_spec_gets_every_default() {
     assert!(!spec.regions[0].enable_audit_logging);
     assert_eq!(spec.regions[0].log_retention_days, None);
     assert_eq!(spec.consumer.principal_arn, None);
-    assert_eq!(
-        spec.bucket_name("123456789012", "eu-central-1"),
-        "eks-audit-123456789012-eu-central-1"
-    );
+    assert_eq!(spec.bucket_name("123456789012", "eu-central-1"), "eks-audit-123456789012-eu-central-1");
     assert_eq!(spec.role_name(RoleKind::Cloudwatch), "eks-audit-cloudwatch");
-    assert_eq!(
-        spec.resource_tags().get(OWNER_TAG_KEY).map(String::as_str),
-        Some("eks-audit")
-    );
+    assert_eq!(spec.resource_tags().get(OWNER_TAG_KEY).map(String::as_str), Some("eks-audit"));
 }
 
 #[test]
@@ -106,17 +90,10 @@ fn unknown_keys_are_typos_with_suggestions() {
     );
     assert_eq!(p.hint.as_deref(), Some("did you mean `name`?"));
     assert_eq!(p.location, Some(Location { line: 4, column: 1 }));
-    assert_one(
-        &format!("{MINIMAL}\n[bucket]\nretension_days = 3\n"),
-        "bucket.retension_days",
-        "unknown key",
-    );
+    assert_one(&format!("{MINIMAL}\n[bucket]\nretension_days = 3\n"), "bucket.retension_days", "unknown key");
     assert_one(&format!("{MINIMAL}\n[colour]\n"), "colour", "unknown key");
     assert_one(
-        &with(&[(
-            "clusters = [\"prod-1\"]",
-            "clusters = [\"prod-1\"]\nclusterz = []",
-        )]),
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [\"prod-1\"]\nclusterz = []")]),
         "region[0].clusterz",
         "unknown key",
     );
@@ -130,11 +107,7 @@ fn type_errors_name_the_expected_type() {
         "expected a string, found an integer",
     );
     assert_eq!(p.location, Some(Location { line: 3, column: 8 }));
-    assert_one(
-        &format!("{MINIMAL}\n[bucket]\nversioning = \"yes\"\n"),
-        "bucket.versioning",
-        "expected true or false",
-    );
+    assert_one(&format!("{MINIMAL}\n[bucket]\nversioning = \"yes\"\n"), "bucket.versioning", "expected true or false");
     assert_one(
         &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = \"5\"\n"),
         "firehose.buffer_size_mb",
@@ -145,46 +118,25 @@ fn type_errors_name_the_expected_type() {
         "region[0].clusters",
         "expected an array",
     );
-    assert_one(
-        &with(&[("clusters = [\"prod-1\"]", "clusters = [1]")]),
-        "region[0].clusters[0]",
-        "expected a string",
-    );
+    assert_one(&with(&[("clusters = [\"prod-1\"]", "clusters = [1]")]), "region[0].clusters[0]", "expected a string");
 }
 
 #[test]
 fn pipeline_rules() {
+    assert_one(&with(&[("name = \"eks-audit\"", "name = \"EKS\"")]), "pipeline.name", "not a valid pipeline name");
+    assert_one(&with(&[("name = \"eks-audit\"", "account_id = \"1234\"")]), "pipeline.name", "required key is missing");
     assert_one(
-        &with(&[("name = \"eks-audit\"", "name = \"EKS\"")]),
-        "pipeline.name",
-        "not a valid pipeline name",
-    );
-    assert_one(
-        &with(&[("name = \"eks-audit\"", "account_id = \"1234\"")]),
-        "pipeline.name",
-        "required key is missing",
-    );
-    assert_one(
-        &with(&[(
-            "name = \"eks-audit\"",
-            "name = \"eks-audit\"\naccount_id = \"12345\"",
-        )]),
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\naccount_id = \"12345\"")]),
         "pipeline.account_id",
         "12 digits",
     );
     assert_one(
-        &with(&[(
-            "name = \"eks-audit\"",
-            "name = \"eks-audit\"\ntags = { \"aws:x\" = \"y\" }",
-        )]),
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\ntags = { \"aws:x\" = \"y\" }")]),
         "pipeline.tags.aws:x",
         "reserved",
     );
     assert_one(
-        &with(&[(
-            "name = \"eks-audit\"",
-            "name = \"eks-audit\"\ntags = { a = 1 }",
-        )]),
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\ntags = { a = 1 }")]),
         "pipeline.tags.a",
         "expected a string",
     );
@@ -192,39 +144,17 @@ fn pipeline_rules() {
 
 #[test]
 fn consumer_rules() {
+    assert_one(&with(&[("external_id = \"external-id\"", "external_id = \"x\"")]), "consumer.external_id", "2 to 1224");
+    assert_one(&with(&[("external_id = \"external-id\"\n", "")]), "consumer.external_id", "required key is missing");
+    assert_one(&with(&[("account_id = \"434813966438\"\n", "")]), "consumer.account_id", "required key is missing");
     assert_one(
-        &with(&[("external_id = \"external-id\"", "external_id = \"x\"")]),
-        "consumer.external_id",
-        "2 to 1224",
-    );
-    assert_one(
-        &with(&[("external_id = \"external-id\"\n", "")]),
-        "consumer.external_id",
-        "required key is missing",
-    );
-    assert_one(
-        &with(&[("account_id = \"434813966438\"\n", "")]),
-        "consumer.account_id",
-        "required key is missing",
-    );
-    assert_one(
-        &with(&[(
-            "account_id = \"434813966438\"",
-            "account_id = \"43481396643\"",
-        )]),
+        &with(&[("account_id = \"434813966438\"", "account_id = \"43481396643\"")]),
         "consumer.account_id",
         "12 digits",
     );
+    assert_one(&with(&[("[consumer]", "[consumer]\npreset = \"lacework\"")]), "consumer.preset", "unknown preset");
     assert_one(
-        &with(&[("[consumer]", "[consumer]\npreset = \"lacework\"")]),
-        "consumer.preset",
-        "unknown preset",
-    );
-    assert_one(
-        &with(&[(
-            "[consumer]",
-            "[consumer]\nprincipal_arn = \"arn:aws:iam::111111111111:role/x\"",
-        )]),
+        &with(&[("[consumer]", "[consumer]\nprincipal_arn = \"arn:aws:iam::111111111111:role/x\"")]),
         "consumer.principal_arn",
         "is in account 111111111111",
     );
@@ -234,10 +164,7 @@ fn consumer_rules() {
         "not a valid ARN",
     );
     assert_one(
-        &with(&[(
-            "[consumer]",
-            "[consumer]\nsqs_queue_arn = \"arn:aws:sns:us-west-2:434813966438:q\"",
-        )]),
+        &with(&[("[consumer]", "[consumer]\nsqs_queue_arn = \"arn:aws:sns:us-west-2:434813966438:q\"")]),
         "consumer.sqs_queue_arn",
         "not sqs",
     );
@@ -245,42 +172,22 @@ fn consumer_rules() {
 
 #[test]
 fn presets_fill_the_vendor_principal() {
-    let spec = parse_spec(&with(&[(
-        "account_id = \"434813966438\"",
-        "preset = \"forticnapp\"",
-    )]))
-    .unwrap();
+    let spec = parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"forticnapp\"")])).unwrap();
     assert_eq!(spec.consumer.account_id, "434813966438");
-    assert_eq!(
-        spec.consumer.principal_arn.as_deref(),
-        Some("arn:aws:iam::434813966438:role/lacework-platform")
-    );
-    let rad = parse_spec(&with(&[(
-        "account_id = \"434813966438\"",
-        "preset = \"rad\"",
-    )]))
-    .unwrap();
-    assert_eq!(
-        rad.consumer.principal_arn.as_deref(),
-        Some("arn:aws:iam::955322216602:role/ksoc-data-pipeline")
-    );
+    assert_eq!(spec.consumer.principal_arn.as_deref(), Some("arn:aws:iam::434813966438:role/lacework-platform"));
+    let rad = parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"rad\"")])).unwrap();
+    assert_eq!(rad.consumer.principal_arn.as_deref(), Some("arn:aws:iam::955322216602:role/ksoc-data-pipeline"));
     // An explicit account overrides the preset; the preset's principal, in another account, no longer applies.
-    let own = parse_spec(&with(&[(
-        "account_id = \"434813966438\"",
-        "preset = \"rad\"\naccount_id = \"111111111111\"",
-    )]))
-    .unwrap();
+    let own =
+        parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"rad\"\naccount_id = \"111111111111\"")]))
+            .unwrap();
     assert_eq!(own.consumer.account_id, "111111111111");
     assert_eq!(own.consumer.principal_arn, None);
 }
 
 #[test]
 fn bucket_rules() {
-    assert_one(
-        &format!("{MINIMAL}\n[bucket]\nname = \"{{pipelin}}-x\"\n"),
-        "bucket.name",
-        "unknown placeholder",
-    );
+    assert_one(&format!("{MINIMAL}\n[bucket]\nname = \"{{pipelin}}-x\"\n"), "bucket.name", "unknown placeholder");
     let long = assert_one(&format!("{MINIMAL}\n[bucket]\nname = \"{{pipeline}}-{{account}}-{{region}}-archive-of-the-kubernetes-audit-logs\"\n"), "bucket.name", "characters; S3 allows 3 to 63");
     assert!(long.hint.unwrap().contains("set bucket.name"));
     assert_one(
@@ -288,94 +195,53 @@ fn bucket_rules() {
         "bucket.name",
         "not a valid S3 bucket name",
     );
+    assert_one(&format!("{MINIMAL}\n[bucket]\nretention_days = -1\n"), "bucket.retention_days", "out of range");
+    assert_one(&format!("{MINIMAL}\n[bucket]\non_destroy = \"purge\"\n"), "bucket.on_destroy", "unknown value");
     assert_one(
-        &format!("{MINIMAL}\n[bucket]\nretention_days = -1\n"),
-        "bucket.retention_days",
-        "out of range",
-    );
-    assert_one(
-        &format!("{MINIMAL}\n[bucket]\non_destroy = \"purge\"\n"),
-        "bucket.on_destroy",
-        "unknown value",
-    );
-    assert_one(
-        &format!(
-            "{MINIMAL}\n[bucket]\nkms_key_arn = \"arn:aws:kms:us-east-1:123456789012:key/abc\"\n"
-        ),
+        &format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"arn:aws:kms:us-east-1:123456789012:key/abc\"\n"),
         "bucket.kms_key_arn",
         "another region",
     );
-    assert_one(
-        &format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"key\"\n"),
-        "bucket.kms_key_arn",
-        "not a valid ARN",
-    );
-    let two = format!("{MINIMAL}\n[bucket]\nname = \"acme-audit\"\n\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
+    assert_one(&format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"key\"\n"), "bucket.kms_key_arn", "not a valid ARN");
+    let two =
+        format!("{MINIMAL}\n[bucket]\nname = \"acme-audit\"\n\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
     assert_one(&two, "bucket.name", "same bucket name");
 }
 
 #[test]
 fn firehose_rules() {
-    assert_one(
-        &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 0\n"),
-        "firehose.buffer_size_mb",
-        "out of range",
-    );
-    assert_one(
-        &format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 129\n"),
-        "firehose.buffer_size_mb",
-        "out of range",
-    );
+    assert_one(&format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 0\n"), "firehose.buffer_size_mb", "out of range");
+    assert_one(&format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 129\n"), "firehose.buffer_size_mb", "out of range");
     assert_one(
         &format!("{MINIMAL}\n[firehose]\nbuffer_interval_seconds = 901\n"),
         "firehose.buffer_interval_seconds",
         "out of range",
     );
-    assert_one(
-        &format!("{MINIMAL}\n[firehose]\nprefix = \"/logs/\"\n"),
-        "firehose.prefix",
-        "starts with '/'",
-    );
+    assert_one(&format!("{MINIMAL}\n[firehose]\nprefix = \"/logs/\"\n"), "firehose.prefix", "starts with '/'");
     assert_one(
         &format!("{MINIMAL}\n[firehose]\nprefix = \"logs/\"\nerror_prefix = \"logs/errors/\"\n"),
         "firehose.error_prefix",
         "overlaps",
     );
-    let ok = parse_spec(&format!(
-        "{MINIMAL}\n[firehose]\nbuffer_size_mb = 128\nbuffer_interval_seconds = 0\n"
-    ))
-    .unwrap();
-    assert_eq!(
-        (
-            ok.firehose.buffer_size_mb,
-            ok.firehose.buffer_interval_seconds
-        ),
-        (128, 0)
-    );
+    let ok =
+        parse_spec(&format!("{MINIMAL}\n[firehose]\nbuffer_size_mb = 128\nbuffer_interval_seconds = 0\n")).unwrap();
+    assert_eq!((ok.firehose.buffer_size_mb, ok.firehose.buffer_interval_seconds), (128, 0));
 }
 
 #[test]
 fn filter_and_iam_rules() {
     let long = format!("{MINIMAL}\n[filter]\npattern = \"{}\"\n", "x".repeat(1025));
     assert_one(&long, "filter.pattern", "at most 1024");
-    let custom = parse_spec(&format!(
-        "{MINIMAL}\n[filter]\npattern = '{{ $.verb = \"create\" }}'\n"
-    ))
-    .unwrap();
+    let custom = parse_spec(&format!("{MINIMAL}\n[filter]\npattern = '{{ $.verb = \"create\" }}'\n")).unwrap();
     assert_eq!(custom.filter.pattern, "{ $.verb = \"create\" }");
     assert_one(
         &format!("{MINIMAL}\n[iam]\nfirehose_role_arn = \"arn:aws:iam::123456789012:user/x\"\n"),
         "iam.firehose_role_arn",
         "not an IAM role ARN",
     );
-    let reuse = parse_spec(&format!(
-        "{MINIMAL}\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/r\"\n"
-    ))
-    .unwrap();
-    assert_eq!(
-        reuse.iam.reader_role_arn.as_deref(),
-        Some("arn:aws:iam::123456789012:role/r")
-    );
+    let reuse =
+        parse_spec(&format!("{MINIMAL}\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/r\"\n")).unwrap();
+    assert_eq!(reuse.iam.reader_role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/r"));
 }
 
 #[test]
@@ -386,11 +252,7 @@ fn region_rules() {
         "not an AWS region",
     );
     assert_eq!(p.hint.as_deref(), Some("did you mean \"eu-central-1\"?"));
-    assert_one(
-        &with(&[("clusters = [\"prod-1\"]", "clusters = []")]),
-        "region[0].clusters",
-        "empty",
-    );
+    assert_one(&with(&[("clusters = [\"prod-1\"]", "clusters = []")]), "region[0].clusters", "empty");
     assert_one(
         &with(&[("clusters = [\"prod-1\"]", "enable_audit_logging = true")]),
         "region[0].clusters",
@@ -412,20 +274,13 @@ fn region_rules() {
         "listed twice",
     );
     assert_one(
-        &with(&[(
-            "clusters = [\"prod-1\"]",
-            "clusters = [\"a\"]\nlog_retention_days = 100",
-        )]),
+        &with(&[("clusters = [\"prod-1\"]", "clusters = [\"a\"]\nlog_retention_days = 100")]),
         "region[0].log_retention_days",
         "not a retention",
     );
     let dup = format!("{MINIMAL}\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n");
     assert_one(&dup, "region[1].name", "already defined in region[0]");
-    assert_one(
-        &MINIMAL.replace("[[region]]", "[region]"),
-        "region",
-        "array of tables",
-    );
+    assert_one(&MINIMAL.replace("[[region]]", "[region]"), "region", "array of tables");
     let none = MINIMAL.split("[[region]]").next().unwrap().to_string();
     assert_one(&none, "region", "no [[region]]");
 }

@@ -1,1 +1,144 @@
+//! Test support: a fresh moto server (the local AWS) on a free loopback port for each test, SDK clients pointed
+//! at it, and helpers that create what a test needs (EKS clusters, log groups) the way a user's account has them.
+//!
+//! moto is installed by `scripts/install-moto.sh` into `.venv-moto/`; `EKSAUDIT_MOTO_SERVER` may name another
+//! `moto_server` executable. No test here talks to real AWS: every client is built with static test credentials
+//! and the loopback endpoint.
 
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eksaudit_aws::{Aws, RegionClients};
+
+/// The account moto answers for.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+fn moto_server_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("EKSAUDIT_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = root.join(".venv-moto/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    panic!("moto_server not found at {}: run scripts/install-moto.sh (or set EKSAUDIT_MOTO_SERVER)", venv.display());
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl Moto {
+    /// Starts moto on a free loopback port and waits until it answers.
+    pub fn start() -> Moto {
+        let server = moto_server_path();
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = child.try_wait() {
+                    last_err = format!("moto_server exited with {status} (port {port} taken?)");
+                    break;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Moto { child, port };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            if last_err.is_empty() {
+                last_err = "moto_server did not listen within 30 s".into();
+            }
+        }
+        panic!("{last_err}");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a child `eksaudit` process needs to reach this moto and nothing else.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        test_env()
+    }
+
+    /// The product's own client set, pointed at this moto.
+    pub fn aws(&self) -> Aws {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::for_tests(),
+            ))
+            .build();
+        Aws::from_config(config, true)
+    }
+
+    pub fn region(&self, region: &str) -> RegionClients {
+        self.aws().region(region)
+    }
+
+    /// Creates an EKS cluster the way a user's account has one; `audit_logging` turns the audit log type on.
+    pub async fn create_cluster(&self, region: &str, name: &str, audit_logging: bool) {
+        use aws_sdk_eks::types::{LogSetup, LogType, Logging, VpcConfigRequest};
+        let clients = self.region(region);
+        let logging = Logging::builder()
+            .cluster_logging(LogSetup::builder().types(LogType::Audit).enabled(audit_logging).build())
+            .build();
+        clients
+            .eks
+            .create_cluster()
+            .name(name)
+            .role_arn(format!("arn:aws:iam::{MOTO_ACCOUNT}:role/eks-cluster"))
+            .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-12345678").build())
+            .logging(logging)
+            .send()
+            .await
+            .expect("create cluster in moto");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Static credentials and no config files: nothing can reach a real account.
+pub fn test_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_SESSION_TOKEN", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}

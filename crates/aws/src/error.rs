@@ -1,0 +1,104 @@
+//! The one error type of the AWS edge: which call failed, on what, and AWS's own words.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// How a failed call should be treated by callers deciding between retry, "not checked" and failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    AccessDenied,
+    Throttled,
+    NotFound,
+    /// No answer: connection refused, timeout, DNS.
+    Unreachable,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{operation} on {target} failed: {message}")]
+    Call { operation: &'static str, target: String, code: Option<String>, message: String, kind: ErrorKind },
+    #[error(
+        "the credentials belong to account {actual} ({arn}), but pipeline.account_id is {expected}; \
+         switch credentials (--profile or AWS_PROFILE) or fix pipeline.account_id"
+    )]
+    AccountMismatch { expected: String, actual: String, arn: String },
+}
+
+impl Error {
+    pub fn call<E, R>(operation: &'static str, target: impl Into<String>, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let (code, message, kind) = match &err {
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                let code = e.code().map(str::to_string);
+                let message = e.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(e).to_string());
+                let kind = classify(code.as_deref());
+                (code, message, kind)
+            }
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                (None, DisplayErrorContext(&err).to_string(), ErrorKind::Unreachable)
+            }
+            _ => (None, DisplayErrorContext(&err).to_string(), ErrorKind::Other),
+        };
+        Error::Call { operation, target: target.into(), code, message, kind }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Call { kind, .. } => *kind,
+            Error::AccountMismatch { .. } => ErrorKind::Other,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Call { code, .. } => code.as_deref(),
+            Error::AccountMismatch { .. } => None,
+        }
+    }
+}
+
+fn classify(code: Option<&str>) -> ErrorKind {
+    match code {
+        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError") => {
+            ErrorKind::AccessDenied
+        }
+        Some(
+            "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "SlowDown" | "RequestLimitExceeded",
+        ) => ErrorKind::Throttled,
+        Some(
+            "NoSuchEntity"
+            | "NoSuchBucket"
+            | "NotFound"
+            | "NotFoundException"
+            | "ResourceNotFoundException"
+            | "NoSuchBucketPolicy"
+            | "NoSuchLifecycleConfiguration"
+            | "NoSuchTagSet"
+            | "NoSuchTagSetError"
+            | "ServerSideEncryptionConfigurationNotFoundError"
+            | "NoSuchPublicAccessBlockConfiguration"
+            | "OwnershipControlsNotFoundError",
+        ) => ErrorKind::NotFound,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(classify(Some("AccessDenied")), ErrorKind::AccessDenied);
+        assert_eq!(classify(Some("ThrottlingException")), ErrorKind::Throttled);
+        assert_eq!(classify(Some("NoSuchEntity")), ErrorKind::NotFound);
+        assert_eq!(classify(Some("ValidationError")), ErrorKind::Other);
+        assert_eq!(classify(None), ErrorKind::Other);
+    }
+}

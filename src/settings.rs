@@ -1,0 +1,63 @@
+//! Settings resolved from the command line and the environment, between the CLI and the work.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use eksaudit_aws::ConnectionSettings;
+
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Clone)]
+pub struct GlobalSettings {
+    pub config: PathBuf,
+    pub connection: ConnectionSettings,
+    pub verbosity: Verbosity,
+    /// Colour on standard output.
+    pub color_stdout: bool,
+    /// Colour on standard error.
+    pub color_stderr: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    Debug,
+}
+
+impl GlobalSettings {
+    pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
+        let no_color = args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        GlobalSettings {
+            config: args.config.clone(),
+            connection: ConnectionSettings { endpoint_url: args.endpoint_url.clone(), profile: args.profile.clone() },
+            verbosity: match (args.quiet, args.verbose) {
+                (true, _) => Verbosity::Quiet,
+                (false, 0) => Verbosity::Normal,
+                (false, 1) => Verbosity::Verbose,
+                (false, _) => Verbosity::Debug,
+            },
+            color_stdout: !no_color && std::io::stdout().is_terminal(),
+            color_stderr: !no_color && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Logs go to standard error; `-v` shows eksaudit's own events (each AWS call), `-vv` the SDK's.
+pub fn init_tracing(settings: &GlobalSettings) {
+    let filter = match settings.verbosity {
+        Verbosity::Quiet => "error",
+        Verbosity::Normal => "warn",
+        Verbosity::Verbose => "warn,eksaudit=debug,eksaudit_aws=debug,eksaudit_plan=debug",
+        Verbosity::Debug => "debug,hyper=info,h2=info,rustls=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EKSAUDIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(settings.color_stderr)
+        .with_target(settings.verbosity >= Verbosity::Debug)
+        .try_init();
+}

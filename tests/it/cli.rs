@@ -1,0 +1,121 @@
+//! The CLI contract: validate, exit codes, errors a person can act on.
+
+use crate::support::{Workdir, EXAMPLE};
+
+#[test]
+fn validate_accepts_the_example() {
+    let w = Workdir::with_spec(EXAMPLE);
+    let run = w.run(None, &["validate"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stdout().contains("eksaudit.toml is valid: pipeline \"eks-audit\", 1 region (eu-central-1)"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn validate_rejects_bad_input_with_path_location_and_hint() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("name = \"eks-audit\"", "name = \"EKS\"", "pipeline.name"),
+        ("external_id = \"eksaudit-example-external-id\"", "external_id = \"x\"", "consumer.external_id"),
+        ("account_id = \"434813966438\"", "account_id = \"4348\"", "consumer.account_id"),
+        ("name = \"eu-central-1\"", "name = \"eu-centrl-1\"", "region[0].name"),
+        ("clusters = [\"prod-1\", \"stage-*\"]", "clusters = []", "region[0].clusters"),
+        ("buffer_size_mb = 5", "buffer_size_mb = 500", "firehose.buffer_size_mb"),
+        ("buffer_interval_seconds = 300", "buffer_interval_seconds = 901", "firehose.buffer_interval_seconds"),
+        ("retention_days = 180", "retention_dayz = 180", "bucket.retention_dayz"),
+        (
+            "# name = \"{pipeline}-{account}-{region}\"",
+            "name = \"{pipeline}-{account}-{region}-and-a-much-much-longer-suffix\"",
+            "bucket.name",
+        ),
+        (
+            "# principal_arn = \"arn:aws:iam::434813966438:role/lacework-platform\"",
+            "principal_arn = \"arn:aws:iam:role\"",
+            "consumer.principal_arn",
+        ),
+        (
+            "[[region]]\nname = \"eu-central-1\"",
+            "[[region]]\nname = \"eu-central-1\"\nclusters = [\"a\"]\n\n[[region]]\nname = \"eu-central-1\"",
+            "region[1].name",
+        ),
+    ];
+    for (from, to, path) in cases {
+        assert!(EXAMPLE.contains(from), "example lacks {from}");
+        let w = Workdir::with_spec(&EXAMPLE.replacen(from, to, 1));
+        let run = w.run(None, &["validate"]);
+        run.assert_no_panic();
+        assert_eq!(run.code(), 1, "{path}: {}", run.stderr());
+        let err = run.stderr();
+        assert!(err.contains(&format!(": {path}: ")), "{path} not named in:\n{err}");
+        assert!(err.contains("hint:"), "no hint for {path}:\n{err}");
+        assert!(err.contains("eksaudit.toml:"), "no location for {path}:\n{err}");
+    }
+}
+
+#[test]
+fn validate_json_lists_every_problem() {
+    let spec = EXAMPLE.replacen("name = \"eks-audit\"", "name = \"X\"", 1).replacen(
+        "buffer_size_mb = 5",
+        "buffer_size_mb = 0",
+        1,
+    );
+    let w = Workdir::with_spec(&spec);
+    let run = w.run(None, &["validate", "--json"]);
+    assert_eq!(run.code(), 1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).expect("one JSON document");
+    assert_eq!(doc["format_version"], "1");
+    assert_eq!(doc["valid"], false);
+    let paths: Vec<&str> = doc["problems"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["pipeline.name", "firehose.buffer_size_mb"]);
+    assert!(doc["problems"][0]["line"].as_u64().is_some());
+}
+
+#[test]
+fn missing_or_unreadable_spec_is_exit_1_with_its_path() {
+    let w = Workdir::with_spec(EXAMPLE);
+    let run = w.run(None, &["validate", "--config", "does-not-exist.toml"]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("cannot read spec file does-not-exist.toml"), "{}", run.stderr());
+    let run = w.run(None, &["plan", "-c", "."]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("cannot read spec file ."), "{}", run.stderr());
+    let binary = w.path().join("binary.toml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    let run = w.run(None, &["validate", "-c", "binary.toml"]);
+    run.assert_no_panic();
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("binary.toml"));
+}
+
+#[test]
+fn usage_errors_are_exit_1_and_help_is_exit_0() {
+    let w = Workdir::with_spec(EXAMPLE);
+    assert_eq!(w.run(None, &["bogus"]).code(), 1);
+    assert_eq!(w.run(None, &["plan", "--no-such-flag"]).code(), 1);
+    assert_eq!(w.run(None, &[]).code(), 1);
+    let help = w.run(None, &["--help"]);
+    assert_eq!(help.code(), 0);
+    for cmd in ["validate", "plan", "apply", "destroy", "drift"] {
+        assert!(help.stdout().contains(cmd), "{cmd} missing from --help");
+    }
+    assert_eq!(w.run(None, &["--version"]).code(), 0);
+}
+
+#[test]
+fn every_command_validates_the_spec_before_any_aws_call() {
+    let w = Workdir::with_spec(&EXAMPLE.replacen("name = \"eks-audit\"", "name = \"EKS\"", 1));
+    for cmd in ["plan", "apply", "destroy", "drift"] {
+        let run = w.run(None, &[cmd]);
+        assert_eq!(run.code(), 1, "{cmd}");
+        assert!(run.stderr().contains("pipeline.name"), "{cmd}: {}", run.stderr());
+    }
+}
+
+#[test]
+fn no_color_when_not_a_terminal() {
+    let w = Workdir::with_spec(&EXAMPLE.replacen("name = \"eks-audit\"", "name = \"EKS\"", 1));
+    let run = w.run(None, &["validate"]);
+    assert!(!run.stderr().contains('\x1b'), "ANSI escape in piped output");
+}

@@ -1,0 +1,60 @@
+//! Running the built binary the way a user does, with a spec in a fresh directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use eksaudit_test_support::{test_env, Moto};
+
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+
+/// A scratch directory holding one spec file.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn with_spec(spec: &str) -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("eksaudit.toml"), spec).expect("write spec");
+        Workdir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `eksaudit` in this directory, offline (no endpoint) unless `moto` is given.
+    pub fn run(&self, moto: Option<&Moto>, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eksaudit"));
+        cmd.current_dir(self.path()).args(args).env_remove("NO_COLOR").env_remove("AWS_PROFILE");
+        for (k, v) in test_env() {
+            cmd.env(k, v);
+        }
+        if let Some(moto) = moto {
+            cmd.arg("--endpoint-url").arg(moto.endpoint());
+        } else {
+            // Any AWS call would fail fast instead of leaving the machine.
+            cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        }
+        Run(cmd.output().expect("run eksaudit"))
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().expect("exit code, not a signal")
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// No panic ever reaches a user.
+    pub fn assert_no_panic(&self) -> &Self {
+        assert!(!self.stderr().contains("panicked"), "panic: {}", self.stderr());
+        self
+    }
+}
