@@ -1,1 +1,18 @@
-//! Desired state, observed state, the diff and the plan. Pure: no AWS, no async.
+//! Desired state, observed state, the diff between them and the plan. Pure: no AWS, no async.
+//!
+//! The AWS crate fills an [`ObservedState`] keyed by the same resource addresses the [`DesiredState`] uses;
+//! [`diff`] compares them field by field (policies by meaning) into a [`Plan`]; [`render`] shows it.
+
+pub mod desired;
+mod diff;
+mod model;
+pub mod policy;
+pub mod render;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use desired::{DesiredState, Inputs};
+pub use diff::{diff, DiffOptions, SUBSCRIPTION_FILTERS_PER_LOG_GROUP};
+pub use model::*;
+pub use report::*;

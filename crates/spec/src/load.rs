@@ -233,7 +233,7 @@ impl Ctx<'_> {
     }
 
     fn pipeline(&mut self, t: &DeTable<'_>, span: Span) -> Option<Pipeline> {
-        self.check_keys(t, "pipeline", &["name", "account_id", "tags"]);
+        self.check_keys(t, "pipeline", &["name", "account_id", "tags", "adopt"]);
         let name = self.string(t, "pipeline", "name", "name = \"eks-audit\"");
         let name = self.required(name, t.contains_key("name"), "pipeline.name", &span, "add name = \"eks-audit\"");
         let name_ok = name.as_ref().is_some_and(|(n, s)| self.check("pipeline.name", s, rules::pipeline_name(n)));
@@ -268,8 +268,48 @@ impl Ctx<'_> {
                 _ => self.wrong_type("pipeline.tags", v, "a table", "tags = { team = \"security\" }"),
             }
         }
+        let adopt = self.adopt(t);
         let name = name.filter(|_| name_ok)?.0;
-        Some(Pipeline { name, account_id: account_id.map(|(a, _)| a), tags })
+        Some(Pipeline { name, account_id: account_id.map(|(a, _)| a), tags, adopt: adopt? })
+    }
+
+    fn adopt(&mut self, t: &DeTable<'_>) -> Option<Adopt> {
+        let hint = "adopt = true takes over every same-named resource; adopt = [\"region.eu-central-1.bucket\", \"role.reader\"] only those (addresses as `eksaudit plan` prints them)";
+        let Some(v) = Self::value(t, "adopt") else { return Some(Adopt::Nothing) };
+        match v.get_ref() {
+            DeValue::Boolean(true) => Some(Adopt::All),
+            DeValue::Boolean(false) => Some(Adopt::Nothing),
+            DeValue::Array(items) => {
+                let mut addresses = Vec::new();
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match item.get_ref().as_str() {
+                        Some(a) if (a.starts_with("role.") || a.starts_with("region.")) && !a.ends_with('.') => {
+                            addresses.push(a.to_string())
+                        }
+                        _ => {
+                            ok = false;
+                            self.push(
+                                format!("pipeline.adopt[{i}]"),
+                                Some(item.span()),
+                                "not a resource address",
+                                Some(hint.into()),
+                            );
+                        }
+                    }
+                }
+                ok.then_some(Adopt::Only(addresses))
+            }
+            _ => {
+                self.wrong_type(
+                    "pipeline.adopt",
+                    v,
+                    "true, false or a list of addresses",
+                    "adopt = [\"region.eu-central-1.bucket\"]",
+                );
+                None
+            }
+        }
     }
 
     fn consumer(&mut self, t: &DeTable<'_>, span: Span) -> Option<Consumer> {

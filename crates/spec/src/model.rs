@@ -33,6 +33,30 @@ pub struct Pipeline {
     pub account_id: Option<String>,
     /// User tags, added to every taggable resource (the owner tag is added on top).
     pub tags: BTreeMap<String, String>,
+    /// Same-named resources without our owner tag that eksaudit may take over (by tagging them).
+    pub adopt: Adopt,
+}
+
+/// Which existing, untagged resources eksaudit may take over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Adopt {
+    /// None: a same-named resource without our tag stops plan and apply.
+    #[default]
+    Nothing,
+    /// Every resource the spec implies.
+    All,
+    /// Only these plan addresses, e.g. `region.eu-central-1.bucket` or `role.reader`.
+    Only(Vec<String>),
+}
+
+impl Adopt {
+    pub fn covers(&self, address: &str) -> bool {
+        match self {
+            Adopt::Nothing => false,
+            Adopt::All => true,
+            Adopt::Only(addresses) => addresses.iter().any(|a| a == address),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -143,6 +143,30 @@ fn pipeline_rules() {
 }
 
 #[test]
+fn adopt_takes_true_or_addresses() {
+    let all = parse_spec(&with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = true")])).unwrap();
+    assert!(all.pipeline.adopt.covers("role.reader"));
+    let some = parse_spec(&with(&[(
+        "name = \"eks-audit\"",
+        "name = \"eks-audit\"\nadopt = [\"region.eu-central-1.bucket\"]",
+    )]))
+    .unwrap();
+    assert!(some.pipeline.adopt.covers("region.eu-central-1.bucket"));
+    assert!(!some.pipeline.adopt.covers("role.reader"));
+    assert!(!parse_spec(MINIMAL).unwrap().pipeline.adopt.covers("role.reader"));
+    assert_one(
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = [\"bucket\"]")]),
+        "pipeline.adopt[0]",
+        "not a resource address",
+    );
+    assert_one(
+        &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = \"yes\"")]),
+        "pipeline.adopt",
+        "expected true, false",
+    );
+}
+
+#[test]
 fn consumer_rules() {
     assert_one(&with(&[("external_id = \"external-id\"", "external_id = \"x\"")]), "consumer.external_id", "2 to 1224");
     assert_one(&with(&[("external_id = \"external-id\"\n", "")]), "consumer.external_id", "required key is missing");

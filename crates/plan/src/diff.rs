@@ -1,0 +1,273 @@
+//! The diff: desired state against observed state, field by field, into a plan. Pure.
+
+use std::collections::BTreeMap;
+
+use eksaudit_spec::{Adopt, OWNER_TAG_KEY};
+use serde_json::{json, Value};
+
+use crate::desired::DesiredState;
+use crate::model::{Compare, DesiredResource, Field, Kind, Management, Observation, ObservedResource, ObservedState};
+use crate::policy;
+use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
+
+/// CloudWatch Logs' default quota of subscription filters per log group. A raised quota shows up as an error at
+/// apply time, which is reported as AWS words it.
+pub const SUBSCRIPTION_FILTERS_PER_LOG_GROUP: usize = 2;
+
+/// Options that change how differences are treated.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    pub pipeline: String,
+    pub adopt: Adopt,
+}
+
+fn field_equal(desired: &Field, observed: Option<&Value>) -> bool {
+    match desired.compare {
+        Compare::CreateOnly => true,
+        Compare::Exact => observed == Some(&desired.value),
+        Compare::Policy => observed.is_some_and(|o| policy::normalize(o) == policy::normalize(&desired.value)),
+        Compare::Tags => {
+            let have = observed.and_then(Value::as_object);
+            desired.value.as_object().into_iter().flatten().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+        }
+    }
+}
+
+fn tags_value(tags: &BTreeMap<String, String>) -> Value {
+    serde_json::to_value(tags).unwrap_or_default()
+}
+
+/// Field values as apply would set them on a resource that does not exist.
+fn creation_changes(d: &DesiredResource) -> Vec<FieldChange> {
+    d.fields.iter().map(|(k, f)| FieldChange { field: k.clone(), old: None, new: Some(f.value.clone()) }).collect()
+}
+
+pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOptions) -> Plan {
+    let mut plan = Plan {
+        pipeline: options.pipeline.clone(),
+        account: observed.account.clone(),
+        resources: Vec::new(),
+        warnings: desired.warnings.clone(),
+        errors: desired.errors.clone(),
+    };
+    for d in &desired.resources {
+        let observation =
+            observed.resources.get(&d.address).cloned().unwrap_or(Observation::Unknown { reason: "not read".into() });
+        let neighbours = observed.neighbours.get(&d.address).map(Vec::as_slice).unwrap_or_default();
+        if let Some(change) = diff_resource(d, &observation, neighbours, options, &mut plan) {
+            plan.resources.push(change);
+        }
+    }
+    for s in &observed.stale {
+        plan.resources.push(ResourceChange {
+            address: s.address.clone(),
+            kind: s.kind,
+            region: s.region.clone(),
+            name: s.name.clone(),
+            action: Action::Delete,
+            reason: Some("no longer implied by the spec".into()),
+            changes: s
+                .fields
+                .iter()
+                .map(|(k, v)| FieldChange { field: k.clone(), old: Some(v.clone()), new: None })
+                .collect(),
+        });
+    }
+    plan
+}
+
+fn change(d: &DesiredResource, action: Action, reason: Option<String>, changes: Vec<FieldChange>) -> ResourceChange {
+    ResourceChange {
+        address: d.address.clone(),
+        kind: d.kind,
+        region: d.region.clone(),
+        name: d.name.clone(),
+        action,
+        reason,
+        changes,
+    }
+}
+
+fn diff_resource(
+    d: &DesiredResource,
+    observation: &Observation,
+    neighbours: &[String],
+    options: &DiffOptions,
+    plan: &mut Plan,
+) -> Option<ResourceChange> {
+    let live = match observation {
+        Observation::Unknown { reason } => {
+            plan.errors.push(Message::new(
+                &d.address,
+                format!("cannot read {} {}: {reason}", d.kind.label(), d.name),
+                "check the credentials' read permissions (`eksaudit` needs read access to every resource it plans), then plan again",
+            ));
+            return None;
+        }
+        Observation::Absent => None,
+        Observation::Present(o) => Some(o),
+    };
+    match &d.management {
+        Management::Reused { spec_key } => {
+            reused_role(d, spec_key, live, plan);
+            None
+        }
+        Management::CheckOnly { fix } => {
+            if let Some(o) = live {
+                for (name, field) in &d.fields {
+                    if !field_equal(field, o.fields.get(name)) {
+                        plan.errors.push(Message::new(
+                            &d.address,
+                            format!(
+                                "{} is off on cluster {} ({name} is {})",
+                                d.kind.label(),
+                                d.name,
+                                o.fields.get(name).unwrap_or(&Value::Null)
+                            ),
+                            fix.clone(),
+                        ));
+                    }
+                }
+            }
+            Some(change(d, Action::NoOp, None, Vec::new()))
+        }
+        Management::Owned => {
+            let Some(o) = live else {
+                return absent_owned(d, neighbours, plan);
+            };
+            owned(d, o, options, plan)
+        }
+    }
+}
+
+/// A resource of ours that does not exist yet: create it, unless its place is full.
+fn absent_owned(d: &DesiredResource, neighbours: &[String], plan: &mut Plan) -> Option<ResourceChange> {
+    if d.kind == Kind::SubscriptionFilter && neighbours.len() >= SUBSCRIPTION_FILTERS_PER_LOG_GROUP {
+        plan.errors.push(Message::new(
+            &d.address,
+            format!(
+                "log group {} already holds {} subscription filters ({}) and none is eksaudit's",
+                d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default(),
+                neighbours.len(),
+                neighbours.join(", ")
+            ),
+            "CloudWatch Logs allows 2 per log group by default: remove one of them, or ask AWS to raise the quota",
+        ));
+        return None;
+    }
+    Some(change(d, Action::Create, None, creation_changes(d)))
+}
+
+fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan: &mut Plan) -> Option<ResourceChange> {
+    if o.foreign_account {
+        plan.errors.push(Message::new(
+            &d.address,
+            format!("{} {} is taken by another AWS account", d.kind.label(), d.name),
+            "bucket names are global: set bucket.name to a template that gives a name of your own, e.g. \"acme-eks-audit-{region}\"",
+        ));
+        return None;
+    }
+    let mut reason = None;
+    if d.kind.owner_tagged() {
+        let owner = o.tags.get(OWNER_TAG_KEY);
+        if owner != Some(&options.pipeline) {
+            if options.adopt.covers(&d.address) {
+                reason = Some(format!("adopt: {OWNER_TAG_KEY} = {} is added", options.pipeline));
+            } else {
+                let whose = match owner {
+                    Some(other) => format!("it belongs to pipeline {other:?}"),
+                    None => format!("it has no {OWNER_TAG_KEY} tag"),
+                };
+                plan.errors.push(Message::new(
+                    &d.address,
+                    format!("{} {} exists but is not managed by pipeline {:?}: {whose}", d.kind.label(), d.name, options.pipeline),
+                    format!(
+                        "eksaudit never changes what it does not own. If this one is yours to manage, add adopt = [\"{}\"] (or adopt = true) to [pipeline] and plan again; otherwise rename the pipeline",
+                        d.address
+                    ),
+                ));
+                return None;
+            }
+        }
+    }
+    let mut changes = Vec::new();
+    let mut replace_reason = None;
+    for (name, field) in &d.fields {
+        let live = o.fields.get(name);
+        let live = if field.compare == Compare::Tags { Some(tags_value(&o.tags)) } else { live.cloned() };
+        if field_equal(field, live.as_ref()) {
+            continue;
+        }
+        let new = if field.compare == Compare::Tags {
+            let mut merged = o.tags.clone();
+            for (k, v) in field.value.as_object().into_iter().flatten() {
+                merged.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+            tags_value(&merged)
+        } else {
+            field.value.clone()
+        };
+        if field.force_new {
+            replace_reason = Some(format!("{name} cannot be changed in place"));
+        }
+        changes.push(FieldChange { field: name.clone(), old: live, new: Some(new) });
+    }
+    if d.kind == Kind::DeliveryStream {
+        match o.fields.get("status").and_then(Value::as_str) {
+            Some("CREATING_FAILED") => {
+                let why = o.fields.get("failure").and_then(Value::as_str).unwrap_or("no reason given");
+                replace_reason = Some(format!("the stream failed to create: {why}"));
+            }
+            Some("CREATING") => plan.warnings.push(Message::new(
+                &d.address,
+                format!("Firehose stream {} is still being created", d.name),
+                "apply waits until it is ACTIVE",
+            )),
+            _ => {}
+        }
+    }
+    let action = match (&replace_reason, changes.is_empty(), &reason) {
+        (Some(_), _, _) => Action::Replace,
+        (None, false, _) | (None, true, Some(_)) => Action::Update,
+        (None, true, None) => Action::NoOp,
+    };
+    Some(change(d, action, replace_reason.or(reason), changes))
+}
+
+fn reused_role(d: &DesiredResource, spec_key: &str, live: Option<&ObservedResource>, plan: &mut Plan) {
+    let Some(o) = live else {
+        plan.errors.push(Message::new(
+            &d.address,
+            format!("role {} named in {spec_key} does not exist", d.name),
+            format!("create it first (for example with the spec that owns it), or remove {spec_key} so eksaudit creates its own"),
+        ));
+        return;
+    };
+    let policies: Vec<Value> = o.fields.get("policies").and_then(Value::as_array).cloned().unwrap_or_default();
+    let grants = d.fields.get("grants").and_then(|f| f.value.as_array()).cloned().unwrap_or_default();
+    for statement in grants {
+        let strings = |key: &str| -> Vec<String> {
+            statement
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        let (actions, resources) = (strings("Action"), strings("Resource"));
+        let missing = actions.iter().any(|a| resources.iter().any(|r| !policy::allows(&policies, a, r)));
+        if missing {
+            let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or("statement");
+            plan.warnings.push(Message::new(
+                &d.address,
+                format!("reused role {} ({spec_key}) does not grant everything in {sid}", d.name),
+                format!(
+                    "add this statement to one of its policies: {}",
+                    json!({"Effect": "Allow", "Action": actions, "Resource": resources})
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The plan: what apply would do to each resource, and the problems that stop it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::Kind;
+
+/// A warning or blocking problem, tied to a resource address, with a way to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub address: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl Message {
+    pub fn new(address: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Message {
+        Message { address: address.into(), message: message.into(), hint: hint.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete and create again: the change cannot be made in place.
+    Replace,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    /// `None`: not set live (or the resource does not exist).
+    pub old: Option<Value>,
+    /// `None`: removed.
+    pub new: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceChange {
+    pub address: String,
+    pub kind: Kind,
+    pub region: Option<String>,
+    pub name: String,
+    pub action: Action,
+    /// Why (replace, adopt, delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub changes: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub pipeline: String,
+    pub account: String,
+    pub resources: Vec<ResourceChange>,
+    pub warnings: Vec<Message>,
+    /// Blocking problems: apply refuses to start while any is present.
+    pub errors: Vec<Message>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for r in &self.resources {
+            match r.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.unchanged += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.resources.iter().any(|r| r.action != Action::NoOp)
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}

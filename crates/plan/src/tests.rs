@@ -1,0 +1,387 @@
+//! The pure diff, end to end from a spec: every scenario without AWS, with snapshots of what users see.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::render::{self, Colors};
+use crate::*;
+
+const ACCOUNT: &str = "123456789012";
+
+const SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+tags = { team = "security" }
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1", "stage-*"]
+enable_audit_logging = true
+log_retention_days = 90
+"#;
+
+fn spec(src: &str) -> eksaudit_spec::Spec {
+    eksaudit_spec::parse_spec(src).unwrap()
+}
+
+fn clusters(names: &[&str]) -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([("eu-central-1".to_string(), names.iter().map(|s| s.to_string()).collect())])
+}
+
+fn desired(spec: &eksaudit_spec::Spec, names: &[&str]) -> DesiredState {
+    DesiredState::build(&Inputs { spec, account: ACCOUNT, clusters: &clusters(names) })
+}
+
+fn options(spec: &eksaudit_spec::Spec) -> DiffOptions {
+    DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
+}
+
+/// Live AWS exactly as apply would leave it.
+fn applied(d: &DesiredState) -> ObservedState {
+    let mut observed = ObservedState { account: ACCOUNT.into(), ..Default::default() };
+    for r in &d.resources {
+        let mut o = ObservedResource::default();
+        for (name, field) in &r.fields {
+            if field.compare == Compare::Tags {
+                o.tags = serde_json::from_value(field.value.clone()).unwrap();
+            } else {
+                o.fields.insert(name.clone(), field.value.clone());
+            }
+        }
+        if r.kind == Kind::DeliveryStream {
+            o.fields.insert("status".into(), json!("ACTIVE"));
+        }
+        observed.resources.insert(r.address.clone(), Observation::Present(o));
+    }
+    observed
+}
+
+fn empty(d: &DesiredState) -> ObservedState {
+    let mut observed = ObservedState { account: ACCOUNT.into(), ..Default::default() };
+    for r in &d.resources {
+        let o = match r.kind {
+            // The cluster exists: its logging is read, here off.
+            Kind::ClusterLogging => Observation::Present(ObservedResource {
+                fields: BTreeMap::from([("audit".into(), json!(false))]),
+                ..Default::default()
+            }),
+            _ => Observation::Absent,
+        };
+        observed.resources.insert(r.address.clone(), o);
+    }
+    observed
+}
+
+fn present<'a>(o: &'a mut ObservedState, address: &str) -> &'a mut ObservedResource {
+    match o.resources.get_mut(address) {
+        Some(Observation::Present(r)) => r,
+        other => panic!("{address}: {other:?}"),
+    }
+}
+
+fn action_of(plan: &Plan, address: &str) -> Action {
+    plan.resources.iter().find(|r| r.address == address).unwrap_or_else(|| panic!("{address} not in plan")).action
+}
+
+#[test]
+fn empty_account_creates_everything() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a", "other"]);
+    assert_eq!(d.matched_clusters["eu-central-1"], ["prod-1", "stage-a"]);
+    let plan = diff(&d, &empty(&d), &options(&s));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    let summary = plan.summary();
+    // 3 roles; bucket, topic, subscription, notification, firehose log group, stream; per cluster: logging
+    // (update: off → on), log group and filter.
+    assert_eq!((summary.create, summary.update, summary.delete), (3 + 6 + 2 * 2, 2, 0));
+    insta::assert_snapshot!(render::text(&plan, Colors(false)));
+}
+
+#[test]
+fn fully_applied_is_no_change() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let plan = diff(&d, &applied(&d), &options(&s));
+    assert!(
+        !plan.has_changes(),
+        "{:#?}",
+        plan.resources.iter().filter(|r| r.action != Action::NoOp).collect::<Vec<_>>()
+    );
+    assert!(plan.errors.is_empty());
+    assert!(render::text(&plan, Colors(false)).contains("No changes."));
+}
+
+#[test]
+fn reserialised_policies_and_extra_user_tags_are_not_drift() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    let bucket = present(&mut o, "region.eu-central-1.bucket");
+    let policy = bucket.fields["policy"].clone();
+    // As S3 returns it: no Sid, single values unwrapped into strings, keys in another order.
+    let stmt = &policy["Statement"][0];
+    bucket.fields.insert(
+        "policy".into(),
+        json!({"Statement": [{"Resource": stmt["Resource"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Action": "s3:*", "Effect": "Deny", "Principal": {"AWS": "*"}}], "Version": "2012-10-17"}),
+    );
+    bucket.tags.insert("cost-center".into(), "42".into());
+    let plan = diff(&d, &o, &options(&s));
+    assert!(!plan.has_changes(), "{:?}", plan.resources.iter().find(|r| r.action != Action::NoOp));
+}
+
+#[test]
+fn each_kind_of_drift_shows_exactly_its_field() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.bucket").fields.insert(
+        "lifecycle".into(),
+        json!({"expire_current_days": 7, "expire_noncurrent_days": 180, "abort_incomplete_multipart_days": 7}),
+    );
+    present(&mut o, "region.eu-central-1.topic").fields.insert(
+        "policy".into(),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "SNS:Subscribe", "Resource": "*"}]}),
+    );
+    present(&mut o, "region.eu-central-1.cluster.prod-1.filter").fields.insert("filter_pattern".into(), json!(""));
+    present(&mut o, "role.reader").tags.remove("team");
+    let trust = present(&mut o, "role.cloudwatch");
+    trust.fields.get_mut("trust_policy").unwrap()["Statement"][0]["Condition"]["StringLike"]["aws:SourceArn"] =
+        json!("*");
+    o.resources.insert("region.eu-central-1.topic_subscription".into(), Observation::Absent);
+    let plan = diff(&d, &o, &options(&s));
+    let changed: Vec<(&str, Vec<&str>)> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action != Action::NoOp)
+        .map(|r| (r.address.as_str(), r.changes.iter().map(|c| c.field.as_str()).collect()))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("role.cloudwatch", vec!["trust_policy"]),
+            ("role.reader", vec!["tags"]),
+            ("region.eu-central-1.bucket", vec!["lifecycle"]),
+            ("region.eu-central-1.topic", vec!["policy"]),
+            ("region.eu-central-1.topic_subscription", vec!["endpoint", "protocol", "topic_arn"]),
+            ("region.eu-central-1.cluster.prod-1.filter", vec!["filter_pattern"]),
+        ]
+    );
+    insta::assert_snapshot!(render::text(&plan, Colors(false)));
+    insta::assert_json_snapshot!(render::json(&plan));
+}
+
+#[test]
+fn foreign_resources_block_with_their_names_unless_adopted() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.bucket").tags.clear();
+    present(&mut o, "role.firehose").tags.insert("eksaudit:pipeline".into(), "someone-else".into());
+    let plan = diff(&d, &o, &options(&s));
+    let blocked: Vec<&str> = plan.errors.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(blocked, ["role.firehose", "region.eu-central-1.bucket"]);
+    assert!(plan.errors[0].message.contains("belongs to pipeline \"someone-else\""));
+    assert!(plan.errors[1].message.contains("eks-audit-123456789012-eu-central-1"));
+    assert!(plan.errors[1].hint.contains("adopt = [\"region.eu-central-1.bucket\"]"));
+    insta::assert_snapshot!(render::text(&plan, Colors(false)));
+
+    let adopting =
+        spec(&SPEC.replace("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = [\"region.eu-central-1.bucket\"]"));
+    let plan = diff(&d, &o, &options(&adopting));
+    assert_eq!(plan.errors.len(), 1, "only the role still blocks");
+    assert_eq!(action_of(&plan, "region.eu-central-1.bucket"), Action::Update);
+}
+
+#[test]
+fn bucket_of_another_account_blocks() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = empty(&d);
+    o.resources.insert(
+        "region.eu-central-1.bucket".into(),
+        Observation::Present(ObservedResource { foreign_account: true, ..Default::default() }),
+    );
+    let plan = diff(&d, &o, &options(&s));
+    assert!(plan.errors.iter().any(|e| e.message.contains("taken by another AWS account")));
+}
+
+#[test]
+fn full_filter_slots_block_only_that_cluster() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let mut o = applied(&d);
+    o.resources.insert("region.eu-central-1.cluster.stage-a.filter".into(), Observation::Absent);
+    o.neighbours.insert("region.eu-central-1.cluster.stage-a.filter".into(), vec!["datadog".into(), "splunk".into()]);
+    let plan = diff(&d, &o, &options(&s));
+    assert_eq!(plan.errors.len(), 1);
+    assert!(plan.errors[0]
+        .message
+        .contains("/aws/eks/stage-a/cluster already holds 2 subscription filters (datadog, splunk)"));
+    // One foreign filter leaves a slot: ours is created beside it.
+    o.neighbours.insert("region.eu-central-1.cluster.stage-a.filter".into(), vec!["datadog".into()]);
+    let plan = diff(&d, &o, &options(&s));
+    assert!(plan.errors.is_empty());
+    assert_eq!(action_of(&plan, "region.eu-central-1.cluster.stage-a.filter"), Action::Create);
+}
+
+#[test]
+fn missing_named_cluster_and_audit_logging_off_block() {
+    let s = spec(&SPEC.replace("enable_audit_logging = true", "enable_audit_logging = false"));
+    let d = desired(&s, &["stage-a"]);
+    let plan = diff(&d, &empty(&d), &options(&s));
+    let messages: Vec<&str> = plan.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "cluster \"prod-1\" named in region[0].clusters does not exist in eu-central-1",
+            "EKS audit logging is off on cluster stage-a (audit is false)"
+        ]
+    );
+    assert!(plan.errors[1].hint.contains("enable_audit_logging = true"));
+    // The log group of a cluster whose logging will be turned on is created, with the spec's retention.
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let plan = diff(&d, &empty(&d), &options(&s));
+    let group = plan.resources.iter().find(|r| r.address == "region.eu-central-1.cluster.prod-1.log_group").unwrap();
+    assert_eq!(group.action, Action::Create);
+    assert!(group.changes.iter().any(|c| c.field == "retention_days" && c.new == Some(json!(90))));
+}
+
+#[test]
+fn glob_matching_nothing_warns() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    assert_eq!(d.warnings.len(), 1);
+    assert!(d.warnings[0].message.contains("\"stage-*\""));
+}
+
+#[test]
+fn stale_filters_are_deleted_and_unreadable_resources_block() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    o.stale.push(StaleResource {
+        address: "region.eu-central-1.cluster.old.filter".into(),
+        kind: Kind::SubscriptionFilter,
+        region: Some("eu-central-1".into()),
+        name: "eks-audit".into(),
+        fields: BTreeMap::from([("log_group".into(), json!("/aws/eks/old/cluster"))]),
+    });
+    o.resources.insert("region.eu-central-1.topic".into(), Observation::Unknown { reason: "AccessDenied".into() });
+    let plan = diff(&d, &o, &options(&s));
+    assert_eq!(action_of(&plan, "region.eu-central-1.cluster.old.filter"), Action::Delete);
+    assert_eq!(plan.errors.len(), 1);
+    assert!(plan.errors[0].message.contains("cannot read SNS topic eks-audit: AccessDenied"));
+}
+
+#[test]
+fn failed_stream_is_replaced_and_force_new_fields_replace() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    let stream = present(&mut o, "region.eu-central-1.stream");
+    stream.fields.insert("status".into(), json!("CREATING_FAILED"));
+    stream.fields.insert("failure".into(), json!("RETIRE_KMS_GRANT_FAILED"));
+    let plan = diff(&d, &o, &options(&s));
+    let r = plan.resources.iter().find(|r| r.address == "region.eu-central-1.stream").unwrap();
+    assert_eq!(r.action, Action::Replace);
+    assert!(r.reason.as_ref().unwrap().contains("RETIRE_KMS_GRANT_FAILED"));
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.stream").fields.insert("stream_type".into(), json!("KinesisStreamAsSource"));
+    assert_eq!(action_of(&diff(&d, &o, &options(&s)), "region.eu-central-1.stream"), Action::Replace);
+}
+
+#[test]
+fn reused_roles_are_checked_not_changed() {
+    let reuse = SPEC.replace(
+        "[[region]]",
+        "[iam]\ncloudwatch_role_arn = \"arn:aws:iam::123456789012:role/shared-cwl\"\nreader_role_arn = \"arn:aws:iam::123456789012:role/gone\"\n\n[[region]]",
+    );
+    let s = spec(&reuse);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    // The reused CloudWatch role may put records, but only into another stream.
+    o.resources.insert(
+        "role.cloudwatch".into(),
+        Observation::Present(ObservedResource {
+            fields: BTreeMap::from([(
+                "policies".into(),
+                json!([{"Statement": [{"Effect": "Allow", "Action": "firehose:PutRecord*", "Resource": "arn:aws:firehose:eu-central-1:123456789012:deliverystream/other"}]}]),
+            )]),
+            ..Default::default()
+        }),
+    );
+    o.resources.insert("role.reader".into(), Observation::Absent);
+    let plan = diff(&d, &o, &options(&s));
+    assert!(
+        plan.resources.iter().all(|r| r.address != "role.cloudwatch" && r.address != "role.reader"),
+        "reused roles are never changed"
+    );
+    assert_eq!(plan.errors.len(), 1);
+    assert!(plan.errors[0]
+        .message
+        .contains("role arn:aws:iam::123456789012:role/gone named in iam.reader_role_arn does not exist"));
+    let role_warnings: Vec<_> = plan.warnings.iter().filter(|w| w.address.starts_with("role.")).collect();
+    assert_eq!(role_warnings.len(), 1);
+    assert!(role_warnings[0].hint.contains("deliverystream/eks-audit"), "{}", role_warnings[0].hint);
+    // The filter uses the reused role's ARN.
+    let filter = d.resources.iter().find(|r| r.address.ends_with("prod-1.filter")).unwrap();
+    assert_eq!(filter.fields["role_arn"].value, json!("arn:aws:iam::123456789012:role/shared-cwl"));
+    insta::assert_snapshot!(render::text(&plan, Colors(false)));
+}
+
+#[test]
+fn hardened_defaults() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let get = |addr: &str, field: &str| -> Value {
+        d.resources.iter().find(|r| r.address == addr).unwrap().fields[field].value.clone()
+    };
+    let trust = get("role.cloudwatch", "trust_policy");
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringLike"]["aws:SourceArn"],
+        json!(["arn:aws:logs:eu-central-1:123456789012:*"])
+    );
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], json!(ACCOUNT));
+    let reader = get("role.reader", "trust_policy");
+    assert_eq!(reader["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], json!("external-id"));
+    let firehose = get("role.firehose", "trust_policy");
+    assert_eq!(firehose["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], json!(ACCOUNT));
+    // Resource-scoped permissions: no `*` action or resource anywhere.
+    for role in ["role.firehose", "role.cloudwatch", "role.reader"] {
+        for statement in get(role, "permissions")["Statement"].as_array().unwrap() {
+            for action in statement["Action"].as_array().unwrap() {
+                assert!(!action.as_str().unwrap().contains('*'), "{role}: {action}");
+            }
+            for resource in statement["Resource"].as_array().unwrap() {
+                assert!(resource != "*", "{role}: unscoped resource");
+            }
+        }
+    }
+    let topic = get("region.eu-central-1.topic", "policy");
+    assert_eq!(
+        topic["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!("arn:aws:s3:::eks-audit-123456789012-eu-central-1")
+    );
+    assert_eq!(get("region.eu-central-1.bucket", "encryption"), json!({"algorithm": "AES256"}));
+    assert_eq!(get("region.eu-central-1.bucket", "ownership"), json!("BucketOwnerEnforced"));
+    assert_eq!(get("region.eu-central-1.stream", "compression"), json!("UNCOMPRESSED"));
+    let kms = spec(&SPEC.replace(
+        "[[region]]",
+        "[bucket]\nkms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/k\"\n\n[[region]]",
+    ));
+    let d = desired(&kms, &["prod-1"]);
+    let enc = d.resources.iter().find(|r| r.address == "region.eu-central-1.bucket").unwrap().fields["encryption"]
+        .value
+        .clone();
+    assert_eq!(enc["algorithm"], "aws:kms");
+    let reader =
+        d.resources.iter().find(|r| r.address == "role.reader").unwrap().fields["permissions"].value.to_string();
+    assert!(reader.contains("kms:decrypt") || reader.contains("kms:Decrypt"));
+}
