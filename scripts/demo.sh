@@ -7,21 +7,22 @@ scripts/install-moto.sh >/dev/null
 cargo build --quiet
 bin="$PWD/target/debug/eksaudit"
 venv="$PWD/.venv-moto"
+cargo build --quiet -p eksaudit-test-support --bin local-aws
 
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto_pid=$!
 work=$(mktemp -d)
-trap 'kill $moto_pid 2>/dev/null; rm -rf "$work"' EXIT
+# local-aws runs moto behind the test suite's proxy until its standard input (fd 3 here) closes.
+exec 3> >("$PWD/target/debug/local-aws" > "$work/endpoints")
+trap 'exec 3>&-; sleep 0.5; rm -rf "$work"' EXIT
+for _ in $(seq 300); do [ "$(wc -l < "$work/endpoints")" -ge 2 ] && break; sleep 0.1; done
+endpoint=$(sed -n 1p "$work/endpoints")
+moto=$(sed -n 2p "$work/endpoints")
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=eu-central-1 \
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-endpoint="http://127.0.0.1:$port"
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-echo "moto (the local AWS) listens on $endpoint; creating EKS clusters prod-1 (audit logging on) and stage-a (off)"
-"$venv/bin/python" - "$endpoint" <<'PY'
+echo "the local AWS (moto) listens on $endpoint; creating EKS clusters prod-1 (audit logging on) and stage-a (off)"
+"$venv/bin/python" - "$moto" <<'PY'
 import sys, boto3
 eks = boto3.client("eks", endpoint_url=sys.argv[1], region_name="eu-central-1")
 for name, audit in (("prod-1", True), ("stage-a", False)):

@@ -24,7 +24,7 @@ fn account_guard_refuses_other_accounts() {
     let moto = Moto::start();
     let spec = EXAMPLE.replacen("# account_id = \"123456789012\"", "account_id = \"999999999999\"", 1);
     let w = Workdir::with_spec(&spec);
-    let run = w.run(Some(&moto), &["plan"]);
+    let run = w.run(Some(&moto.endpoint()), &["plan"]);
     run.assert_no_panic();
     assert_eq!(run.code(), 1);
     let err = run.stderr();

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use eksaudit_test_support::{test_env, Moto};
+use eksaudit_test_support::test_env;
 
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 
@@ -23,15 +23,16 @@ impl Workdir {
         self.dir.path()
     }
 
-    /// Runs `eksaudit` in this directory, offline (no endpoint) unless `moto` is given.
-    pub fn run(&self, moto: Option<&Moto>, args: &[&str]) -> Run {
+    /// Runs `eksaudit` in this directory, offline (no endpoint) unless an endpoint (moto, or a recorder in
+    /// front of it) is given.
+    pub fn run(&self, endpoint: Option<&str>, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_eksaudit"));
         cmd.current_dir(self.path()).args(args).env_remove("NO_COLOR").env_remove("AWS_PROFILE");
         for (k, v) in test_env() {
             cmd.env(k, v);
         }
-        if let Some(moto) = moto {
-            cmd.arg("--endpoint-url").arg(moto.endpoint());
+        if let Some(endpoint) = endpoint {
+            cmd.arg("--endpoint-url").arg(endpoint);
         } else {
             // Any AWS call would fail fast instead of leaving the machine.
             cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
@@ -51,6 +52,11 @@ impl Run {
     }
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// The one JSON document on standard output.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout(), self.stderr()))
     }
     /// No panic ever reaches a user.
     pub fn assert_no_panic(&self) -> &Self {

@@ -3,9 +3,39 @@
 
 mod clients;
 mod error;
+mod observe;
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
 
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind};
+pub use observe::observe;
+
+/// What must be known before the desired state can be computed: whose account, and which clusters exist.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub identity: Identity,
+    /// Every cluster of each spec region, sorted.
+    pub clusters: BTreeMap<String, Vec<String>>,
+}
+
+/// Identity (and the account guard) and every region's cluster list, concurrently.
+pub async fn discover(
+    aws: &Aws,
+    regions: &BTreeMap<String, RegionClients>,
+    expected_account: Option<&str>,
+) -> Result<Discovery, Error> {
+    let lists = join_all(regions.iter().map(|(name, c)| async move { (name.clone(), c.list_clusters().await) }));
+    let (identity, lists) = futures::join!(aws.check_account(expected_account), lists);
+    let identity = identity?;
+    let mut clusters = BTreeMap::new();
+    for (region, list) in lists {
+        clusters.insert(region, list?);
+    }
+    Ok(Discovery { identity, clusters })
+}
 
 /// Who the credentials belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]

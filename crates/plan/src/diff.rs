@@ -58,6 +58,19 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
             plan.resources.push(change);
         }
     }
+    // Things read outside the desired set (log groups of clusters the spec does not select) that could not be
+    // read: they may hide a resource of ours, so say so.
+    for (address, observation) in &observed.resources {
+        if let Observation::Unknown { reason } = observation {
+            if !desired.resources.iter().any(|d| &d.address == address) {
+                plan.errors.push(Message::new(
+                    address,
+                    format!("cannot read {address}: {reason}"),
+                    "check the credentials' read permissions, then plan again",
+                ));
+            }
+        }
+    }
     for s in &observed.stale {
         plan.resources.push(ResourceChange {
             address: s.address.clone(),

@@ -12,13 +12,19 @@ use std::time::{Duration, Instant};
 
 use eksaudit_aws::{Aws, RegionClients};
 
+mod recorder;
+pub use recorder::{classify, Call, Recorder};
+
 /// The account moto answers for.
 pub const MOTO_ACCOUNT: &str = "123456789012";
 
-/// A running moto server, stopped when dropped.
+/// A running moto server, stopped when dropped, behind a recording proxy. The product is pointed at the proxy
+/// ([`Moto::endpoint`]), which counts its calls and smooths moto's differences from AWS; test setup talks to
+/// moto directly ([`Moto::aws`]) so it is not counted.
 pub struct Moto {
     child: Child,
     port: u16,
+    recorder: Recorder,
 }
 
 fn moto_server_path() -> PathBuf {
@@ -60,7 +66,7 @@ impl Moto {
                     break;
                 }
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Moto { child, port };
+                    return Moto { child, port, recorder: Recorder::start(port) };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -73,12 +79,19 @@ impl Moto {
         panic!("{last_err}");
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// Where the product under test sends its calls: the recording proxy.
+    pub fn endpoint(&self) -> String {
+        self.recorder.endpoint()
     }
 
-    pub fn endpoint(&self) -> String {
+    /// moto itself, for setup that must not be counted.
+    pub fn direct_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The calls the product made through [`Moto::endpoint`].
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// The environment a child `eksaudit` process needs to reach this moto and nothing else.
@@ -86,12 +99,12 @@ impl Moto {
         test_env()
     }
 
-    /// The product's own client set, pointed at this moto.
+    /// The product's own client set, pointed at moto directly (for setup and assertions; not recorded).
     pub fn aws(&self) -> Aws {
         let config = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
+            .endpoint_url(self.direct_endpoint())
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::for_tests(),
             ))

@@ -1,0 +1,643 @@
+//! Observe: read every resource the desired state names, concurrently, into an [`ObservedState`]. Never mutates:
+//! every call here is a Get, List, Describe or Head.
+
+use std::collections::BTreeMap;
+
+use eksaudit_plan::{
+    policy, DesiredResource, DesiredState, Kind, Management, Observation, ObservedResource, ObservedState,
+    StaleResource,
+};
+use eksaudit_spec::{log_group_name, Spec};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+use crate::{Aws, Error, ErrorKind, RegionClients};
+
+/// Reads in flight at once: enough to hide latency, few enough not to be throttled.
+const CONCURRENT_READS: usize = 16;
+
+/// What one read task found: observations by address, neighbours, stale resources.
+#[derive(Default)]
+struct Found {
+    resources: Vec<(String, Observation)>,
+    neighbours: Vec<(String, Vec<String>)>,
+    stale: Vec<StaleResource>,
+}
+
+impl Found {
+    fn one(address: &str, observation: Observation) -> Found {
+        Found { resources: vec![(address.to_string(), observation)], ..Default::default() }
+    }
+}
+
+/// `Ok(None)` for "does not exist", the error otherwise.
+fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn unknown(err: &Error) -> Observation {
+    let reason = match err.kind() {
+        ErrorKind::AccessDenied => format!("access denied ({err})"),
+        ErrorKind::Throttled => format!("throttled, retries exhausted ({err})"),
+        _ => err.to_string(),
+    };
+    Observation::Unknown { reason }
+}
+
+fn settle(address: &str, result: Result<Observation, Error>) -> Found {
+    Found::one(address, result.unwrap_or_else(|e| unknown(&e)))
+}
+
+fn tag_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn policy_value(text: Option<&str>) -> Value {
+    text.and_then(policy::parse).unwrap_or(Value::Null)
+}
+
+/// The whole observation for one plan: every desired resource, and owned resources the spec no longer implies.
+pub async fn observe(
+    aws: &Aws,
+    regions: &BTreeMap<String, RegionClients>,
+    spec: &Spec,
+    account: &str,
+    desired: &DesiredState,
+    all_clusters: &BTreeMap<String, Vec<String>>,
+) -> ObservedState {
+    let pipeline = spec.pipeline.name.as_str();
+    let mut tasks: Vec<futures::future::BoxFuture<'_, Found>> = Vec::new();
+    let by_address: BTreeMap<&str, &DesiredResource> =
+        desired.resources.iter().map(|r| (r.address.as_str(), r)).collect();
+
+    for d in &desired.resources {
+        let region = d.region.as_deref().and_then(|r| regions.get(r));
+        match (d.kind, region) {
+            (Kind::Role, _) => tasks.push(Box::pin(async move {
+                let result = match &d.management {
+                    Management::Reused { .. } => reused_role(aws, &d.name).await,
+                    _ => owned_role(aws, &d.name, pipeline).await,
+                };
+                settle(&d.address, result)
+            })),
+            (Kind::Bucket, Some(c)) => {
+                let notification = d.address.replace(".bucket", ".bucket_notification");
+                tasks.push(Box::pin(bucket(c, &d.address, &d.name, notification, pipeline)));
+            }
+            (Kind::Topic, Some(c)) => {
+                let arn = topic_arn(c, account, &d.name);
+                tasks.push(Box::pin(async move { settle(&d.address, topic(c, &arn).await) }));
+            }
+            (Kind::TopicSubscription, Some(c)) => {
+                let arn = topic_arn(c, account, &spec.topic_name());
+                tasks.push(Box::pin(async move { settle(&d.address, subscription(c, &arn, &d.name).await) }));
+            }
+            (Kind::FirehoseLogGroup, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, firehose_log_group(c, &d.name).await) }))
+            }
+            (Kind::DeliveryStream, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, stream(c, &d.name).await) }))
+            }
+            (Kind::ClusterLogging, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, cluster_logging(c, &d.name).await) }))
+            }
+            (Kind::SubscriptionFilter, Some(c)) => {
+                let group_address = d.address.replace(".filter", ".log_group");
+                let has_group = by_address.contains_key(group_address.as_str());
+                tasks.push(Box::pin(cluster_filters(c, d, group_address, has_group)));
+            }
+            // Read together with the bucket and the filters respectively.
+            (Kind::BucketNotification | Kind::LogGroup, _) => {}
+            (_, None) => {}
+        }
+    }
+    // Filters of ours on clusters the spec no longer selects.
+    for (region, names) in all_clusters {
+        let Some(c) = regions.get(region) else { continue };
+        let matched = desired.matched_clusters.get(region).cloned().unwrap_or_default();
+        for cluster in names.iter().filter(|n| !matched.contains(n)) {
+            tasks.push(Box::pin(stale_filter(c, cluster.clone(), pipeline)));
+        }
+    }
+
+    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(CONCURRENT_READS).collect().await;
+    let mut observed = ObservedState { account: account.to_string(), ..Default::default() };
+    for f in found {
+        observed.resources.extend(f.resources);
+        observed.neighbours.extend(f.neighbours);
+        observed.stale.extend(f.stale);
+    }
+    observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    observed
+}
+
+fn topic_arn(c: &RegionClients, account: &str, name: &str) -> String {
+    let partition = eksaudit_spec::partition(&c.region);
+    format!("arn:{partition}:sns:{}:{account}:{name}", c.region)
+}
+
+fn role_name(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+}
+
+async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation, Error> {
+    let iam = aws.iam();
+    let role = optional(iam.get_role().role_name(name).send().await.map_err(|e| Error::call("iam:GetRole", name, e)))?;
+    let Some(role) = role.and_then(|r| r.role) else { return Ok(Observation::Absent) };
+    let inline = optional(
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(pipeline)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:GetRolePolicy", name, e)),
+    )?;
+    let mut o =
+        ObservedResource { tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))), ..Default::default() };
+    o.fields.insert("trust_policy".into(), policy_value(role.assume_role_policy_document()));
+    o.fields.insert("permissions".into(), policy_value(inline.as_ref().map(|p| p.policy_document())));
+    Ok(Observation::Present(o))
+}
+
+/// A reused role: every policy it has, inline and attached, so the plan can check it grants what is needed.
+async fn reused_role(aws: &Aws, arn: &str) -> Result<Observation, Error> {
+    let iam = aws.iam();
+    let name = role_name(arn);
+    let role = optional(iam.get_role().role_name(name).send().await.map_err(|e| Error::call("iam:GetRole", name, e)))?;
+    if role.and_then(|r| r.role).is_none() {
+        return Ok(Observation::Absent);
+    }
+    let mut documents = Vec::new();
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::call("iam:ListRolePolicies", name, e))?;
+    for policy_name in inline.policy_names() {
+        let p = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:GetRolePolicy", name, e))?;
+        documents.push(policy_value(Some(p.policy_document())));
+    }
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::call("iam:ListAttachedRolePolicies", name, e))?;
+    for a in attached.attached_policies() {
+        let Some(policy_arn) = a.policy_arn() else { continue };
+        let p = iam
+            .get_policy()
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:GetPolicy", policy_arn, e))?;
+        let Some(version) = p.policy().and_then(|p| p.default_version_id()) else { continue };
+        let v = iam
+            .get_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:GetPolicyVersion", policy_arn, e))?;
+        documents.push(policy_value(v.policy_version().and_then(|v| v.document())));
+    }
+    let mut o = ObservedResource::default();
+    o.fields.insert("policies".into(), Value::Array(documents));
+    Ok(Observation::Present(o))
+}
+
+/// The bucket and our notification entry on it, which can only be read once the bucket is known to be ours.
+async fn bucket(c: &RegionClients, address: &str, name: &str, notification_address: String, pipeline: &str) -> Found {
+    match bucket_settings(c, name, pipeline).await {
+        Ok(Observation::Present(o)) if o.foreign_account => {
+            let why = Observation::Unknown { reason: format!("bucket {name} belongs to another account") };
+            Found {
+                resources: vec![(address.into(), Observation::Present(o)), (notification_address, why)],
+                ..Default::default()
+            }
+        }
+        Ok(Observation::Absent) => Found {
+            resources: vec![(address.into(), Observation::Absent), (notification_address, Observation::Absent)],
+            ..Default::default()
+        },
+        Ok(observation) => {
+            let mut found = Found { resources: vec![(address.into(), observation)], ..Default::default() };
+            match notification(c, name, pipeline).await {
+                Ok((n, others)) => {
+                    found.resources.push((notification_address.clone(), n));
+                    found.neighbours.push((notification_address, others));
+                }
+                Err(e) => found.resources.push((notification_address, unknown(&e))),
+            }
+            found
+        }
+        Err(e) => Found {
+            resources: vec![(address.into(), unknown(&e)), (notification_address, unknown(&e))],
+            ..Default::default()
+        },
+    }
+}
+
+async fn bucket_settings(c: &RegionClients, name: &str, pipeline: &str) -> Result<Observation, Error> {
+    let s3 = &c.s3;
+    if let Err(err) = s3.head_bucket().bucket(name).send().await {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        return match status {
+            Some(404) => Ok(Observation::Absent),
+            Some(403) => Ok(Observation::Present(ObservedResource { foreign_account: true, ..Default::default() })),
+            Some(301) => Err(Error::Call {
+                operation: "s3:HeadBucket",
+                target: name.to_string(),
+                code: Some("PermanentRedirect".into()),
+                message: format!("bucket {name} exists in another region than {}", c.region),
+                kind: ErrorKind::Other,
+            }),
+            _ => Err(Error::call("s3:HeadBucket", name, err)),
+        };
+    }
+    let (tags, pab, ownership, encryption, policy, versioning, lifecycle) = futures::join!(
+        async {
+            optional(
+                s3.get_bucket_tagging()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetBucketTagging", name, e)),
+            )
+        },
+        async {
+            optional(
+                s3.get_public_access_block()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetPublicAccessBlock", name, e)),
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_ownership_controls()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetBucketOwnershipControls", name, e)),
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_encryption()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetBucketEncryption", name, e)),
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_policy()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetBucketPolicy", name, e)),
+            )
+        },
+        async {
+            s3.get_bucket_versioning()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| Error::call("s3:GetBucketVersioning", name, e))
+        },
+        async {
+            optional(
+                s3.get_bucket_lifecycle_configuration()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:GetBucketLifecycleConfiguration", name, e)),
+            )
+        },
+    );
+    let mut o = ObservedResource::default();
+    if let Some(t) = tags? {
+        o.tags = tag_map(t.tag_set().iter().map(|t| (t.key(), t.value())));
+    }
+    let pab = pab?.and_then(|p| p.public_access_block_configuration).map(|p| {
+        json!({
+            "block_public_acls": p.block_public_acls.unwrap_or(false),
+            "ignore_public_acls": p.ignore_public_acls.unwrap_or(false),
+            "block_public_policy": p.block_public_policy.unwrap_or(false),
+            "restrict_public_buckets": p.restrict_public_buckets.unwrap_or(false),
+        })
+    });
+    o.fields.insert("public_access_block".into(), pab.unwrap_or(Value::Null));
+    let ownership = ownership?
+        .and_then(|o| o.ownership_controls)
+        .and_then(|c| c.rules().first().map(|r| json!(r.object_ownership().as_str())));
+    o.fields.insert("ownership".into(), ownership.unwrap_or(Value::Null));
+    let encryption = encryption?.and_then(|e| e.server_side_encryption_configuration).and_then(|c| {
+        c.rules().first().and_then(|rule| {
+            rule.apply_server_side_encryption_by_default().map(|d| match d.sse_algorithm().as_str() {
+                "AES256" => json!({"algorithm": "AES256"}),
+                other => json!({
+                    "algorithm": other,
+                    "kms_key_id": d.kms_master_key_id(),
+                    "bucket_key": rule.bucket_key_enabled().unwrap_or(false),
+                }),
+            })
+        })
+    });
+    o.fields.insert("encryption".into(), encryption.unwrap_or(Value::Null));
+    o.fields.insert("policy".into(), policy_value(policy?.as_ref().and_then(|p| p.policy())));
+    let enabled = versioning?.status().is_some_and(|s| s.as_str() == "Enabled");
+    o.fields.insert("versioning".into(), json!(if enabled { "Enabled" } else { "Disabled" }));
+    let pipeline_rule = lifecycle?.and_then(|l| {
+        l.rules().iter().find(|r| r.id() == Some(pipeline)).cloned().or_else(|| l.rules().first().cloned())
+    });
+    let lifecycle = pipeline_rule.map(|r| {
+        json!({
+            "expire_current_days": r.expiration().and_then(|e| e.days()),
+            "expire_noncurrent_days": r.noncurrent_version_expiration().and_then(|e| e.noncurrent_days()),
+            "abort_incomplete_multipart_days": r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()),
+        })
+    });
+    o.fields.insert("lifecycle".into(), lifecycle.unwrap_or(Value::Null));
+    Ok(Observation::Present(o))
+}
+
+/// Our entry of the bucket's notification configuration, and the ids of everyone else's.
+async fn notification(c: &RegionClients, bucket: &str, pipeline: &str) -> Result<(Observation, Vec<String>), Error> {
+    let n =
+        c.s3.get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| Error::call("s3:GetBucketNotificationConfiguration", bucket, e))?;
+    let mut others: Vec<String> = Vec::new();
+    let mut ours = None;
+    for t in n.topic_configurations() {
+        if t.id() == Some(pipeline) {
+            let mut events: Vec<String> = t.events().iter().map(|e| e.as_str().to_string()).collect();
+            events.sort();
+            let prefix = t
+                .filter()
+                .and_then(|f| f.key())
+                .and_then(|k| {
+                    k.filter_rules()
+                        .iter()
+                        .find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case("prefix")))
+                })
+                .and_then(|r| r.value())
+                .unwrap_or_default();
+            let mut o = ObservedResource::default();
+            o.fields.insert("id".into(), json!(pipeline));
+            o.fields.insert("topic_arn".into(), json!(t.topic_arn()));
+            o.fields.insert("events".into(), json!(events));
+            o.fields.insert("filter_prefix".into(), json!(prefix));
+            ours = Some(o);
+        } else {
+            others.push(t.id().unwrap_or("(topic, no id)").to_string());
+        }
+    }
+    others.extend(n.queue_configurations().iter().map(|q| q.id().unwrap_or("(queue, no id)").to_string()));
+    others.extend(n.lambda_function_configurations().iter().map(|l| l.id().unwrap_or("(lambda, no id)").to_string()));
+    if n.event_bridge_configuration().is_some() {
+        others.push("(EventBridge)".into());
+    }
+    Ok((ours.map_or(Observation::Absent, Observation::Present), others))
+}
+
+async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
+    let attrs = optional(
+        c.sns
+            .get_topic_attributes()
+            .topic_arn(arn)
+            .send()
+            .await
+            .map_err(|e| Error::call("sns:GetTopicAttributes", arn, e)),
+    )?;
+    let Some(attrs) = attrs else { return Ok(Observation::Absent) };
+    let tags = c
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| Error::call("sns:ListTagsForResource", arn, e))?;
+    let mut o =
+        ObservedResource { tags: tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))), ..Default::default() };
+    let policy = attrs.attributes().and_then(|a| a.get("Policy")).map(String::as_str);
+    o.fields.insert("policy".into(), policy_value(policy));
+    Ok(Observation::Present(o))
+}
+
+async fn subscription(c: &RegionClients, topic_arn: &str, endpoint: &str) -> Result<Observation, Error> {
+    let mut pages = c.sns.list_subscriptions_by_topic().topic_arn(topic_arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = match optional(page.map_err(|e| Error::call("sns:ListSubscriptionsByTopic", topic_arn, e)))? {
+            Some(p) => p,
+            None => return Ok(Observation::Absent),
+        };
+        for s in page.subscriptions() {
+            if s.protocol() == Some("sqs") && s.endpoint() == Some(endpoint) {
+                let mut o = ObservedResource::default();
+                o.fields.insert("topic_arn".into(), json!(topic_arn));
+                o.fields.insert("protocol".into(), json!("sqs"));
+                o.fields.insert("endpoint".into(), json!(endpoint));
+                o.fields.insert("subscription_arn".into(), json!(s.subscription_arn()));
+                return Ok(Observation::Present(o));
+            }
+        }
+    }
+    Ok(Observation::Absent)
+}
+
+async fn firehose_log_group(c: &RegionClients, name: &str) -> Result<Observation, Error> {
+    let groups = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(|e| Error::call("logs:DescribeLogGroups", name, e))?;
+    let Some(group) = groups.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
+        return Ok(Observation::Absent);
+    };
+    let arn =
+        group.log_group_arn().map(str::to_string).or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_string()));
+    let mut o = ObservedResource::default();
+    if let Some(arn) = arn {
+        let tags = c
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| Error::call("logs:ListTagsForResource", name, e))?;
+        o.tags = tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    }
+    o.fields.insert("retention_days".into(), group.retention_in_days().map_or(Value::Null, |d| json!(d)));
+    Ok(Observation::Present(o))
+}
+
+async fn stream(c: &RegionClients, name: &str) -> Result<Observation, Error> {
+    let out = optional(
+        c.firehose
+            .describe_delivery_stream()
+            .delivery_stream_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::call("firehose:DescribeDeliveryStream", name, e)),
+    )?;
+    let Some(d) = out.and_then(|o| o.delivery_stream_description) else { return Ok(Observation::Absent) };
+    let tags = c
+        .firehose
+        .list_tags_for_delivery_stream()
+        .delivery_stream_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::call("firehose:ListTagsForDeliveryStream", name, e))?;
+    let mut o = ObservedResource {
+        tags: tag_map(tags.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))),
+        ..Default::default()
+    };
+    let f = &mut o.fields;
+    f.insert("status".into(), json!(d.delivery_stream_status().as_str()));
+    if let Some(failure) = d.failure_description() {
+        f.insert("failure".into(), json!(format!("{}: {}", failure.r#type().as_str(), failure.details())));
+    }
+    f.insert("stream_type".into(), json!(d.delivery_stream_type().as_str()));
+    if let Some(s3) = d.destinations().first().and_then(|x| x.extended_s3_destination_description()) {
+        f.insert("bucket_arn".into(), json!(s3.bucket_arn()));
+        f.insert("role_arn".into(), json!(s3.role_arn()));
+        f.insert("prefix".into(), json!(s3.prefix().unwrap_or_default()));
+        f.insert("error_output_prefix".into(), json!(s3.error_output_prefix().unwrap_or_default()));
+        let hints = s3.buffering_hints();
+        f.insert("buffer_size_mb".into(), json!(hints.and_then(|h| h.size_in_mbs())));
+        f.insert("buffer_interval_seconds".into(), json!(hints.and_then(|h| h.interval_in_seconds())));
+        f.insert("compression".into(), json!(s3.compression_format().as_str()));
+        let logging = s3.cloud_watch_logging_options().map(|l| {
+            json!({
+                "enabled": l.enabled().unwrap_or(false),
+                "log_group": l.log_group_name().unwrap_or_default(),
+                "log_stream": l.log_stream_name().unwrap_or_default(),
+            })
+        });
+        f.insert(
+            "error_logging".into(),
+            logging.unwrap_or(json!({"enabled": false, "log_group": "", "log_stream": ""})),
+        );
+    }
+    Ok(Observation::Present(o))
+}
+
+async fn cluster_logging(c: &RegionClients, name: &str) -> Result<Observation, Error> {
+    let out = optional(
+        c.eks.describe_cluster().name(name).send().await.map_err(|e| Error::call("eks:DescribeCluster", name, e)),
+    )?;
+    let Some(cluster) = out.and_then(|o| o.cluster) else { return Ok(Observation::Absent) };
+    let audit = cluster.logging().is_some_and(|l| {
+        l.cluster_logging().iter().any(|s| s.enabled() == Some(true) && s.types().iter().any(|t| t.as_str() == "audit"))
+    });
+    let mut o = ObservedResource::default();
+    o.fields.insert("audit".into(), json!(audit));
+    Ok(Observation::Present(o))
+}
+
+/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so) and our filter,
+/// and names the filters of others that hold the group's slots.
+async fn cluster_filters(c: &RegionClients, d: &DesiredResource, group_address: String, has_group: bool) -> Found {
+    let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
+    let mut found = Found::default();
+    match describe_filters(c, &group).await {
+        Ok(None) => {
+            found.resources.push((d.address.clone(), Observation::Absent));
+            if has_group {
+                found.resources.push((group_address, Observation::Absent));
+            }
+        }
+        Ok(Some(filters)) => {
+            if has_group {
+                found.resources.push((group_address, Observation::Present(ObservedResource::default())));
+            }
+            let (ours, others): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| f.0 == d.name);
+            found.neighbours.push((d.address.clone(), others.into_iter().map(|f| f.0).collect()));
+            let observation = match ours.into_iter().next() {
+                Some((_, fields)) => Observation::Present(ObservedResource { fields, ..Default::default() }),
+                None => Observation::Absent,
+            };
+            found.resources.push((d.address.clone(), observation));
+        }
+        Err(e) => {
+            found.resources.push((d.address.clone(), unknown(&e)));
+            if has_group {
+                found.resources.push((group_address, unknown(&e)));
+            }
+        }
+    }
+    found
+}
+
+type FilterFields = (String, BTreeMap<String, Value>);
+
+/// `None` when the log group does not exist.
+async fn describe_filters(c: &RegionClients, group: &str) -> Result<Option<Vec<FilterFields>>, Error> {
+    let out = optional(
+        c.logs
+            .describe_subscription_filters()
+            .log_group_name(group)
+            .send()
+            .await
+            .map_err(|e| Error::call("logs:DescribeSubscriptionFilters", group, e)),
+    )?;
+    Ok(out.map(|out| {
+        out.subscription_filters()
+            .iter()
+            .map(|f| {
+                let fields = BTreeMap::from([
+                    ("log_group".to_string(), json!(group)),
+                    ("filter_pattern".to_string(), json!(f.filter_pattern().unwrap_or_default())),
+                    ("destination_arn".to_string(), json!(f.destination_arn().unwrap_or_default())),
+                    ("role_arn".to_string(), json!(f.role_arn().unwrap_or_default())),
+                ]);
+                (f.filter_name().unwrap_or_default().to_string(), fields)
+            })
+            .collect()
+    }))
+}
+
+async fn stale_filter(c: &RegionClients, cluster: String, pipeline: &str) -> Found {
+    let group = log_group_name(&cluster);
+    let address = format!("region.{}.cluster.{cluster}.filter", c.region);
+    match describe_filters(c, &group).await {
+        Ok(Some(filters)) => Found {
+            stale: filters
+                .into_iter()
+                .filter(|f| f.0 == pipeline)
+                .map(|(name, fields)| StaleResource {
+                    address: address.clone(),
+                    kind: Kind::SubscriptionFilter,
+                    region: Some(c.region.clone()),
+                    name,
+                    fields,
+                })
+                .collect(),
+            ..Default::default()
+        },
+        Ok(None) => Found::default(),
+        // An unreadable log group of a cluster the spec does not select cannot hide anything the spec wants;
+        // say so rather than guess.
+        Err(e) => Found::one(&address, unknown(&e)),
+    }
+}

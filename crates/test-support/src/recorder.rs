@@ -1,0 +1,226 @@
+//! A recording proxy in front of moto on loopback: every request the product makes is classified by operation
+//! and as a read or a write, so tests can assert, for example, that plan makes zero mutating calls.
+//!
+//! One request per connection: the proxy asks moto to close after each answer and tells the client the same, so
+//! request boundaries never depend on parsing a response body.
+//!
+//! It also papers over the places where moto answers differently from AWS, so product code never has to:
+//! - GetBucketNotificationConfiguration on a bucket without one: moto answers an empty body, AWS an empty
+//!   `<NotificationConfiguration/>` document (the Rust SDK rejects the empty body).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// One call the product made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `Action=` of query APIs, the `X-Amz-Target` operation of JSON APIs, or `METHOD path?subresource` for REST.
+    pub operation: String,
+    pub write: bool,
+}
+
+/// A proxy that forwards to `upstream` and records every call, stopped when dropped.
+pub struct Recorder {
+    port: u16,
+    calls: Arc<Mutex<Vec<Call>>>,
+    listener: TcpListener,
+}
+
+impl Recorder {
+    pub fn start(upstream_port: u16) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind recorder");
+        let port = listener.local_addr().expect("addr").port();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let accept = listener.try_clone().expect("clone listener");
+        let sink = Arc::clone(&calls);
+        thread::spawn(move || {
+            for conn in accept.incoming() {
+                let Ok(conn) = conn else { break };
+                let sink = Arc::clone(&sink);
+                thread::spawn(move || {
+                    let _ = forward(conn, upstream_port, &sink);
+                });
+            }
+        });
+        Recorder { port, calls, listener }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.calls().into_iter().filter(|c| c.write).map(|c| c.operation).collect()
+    }
+
+    pub fn reads(&self) -> Vec<String> {
+        self.calls().into_iter().filter(|c| !c.write).map(|c| c.operation).collect()
+    }
+
+    pub fn reset(&self) {
+        self.calls.lock().expect("calls").clear();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Unblock the accept loop so its thread ends.
+        let _ = self.listener.set_nonblocking(true);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() {
+            return Ok(lines);
+        }
+        lines.push(line);
+    }
+}
+
+fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+    head.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The body as sent, chunked encoding included.
+fn read_body(reader: &mut impl BufRead, head: &[String]) -> std::io::Result<Vec<u8>> {
+    if let Some(len) = header(head, "content-length").and_then(|l| l.parse::<usize>().ok()) {
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        return Ok(body);
+    }
+    let mut body = Vec::new();
+    if header(head, "transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            body.extend_from_slice(size_line.as_bytes());
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk);
+            if size == 0 {
+                break;
+            }
+        }
+    }
+    Ok(body)
+}
+
+/// Names the operation and whether it changes anything.
+pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8]) -> Call {
+    let read_name = |op: &str| ["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p));
+    if let Some(t) = amz_target {
+        let op = t.rsplit('.').next().unwrap_or(t).to_string();
+        return Call { write: !read_name(&op), operation: op };
+    }
+    let text = String::from_utf8_lossy(body);
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    for part in text.split('&').chain(query.split('&')) {
+        if let Some(action) = part.strip_prefix("Action=") {
+            return Call { write: !read_name(action), operation: action.to_string() };
+        }
+    }
+    // REST APIs (S3, EKS): the method says it.
+    let write = !matches!(method, "GET" | "HEAD");
+    Call { operation: format!("{method} {target}"), write }
+}
+
+fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let head = read_head(&mut reader)?;
+    let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
+    let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+    let mut client_w = client.try_clone()?;
+    if header(&head, "expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
+        client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    let body = read_body(&mut reader, &head)?;
+    calls.lock().expect("calls").push(classify(&method, &target, header(&head, "x-amz-target"), &body));
+
+    let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
+    let mut out = Vec::new();
+    out.extend_from_slice(head[0].as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for line in head.iter().skip(1) {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if name == "connection" || name == "expect" {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&body);
+    upstream.write_all(&out)?;
+
+    let mut response = BufReader::new(upstream);
+    let head = read_head(&mut response)?;
+    let mut rest = Vec::new();
+    response.read_to_end(&mut rest)?;
+    let empty_notification = method == "GET"
+        && target.ends_with("?notification")
+        && head.first().is_some_and(|l| l.contains(" 200 "))
+        && rest.is_empty();
+    if empty_notification {
+        rest = br#"<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#.to_vec();
+    }
+    let mut back = Vec::new();
+    for (i, line) in head.iter().enumerate() {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if i > 0
+            && (name == "connection" || (empty_notification && (name == "content-length" || name == "content-type")))
+        {
+            continue;
+        }
+        back.extend_from_slice(line.as_bytes());
+        back.extend_from_slice(b"\r\n");
+    }
+    if empty_notification {
+        back.extend_from_slice(
+            format!("Content-Type: application/xml\r\nContent-Length: {}\r\n", rest.len()).as_bytes(),
+        );
+    }
+    back.extend_from_slice(b"Connection: close\r\n\r\n");
+    client_w.write_all(&back)?;
+    client_w.write_all(&rest)?;
+    client_w.flush()?;
+    let _ = client_w.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_every_protocol() {
+        assert_eq!(
+            classify("POST", "/", None, b"Action=GetRole&RoleName=x"),
+            Call { operation: "GetRole".into(), write: false }
+        );
+        assert!(classify("POST", "/", None, b"Action=CreateRole&RoleName=x").write);
+        assert!(!classify("POST", "/", Some("Firehose_20150804.DescribeDeliveryStream"), b"{}").write);
+        assert!(classify("POST", "/", Some("Logs_20140328.PutSubscriptionFilter"), b"{}").write);
+        assert!(!classify("GET", "/bucket?tagging", None, b"").write);
+        assert!(!classify("HEAD", "/bucket", None, b"").write);
+        assert!(classify("PUT", "/bucket?policy", None, b"{}").write);
+        assert!(classify("POST", "/clusters/x/update-config", None, b"{}").write);
+    }
+}
