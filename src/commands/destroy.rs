@@ -1,17 +1,26 @@
-//! `eksaudit destroy`: not built yet (see the apply and destroy issue). Validates the spec first, so a bad spec
-//! still fails with its problems, then says plainly that the command is not available.
+//! `eksaudit destroy`: removes what the spec created and eksaudit owns, in reverse order. Keeps the log data
+//! (buckets unless `on_destroy = "delete"`, every log group) and never touches what it does not own.
+
+use eksaudit_spec::OnDestroy;
 
 use crate::cli::ApplyArgs;
+use crate::commands::plan::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
-pub async fn run(_args: &ApplyArgs, settings: &GlobalSettings) -> ExitStatus {
-    if let Err(status) = super::load_spec(settings) {
-        return status;
-    }
-    super::print_error(
-        settings,
-        "`eksaudit destroy` is not available in this version yet; `eksaudit plan` shows what it would do",
-    );
-    ExitStatus::Error
+pub async fn run(args: &ApplyArgs, settings: &GlobalSettings) -> ExitStatus {
+    let spec = match super::load_spec(settings) {
+        Ok(spec) => spec,
+        Err(status) => return status,
+    };
+    let live = match Live::read(&spec, settings).await {
+        Ok(live) => live,
+        Err(err) => {
+            super::print_error(settings, &err.to_string());
+            return ExitStatus::Error;
+        }
+    };
+    let retain = spec.bucket.on_destroy == OnDestroy::Retain;
+    let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(&spec), retain);
+    super::reconcile::run(super::reconcile::Mode::Destroy, &spec, &live, &plan, args, settings).await
 }

@@ -4,6 +4,7 @@ mod apply;
 mod destroy;
 mod drift;
 mod plan;
+mod reconcile;
 mod validate;
 
 use eksaudit_spec::{Error as SpecError, Spec};

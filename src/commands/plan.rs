@@ -4,32 +4,43 @@ use std::collections::BTreeMap;
 
 use eksaudit_aws::{Aws, RegionClients};
 use eksaudit_plan::render::{self, Colors};
-use eksaudit_plan::{DesiredState, DiffOptions, Inputs, Plan};
+use eksaudit_plan::{DesiredState, DiffOptions, Inputs, ObservedState, Plan};
 use eksaudit_spec::Spec;
 
 use crate::cli::PlanArgs;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
-/// A plan computed against live AWS, with what it was computed from (apply builds on it).
-pub struct LivePlan {
-    pub plan: Plan,
-    #[allow(dead_code)] // kept for apply, which acts on the desired values
+/// Live AWS as read for one run, and the desired state computed against it (apply and destroy act on both).
+pub struct Live {
+    pub aws: Aws,
+    pub regions: BTreeMap<String, RegionClients>,
+    pub account: String,
     pub desired: DesiredState,
+    pub observed: ObservedState,
 }
 
-/// Observe, compare: discovery (identity, account guard, clusters) first, then every resource concurrently.
-pub async fn compute(spec: &Spec, settings: &GlobalSettings) -> Result<LivePlan, eksaudit_aws::Error> {
-    let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
-    let regions: BTreeMap<String, RegionClients> =
-        spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
-    let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
-    let account = discovery.identity.account.as_str();
-    let desired = DesiredState::build(&Inputs { spec, account, clusters: &discovery.clusters });
-    let observed = eksaudit_aws::observe(&aws, &regions, spec, account, &desired, &discovery.clusters).await;
-    let options = DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() };
-    let plan = eksaudit_plan::diff(&desired, &observed, &options);
-    Ok(LivePlan { plan, desired })
+impl Live {
+    /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
+    pub async fn read(spec: &Spec, settings: &GlobalSettings) -> Result<Live, eksaudit_aws::Error> {
+        let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
+        let regions: BTreeMap<String, RegionClients> =
+            spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
+        let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
+        let account = discovery.identity.account.clone();
+        let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
+        let observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;
+        Ok(Live { aws, regions, account, desired, observed })
+    }
+
+    pub fn options(spec: &Spec) -> DiffOptions {
+        DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
+    }
+
+    /// Compare: what apply would do.
+    pub fn plan(&self, spec: &Spec) -> Plan {
+        eksaudit_plan::diff(&self.desired, &self.observed, &Self::options(spec))
+    }
 }
 
 pub async fn run(args: &PlanArgs, settings: &GlobalSettings) -> ExitStatus {
@@ -37,14 +48,14 @@ pub async fn run(args: &PlanArgs, settings: &GlobalSettings) -> ExitStatus {
         Ok(spec) => spec,
         Err(status) => return status,
     };
-    let live = match compute(&spec, settings).await {
+    let live = match Live::read(&spec, settings).await {
         Ok(live) => live,
         Err(err) => {
             super::print_error(settings, &err.to_string());
             return ExitStatus::Error;
         }
     };
-    let plan = &live.plan;
+    let plan = &live.plan(&spec);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&render::json(plan)).expect("a JSON value serialises"));
     } else {

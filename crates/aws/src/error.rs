@@ -24,6 +24,10 @@ pub enum Error {
          switch credentials (--profile or AWS_PROFILE) or fix pipeline.account_id"
     )]
     AccountMismatch { expected: String, actual: String, arn: String },
+    #[error("timed out after {}s waiting for {what}", after.as_secs())]
+    Timeout { what: String, after: std::time::Duration },
+    #[error("{what}")]
+    Failed { what: String },
 }
 
 impl Error {
@@ -41,7 +45,16 @@ impl Error {
                 (code, message, kind)
             }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                (None, DisplayErrorContext(&err).to_string(), ErrorKind::Unreachable)
+                // The innermost cause ("Connection refused", "dns error") says what a person can act on.
+                let mut cause: &dyn std::error::Error = &err;
+                while let Some(next) = cause.source() {
+                    cause = next;
+                }
+                (
+                    None,
+                    format!("cannot reach AWS: {cause}; check the network, --endpoint-url and AWS_ENDPOINT_URL"),
+                    ErrorKind::Unreachable,
+                )
             }
             _ => (None, DisplayErrorContext(&err).to_string(), ErrorKind::Other),
         };
@@ -51,14 +64,35 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Call { kind, .. } => *kind,
-            Error::AccountMismatch { .. } => ErrorKind::Other,
+            _ => ErrorKind::Other,
         }
     }
 
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Call { code, .. } => code.as_deref(),
-            Error::AccountMismatch { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// AWS's own message, for matching the eventual-consistency errors AWS documents only by their words.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Call { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn gave_up_after(self, elapsed: std::time::Duration) -> Error {
+        match self {
+            Error::Call { operation, target, code, message, kind } => Error::Call {
+                operation,
+                target,
+                code,
+                message: format!("{message} (gave up after {}s of retries)", elapsed.as_secs()),
+                kind,
+            },
+            other => other,
         }
     }
 }

@@ -4,6 +4,8 @@
 mod clients;
 mod error;
 mod observe;
+mod reconcile;
+mod retry;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,8 @@ use futures::future::join_all;
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind};
 pub use observe::observe;
+pub use reconcile::{Outcome, Progress, Reconciler, StepResult};
+pub use retry::{Budget, Budgets};
 
 /// What must be known before the desired state can be computed: whose account, and which clusters exist.
 #[derive(Debug, Clone)]

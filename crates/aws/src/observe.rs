@@ -156,8 +156,17 @@ async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation
             .await
             .map_err(|e| Error::call("iam:GetRolePolicy", name, e)),
     )?;
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::call("iam:ListAttachedRolePolicies", name, e))?;
+    let mut attached: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+    attached.sort();
     let mut o =
         ObservedResource { tags: tag_map(role.tags().iter().map(|t| (t.key(), t.value()))), ..Default::default() };
+    o.fields.insert("attached_policies".into(), json!(attached));
     o.fields.insert("trust_policy".into(), policy_value(role.assume_role_policy_document()));
     o.fields.insert("permissions".into(), policy_value(inline.as_ref().map(|p| p.policy_document())));
     Ok(Observation::Present(o))

@@ -285,6 +285,9 @@ impl DesiredState {
                     BTreeMap::from([
                         ("trust_policy".into(), Field::policy(trust_policy(&n, kind))),
                         ("permissions".into(), Field::policy(policy_document(statements))),
+                        // Everything the role may do is in its inline policy; a managed policy attached by
+                        // hand widens it and is drift.
+                        ("attached_policies".into(), Field::exact(json!([]))),
                         ("tags".into(), Field::tags(&tags)),
                     ]),
                 ),

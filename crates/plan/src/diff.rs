@@ -49,6 +49,7 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
         resources: Vec::new(),
         warnings: desired.warnings.clone(),
         errors: desired.errors.clone(),
+        notes: Vec::new(),
     };
     for d in &desired.resources {
         let observation =

@@ -4,6 +4,7 @@
 //! [`diff`] compares them field by field (policies by meaning) into a [`Plan`]; [`render`] shows it.
 
 pub mod desired;
+mod destroy;
 mod diff;
 mod model;
 pub mod policy;
@@ -13,6 +14,7 @@ mod report;
 mod tests;
 
 pub use desired::{DesiredState, Inputs};
+pub use destroy::destroy_plan;
 pub use diff::{diff, DiffOptions, SUBSCRIPTION_FILTERS_PER_LOG_GROUP};
 pub use model::*;
 pub use report::*;

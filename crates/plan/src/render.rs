@@ -123,6 +123,12 @@ pub fn text(plan: &Plan, colors: Colors) -> String {
             render_resource(&mut out, r, colors);
         }
     }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\n{}", colors.paint("1", "Kept"));
+        for n in &plan.notes {
+            let _ = writeln!(out, "  = {}: {} ({})", n.address, n.message, n.hint);
+        }
+    }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n{}", colors.paint("1;33", "Warnings"));
         for w in &plan.warnings {
@@ -172,5 +178,6 @@ pub fn json(plan: &Plan) -> Value {
         "has_changes": plan.has_changes(),
         "warnings": plan.warnings,
         "errors": plan.errors,
+        "notes": plan.notes,
     })
 }

@@ -81,6 +81,8 @@ pub struct Plan {
     pub warnings: Vec<Message>,
     /// Blocking problems: apply refuses to start while any is present.
     pub errors: Vec<Message>,
+    /// What is deliberately left in place (destroy keeps the log data).
+    pub notes: Vec<Message>,
 }
 
 impl Plan {

@@ -7,6 +7,8 @@
 //! It also papers over the places where moto answers differently from AWS, so product code never has to:
 //! - GetBucketNotificationConfiguration on a bucket without one: moto answers an empty body, AWS an empty
 //!   `<NotificationConfiguration/>` document (the Rust SDK rejects the empty body).
+//! - EKS UpdateClusterConfig: moto answers with the cluster, AWS with an update id to wait on; and moto has
+//!   no DescribeUpdate, which the proxy answers itself (every update has succeeded).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -123,6 +125,62 @@ fn read_body(reader: &mut impl BufRead, head: &[String]) -> std::io::Result<Vec<
     Ok(body)
 }
 
+/// Writes a response with a correct length and `Connection: close`.
+fn write_response(client: &mut TcpStream, head: &[String], body: &[u8]) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    for (i, line) in head.iter().enumerate() {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if i > 0 && matches!(name.as_str(), "connection" | "content-length" | "transfer-encoding") {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    client.write_all(&out)
+}
+
+/// EKS's DescribeUpdate, which moto lacks: every update it reports has succeeded.
+fn answer_locally(method: &str, target: &str) -> Option<String> {
+    let path = target.split('?').next().unwrap_or(target);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if method == "GET" && parts.len() == 4 && parts[0] == "clusters" && parts[2] == "updates" {
+        return Some(format!(
+            r#"{{"update":{{"id":"{}","status":"Successful","type":"LoggingUpdate","params":[],"errors":[]}}}}"#,
+            parts[3]
+        ));
+    }
+    None
+}
+
+/// Rewrites moto's answers where they differ from AWS's.
+fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8>) {
+    let ok = head.first().is_some_and(|l| l.contains(" 200 "));
+    if method == "GET" && target.ends_with("?notification") && ok && body.is_empty() {
+        *body = br#"<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#.to_vec();
+        set_content_type(head, "application/xml");
+    }
+    // moto answers UpdateClusterConfig with the cluster; EKS with an update to wait on.
+    let path = target.split('?').next().unwrap_or(target);
+    if method == "POST" && path.starts_with("/clusters/") && path.ends_with("/update-config") && ok {
+        let id = format!(
+            "{:032x}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        );
+        *body = format!(
+            r#"{{"update":{{"id":"{id}","status":"InProgress","type":"LoggingUpdate","params":[],"errors":[]}}}}"#
+        )
+        .into_bytes();
+        set_content_type(head, "application/json");
+    }
+}
+
+fn set_content_type(head: &mut Vec<String>, value: &str) {
+    head.retain(|l| !l.to_ascii_lowercase().starts_with("content-type:"));
+    head.push(format!("Content-Type: {value}"));
+}
+
 /// Names the operation and whether it changes anything.
 pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8]) -> Call {
     let read_name = |op: &str| ["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p));
@@ -153,6 +211,12 @@ fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> s
     }
     let body = read_body(&mut reader, &head)?;
     calls.lock().expect("calls").push(classify(&method, &target, header(&head, "x-amz-target"), &body));
+    if let Some(answer) = answer_locally(&method, &target) {
+        let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
+        write_response(&mut client_w, &head, answer.as_bytes())?;
+        let _ = client_w.shutdown(std::net::Shutdown::Both);
+        return Ok(());
+    }
 
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
     let mut out = Vec::new();
@@ -171,35 +235,11 @@ fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> s
     upstream.write_all(&out)?;
 
     let mut response = BufReader::new(upstream);
-    let head = read_head(&mut response)?;
-    let mut rest = Vec::new();
-    response.read_to_end(&mut rest)?;
-    let empty_notification = method == "GET"
-        && target.ends_with("?notification")
-        && head.first().is_some_and(|l| l.contains(" 200 "))
-        && rest.is_empty();
-    if empty_notification {
-        rest = br#"<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#.to_vec();
-    }
-    let mut back = Vec::new();
-    for (i, line) in head.iter().enumerate() {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-        if i > 0
-            && (name == "connection" || (empty_notification && (name == "content-length" || name == "content-type")))
-        {
-            continue;
-        }
-        back.extend_from_slice(line.as_bytes());
-        back.extend_from_slice(b"\r\n");
-    }
-    if empty_notification {
-        back.extend_from_slice(
-            format!("Content-Type: application/xml\r\nContent-Length: {}\r\n", rest.len()).as_bytes(),
-        );
-    }
-    back.extend_from_slice(b"Connection: close\r\n\r\n");
-    client_w.write_all(&back)?;
-    client_w.write_all(&rest)?;
+    let mut head = read_head(&mut response)?;
+    let mut body = Vec::new();
+    response.read_to_end(&mut body)?;
+    emulate(&method, &target, &mut head, &mut body);
+    write_response(&mut client_w, &head, &body)?;
     client_w.flush()?;
     let _ = client_w.shutdown(std::net::Shutdown::Both);
     Ok(())

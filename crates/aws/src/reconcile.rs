@@ -1,0 +1,1204 @@
+//! Act: carry out a plan (apply) or a destroy plan against AWS, in dependency order, concurrently where
+//! independent. Every operation is idempotent: a create that finds its resource already there goes on, a delete
+//! that finds nothing is done, so an interrupted run converges when run again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::types as fh;
+use aws_sdk_s3::types as s3t;
+use eksaudit_plan::{Action, DesiredResource, DesiredState, Kind, Plan, ResourceChange};
+use eksaudit_spec::Spec;
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
+use serde_json::Value;
+
+use crate::retry::{retry, wait_for, Budgets};
+use crate::{Aws, Error, RegionClients};
+
+/// Clusters worked on at once within a region.
+const CONCURRENT_CLUSTERS: usize = 4;
+
+/// What happened to one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done { elapsed: Duration },
+    Failed { error: String },
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub address: String,
+    pub kind: Kind,
+    pub name: String,
+    pub action: Action,
+    pub outcome: Outcome,
+}
+
+/// Live progress for people: the binary prints these.
+pub trait Progress: Sync {
+    fn started(&self, change: &ResourceChange);
+    fn waiting(&self, address: &str, what: &str);
+    fn finished(&self, result: &StepResult);
+}
+
+pub struct Reconciler<'a> {
+    pub aws: &'a Aws,
+    pub regions: &'a BTreeMap<String, RegionClients>,
+    pub spec: &'a Spec,
+    pub account: &'a str,
+    pub desired: &'a DesiredState,
+    pub plan: &'a Plan,
+    pub budgets: Budgets,
+    pub progress: &'a dyn Progress,
+}
+
+fn field<'a>(d: &'a DesiredResource, name: &str) -> &'a Value {
+    d.fields.get(name).map(|f| &f.value).unwrap_or(&Value::Null)
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+}
+
+fn is_code(e: &Error, codes: &[&str]) -> bool {
+    e.code().is_some_and(|c| codes.contains(&c))
+}
+
+/// Treats "already exists" as success: the resource is there, which is what a create wants.
+fn exists_ok(r: Result<(), Error>) -> Result<(), Error> {
+    match r {
+        Err(e)
+            if is_code(
+                &e,
+                &[
+                    "EntityAlreadyExists",
+                    "ResourceAlreadyExistsException",
+                    "BucketAlreadyOwnedByYou",
+                    "ResourceInUseException",
+                ],
+            ) && !e.message().contains("is not ACTIVE") =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Treats "not found" as success: a delete wants it gone.
+fn gone_ok(r: Result<(), Error>) -> Result<(), Error> {
+    match r {
+        Err(e) if e.kind() == crate::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Firehose's words while the role it was given has not propagated yet.
+fn iam_not_propagated(e: &Error) -> bool {
+    let m = e.message().to_ascii_lowercase();
+    [
+        "unable to assume role",
+        "is not authorized to",
+        "access was denied",
+        "the security token included in the request is invalid",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+/// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
+fn test_message_not_delivered(e: &Error) -> bool {
+    e.message().contains("Could not deliver test message")
+}
+
+impl Reconciler<'_> {
+    fn change(&self, address: &str) -> Option<&ResourceChange> {
+        self.plan.resources.iter().find(|r| r.address == address && r.action != Action::NoOp)
+    }
+
+    fn desired(&self, address: &str) -> Option<&DesiredResource> {
+        self.desired.resources.iter().find(|r| r.address == address)
+    }
+
+    fn tags(&self) -> BTreeMap<String, String> {
+        self.spec.resource_tags()
+    }
+
+    /// Runs one resource's change unless something it needs failed. `true` when the resource is in place.
+    async fn step(
+        &self,
+        address: &str,
+        needs: &[&str],
+        failed: &std::sync::Mutex<BTreeSet<String>>,
+        results: &std::sync::Mutex<Vec<StepResult>>,
+    ) -> bool {
+        let Some(change) = self.change(address) else { return !failed.lock().expect("lock").contains(address) };
+        let blocked: Vec<String> = {
+            let f = failed.lock().expect("lock");
+            needs.iter().filter(|n| f.contains(**n)).map(|n| n.to_string()).collect()
+        };
+        let outcome = if !blocked.is_empty() {
+            Outcome::Skipped { reason: format!("needs {}, which did not succeed", blocked.join(", ")) }
+        } else {
+            self.progress.started(change);
+            let start = Instant::now();
+            match self.execute(change).await {
+                Ok(()) => Outcome::Done { elapsed: start.elapsed() },
+                Err(e) => Outcome::Failed { error: e.to_string() },
+            }
+        };
+        let ok = matches!(outcome, Outcome::Done { .. });
+        if !ok {
+            failed.lock().expect("lock").insert(address.to_string());
+        }
+        let result = StepResult {
+            address: address.to_string(),
+            kind: change.kind,
+            name: change.name.clone(),
+            action: change.action,
+            outcome,
+        };
+        self.progress.finished(&result);
+        results.lock().expect("lock").push(result);
+        ok
+    }
+
+    /// Apply: roles, then every region in parallel; within a region bucket → topic → notification and
+    /// subscription → log group → stream → clusters (in parallel, bounded) → filters no longer wanted.
+    pub async fn apply(&self) -> Vec<StepResult> {
+        let failed = std::sync::Mutex::new(BTreeSet::new());
+        let results = std::sync::Mutex::new(Vec::new());
+        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &[], &failed, &results)))
+            .await;
+        join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
+        results.into_inner().expect("lock")
+    }
+
+    async fn apply_region(
+        &self,
+        region: &str,
+        failed: &std::sync::Mutex<BTreeSet<String>>,
+        results: &std::sync::Mutex<Vec<StepResult>>,
+    ) {
+        let at = |what: &str| format!("region.{region}.{what}");
+        let (bucket, topic, notification, subscription, log_group, stream) = (
+            at("bucket"),
+            at("topic"),
+            at("bucket_notification"),
+            at("topic_subscription"),
+            at("firehose_log_group"),
+            at("stream"),
+        );
+        self.step(&bucket, &[], failed, results).await;
+        self.step(&topic, &[], failed, results).await;
+        let (notification_needs, subscription_needs) = ([bucket.as_str(), topic.as_str()], [topic.as_str()]);
+        futures::join!(
+            self.step(&notification, &notification_needs, failed, results),
+            self.step(&subscription, &subscription_needs, failed, results),
+            async {
+                self.step(&log_group, &[], failed, results).await;
+                self.step(&stream, &[&bucket, "role.firehose", &log_group], failed, results).await;
+            }
+        );
+        let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
+        stream::iter(clusters)
+            .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
+                let stream = stream.clone();
+                async move {
+                    let at = |what: &str| format!("region.{region}.cluster.{cluster}.{what}");
+                    let (logging, group, filter) = (at("audit_logging"), at("log_group"), at("filter"));
+                    self.step(&logging, &[], failed, results).await;
+                    self.step(&group, &[], failed, results).await;
+                    self.step(&filter, &[&stream, "role.cloudwatch", &group], failed, results).await;
+                }
+            })
+            .await;
+        let stale: Vec<&ResourceChange> = self
+            .plan
+            .resources
+            .iter()
+            .filter(|r| r.action == Action::Delete && r.region.as_deref() == Some(region))
+            .collect();
+        for s in stale {
+            self.step(&s.address, &[], failed, results).await;
+        }
+    }
+
+    /// Destroy: the reverse order. Filters first (so nothing sends into a stream being deleted), then stream,
+    /// notification entry, subscription, topic, bucket (when asked), and the roles last.
+    pub async fn destroy(&self) -> Vec<StepResult> {
+        let failed = std::sync::Mutex::new(BTreeSet::new());
+        let results = std::sync::Mutex::new(Vec::new());
+        join_all(self.spec.regions.iter().map(|r| self.destroy_region(&r.name, &failed, &results))).await;
+        let everything: Vec<String> = self
+            .plan
+            .resources
+            .iter()
+            .filter(|r| r.region.is_some() && r.action == Action::Delete)
+            .map(|r| r.address.clone())
+            .collect();
+        let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
+        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &needs, &failed, &results)))
+            .await;
+        results.into_inner().expect("lock")
+    }
+
+    async fn destroy_region(
+        &self,
+        region: &str,
+        failed: &std::sync::Mutex<BTreeSet<String>>,
+        results: &std::sync::Mutex<Vec<StepResult>>,
+    ) {
+        let filters: Vec<String> = self
+            .plan
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::SubscriptionFilter && r.region.as_deref() == Some(region))
+            .map(|r| r.address.clone())
+            .collect();
+        stream::iter(filters.iter())
+            .for_each_concurrent(CONCURRENT_CLUSTERS, |f| async move {
+                self.step(f, &[], failed, results).await;
+            })
+            .await;
+        let at = |what: &str| format!("region.{region}.{what}");
+        let filter_refs: Vec<&str> = filters.iter().map(String::as_str).collect();
+        self.step(&at("stream"), &filter_refs, failed, results).await;
+        self.step(&at("bucket_notification"), &[], failed, results).await;
+        self.step(&at("topic_subscription"), &[], failed, results).await;
+        self.step(&at("topic"), &[&at("bucket_notification"), &at("topic_subscription")], failed, results).await;
+        self.step(&at("bucket"), &[&at("stream"), &at("bucket_notification")], failed, results).await;
+    }
+
+    async fn execute(&self, change: &ResourceChange) -> Result<(), Error> {
+        let region = change.region.as_deref().and_then(|r| self.regions.get(r));
+        let d = self.desired(&change.address);
+        match (change.kind, change.action, region, d) {
+            (Kind::Role, Action::Delete, _, _) => self.delete_role(&change.name).await,
+            (Kind::Role, Action::Create, _, Some(d)) => self.create_role(d).await,
+            (Kind::Role, Action::Update | Action::Replace, _, Some(d)) => self.update_role(d, change).await,
+            (Kind::Bucket, Action::Delete, Some(c), _) => delete_bucket(c, &change.name).await,
+            (Kind::Bucket, Action::Create, Some(c), Some(d)) => self.create_bucket(c, d).await,
+            (Kind::Bucket, Action::Update | Action::Replace, Some(c), Some(d)) => {
+                self.bucket_settings(c, d, &changed(change)).await
+            }
+            (Kind::Topic, Action::Delete, Some(c), _) => self.delete_topic(c).await,
+            (Kind::Topic, Action::Create, Some(c), Some(d)) => self.create_topic(c, d).await,
+            (Kind::Topic, _, Some(c), Some(d)) => self.update_topic(c, d, &changed(change)).await,
+            (Kind::TopicSubscription, Action::Delete, Some(c), _) => unsubscribe(c, change).await,
+            (Kind::TopicSubscription, _, Some(c), Some(d)) => subscribe(c, d).await,
+            (Kind::BucketNotification, Action::Delete, Some(c), _) => self.notification(c, &change.name, None).await,
+            (Kind::BucketNotification, _, Some(c), Some(d)) => self.notification(c, &change.name, Some(d)).await,
+            (Kind::FirehoseLogGroup | Kind::LogGroup, _, Some(c), Some(d)) => self.log_group(c, d, change.action).await,
+            (Kind::DeliveryStream, Action::Delete, Some(c), _) => {
+                self.delete_stream(c, &change.name, &change.address).await
+            }
+            (Kind::DeliveryStream, Action::Create, Some(c), Some(d)) => self.create_stream(c, d).await,
+            (Kind::DeliveryStream, Action::Replace, Some(c), Some(d)) => {
+                self.delete_stream(c, &d.name, &d.address).await?;
+                self.create_stream(c, d).await
+            }
+            (Kind::DeliveryStream, Action::Update, Some(c), Some(d)) => {
+                self.update_stream(c, d, &changed(change)).await
+            }
+            (Kind::ClusterLogging, _, Some(c), Some(d)) => self.enable_audit_logging(c, d).await,
+            (Kind::SubscriptionFilter, Action::Delete, Some(c), _) => {
+                let group = change
+                    .changes
+                    .iter()
+                    .find(|f| f.field == "log_group")
+                    .and_then(|f| f.old.as_ref())
+                    .map(text)
+                    .unwrap_or_default();
+                delete_filter(c, &group, &change.name).await
+            }
+            (Kind::SubscriptionFilter, _, Some(c), Some(d)) => self.put_filter(c, d).await,
+            _ => Err(Error::Failed {
+                what: format!("eksaudit cannot {:?} a {} ({})", change.action, change.kind.label(), change.address),
+            }),
+        }
+    }
+
+    // --- IAM --------------------------------------------------------------------------------------------
+
+    async fn create_role(&self, d: &DesiredResource) -> Result<(), Error> {
+        let iam = self.aws.iam();
+        let mut create = iam
+            .create_role()
+            .role_name(&d.name)
+            .assume_role_policy_document(field(d, "trust_policy").to_string())
+            .description(format!("eksaudit pipeline {}", self.spec.pipeline.name));
+        for (k, v) in self.tags() {
+            create = create.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+        }
+        match create.send().await.map_err(|e| Error::call("iam:CreateRole", &d.name, e)) {
+            Ok(_) => {}
+            // Left by an interrupted run: bring it in line instead.
+            Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
+                iam.update_assume_role_policy()
+                    .role_name(&d.name)
+                    .policy_document(field(d, "trust_policy").to_string())
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("iam:UpdateAssumeRolePolicy", &d.name, e))?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.put_role_policy(d).await
+    }
+
+    async fn put_role_policy(&self, d: &DesiredResource) -> Result<(), Error> {
+        self.aws
+            .iam()
+            .put_role_policy()
+            .role_name(&d.name)
+            .policy_name(&self.spec.pipeline.name)
+            .policy_document(field(d, "permissions").to_string())
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:PutRolePolicy", &d.name, e))?;
+        Ok(())
+    }
+
+    async fn update_role(&self, d: &DesiredResource, change: &ResourceChange) -> Result<(), Error> {
+        let iam = self.aws.iam();
+        for c in &change.changes {
+            match c.field.as_str() {
+                "trust_policy" => {
+                    iam.update_assume_role_policy()
+                        .role_name(&d.name)
+                        .policy_document(field(d, "trust_policy").to_string())
+                        .send()
+                        .await
+                        .map_err(|e| Error::call("iam:UpdateAssumeRolePolicy", &d.name, e))?;
+                }
+                "permissions" => self.put_role_policy(d).await?,
+                "attached_policies" => {
+                    for arn in c.old.as_ref().and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+                    {
+                        gone_ok(
+                            iam.detach_role_policy()
+                                .role_name(&d.name)
+                                .policy_arn(arn)
+                                .send()
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| Error::call("iam:DetachRolePolicy", &d.name, e)),
+                        )?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Tags: also the adoption of an untagged role.
+        let mut tag = iam.tag_role().role_name(&d.name);
+        for (k, v) in self.tags() {
+            tag = tag.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+        }
+        tag.send().await.map_err(|e| Error::call("iam:TagRole", &d.name, e))?;
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<(), Error> {
+        let iam = self.aws.iam();
+        let inline = match iam.list_role_policies().role_name(name).send().await {
+            Ok(out) => out.policy_names().to_vec(),
+            Err(e) => {
+                let e = Error::call("iam:ListRolePolicies", name, e);
+                return if e.kind() == crate::ErrorKind::NotFound { Ok(()) } else { Err(e) };
+            }
+        };
+        for p in inline {
+            gone_ok(
+                iam.delete_role_policy()
+                    .role_name(name)
+                    .policy_name(&p)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("iam:DeleteRolePolicy", name, e)),
+            )?;
+        }
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:ListAttachedRolePolicies", name, e))?;
+        for a in attached.attached_policies() {
+            if let Some(arn) = a.policy_arn() {
+                gone_ok(
+                    iam.detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| Error::call("iam:DetachRolePolicy", name, e)),
+                )?;
+            }
+        }
+        gone_ok(
+            iam.delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("iam:DeleteRole", name, e)),
+        )
+    }
+
+    // --- S3 ---------------------------------------------------------------------------------------------
+
+    async fn create_bucket(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        let mut create = c.s3.create_bucket().bucket(&d.name);
+        if c.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                s3t::CreateBucketConfiguration::builder()
+                    .location_constraint(s3t::BucketLocationConstraint::from(c.region.as_str()))
+                    .build(),
+            );
+        }
+        exists_ok(create.send().await.map(|_| ()).map_err(|e| Error::call("s3:CreateBucket", &d.name, e)))?;
+        let all: Vec<String> = d.fields.keys().cloned().collect();
+        self.bucket_settings(c, d, &all).await
+    }
+
+    /// One setting at a time: S3 answers OperationAborted to concurrent configuration calls on one bucket.
+    async fn bucket_settings(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
+        let name = d.name.as_str();
+        let conflict = |e: &Error| is_code(e, &["OperationAborted"]);
+        let budget = self.budgets.s3_conflict;
+        for f in fields {
+            let v = field(d, f);
+            match f.as_str() {
+                "tags" => {
+                    let tags = self.merged_bucket_tags(c, name).await?;
+                    let set: Result<Vec<s3t::Tag>, _> =
+                        tags.iter().map(|(k, v)| s3t::Tag::builder().key(k).value(v).build()).collect();
+                    let tagging = s3t::Tagging::builder()
+                        .set_tag_set(Some(set.map_err(build_error)?))
+                        .build()
+                        .map_err(build_error)?;
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_tagging()
+                            .bucket(name)
+                            .tagging(tagging.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketTagging", name, e))
+                    })
+                    .await?;
+                }
+                "public_access_block" => {
+                    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(true);
+                    let pab = s3t::PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(b("block_public_acls"))
+                        .ignore_public_acls(b("ignore_public_acls"))
+                        .block_public_policy(b("block_public_policy"))
+                        .restrict_public_buckets(b("restrict_public_buckets"))
+                        .build();
+                    retry(budget, conflict, || async {
+                        c.s3.put_public_access_block()
+                            .bucket(name)
+                            .public_access_block_configuration(pab.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutPublicAccessBlock", name, e))
+                    })
+                    .await?;
+                }
+                "ownership" => {
+                    let rule = s3t::OwnershipControlsRule::builder()
+                        .object_ownership(s3t::ObjectOwnership::from(text(v).as_str()))
+                        .build()
+                        .map_err(build_error)?;
+                    let controls = s3t::OwnershipControls::builder().rules(rule).build().map_err(build_error)?;
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_ownership_controls()
+                            .bucket(name)
+                            .ownership_controls(controls.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketOwnershipControls", name, e))
+                    })
+                    .await?;
+                }
+                "encryption" => {
+                    let algorithm = v.get("algorithm").map(text).unwrap_or_else(|| "AES256".into());
+                    let mut by_default = s3t::ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(s3t::ServerSideEncryption::from(algorithm.as_str()));
+                    if let Some(key) = v.get("kms_key_id").and_then(Value::as_str) {
+                        by_default = by_default.kms_master_key_id(key);
+                    }
+                    let rule = s3t::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(by_default.build().map_err(build_error)?)
+                        .set_bucket_key_enabled(v.get("bucket_key").and_then(Value::as_bool))
+                        .build();
+                    let config =
+                        s3t::ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(build_error)?;
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_encryption()
+                            .bucket(name)
+                            .server_side_encryption_configuration(config.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketEncryption", name, e))
+                    })
+                    .await?;
+                }
+                "policy" => {
+                    let doc = v.to_string();
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_policy()
+                            .bucket(name)
+                            .policy(&doc)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketPolicy", name, e))
+                    })
+                    .await?;
+                }
+                "versioning" => {
+                    let status = if v == "Enabled" {
+                        s3t::BucketVersioningStatus::Enabled
+                    } else {
+                        s3t::BucketVersioningStatus::Suspended
+                    };
+                    let config = s3t::VersioningConfiguration::builder().status(status).build();
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_versioning()
+                            .bucket(name)
+                            .versioning_configuration(config.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketVersioning", name, e))
+                    })
+                    .await?;
+                }
+                "lifecycle" => {
+                    let days = |k: &str| v.get(k).and_then(Value::as_i64).map(|d| d as i32);
+                    let mut rule = s3t::LifecycleRule::builder()
+                        .id(&self.spec.pipeline.name)
+                        .status(s3t::ExpirationStatus::Enabled)
+                        .filter(s3t::LifecycleRuleFilter::builder().prefix("").build());
+                    if let Some(d) = days("expire_current_days") {
+                        rule = rule.expiration(s3t::LifecycleExpiration::builder().days(d).build());
+                    }
+                    if let Some(d) = days("expire_noncurrent_days") {
+                        rule = rule.noncurrent_version_expiration(
+                            s3t::NoncurrentVersionExpiration::builder().noncurrent_days(d).build(),
+                        );
+                    }
+                    if let Some(d) = days("abort_incomplete_multipart_days") {
+                        rule = rule.abort_incomplete_multipart_upload(
+                            s3t::AbortIncompleteMultipartUpload::builder().days_after_initiation(d).build(),
+                        );
+                    }
+                    let config = s3t::BucketLifecycleConfiguration::builder()
+                        .rules(rule.build().map_err(build_error)?)
+                        .build()
+                        .map_err(build_error)?;
+                    retry(budget, conflict, || async {
+                        c.s3.put_bucket_lifecycle_configuration()
+                            .bucket(name)
+                            .lifecycle_configuration(config.clone())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| Error::call("s3:PutBucketLifecycleConfiguration", name, e))
+                    })
+                    .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The bucket's tags with ours set: tags others put on it stay.
+    async fn merged_bucket_tags(&self, c: &RegionClients, name: &str) -> Result<BTreeMap<String, String>, Error> {
+        let mut tags: BTreeMap<String, String> = match c.s3.get_bucket_tagging().bucket(name).send().await {
+            Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            Err(e) => {
+                let e = Error::call("s3:GetBucketTagging", name, e);
+                if e.kind() != crate::ErrorKind::NotFound {
+                    return Err(e);
+                }
+                BTreeMap::new()
+            }
+        };
+        tags.extend(self.tags());
+        Ok(tags)
+    }
+
+    /// Read, merge ours, write: PutBucketNotificationConfiguration replaces the whole configuration, so every
+    /// entry of others is written back as it was. `desired: None` removes ours.
+    async fn notification(
+        &self,
+        c: &RegionClients,
+        bucket: &str,
+        desired: Option<&DesiredResource>,
+    ) -> Result<(), Error> {
+        let current = match c.s3.get_bucket_notification_configuration().bucket(bucket).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = Error::call("s3:GetBucketNotificationConfiguration", bucket, e);
+                return if desired.is_none() && e.kind() == crate::ErrorKind::NotFound { Ok(()) } else { Err(e) };
+            }
+        };
+        let id = self.spec.pipeline.name.as_str();
+        let mut topics: Vec<s3t::TopicConfiguration> =
+            current.topic_configurations().iter().filter(|t| t.id() != Some(id)).cloned().collect();
+        if desired.is_none() && topics.len() == current.topic_configurations().len() {
+            return Ok(()); // ours is not there: nothing to remove
+        }
+        if let Some(d) = desired {
+            let events: Vec<s3t::Event> = field(d, "events")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(s3t::Event::from)
+                .collect();
+            let prefix = s3t::FilterRule::builder()
+                .name(s3t::FilterRuleName::Prefix)
+                .value(text(field(d, "filter_prefix")))
+                .build();
+            topics.push(
+                s3t::TopicConfiguration::builder()
+                    .id(id)
+                    .topic_arn(text(field(d, "topic_arn")))
+                    .set_events(Some(events))
+                    .filter(
+                        s3t::NotificationConfigurationFilter::builder()
+                            .key(s3t::S3KeyFilter::builder().filter_rules(prefix).build())
+                            .build(),
+                    )
+                    .build()
+                    .map_err(build_error)?,
+            );
+        }
+        let config = s3t::NotificationConfiguration::builder()
+            .set_topic_configurations(Some(topics))
+            .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+            .set_lambda_function_configurations(Some(current.lambda_function_configurations().to_vec()))
+            .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+            .build();
+        retry(
+            self.budgets.s3_conflict,
+            |e| is_code(e, &["OperationAborted"]),
+            || async {
+                c.s3.put_bucket_notification_configuration()
+                    .bucket(bucket)
+                    .notification_configuration(config.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("s3:PutBucketNotificationConfiguration", bucket, e))
+            },
+        )
+        .await
+    }
+
+    // --- SNS --------------------------------------------------------------------------------------------
+
+    fn topic_arn(&self, c: &RegionClients) -> String {
+        format!(
+            "arn:{}:sns:{}:{}:{}",
+            eksaudit_spec::partition(&c.region),
+            c.region,
+            self.account,
+            self.spec.topic_name()
+        )
+    }
+
+    async fn create_topic(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        let mut create = c.sns.create_topic().name(&d.name);
+        for (k, v) in self.tags() {
+            create = create.tags(aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+        }
+        create.send().await.map_err(|e| Error::call("sns:CreateTopic", &d.name, e))?;
+        self.update_topic(c, d, &["policy".to_string()]).await
+    }
+
+    async fn update_topic(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
+        let arn = self.topic_arn(c);
+        if fields.iter().any(|f| f == "policy") {
+            c.sns
+                .set_topic_attributes()
+                .topic_arn(&arn)
+                .attribute_name("Policy")
+                .attribute_value(field(d, "policy").to_string())
+                .send()
+                .await
+                .map_err(|e| Error::call("sns:SetTopicAttributes", &arn, e))?;
+        }
+        if fields.iter().any(|f| f == "tags") {
+            let mut tag = c.sns.tag_resource().resource_arn(&arn);
+            for (k, v) in self.tags() {
+                tag = tag.tags(aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+            }
+            tag.send().await.map_err(|e| Error::call("sns:TagResource", &arn, e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_topic(&self, c: &RegionClients) -> Result<(), Error> {
+        let arn = self.topic_arn(c);
+        gone_ok(
+            c.sns
+                .delete_topic()
+                .topic_arn(&arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("sns:DeleteTopic", &arn, e)),
+        )
+    }
+
+    // --- CloudWatch Logs ---------------------------------------------------------------------------------
+
+    async fn log_group(&self, c: &RegionClients, d: &DesiredResource, action: Action) -> Result<(), Error> {
+        let name = d.name.as_str();
+        let tags: HashMap<String, String> = self.tags().into_iter().collect();
+        if action == Action::Create {
+            exists_ok(
+                c.logs
+                    .create_log_group()
+                    .log_group_name(name)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("logs:CreateLogGroup", name, e)),
+            )?;
+        } else if d.kind == Kind::FirehoseLogGroup {
+            let arn = format!(
+                "arn:{}:logs:{}:{}:log-group:{name}",
+                eksaudit_spec::partition(&c.region),
+                c.region,
+                self.account
+            );
+            c.logs
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| Error::call("logs:TagResource", name, e))?;
+        }
+        if let Some(days) = d.fields.get("retention_days").and_then(|f| f.value.as_i64()) {
+            c.logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days as i32)
+                .send()
+                .await
+                .map_err(|e| Error::call("logs:PutRetentionPolicy", name, e))?;
+        }
+        if d.kind == Kind::FirehoseLogGroup {
+            exists_ok(
+                c.logs
+                    .create_log_stream()
+                    .log_group_name(name)
+                    .log_stream_name(eksaudit_plan::desired::FIREHOSE_ERROR_LOG_STREAM)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("logs:CreateLogStream", name, e)),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn put_filter(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        let group = text(field(d, "log_group"));
+        retry(self.budgets.filter_test_message, test_message_not_delivered, || async {
+            c.logs
+                .put_subscription_filter()
+                .log_group_name(&group)
+                .filter_name(&d.name)
+                .filter_pattern(text(field(d, "filter_pattern")))
+                .destination_arn(text(field(d, "destination_arn")))
+                .role_arn(text(field(d, "role_arn")))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("logs:PutSubscriptionFilter", &group, e))
+        })
+        .await
+    }
+
+    // --- Firehose ----------------------------------------------------------------------------------------
+
+    fn destination(d: &DesiredResource) -> Result<fh::ExtendedS3DestinationConfiguration, Error> {
+        let logging = field(d, "error_logging");
+        fh::ExtendedS3DestinationConfiguration::builder()
+            .role_arn(text(field(d, "role_arn")))
+            .bucket_arn(text(field(d, "bucket_arn")))
+            .prefix(text(field(d, "prefix")))
+            .error_output_prefix(text(field(d, "error_output_prefix")))
+            .buffering_hints(
+                fh::BufferingHints::builder()
+                    .size_in_mbs(field(d, "buffer_size_mb").as_i64().unwrap_or(5) as i32)
+                    .interval_in_seconds(field(d, "buffer_interval_seconds").as_i64().unwrap_or(300) as i32)
+                    .build(),
+            )
+            .compression_format(fh::CompressionFormat::from(text(field(d, "compression")).as_str()))
+            .cloud_watch_logging_options(
+                fh::CloudWatchLoggingOptions::builder()
+                    .enabled(logging.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+                    .log_group_name(logging.get("log_group").map(text).unwrap_or_default())
+                    .log_stream_name(logging.get("log_stream").map(text).unwrap_or_default())
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)
+    }
+
+    async fn create_stream(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let destination = Self::destination(d)?;
+            let tags: Result<Vec<fh::Tag>, _> =
+                self.tags().into_iter().map(|(k, v)| fh::Tag::builder().key(k).value(v).build()).collect();
+            let tags = tags.map_err(build_error)?;
+            let created = retry(self.budgets.iam_propagation, iam_not_propagated, || async {
+                c.firehose
+                    .create_delivery_stream()
+                    .delivery_stream_name(&d.name)
+                    .delivery_stream_type(fh::DeliveryStreamType::DirectPut)
+                    .extended_s3_destination_configuration(destination.clone())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("firehose:CreateDeliveryStream", &d.name, e))
+            })
+            .await;
+            exists_ok(created)?;
+            self.progress.waiting(&d.address, "the Firehose stream to become ACTIVE");
+            match self.wait_stream_active(c, &d.name).await {
+                Ok(()) => return Ok(()),
+                Err(Error::Failed { what }) if attempts < 2 => {
+                    tracing::warn!(stream = %d.name, "{what}; deleting and creating it again");
+                    self.delete_stream(c, &d.name, &d.address).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn wait_stream_active(&self, c: &RegionClients, name: &str) -> Result<(), Error> {
+        wait_for(self.budgets.stream_active, &format!("Firehose stream {name} to become ACTIVE"), || async {
+            let out = c
+                .firehose
+                .describe_delivery_stream()
+                .delivery_stream_name(name)
+                .send()
+                .await
+                .map_err(|e| Error::call("firehose:DescribeDeliveryStream", name, e))?;
+            let Some(desc) = out.delivery_stream_description() else { return Ok(None) };
+            match desc.delivery_stream_status().as_str() {
+                "ACTIVE" => Ok(Some(())),
+                "CREATING_FAILED" => {
+                    let why = desc
+                        .failure_description()
+                        .map(|f| format!("{}: {}", f.r#type().as_str(), f.details()))
+                        .unwrap_or_default();
+                    Err(Error::Failed { what: format!("Firehose stream {name} failed to create ({why})") })
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn update_stream(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
+        let name = d.name.as_str();
+        if fields.iter().any(|f| f != "tags") {
+            let out = c
+                .firehose
+                .describe_delivery_stream()
+                .delivery_stream_name(name)
+                .send()
+                .await
+                .map_err(|e| Error::call("firehose:DescribeDeliveryStream", name, e))?;
+            let desc = out
+                .delivery_stream_description()
+                .ok_or_else(|| Error::Failed { what: format!("Firehose stream {name} has no description") })?;
+            let destination_id = desc
+                .destinations()
+                .first()
+                .map(|x| x.destination_id().to_string())
+                .unwrap_or_else(|| "destinationId-000000000001".into());
+            let full = Self::destination(d)?;
+            let update = fh::ExtendedS3DestinationUpdate::builder()
+                .set_role_arn(Some(full.role_arn().to_string()))
+                .set_bucket_arn(Some(full.bucket_arn().to_string()))
+                .set_prefix(full.prefix().map(str::to_string))
+                .set_error_output_prefix(full.error_output_prefix().map(str::to_string))
+                .set_buffering_hints(full.buffering_hints().cloned())
+                .set_compression_format(full.compression_format().cloned())
+                .set_cloud_watch_logging_options(full.cloud_watch_logging_options().cloned())
+                .build();
+            c.firehose
+                .update_destination()
+                .delivery_stream_name(name)
+                .current_delivery_stream_version_id(desc.version_id())
+                .destination_id(destination_id)
+                .extended_s3_destination_update(update)
+                .send()
+                .await
+                .map_err(|e| Error::call("firehose:UpdateDestination", name, e))?;
+        }
+        let tags: Result<Vec<fh::Tag>, _> =
+            self.tags().into_iter().map(|(k, v)| fh::Tag::builder().key(k).value(v).build()).collect();
+        c.firehose
+            .tag_delivery_stream()
+            .delivery_stream_name(name)
+            .set_tags(Some(tags.map_err(build_error)?))
+            .send()
+            .await
+            .map_err(|e| Error::call("firehose:TagDeliveryStream", name, e))?;
+        Ok(())
+    }
+
+    async fn delete_stream(&self, c: &RegionClients, name: &str, address: &str) -> Result<(), Error> {
+        // Delete is refused while the stream is CREATING: wait that out first.
+        let deleted = retry(
+            self.budgets.stream_active,
+            |e| is_code(e, &["ResourceInUseException"]),
+            || async {
+                gone_ok(
+                    c.firehose
+                        .delete_delivery_stream()
+                        .delivery_stream_name(name)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| Error::call("firehose:DeleteDeliveryStream", name, e)),
+                )
+            },
+        )
+        .await;
+        deleted?;
+        self.progress.waiting(address, "the Firehose stream to be deleted");
+        wait_for(self.budgets.stream_active, &format!("Firehose stream {name} to be deleted"), || async {
+            match c.firehose.describe_delivery_stream().delivery_stream_name(name).send().await {
+                Ok(_) => Ok(None),
+                Err(e) => {
+                    let e = Error::call("firehose:DescribeDeliveryStream", name, e);
+                    if e.kind() == crate::ErrorKind::NotFound {
+                        Ok(Some(()))
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    // --- EKS ---------------------------------------------------------------------------------------------
+
+    async fn enable_audit_logging(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        use aws_sdk_eks::types::{LogSetup, LogType, Logging, UpdateStatus};
+        let name = d.name.as_str();
+        let logging =
+            Logging::builder().cluster_logging(LogSetup::builder().types(LogType::Audit).enabled(true).build()).build();
+        let started = retry(
+            self.budgets.cluster_update,
+            |e| is_code(e, &["ResourceInUseException"]),
+            || async {
+                c.eks
+                    .update_cluster_config()
+                    .name(name)
+                    .logging(logging.clone())
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("eks:UpdateClusterConfig", name, e))
+            },
+        )
+        .await;
+        let update_id = match started {
+            Ok(out) => out.update().and_then(|u| u.id()).map(str::to_string),
+            // EKS says so when audit logging is already on.
+            Err(e)
+                if is_code(&e, &["InvalidParameterException"])
+                    && e.message().to_ascii_lowercase().contains("no changes") =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(id) = update_id else {
+            return Err(Error::Failed {
+                what: format!("eks:UpdateClusterConfig on {name} returned no update id to wait on"),
+            });
+        };
+        self.progress.waiting(&d.address, "EKS to turn audit logging on");
+        wait_for(self.budgets.cluster_update, &format!("EKS update {id} on cluster {name}"), || async {
+            let out = c
+                .eks
+                .describe_update()
+                .name(name)
+                .update_id(&id)
+                .send()
+                .await
+                .map_err(|e| Error::call("eks:DescribeUpdate", name, e))?;
+            match out.update().and_then(|u| u.status()) {
+                Some(UpdateStatus::Successful) => Ok(Some(())),
+                Some(UpdateStatus::Failed | UpdateStatus::Cancelled) => {
+                    let errors: Vec<String> = out
+                        .update()
+                        .map(|u| u.errors().iter().map(|e| e.error_message().unwrap_or_default().to_string()).collect())
+                        .unwrap_or_default();
+                    Err(Error::Failed {
+                        what: format!("EKS update {id} on cluster {name} failed: {}", errors.join("; ")),
+                    })
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+fn changed(change: &ResourceChange) -> Vec<String> {
+    let mut fields: Vec<String> = change.changes.iter().map(|c| c.field.clone()).collect();
+    // Adopting a resource means tagging it, even when nothing else differs.
+    if change.reason.as_deref().is_some_and(|r| r.starts_with("adopt")) && !fields.iter().any(|f| f == "tags") {
+        fields.push("tags".into());
+    }
+    fields
+}
+
+fn build_error(e: impl std::fmt::Display) -> Error {
+    Error::Failed { what: format!("could not build an AWS request: {e}") }
+}
+
+async fn subscribe(c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+    let topic = text(field(d, "topic_arn"));
+    c.sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(text(field(d, "endpoint")))
+        .send()
+        .await
+        .map_err(|e| Error::call("sns:Subscribe", &topic, e))?;
+    Ok(())
+}
+
+async fn unsubscribe(c: &RegionClients, change: &ResourceChange) -> Result<(), Error> {
+    let arn = change
+        .changes
+        .iter()
+        .find(|f| f.field == "subscription_arn")
+        .and_then(|f| f.old.as_ref())
+        .map(text)
+        .unwrap_or_default();
+    if arn.is_empty() || arn == "PendingConfirmation" {
+        return Ok(());
+    }
+    gone_ok(
+        c.sns
+            .unsubscribe()
+            .subscription_arn(&arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::call("sns:Unsubscribe", &arn, e)),
+    )
+}
+
+async fn delete_filter(c: &RegionClients, group: &str, name: &str) -> Result<(), Error> {
+    gone_ok(
+        c.logs
+            .delete_subscription_filter()
+            .log_group_name(group)
+            .filter_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::call("logs:DeleteSubscriptionFilter", group, e)),
+    )
+}
+
+/// Empties the bucket (every version, delete marker and unfinished upload, in batches of 1000) and deletes it.
+async fn delete_bucket(c: &RegionClients, name: &str) -> Result<(), Error> {
+    loop {
+        let out = match c.s3.list_object_versions().bucket(name).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = Error::call("s3:ListObjectVersions", name, e);
+                return if e.kind() == crate::ErrorKind::NotFound { Ok(()) } else { Err(e) };
+            }
+        };
+        let mut ids: Vec<s3t::ObjectIdentifier> = Vec::new();
+        for v in out.versions() {
+            ids.push(
+                s3t::ObjectIdentifier::builder()
+                    .key(v.key().unwrap_or_default())
+                    .set_version_id(v.version_id().map(str::to_string))
+                    .build()
+                    .map_err(build_error)?,
+            );
+        }
+        for m in out.delete_markers() {
+            ids.push(
+                s3t::ObjectIdentifier::builder()
+                    .key(m.key().unwrap_or_default())
+                    .set_version_id(m.version_id().map(str::to_string))
+                    .build()
+                    .map_err(build_error)?,
+            );
+        }
+        if ids.is_empty() {
+            break;
+        }
+        for batch in ids.chunks(1000) {
+            let delete =
+                s3t::Delete::builder().set_objects(Some(batch.to_vec())).quiet(true).build().map_err(build_error)?;
+            c.s3.delete_objects()
+                .bucket(name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| Error::call("s3:DeleteObjects", name, e))?;
+        }
+    }
+    let uploads =
+        c.s3.list_multipart_uploads()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| Error::call("s3:ListMultipartUploads", name, e))?;
+    for u in uploads.uploads() {
+        if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
+            gone_ok(
+                c.s3.abort_multipart_upload()
+                    .bucket(name)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("s3:AbortMultipartUpload", name, e)),
+            )?;
+        }
+    }
+    gone_ok(
+        c.s3.delete_bucket().bucket(name).send().await.map(|_| ()).map_err(|e| Error::call("s3:DeleteBucket", name, e)),
+    )
+}

@@ -1,0 +1,164 @@
+//! Waiting on AWS: jittered exponential backoff within a time budget, for the errors AWS's eventual consistency
+//! produces (which the SDK's standard retry, made for throttling and 5xx, does not cover).
+
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How long one kind of wait may take, and how often it looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub total: Duration,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Budget {
+    pub const fn new(total_secs: u64) -> Budget {
+        Budget {
+            total: Duration::from_secs(total_secs),
+            first_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The budgets of apply and destroy. Terraform uses 2 minutes for IAM propagation to Firehose and 5 for
+/// CloudWatch Logs' test message; EKS logging updates take minutes.
+#[derive(Debug, Clone, Copy)]
+pub struct Budgets {
+    pub iam_propagation: Budget,
+    pub stream_active: Budget,
+    pub filter_test_message: Budget,
+    pub cluster_update: Budget,
+    pub s3_conflict: Budget,
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        Budgets {
+            iam_propagation: Budget::new(120),
+            stream_active: Budget::new(600),
+            filter_test_message: Budget::new(300),
+            cluster_update: Budget::new(1200),
+            s3_conflict: Budget::new(60),
+        }
+    }
+}
+
+/// A delay in [d/2, d], so concurrent waiters do not retry in step.
+fn jittered(d: Duration) -> Duration {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+    let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(fraction)
+}
+
+/// Calls `op` until it succeeds, fails with an error `retryable` rejects, or the budget is spent (then the last
+/// error is returned, saying how long it was tried).
+pub async fn retry<T, F, Fut>(budget: Budget, retryable: impl Fn(&Error) -> bool, mut op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let start = Instant::now();
+    let mut delay = budget.first_delay;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if retryable(&e) && start.elapsed() + delay < budget.total => {
+                tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "retrying");
+                tokio::time::sleep(jittered(delay)).await;
+                delay = (delay * 2).min(budget.max_delay);
+            }
+            Err(e) if retryable(&e) => return Err(e.gave_up_after(start.elapsed())),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, within the budget.
+pub async fn wait_for<T, F, Fut>(budget: Budget, what: &str, mut check: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, Error>>,
+{
+    let start = Instant::now();
+    let mut delay = budget.first_delay;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() + delay >= budget.total {
+            return Err(Error::Timeout { what: what.to_string(), after: start.elapsed() });
+        }
+        tokio::time::sleep(jittered(delay)).await;
+        delay = (delay * 2).min(budget.max_delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn err(code: &str) -> Error {
+        Error::Call {
+            operation: "x:Y",
+            target: "t".into(),
+            code: Some(code.into()),
+            message: "m".into(),
+            kind: ErrorKind::Other,
+        }
+    }
+
+    fn quick() -> Budget {
+        Budget {
+            total: Duration::from_millis(300),
+            first_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_until_success() {
+        let mut calls = 0;
+        let out = retry(
+            quick(),
+            |e| e.code() == Some("Later"),
+            || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(err("Later"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn stops_on_other_errors_and_when_the_budget_is_spent() {
+        let mut calls = 0;
+        let out: Result<(), Error> = retry(
+            quick(),
+            |e| e.code() == Some("Later"),
+            || {
+                calls += 1;
+                async { Err(err("Fatal")) }
+            },
+        )
+        .await;
+        assert_eq!(out.unwrap_err().code(), Some("Fatal"));
+        assert_eq!(calls, 1);
+        let out: Result<(), Error> = retry(quick(), |_| true, || async { Err(err("Later")) }).await;
+        assert!(out.unwrap_err().to_string().contains("gave up after"));
+        let waited: Result<(), Error> = wait_for(quick(), "the thing", || async { Ok(None) }).await;
+        assert!(waited.unwrap_err().to_string().contains("the thing"));
+    }
+}

@@ -1,0 +1,100 @@
+//! The destroy plan: what of the spec's resources exists and is ours to delete. Pure.
+
+use eksaudit_spec::OWNER_TAG_KEY;
+
+use crate::desired::DesiredState;
+use crate::diff::DiffOptions;
+use crate::model::{Kind, Management, Observation, ObservedState};
+use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
+
+/// `retain_bucket`: `[bucket] on_destroy = "retain"` keeps the buckets and the logs in them.
+pub fn destroy_plan(
+    desired: &DesiredState,
+    observed: &ObservedState,
+    options: &DiffOptions,
+    retain_bucket: bool,
+) -> Plan {
+    let mut plan = Plan {
+        pipeline: options.pipeline.clone(),
+        account: observed.account.clone(),
+        resources: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        notes: Vec::new(),
+    };
+    for d in &desired.resources {
+        if d.management != Management::Owned {
+            continue;
+        }
+        let o = match observed.resources.get(&d.address) {
+            Some(Observation::Present(o)) => o,
+            Some(Observation::Unknown { reason }) => {
+                plan.errors.push(Message::new(
+                    &d.address,
+                    format!("cannot read {} {}: {reason}", d.kind.label(), d.name),
+                    "check the credentials' read permissions, then run destroy again",
+                ));
+                continue;
+            }
+            _ => continue,
+        };
+        if matches!(d.kind, Kind::ClusterLogging | Kind::LogGroup | Kind::FirehoseLogGroup) {
+            if d.kind != Kind::ClusterLogging {
+                plan.notes.push(Message::new(
+                    &d.address,
+                    format!("log group {} is kept", d.name),
+                    "destroy never deletes log data",
+                ));
+            }
+            continue;
+        }
+        if o.foreign_account {
+            continue;
+        }
+        if d.kind.owner_tagged() && o.tags.get(OWNER_TAG_KEY) != Some(&options.pipeline) {
+            plan.warnings.push(Message::new(
+                &d.address,
+                format!("{} {} is not managed by pipeline {:?}: left alone", d.kind.label(), d.name, options.pipeline),
+                "eksaudit deletes only what carries its owner tag",
+            ));
+            continue;
+        }
+        if d.kind == Kind::Bucket && retain_bucket {
+            plan.notes.push(Message::new(
+                &d.address,
+                format!("S3 bucket {} and the logs in it are kept", d.name),
+                "set [bucket] on_destroy = \"delete\" to empty and delete it",
+            ));
+            continue;
+        }
+        plan.resources.push(ResourceChange {
+            address: d.address.clone(),
+            kind: d.kind,
+            region: d.region.clone(),
+            name: d.name.clone(),
+            action: Action::Delete,
+            reason: None,
+            changes: o
+                .fields
+                .iter()
+                .map(|(k, v)| FieldChange { field: k.clone(), old: Some(v.clone()), new: None })
+                .collect(),
+        });
+    }
+    for s in &observed.stale {
+        plan.resources.push(ResourceChange {
+            address: s.address.clone(),
+            kind: s.kind,
+            region: s.region.clone(),
+            name: s.name.clone(),
+            action: Action::Delete,
+            reason: Some("no longer implied by the spec".into()),
+            changes: s
+                .fields
+                .iter()
+                .map(|(k, v)| FieldChange { field: k.clone(), old: Some(v.clone()), new: None })
+                .collect(),
+        });
+    }
+    plan
+}

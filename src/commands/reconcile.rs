@@ -1,0 +1,177 @@
+//! What apply and destroy share: show the plan, confirm, act with live progress, summarise.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use eksaudit_aws::{Outcome, Progress, Reconciler, StepResult};
+use eksaudit_plan::render::{self, Colors};
+use eksaudit_plan::{Action, Plan, ResourceChange};
+use eksaudit_spec::Spec;
+
+use crate::cli::ApplyArgs;
+use crate::commands::plan::Live;
+use crate::exit::ExitStatus;
+use crate::settings::{GlobalSettings, Verbosity};
+use crate::style::Style;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+impl Mode {
+    fn verb(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        }
+    }
+}
+
+/// Plain progress lines on standard error, one per start, wait and end.
+struct Lines {
+    style: Style,
+    quiet: bool,
+}
+
+fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "deleting",
+        Action::NoOp => "checking",
+    }
+}
+
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::NoOp => "checked",
+    }
+}
+
+impl Progress for Lines {
+    fn started(&self, change: &ResourceChange) {
+        if !self.quiet {
+            eprintln!("  {}: {}…", change.address, doing(change.action));
+        }
+    }
+    fn waiting(&self, address: &str, what: &str) {
+        if !self.quiet {
+            eprintln!("  {address}: waiting for {what}…");
+        }
+    }
+    fn finished(&self, r: &StepResult) {
+        let s = self.style;
+        match &r.outcome {
+            Outcome::Done { elapsed } if !self.quiet => {
+                eprintln!("{} {}: {} ({:.1}s)", s.green("✓"), r.address, done(r.action), elapsed.as_secs_f64())
+            }
+            Outcome::Failed { error } => eprintln!("{} {}: {} failed: {error}", s.red("✗"), r.address, doing(r.action)),
+            Outcome::Skipped { reason } if !self.quiet => eprintln!("{} {}: skipped: {reason}", s.dim("-"), r.address),
+            _ => {}
+        }
+    }
+}
+
+fn confirm(mode: Mode, args: &ApplyArgs, settings: &GlobalSettings) -> Result<(), ExitStatus> {
+    if args.auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        super::print_error(
+            settings,
+            &format!(
+                "refusing to {} without confirmation: standard input is not a terminal; run with --auto-approve",
+                mode.verb()
+            ),
+        );
+        return Err(ExitStatus::Error);
+    }
+    eprint!("\nDo you want to {} these changes? Only 'yes' will be accepted: ", mode.verb());
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        eprintln!("{} cancelled; nothing was changed.", mode.verb());
+        Err(ExitStatus::Error)
+    }
+}
+
+pub async fn run(
+    mode: Mode,
+    spec: &Spec,
+    live: &Live,
+    plan: &Plan,
+    args: &ApplyArgs,
+    settings: &GlobalSettings,
+) -> ExitStatus {
+    let style = Style::new(settings.color_stderr);
+    print!("{}", render::text(plan, Colors(settings.color_stdout)));
+    if plan.is_blocked() {
+        super::print_error(
+            settings,
+            &format!("{} refused: fix the problems above first; nothing was changed", mode.verb()),
+        );
+        return ExitStatus::Error;
+    }
+    if !plan.has_changes() {
+        return ExitStatus::Success;
+    }
+    if let Err(status) = confirm(mode, args, settings) {
+        return status;
+    }
+    let progress = Lines { style, quiet: settings.verbosity == Verbosity::Quiet };
+    let reconciler = Reconciler {
+        aws: &live.aws,
+        regions: &live.regions,
+        spec,
+        account: &live.account,
+        desired: &live.desired,
+        plan,
+        budgets: Default::default(),
+        progress: &progress,
+    };
+    let results = match mode {
+        Mode::Apply => reconciler.apply().await,
+        Mode::Destroy => reconciler.destroy().await,
+    };
+    summarise(mode, &results, &style)
+}
+
+fn summarise(mode: Mode, results: &[StepResult], style: &Style) -> ExitStatus {
+    let applied = results.iter().filter(|r| matches!(r.outcome, Outcome::Done { .. })).count();
+    let failed: Vec<&StepResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. })).collect();
+    let skipped = results.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
+    let verb = match mode {
+        Mode::Apply => "Apply",
+        Mode::Destroy => "Destroy",
+    };
+    eprintln!();
+    if failed.is_empty() && skipped == 0 {
+        eprintln!(
+            "{} {applied} resource{} changed.",
+            style.green(&style.bold(&format!("{verb} complete!"))),
+            if applied == 1 { "" } else { "s" }
+        );
+        return ExitStatus::Success;
+    }
+    eprintln!(
+        "{} {applied} changed, {} failed, {skipped} skipped.",
+        style.red(&style.bold(&format!("{verb} incomplete:"))),
+        failed.len()
+    );
+    for f in failed {
+        if let Outcome::Failed { error } = &f.outcome {
+            eprintln!("  ✗ {} ({} {}): {error}", f.address, f.kind.label(), f.name);
+        }
+    }
+    eprintln!("  Run `eksaudit {}` again once the cause is fixed: it picks up where this run stopped.", mode.verb());
+    ExitStatus::Error
+}

@@ -1,0 +1,249 @@
+//! `eksaudit apply` and `destroy` against moto, each test asserting the AWS state it leaves.
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use eksaudit_test_support::Moto;
+
+use crate::plan::{moto_stream, BUCKET_EU, SPEC};
+use crate::support::{Run, Workdir};
+
+const EVENTS: &str = include_str!("../data/eks-audit-events.jsonl");
+
+fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
+    let run = w.run(Some(&moto.endpoint()), args);
+    run.assert_no_panic();
+    run
+}
+
+fn apply(moto: &Moto, w: &Workdir) -> Run {
+    let out = run(moto, w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
+    out
+}
+
+/// Runs apply again and asserts it found nothing to do and made no mutating call.
+fn assert_converged(moto: &Moto, w: &Workdir) {
+    moto.recorder().reset();
+    let again = run(moto, w, &["apply", "--auto-approve"]);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+    assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
+}
+
+async fn filters(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
+    let out = moto
+        .region(region)
+        .logs
+        .describe_subscription_filters()
+        .log_group_name(format!("/aws/eks/{cluster}/cluster"))
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> =
+        out.subscription_filters().iter().filter_map(|f| f.filter_name().map(str::to_string)).collect();
+    names.sort();
+    names
+}
+
+async fn role_names(moto: &Moto) -> Vec<String> {
+    let out = moto.aws().iam().list_roles().send().await.unwrap();
+    let mut names: Vec<String> = out.roles().iter().map(|r| r.role_name().to_string()).collect();
+    names.sort();
+    names
+}
+
+async fn setup(moto: &Moto) {
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    moto.create_cluster("eu-central-1", "stage-a", false).await;
+    moto.create_cluster("us-east-1", "other", true).await;
+    // Someone else's filter on prod-1's log group: it must survive everything eksaudit does.
+    let eu = moto.region("eu-central-1");
+    eu.logs.create_log_group().log_group_name("/aws/eks/prod-1/cluster").send().await.unwrap();
+    let siem = moto_stream(moto, "eu-central-1", "siem").await;
+    eu.logs
+        .put_subscription_filter()
+        .log_group_name("/aws/eks/prod-1/cluster")
+        .filter_name("datadog")
+        .filter_pattern("")
+        .destination_arn(siem)
+        .role_arn("arn:aws:iam::123456789012:role/siem")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn apply_builds_the_pipeline_in_two_regions_and_converges() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    let out = apply(&moto, &w);
+    assert!(out.stderr().contains("Apply complete!"), "{}", out.stderr());
+
+    // Audit logging was turned on where the spec allows it.
+    let eu = moto.region("eu-central-1");
+    let cluster = eu.eks.describe_cluster().name("stage-a").send().await.unwrap();
+    let on = cluster.cluster().and_then(|c| c.logging()).is_some_and(|l| {
+        l.cluster_logging().iter().any(|s| s.enabled() == Some(true) && s.types().iter().any(|t| t.as_str() == "audit"))
+    });
+    assert!(on, "audit logging still off on stage-a");
+    // One filter of ours per selected cluster, beside the foreign one.
+    assert_eq!(filters(&moto, "eu-central-1", "prod-1").await, ["datadog", "eks-audit"]);
+    assert_eq!(filters(&moto, "eu-central-1", "stage-a").await, ["eks-audit"]);
+    assert_eq!(filters(&moto, "us-east-1", "other").await, ["eks-audit"]);
+    assert_eq!(role_names(&moto).await, ["eks-audit-cloudwatch", "eks-audit-firehose", "eks-audit-reader"]);
+    for region in ["eu-central-1", "us-east-1"] {
+        let c = moto.region(region);
+        let stream = c.firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.unwrap();
+        assert_eq!(stream.delivery_stream_description().unwrap().delivery_stream_status().as_str(), "ACTIVE");
+        let subs = c
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(format!("arn:aws:sns:{region}:123456789012:eks-audit"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subs.subscriptions().len(), 1, "one consumer subscription in {region}");
+        let notification =
+            c.s3.get_bucket_notification_configuration()
+                .bucket(format!("eks-audit-123456789012-{region}"))
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(notification.topic_configurations().len(), 1);
+    }
+
+    // A log event in a cluster's audit stream lands in that region's bucket, under the prefix.
+    let event = EVENTS.lines().next().unwrap();
+    eu.logs
+        .create_log_stream()
+        .log_group_name("/aws/eks/stage-a/cluster")
+        .log_stream_name("kube-apiserver-audit-0123")
+        .send()
+        .await
+        .unwrap();
+    eu.logs
+        .put_log_events()
+        .log_group_name("/aws/eks/stage-a/cluster")
+        .log_stream_name("kube-apiserver-audit-0123")
+        .log_events(InputLogEvent::builder().timestamp(1_700_000_000_000).message(event).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let objects = eu.s3.list_objects_v2().bucket(BUCKET_EU).prefix("eks-audit-logs/").send().await.unwrap();
+    assert_eq!(objects.contents().len(), 1, "one delivered object");
+
+    assert_converged(&moto, &w);
+}
+
+#[tokio::test]
+async fn adding_a_region_widens_roles_in_place_and_removing_a_cluster_removes_only_its_filter() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let eu_only = SPEC.split("\n[[region]]\nname = \"us-east-1\"").next().unwrap().to_string();
+    let w = Workdir::with_spec(&eu_only);
+    apply(&moto, &w);
+    let trust = |doc: &str| doc.contains("us-east-1");
+    let iam = moto.aws().iam().clone();
+    let before = iam.get_role().role_name("eks-audit-cloudwatch").send().await.unwrap();
+    let before_doc = before.role().unwrap().assume_role_policy_document().unwrap().to_string();
+    assert!(!trust(&urlencoding_decode(&before_doc)));
+
+    let w = Workdir::with_spec(SPEC);
+    let plan = run(&moto, &w, &["plan", "--json"]).json();
+    let cwl = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == "role.cloudwatch").unwrap();
+    assert_eq!(cwl["action"], "update", "widened in place, not replaced: {cwl:#}");
+    apply(&moto, &w);
+    let after = iam.get_role().role_name("eks-audit-cloudwatch").send().await.unwrap();
+    assert_eq!(after.role().unwrap().role_id(), before.role().unwrap().role_id(), "same role, not a new one");
+    assert!(trust(&urlencoding_decode(after.role().unwrap().assume_role_policy_document().unwrap())));
+    assert_eq!(role_names(&moto).await.len(), 3, "roles are never duplicated");
+    let policy = iam.get_role_policy().role_name("eks-audit-cloudwatch").policy_name("eks-audit").send().await.unwrap();
+    assert!(urlencoding_decode(policy.policy_document())
+        .contains("arn:aws:firehose:us-east-1:123456789012:deliverystream/eks-audit"));
+
+    // Narrow the eu selection to prod-1: stage-a's filter goes, prod-1's and the foreign one stay.
+    let narrowed = SPEC.replace("clusters = [\"prod-1\", \"stage-*\"]", "clusters = [\"prod-1\"]");
+    let w = Workdir::with_spec(&narrowed);
+    let out = apply(&moto, &w);
+    assert!(out.stdout().contains("- region.eu-central-1.cluster.stage-a.filter"), "{}", out.stdout());
+    assert_eq!(filters(&moto, "eu-central-1", "stage-a").await, Vec::<String>::new());
+    assert_eq!(filters(&moto, "eu-central-1", "prod-1").await, ["datadog", "eks-audit"]);
+    assert_converged(&moto, &w);
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    eksaudit_plan::policy::parse(s).map(|v| v.to_string()).unwrap_or_else(|| s.to_string())
+}
+
+#[tokio::test]
+async fn destroy_keeps_the_evidence_and_foreign_filters_and_is_idempotent() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(&format!("S3 bucket {BUCKET_EU} and the logs in it are kept")), "{}", out.stdout());
+    assert_eq!(role_names(&moto).await, Vec::<String>::new());
+    assert_eq!(filters(&moto, "eu-central-1", "prod-1").await, ["datadog"], "the foreign filter survives");
+    assert_eq!(filters(&moto, "eu-central-1", "stage-a").await, Vec::<String>::new());
+    let eu = moto.region("eu-central-1");
+    assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_ok(), "retained bucket is still there");
+    assert!(eu.firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.is_err());
+    let topics = eu.sns.list_topics().send().await.unwrap();
+    assert!(topics.topics().is_empty(), "{:?}", topics.topics());
+    // The log groups stay (log data is never deleted).
+    let groups = eu.logs.describe_log_groups().log_group_name_prefix("/aws/eks/stage-a").send().await.unwrap();
+    assert_eq!(groups.log_groups().len(), 1);
+
+    // A second destroy finds nothing of ours and changes nothing.
+    moto.recorder().reset();
+    let again = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+}
+
+#[tokio::test]
+async fn destroy_with_on_destroy_delete_empties_every_version() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let spec = SPEC.replace(
+        "[[region]]\nname = \"eu-central-1\"",
+        "[bucket]\non_destroy = \"delete\"\n\n[[region]]\nname = \"eu-central-1\"",
+    );
+    let w = Workdir::with_spec(&spec);
+    apply(&moto, &w);
+    let eu = moto.region("eu-central-1");
+    // The bucket denies plain-HTTP requests (moto enforces the TLS-only policy too); lift it to write versions.
+    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
+    for body in ["one", "two", "three"] {
+        eu.s3
+            .put_object()
+            .bucket(BUCKET_EU)
+            .key("eks-audit-logs/x")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    eu.s3.delete_object().bucket(BUCKET_EU).key("eks-audit-logs/x").send().await.unwrap();
+    let versions = eu.s3.list_object_versions().bucket(BUCKET_EU).send().await.unwrap();
+    assert_eq!((versions.versions().len(), versions.delete_markers().len()), (3, 1));
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_err(), "bucket deleted");
+}
+
+#[tokio::test]
+async fn apply_without_a_terminal_needs_auto_approve() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["apply"]);
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr().contains("--auto-approve"), "{}", out.stderr());
+    assert!(moto.recorder().writes().is_empty());
+    let out = run(&moto, &w, &["destroy"]);
+    assert_eq!(out.code(), 0, "nothing to destroy yet: no confirmation needed");
+}
