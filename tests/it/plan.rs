@@ -106,6 +106,11 @@ async fn empty_account_lists_every_resource_to_create() {
     assert!(out.contains("~ audit: false → true"), "{out}");
     assert!(out.contains("Plan: 21 to create, 1 to update, 0 to replace, 0 to delete."), "{out}");
     assert!(!out.contains('\x1b'), "no colour when piped");
+
+    // -v shows each AWS call on stderr, with its service and operation.
+    let verbose = plan(&moto, &w, &["-v"]);
+    assert!(verbose.stderr().contains("operation=\"ListClusters\""), "{}", verbose.stderr());
+    assert!(verbose.stderr().contains("operation=\"GetRole\""), "{}", verbose.stderr());
 }
 
 /// Builds the bucket by hand through the SDK with the values plan wants, except the lifecycle.

@@ -2,6 +2,8 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::calls::CallLogger;
+
 /// How to reach AWS: the CLI's `--endpoint-url` and `--profile`, resolved.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionSettings {
@@ -55,7 +57,16 @@ impl Aws {
 
     /// Clients from an already built configuration (tests build one with static credentials).
     pub fn from_config(base: SdkConfig, custom_endpoint: bool) -> Aws {
-        Aws { iam: aws_sdk_iam::Client::new(&base), sts: aws_sdk_sts::Client::new(&base), base, custom_endpoint }
+        Aws {
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&base).interceptor(CallLogger).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&base).interceptor(CallLogger).build(),
+            ),
+            base,
+            custom_endpoint,
+        }
     }
 
     pub fn iam(&self) -> &aws_sdk_iam::Client {
@@ -69,14 +80,25 @@ impl Aws {
     /// Clients for one region, sharing the loaded credentials and HTTP client.
     pub fn region(&self, name: &str) -> RegionClients {
         let config = self.base.to_builder().region(Region::new(name.to_string())).build();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.custom_endpoint).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(self.custom_endpoint)
+            .interceptor(CallLogger)
+            .build();
         RegionClients {
             region: name.to_string(),
-            eks: aws_sdk_eks::Client::new(&config),
+            eks: aws_sdk_eks::Client::from_conf(
+                aws_sdk_eks::config::Builder::from(&config).interceptor(CallLogger).build(),
+            ),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sns: aws_sdk_sns::Client::new(&config),
-            firehose: aws_sdk_firehose::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&config).interceptor(CallLogger).build(),
+            ),
+            firehose: aws_sdk_firehose::Client::from_conf(
+                aws_sdk_firehose::config::Builder::from(&config).interceptor(CallLogger).build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(CallLogger).build(),
+            ),
         }
     }
 }
