@@ -47,12 +47,14 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Read live AWS and show what apply would change
     Plan(PlanArgs),
-    /// Make live AWS match the spec
+    /// Make live AWS match the spec (or carry out a plan saved with `plan --out`)
     Apply(ApplyArgs),
     /// Remove what the spec created (keeps the log bucket unless the spec says otherwise)
-    Destroy(ApplyArgs),
+    Destroy(DestroyArgs),
     /// Read-only check that live AWS still matches the spec (exit 2 on drift)
     Drift(DriftArgs),
+    /// Print the least-privilege IAM policy the operator needs to run a command with this spec
+    Policy(PolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,18 +72,68 @@ pub struct PlanArgs {
     /// Exit 0 with no changes, 2 with changes, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan to FILE, for `eksaudit apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved with `plan --out`: apply exactly it, refused if live AWS or the spec changed since
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What apply and destroy share.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
+    /// Cap every wait on AWS (IAM propagation, Firehose becoming ACTIVE, EKS updates) at SECONDS
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Publish a summary and the JSON report to this SNS topic when drift is found
+    #[arg(long, value_name = "ARN")]
+    pub notify_topic: Option<String>,
+    /// With --notify-topic: also publish when everything is in sync, so an open alert can be resolved
+    #[arg(long, requires = "notify_topic")]
+    pub notify_in_sync: bool,
+}
+
+/// The commands `policy` can describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyFor {
+    Drift,
+    Plan,
+    Apply,
+    Destroy,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The command the policy is for
+    #[arg(long = "for", value_enum, value_name = "COMMAND")]
+    pub command: PolicyFor,
+    /// With `--for drift`: the topic `drift --notify-topic` publishes to
+    #[arg(long, value_name = "ARN")]
+    pub notify_topic: Option<String>,
+    /// Print one JSON document (the policy alone) instead of text with a heading
     #[arg(long)]
     pub json: bool,
 }

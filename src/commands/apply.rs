@@ -18,5 +18,5 @@ pub async fn run(args: &ApplyArgs, settings: &GlobalSettings) -> ExitStatus {
         }
     };
     let plan = live.plan(&spec);
-    super::reconcile::run(super::reconcile::Mode::Apply, &spec, &live, &plan, args, settings).await
+    super::reconcile::run(super::reconcile::Mode::Apply, &spec, &live, &plan, &args.run, settings).await
 }

@@ -3,12 +3,12 @@
 
 use eksaudit_spec::OnDestroy;
 
-use crate::cli::ApplyArgs;
+use crate::cli::DestroyArgs;
 use crate::commands::plan::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
-pub async fn run(args: &ApplyArgs, settings: &GlobalSettings) -> ExitStatus {
+pub async fn run(args: &DestroyArgs, settings: &GlobalSettings) -> ExitStatus {
     let spec = match super::load_spec(settings) {
         Ok(spec) => spec,
         Err(status) => return status,
@@ -22,5 +22,5 @@ pub async fn run(args: &ApplyArgs, settings: &GlobalSettings) -> ExitStatus {
     };
     let retain = spec.bucket.on_destroy == OnDestroy::Retain;
     let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(&spec), retain);
-    super::reconcile::run(super::reconcile::Mode::Destroy, &spec, &live, &plan, args, settings).await
+    super::reconcile::run(super::reconcile::Mode::Destroy, &spec, &live, &plan, &args.run, settings).await
 }

@@ -4,6 +4,7 @@ mod apply;
 mod destroy;
 mod drift;
 mod plan;
+mod policy;
 mod reconcile;
 mod validate;
 
@@ -21,6 +22,7 @@ pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
         Command::Apply(args) => apply::run(&args, settings).await,
         Command::Destroy(args) => destroy::run(&args, settings).await,
         Command::Drift(args) => drift::run(&args, settings).await,
+        Command::Policy(args) => policy::run(&args, settings).await,
     }
 }
 

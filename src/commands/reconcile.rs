@@ -2,12 +2,12 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use eksaudit_aws::{Outcome, Progress, Reconciler, StepResult};
+use eksaudit_aws::{Budgets, Outcome, Progress, Reconciler, StepResult};
 use eksaudit_plan::render::{self, Colors};
 use eksaudit_plan::{Action, Plan, ResourceChange};
 use eksaudit_spec::Spec;
 
-use crate::cli::ApplyArgs;
+use crate::cli::RunArgs;
 use crate::commands::plan::Live;
 use crate::exit::ExitStatus;
 use crate::settings::{GlobalSettings, Verbosity};
@@ -78,7 +78,7 @@ impl Progress for Lines {
     }
 }
 
-fn confirm(mode: Mode, args: &ApplyArgs, settings: &GlobalSettings) -> Result<(), ExitStatus> {
+fn confirm(mode: Mode, args: &RunArgs, settings: &GlobalSettings) -> Result<(), ExitStatus> {
     if args.auto_approve {
         return Ok(());
     }
@@ -109,7 +109,7 @@ pub async fn run(
     spec: &Spec,
     live: &Live,
     plan: &Plan,
-    args: &ApplyArgs,
+    args: &RunArgs,
     settings: &GlobalSettings,
 ) -> ExitStatus {
     let style = Style::new(settings.color_stderr);
@@ -135,7 +135,10 @@ pub async fn run(
         account: &live.account,
         desired: &live.desired,
         plan,
-        budgets: Default::default(),
+        budgets: match args.wait_timeout {
+            Some(secs) => Budgets::default().capped(std::time::Duration::from_secs(secs)),
+            None => Budgets::default(),
+        },
         progress: &progress,
     };
     let results = match mode {

@@ -34,6 +34,20 @@ pub struct Budgets {
     pub s3_conflict: Budget,
 }
 
+impl Budgets {
+    /// Every budget at most `limit` (the CLI's `--wait-timeout`).
+    pub fn capped(self, limit: Duration) -> Budgets {
+        let cap = |b: Budget| Budget { total: b.total.min(limit), ..b };
+        Budgets {
+            iam_propagation: cap(self.iam_propagation),
+            stream_active: cap(self.stream_active),
+            filter_test_message: cap(self.filter_test_message),
+            cluster_update: cap(self.cluster_update),
+            s3_conflict: cap(self.s3_conflict),
+        }
+    }
+}
+
 impl Default for Budgets {
     fn default() -> Budgets {
         Budgets {
