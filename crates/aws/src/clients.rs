@@ -38,7 +38,10 @@ impl Aws {
     /// Loads credentials and settings the standard way (environment, profile, SSO, IMDS...). IAM and STS are
     /// global; they are called through `home_region` (the first region of the spec) when no region is configured.
     pub async fn connect(settings: &ConnectionSettings, home_region: &str) -> Aws {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // More attempts than the SDK's default 3: a large account throttles plan's concurrent reads, and a
+        // throttled-out read is a resource that cannot be checked.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -4,6 +4,10 @@
 //! One request per connection: the proxy asks moto to close after each answer and tells the client the same, so
 //! request boundaries never depend on parsing a response body.
 //!
+//! Tests can also inject faults ([`Fault`]): answer an operation with an AWS error (in the protocol the service
+//! speaks) for its first N calls, or rewrite its successful answers, to produce what moto cannot: throttling, IAM
+//! propagation delays, a Firehose stream that fails to create.
+//!
 //! It also papers over the places where moto answers differently from AWS, so product code never has to:
 //! - GetBucketNotificationConfiguration on a bucket without one: moto answers an empty body, AWS an empty
 //!   `<NotificationConfiguration/>` document (the Rust SDK rejects the empty body).
@@ -23,10 +27,63 @@ pub struct Call {
     pub write: bool,
 }
 
+/// Rewrites a successful response body.
+pub type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+#[derive(Clone)]
+enum FaultKind {
+    /// Answer with an AWS error instead of forwarding.
+    Error { status: u16, code: String, message: String },
+    /// Forward, then rewrite a 200 answer's body.
+    Rewrite(Rewrite),
+}
+
+/// A fault injected into the calls of one operation.
+#[derive(Clone)]
+pub struct Fault {
+    operation: String,
+    remaining: Option<usize>,
+    kind: FaultKind,
+}
+
+impl Fault {
+    /// Answers `operation` (an API name such as `CreateDeliveryStream`, or `METHOD /path` prefix for REST) with
+    /// the AWS error `code` and `message`, shaped the way the service's protocol shapes errors.
+    pub fn error(operation: &str, status: u16, code: &str, message: &str) -> Fault {
+        Fault {
+            operation: operation.to_string(),
+            remaining: None,
+            kind: FaultKind::Error { status, code: code.to_string(), message: message.to_string() },
+        }
+    }
+
+    /// AWS's throttling answer for `operation`.
+    pub fn throttle(operation: &str) -> Fault {
+        Fault::error(operation, 400, "ThrottlingException", "Rate exceeded")
+    }
+
+    /// Rewrites the body of `operation`'s successful answers.
+    pub fn rewrite(operation: &str, f: impl Fn(&str) -> String + Send + Sync + 'static) -> Fault {
+        Fault { operation: operation.to_string(), remaining: None, kind: FaultKind::Rewrite(Arc::new(f)) }
+    }
+
+    /// Only the first `n` matching calls (every call when not set).
+    pub fn times(mut self, n: usize) -> Fault {
+        self.remaining = Some(n);
+        self
+    }
+
+    fn matches(&self, operation: &str) -> bool {
+        self.remaining != Some(0)
+            && (operation == self.operation || (self.operation.contains(' ') && operation.starts_with(&self.operation)))
+    }
+}
+
 /// A proxy that forwards to `upstream` and records every call, stopped when dropped.
 pub struct Recorder {
     port: u16,
     calls: Arc<Mutex<Vec<Call>>>,
+    faults: Arc<Mutex<Vec<Fault>>>,
     listener: TcpListener,
 }
 
@@ -35,18 +92,34 @@ impl Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind recorder");
         let port = listener.local_addr().expect("addr").port();
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Vec::new()));
         let accept = listener.try_clone().expect("clone listener");
-        let sink = Arc::clone(&calls);
+        let (sink, rules) = (Arc::clone(&calls), Arc::clone(&faults));
         thread::spawn(move || {
             for conn in accept.incoming() {
                 let Ok(conn) = conn else { break };
-                let sink = Arc::clone(&sink);
+                let (sink, rules) = (Arc::clone(&sink), Arc::clone(&rules));
                 thread::spawn(move || {
-                    let _ = forward(conn, upstream_port, &sink);
+                    let _ = forward(conn, upstream_port, &sink, &rules);
                 });
             }
         });
-        Recorder { port, calls, listener }
+        Recorder { port, calls, faults, listener }
+    }
+
+    /// Adds a fault; the first matching fault with calls left applies to each call.
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().expect("faults").push(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.faults.lock().expect("faults").clear();
+    }
+
+    /// How many calls of `operation` were made (faulted ones included).
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls().iter().filter(|c| c.operation == operation).count()
     }
 
     pub fn endpoint(&self) -> String {
@@ -200,7 +273,67 @@ pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8
     Call { operation: format!("{method} {target}"), write }
 }
 
-fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> std::io::Result<()> {
+/// Takes one use of the first fault matching `operation`.
+fn take_fault(faults: &Mutex<Vec<Fault>>, operation: &str) -> Option<FaultKind> {
+    let mut faults = faults.lock().expect("faults");
+    let fault = faults.iter_mut().find(|f| f.matches(operation))?;
+    // A rewrite is used up only when it rewrites (see `use_rewrite`).
+    if let (FaultKind::Error { .. }, Some(n)) = (&fault.kind, fault.remaining.as_mut()) {
+        *n -= 1;
+    }
+    Some(fault.kind.clone())
+}
+
+/// Counts one use of the first rewrite matching `operation`.
+fn use_rewrite(faults: &Mutex<Vec<Fault>>, operation: &str) {
+    let mut faults = faults.lock().expect("faults");
+    let rewrite = faults.iter_mut().find(|f| f.matches(operation) && matches!(f.kind, FaultKind::Rewrite(_)));
+    if let Some(n) = rewrite.and_then(|f| f.remaining.as_mut()) {
+        *n -= 1;
+    }
+}
+
+/// An AWS error in the shape of the request's protocol: JSON 1.1 (`X-Amz-Target`), query (`Action=`), REST-JSON
+/// (EKS) or REST-XML (S3).
+fn error_response(
+    target: &str,
+    amz_target: Option<&str>,
+    query_api: bool,
+    status: u16,
+    code: &str,
+    message: &str,
+) -> (Vec<String>, Vec<u8>) {
+    let status_line =
+        format!("HTTP/1.1 {status} {}", if status >= 500 { "Service Unavailable" } else { "Bad Request" });
+    let xml_escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    if amz_target.is_some() {
+        let body = serde_json::json!({"__type": code, "message": message}).to_string();
+        return (vec![status_line, "Content-Type: application/x-amz-json-1.1".into()], body.into_bytes());
+    }
+    if query_api {
+        let body = format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>fault</RequestId></ErrorResponse>",
+            xml_escape(message)
+        );
+        return (vec![status_line, "Content-Type: text/xml".into()], body.into_bytes());
+    }
+    if target.starts_with("/clusters") {
+        let body = serde_json::json!({"message": message}).to_string();
+        return (
+            vec![status_line, "Content-Type: application/json".into(), format!("x-amzn-ErrorType: {code}")],
+            body.into_bytes(),
+        );
+    }
+    let body = format!("<Error><Code>{code}</Code><Message>{}</Message></Error>", xml_escape(message));
+    (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
+}
+
+fn forward(
+    client: TcpStream,
+    upstream_port: u16,
+    calls: &Mutex<Vec<Call>>,
+    faults: &Mutex<Vec<Fault>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
     let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
@@ -210,7 +343,23 @@ fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> s
         client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = read_body(&mut reader, &head)?;
-    calls.lock().expect("calls").push(classify(&method, &target, header(&head, "x-amz-target"), &body));
+    let call = classify(&method, &target, header(&head, "x-amz-target"), &body);
+    let fault = take_fault(faults, &call.operation);
+    let query_api = String::from_utf8_lossy(&body).contains("Action=") || target.contains("Action=");
+    let operation = call.operation.clone();
+    calls.lock().expect("calls").push(call);
+    let mut rewrite = None;
+    match fault {
+        Some(FaultKind::Error { status, code, message }) => {
+            let (head, body) =
+                error_response(&target, header(&head, "x-amz-target"), query_api, status, &code, &message);
+            write_response(&mut client_w, &head, &body)?;
+            let _ = client_w.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        Some(FaultKind::Rewrite(f)) => rewrite = Some(f),
+        None => {}
+    }
     if let Some(answer) = answer_locally(&method, &target) {
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
         write_response(&mut client_w, &head, answer.as_bytes())?;
@@ -239,6 +388,10 @@ fn forward(client: TcpStream, upstream_port: u16, calls: &Mutex<Vec<Call>>) -> s
     let mut body = Vec::new();
     response.read_to_end(&mut body)?;
     emulate(&method, &target, &mut head, &mut body);
+    if let Some(f) = rewrite.filter(|_| head.first().is_some_and(|l| l.contains(" 200 "))) {
+        use_rewrite(faults, &operation);
+        body = f(&String::from_utf8_lossy(&body)).into_bytes();
+    }
     write_response(&mut client_w, &head, &body)?;
     client_w.flush()?;
     let _ = client_w.shutdown(std::net::Shutdown::Both);
