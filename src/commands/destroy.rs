@@ -22,5 +22,14 @@ pub async fn run(args: &DestroyArgs, settings: &GlobalSettings) -> ExitStatus {
     };
     let retain = spec.bucket.on_destroy == OnDestroy::Retain;
     let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(&spec), retain);
-    super::reconcile::run(super::reconcile::Mode::Destroy, &spec, &live, &plan, &args.run, settings).await
+    super::reconcile::run(
+        super::reconcile::Mode::Destroy,
+        &spec,
+        &live,
+        &plan,
+        &args.run,
+        super::reconcile::Approval::Ask,
+        settings,
+    )
+    .await
 }

@@ -62,8 +62,24 @@ pub async fn run(args: &PlanArgs, settings: &GlobalSettings) -> ExitStatus {
         print!("{}", render::text(plan, Colors(settings.color_stdout)));
     }
     if plan.is_blocked() {
-        ExitStatus::Error
-    } else if args.detailed_exitcode && plan.has_changes() {
+        return ExitStatus::Error;
+    }
+    if let Some(path) = &args.out {
+        let saved = eksaudit_plan::saved::save(plan, &live.desired, &live.observed, env!("CARGO_PKG_VERSION"));
+        let text = serde_json::to_string_pretty(&saved).expect("a JSON value serialises");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            super::print_error(settings, &format!("cannot write the plan to {}: {e}", path.display()));
+            return ExitStatus::Error;
+        }
+        if settings.verbosity > crate::settings::Verbosity::Quiet {
+            eprintln!(
+                "Saved the plan to {}: `eksaudit apply {}` carries out exactly this plan.",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    if args.detailed_exitcode && plan.has_changes() {
         ExitStatus::Changes
     } else {
         ExitStatus::Success

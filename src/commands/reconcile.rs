@@ -28,6 +28,15 @@ impl Mode {
     }
 }
 
+/// Whether the run still needs the user's yes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// Ask on a terminal unless --auto-approve; refuse without a terminal.
+    Ask,
+    /// A saved plan, reviewed when it was made and checked as current.
+    Reviewed,
+}
+
 /// Plain progress lines on standard error, one per start, wait and end.
 struct Lines {
     style: Style,
@@ -110,6 +119,7 @@ pub async fn run(
     live: &Live,
     plan: &Plan,
     args: &RunArgs,
+    approval: Approval,
     settings: &GlobalSettings,
 ) -> ExitStatus {
     let style = Style::new(settings.color_stderr);
@@ -124,8 +134,10 @@ pub async fn run(
     if !plan.has_changes() {
         return ExitStatus::Success;
     }
-    if let Err(status) = confirm(mode, args, settings) {
-        return status;
+    if approval == Approval::Ask {
+        if let Err(status) = confirm(mode, args, settings) {
+            return status;
+        }
     }
     let progress = Lines { style, quiet: settings.verbosity == Verbosity::Quiet };
     let reconciler = Reconciler {

@@ -247,3 +247,43 @@ async fn apply_without_a_terminal_needs_auto_approve() {
     let out = run(&moto, &w, &["destroy"]);
     assert_eq!(out.code(), 0, "nothing to destroy yet: no confirmation needed");
 }
+
+#[tokio::test]
+async fn a_saved_plan_is_applied_as_reviewed_and_refused_once_live_aws_changed() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    let saved = run(&moto, &w, &["plan", "--out", "reviewed.plan"]);
+    assert_eq!(saved.code(), 0, "{}", saved.stderr());
+    assert!(saved.stderr().contains("eksaudit apply reviewed.plan"), "{}", saved.stderr());
+
+    // Someone creates a log group the plan meant to create: the plan no longer describes live AWS.
+    moto.region("eu-central-1")
+        .logs
+        .create_log_group()
+        .log_group_name("/aws/eks/stage-a/cluster")
+        .send()
+        .await
+        .unwrap();
+    moto.recorder().reset();
+    let stale = run(&moto, &w, &["apply", "reviewed.plan"]);
+    assert_eq!(stale.code(), 1, "{}", stale.stderr());
+    assert!(stale.stderr().contains("is stale"), "{}", stale.stderr());
+    assert!(stale.stderr().contains("region.eu-central-1.cluster.stage-a.log_group"), "{}", stale.stderr());
+    assert!(moto.recorder().writes().is_empty(), "a stale plan changes nothing: {:?}", moto.recorder().writes());
+
+    // A fresh plan applies without a prompt (it was reviewed), even with no terminal.
+    run(&moto, &w, &["plan", "--out", "reviewed.plan"]);
+    let applied = run(&moto, &w, &["apply", "reviewed.plan"]);
+    assert_eq!(applied.code(), 0, "{}\n{}", applied.stdout(), applied.stderr());
+    assert_eq!(filters(&moto, "eu-central-1", "stage-a").await, ["eks-audit"]);
+    // Applied once, the plan is history: live AWS is what it was meant to produce, not what it saw.
+    let again = run(&moto, &w, &["apply", "reviewed.plan"]);
+    assert_eq!(again.code(), 1, "{}", again.stderr());
+    assert!(again.stderr().contains("live AWS changed since the plan was made"), "{}", again.stderr());
+
+    let garbage = run(&moto, &w, &["apply", "eksaudit.toml"]);
+    assert_eq!(garbage.code(), 1);
+    assert!(garbage.stderr().contains("eksaudit.toml is not a saved eksaudit plan"), "{}", garbage.stderr());
+    assert_converged(&moto, &w);
+}

@@ -23,7 +23,7 @@ pub struct Inputs<'a> {
     pub clusters: &'a BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DesiredState {
     pub resources: Vec<DesiredResource>,
     /// The clusters each region's selectors matched.

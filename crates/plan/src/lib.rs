@@ -10,6 +10,7 @@ mod model;
 pub mod policy;
 pub mod render;
 mod report;
+pub mod saved;
 #[cfg(test)]
 mod tests;
 

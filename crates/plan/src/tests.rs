@@ -385,3 +385,41 @@ fn hardened_defaults() {
         d.resources.iter().find(|r| r.address == "role.reader").unwrap().fields["permissions"].value.to_string();
     assert!(reader.contains("kms:decrypt") || reader.contains("kms:Decrypt"));
 }
+
+#[test]
+fn saved_plan_is_accepted_unchanged_and_refused_when_live_or_spec_changed() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let observed = empty(&d);
+    let plan = diff(&d, &observed, &options(&s));
+    let file = saved::save(&plan, &d, &observed, "0.1.0");
+    // Through a file and back, as `plan --out` then `apply FILE` do.
+    let file: Value = serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved::check(&file, &d, &observed, "0.1.0"), Ok(()));
+
+    let mut live = observed.clone();
+    live.resources.insert("region.eu-central-1.topic".into(), Observation::Present(ObservedResource::default()));
+    assert_eq!(
+        saved::check(&file, &d, &live, "0.1.0"),
+        Err(saved::Stale::LiveChanged(vec!["region.eu-central-1.topic".into()]))
+    );
+    let mut neighbours = observed.clone();
+    neighbours.neighbours.insert("region.eu-central-1.cluster.prod-1.filter".into(), vec!["datadog".into()]);
+    assert_eq!(
+        saved::check(&file, &d, &neighbours, "0.1.0"),
+        Err(saved::Stale::LiveChanged(vec!["region.eu-central-1.cluster.prod-1.filter".into()]))
+    );
+
+    // A new cluster matching the glob changes what is wanted.
+    let more = desired(&s, &["prod-1", "stage-a", "stage-b"]);
+    match saved::check(&file, &more, &observed, "0.1.0") {
+        Err(saved::Stale::SpecChanged(addrs)) => {
+            assert!(addrs.contains(&"region.eu-central-1.cluster.stage-b.filter".to_string()), "{addrs:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let other_account = ObservedState { account: "999999999999".into(), ..observed.clone() };
+    assert!(matches!(saved::check(&file, &d, &other_account, "0.1.0"), Err(saved::Stale::OtherTarget(_))));
+    assert!(matches!(saved::check(&file, &d, &observed, "0.2.0"), Err(saved::Stale::Unusable(_))));
+    assert!(matches!(saved::check(&json!({"x": 1}), &d, &observed, "0.1.0"), Err(saved::Stale::Unusable(_))));
+}

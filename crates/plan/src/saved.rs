@@ -1,0 +1,125 @@
+//! Saved plans (`plan --out FILE`, `apply FILE`): what was observed and wanted when the plan was made, so apply
+//! can refuse a plan that no longer describes live AWS. There is no state file: staleness is decided by reading
+//! live AWS again and comparing, resource by resource.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::{render, DesiredState, ObservedState, Plan};
+
+/// The saved plan file's own format version.
+pub const SAVED_FORMAT_VERSION: &str = "1";
+
+/// The document `plan --out` writes: the plan people reviewed, plus what it was computed from.
+pub fn save(plan: &Plan, desired: &DesiredState, observed: &ObservedState, tool_version: &str) -> Value {
+    json!({
+        "format_version": SAVED_FORMAT_VERSION,
+        "eksaudit_version": tool_version,
+        "pipeline": plan.pipeline,
+        "account": plan.account,
+        "plan": render::json(plan),
+        "desired": to_value(desired),
+        "observed": to_value(observed),
+    })
+}
+
+fn to_value(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("plan types serialise to JSON")
+}
+
+/// Why a saved plan cannot be applied as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// Not a saved plan of this format, or made by another version of eksaudit.
+    Unusable(String),
+    /// Made for another account or pipeline.
+    OtherTarget(String),
+    /// The spec (or the set of clusters it matches) changed: these addresses are wanted differently.
+    SpecChanged(Vec<String>),
+    /// Live AWS changed: these addresses were observed differently.
+    LiveChanged(Vec<String>),
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::Unusable(why) => write!(f, "{why}"),
+            Stale::OtherTarget(why) => write!(f, "{why}"),
+            Stale::SpecChanged(addrs) => {
+                write!(f, "the spec or its matched clusters changed since the plan was made: {}", addrs.join(", "))
+            }
+            Stale::LiveChanged(addrs) => {
+                write!(f, "live AWS changed since the plan was made: {}", addrs.join(", "))
+            }
+        }
+    }
+}
+
+/// The addresses whose entries differ between two address-keyed lists or maps.
+fn changed_addresses(saved: &Value, now: &Value) -> Vec<String> {
+    let entries = |v: &Value| -> Vec<(String, Value)> {
+        match v {
+            Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| (i.get("address").and_then(Value::as_str).unwrap_or_default().to_string(), i.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (a, b) = (entries(saved), entries(now));
+    let keys: BTreeSet<&String> = a.iter().chain(b.iter()).map(|(k, _)| k).collect();
+    keys.into_iter()
+        .filter(|k| {
+            let find = |list: &[(String, Value)]| list.iter().find(|(x, _)| x == *k).map(|(_, v)| v.clone());
+            find(&a) != find(&b)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Checks a saved plan against what was just read. `Ok` means applying it now does exactly what it says.
+pub fn check(saved: &Value, desired: &DesiredState, observed: &ObservedState, tool_version: &str) -> Result<(), Stale> {
+    if saved.get("format_version").and_then(Value::as_str) != Some(SAVED_FORMAT_VERSION) {
+        return Err(Stale::Unusable(format!(
+            "not a saved eksaudit plan of format version {SAVED_FORMAT_VERSION}; make one with `eksaudit plan --out FILE`"
+        )));
+    }
+    let made_by = saved.get("eksaudit_version").and_then(Value::as_str).unwrap_or("unknown");
+    if made_by != tool_version {
+        return Err(Stale::Unusable(format!(
+            "the plan was made by eksaudit {made_by} and this is {tool_version}; make it again with this version"
+        )));
+    }
+    let saved_account = saved.get("account").and_then(Value::as_str).unwrap_or_default();
+    if saved_account != observed.account {
+        return Err(Stale::OtherTarget(format!(
+            "the plan was made for account {saved_account}, but the credentials are for account {}",
+            observed.account
+        )));
+    }
+    let saved_desired = saved.get("desired").cloned().unwrap_or(Value::Null);
+    let now_desired = to_value(desired);
+    if saved_desired != now_desired {
+        let mut changed = changed_addresses(&saved_desired["resources"], &now_desired["resources"]);
+        if changed.is_empty() {
+            changed.push("(errors and warnings of the spec)".into());
+        }
+        return Err(Stale::SpecChanged(changed));
+    }
+    let saved_observed = saved.get("observed").cloned().unwrap_or(Value::Null);
+    let now_observed = to_value(observed);
+    if saved_observed != now_observed {
+        let mut changed = changed_addresses(&saved_observed["resources"], &now_observed["resources"]);
+        for part in ["neighbours", "stale"] {
+            for address in changed_addresses(&saved_observed[part], &now_observed[part]) {
+                if !changed.contains(&address) {
+                    changed.push(address);
+                }
+            }
+        }
+        return Err(Stale::LiveChanged(changed));
+    }
+    Ok(())
+}
