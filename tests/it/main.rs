@@ -3,6 +3,7 @@
 
 mod apply;
 mod cli;
+mod drift;
 mod faults;
 mod moto;
 mod plan;

@@ -78,6 +78,30 @@ impl Aws {
     }
 }
 
+/// Now, as RFC 3339 in UTC (`2026-11-23T12:00:00Z`), for reports.
+pub fn now_rfc3339() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+impl Aws {
+    /// sns:Publish to a topic in `region`: the drift check's alert. Returns the message id.
+    pub async fn publish(&self, region: &str, topic_arn: &str, subject: &str, message: &str) -> Result<String, Error> {
+        let out = self
+            .region(region)
+            .sns
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| Error::call("sns:Publish", topic_arn, e))?;
+        Ok(out.message_id().unwrap_or_default().to_string())
+    }
+}
+
 impl RegionClients {
     /// eks:ListClusters, every page.
     pub async fn list_clusters(&self) -> Result<Vec<String>, Error> {

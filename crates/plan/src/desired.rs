@@ -383,11 +383,14 @@ impl DesiredState {
                         }
                         eksaudit_spec::ClusterSelector::Glob(glob) => glob,
                     };
-                    out.warnings.push(Message::new(
-                        format!("region.{r}"),
-                        format!("glob {msg:?} in region[{index}].clusters matches no cluster in {r} yet"),
-                        "clusters created later are picked up by the next apply; drift reports them".to_string(),
-                    ));
+                    out.warnings.push(
+                        Message::new(
+                            format!("region.{r}"),
+                            format!("glob {msg:?} in region[{index}].clusters matches no cluster in {r} yet"),
+                            "clusters created later are picked up by the next apply; drift reports them".to_string(),
+                        )
+                        .because(crate::Cause::Info),
+                    );
                 }
                 for hit in hits {
                     if !matched.contains(hit) {

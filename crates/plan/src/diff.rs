@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::desired::DesiredState;
 use crate::model::{Compare, DesiredResource, Field, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::policy;
-use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
+use crate::report::{Action, Cause, FieldChange, Message, Plan, ResourceChange};
 
 /// CloudWatch Logs' default quota of subscription filters per log group. A raised quota shows up as an error at
 /// apply time, which is reported as AWS words it.
@@ -64,11 +64,14 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
     for (address, observation) in &observed.resources {
         if let Observation::Unknown { reason } = observation {
             if !desired.resources.iter().any(|d| &d.address == address) {
-                plan.errors.push(Message::new(
-                    address,
-                    format!("cannot read {address}: {reason}"),
-                    "check the credentials' read permissions, then plan again",
-                ));
+                plan.errors.push(
+                    Message::new(
+                        address,
+                        format!("cannot read {address}: {reason}"),
+                        "check the credentials' read permissions, then plan again",
+                    )
+                    .because(Cause::Unreadable),
+                );
             }
         }
     }
@@ -115,7 +118,7 @@ fn diff_resource(
                 &d.address,
                 format!("cannot read {} {}: {reason}", d.kind.label(), d.name),
                 "check the credentials' read permissions (`eksaudit` needs read access to every resource it plans), then plan again",
-            ));
+            ).because(Cause::Unreadable));
             return None;
         }
         Observation::Absent => None,
@@ -232,11 +235,14 @@ fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan:
                 let why = o.fields.get("failure").and_then(Value::as_str).unwrap_or("no reason given");
                 replace_reason = Some(format!("the stream failed to create: {why}"));
             }
-            Some("CREATING") => plan.warnings.push(Message::new(
-                &d.address,
-                format!("Firehose stream {} is still being created", d.name),
-                "apply waits until it is ACTIVE",
-            )),
+            Some("CREATING") => plan.warnings.push(
+                Message::new(
+                    &d.address,
+                    format!("Firehose stream {} is still being created", d.name),
+                    "apply waits until it is ACTIVE",
+                )
+                .because(Cause::Info),
+            ),
             _ => {}
         }
     }

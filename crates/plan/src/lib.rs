@@ -6,6 +6,7 @@
 pub mod desired;
 mod destroy;
 mod diff;
+pub mod drift;
 mod model;
 pub mod policy;
 pub mod render;

@@ -15,7 +15,7 @@ pub const FORMAT_VERSION: &str = "1";
 pub struct Colors(pub bool);
 
 impl Colors {
-    fn paint(self, code: &str, s: &str) -> String {
+    pub(crate) fn paint(self, code: &str, s: &str) -> String {
         if self.0 {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
@@ -38,7 +38,7 @@ fn is_document(v: &Value) -> bool {
 }
 
 /// One line for scalars and short values; documents and objects get a line diff.
-fn short(v: &Value) -> String {
+pub(crate) fn short(v: &Value) -> String {
     if is_document(v) {
         let sids: Vec<&str> = v["Statement"]
             .as_array()
@@ -61,7 +61,7 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
-fn render_field(out: &mut String, c: &FieldChange, action: Action, colors: Colors) {
+pub(crate) fn render_field(out: &mut String, c: &FieldChange, action: Action, colors: Colors) {
     match (action, &c.old, &c.new) {
         (Action::Create, _, Some(new)) => {
             let _ = writeln!(out, "      {} = {}", c.field, short(new));

@@ -5,17 +5,38 @@ use serde_json::Value;
 
 use crate::model::Kind;
 
+/// What a problem means for a check of live AWS (drift): apply cannot fix it, it could not be read, or it is
+/// only information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Needs a person: the spec and live AWS conflict in a way apply will not resolve.
+    #[default]
+    Blocked,
+    /// Could not be read (access denied, throttled out): unknown, never assumed in sync.
+    Unreadable,
+    /// Worth knowing, nothing wrong.
+    Info,
+}
+
 /// A warning or blocking problem, tied to a resource address, with a way to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub address: String,
     pub message: String,
     pub hint: String,
+    #[serde(skip)]
+    pub cause: Cause,
 }
 
 impl Message {
     pub fn new(address: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Message {
-        Message { address: address.into(), message: message.into(), hint: hint.into() }
+        Message { address: address.into(), message: message.into(), hint: hint.into(), cause: Cause::Blocked }
+    }
+
+    pub fn because(mut self, cause: Cause) -> Message {
+        self.cause = cause;
+        self
     }
 }
 

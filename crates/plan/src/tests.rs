@@ -423,3 +423,83 @@ fn saved_plan_is_accepted_unchanged_and_refused_when_live_or_spec_changed() {
     assert!(matches!(saved::check(&file, &d, &observed, "0.2.0"), Err(saved::Stale::Unusable(_))));
     assert!(matches!(saved::check(&json!({"x": 1}), &d, &observed, "0.1.0"), Err(saved::Stale::Unusable(_))));
 }
+
+#[test]
+fn drift_findings_have_a_kind_a_path_and_both_values_and_ignores_are_counted() {
+    use crate::drift::{DriftReport, FindingKind, Verdict};
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let in_sync = DriftReport::new(&diff(&d, &applied(&d), &options(&s)), &[], "2026-11-23T12:00:00Z".into());
+    assert_eq!(in_sync.verdict(), Verdict::InSync);
+    assert!(in_sync.findings.is_empty());
+    assert!(in_sync.summary().starts_with("No drift"), "{}", in_sync.summary());
+
+    let mut o = applied(&d);
+    o.resources.insert("region.eu-central-1.cluster.prod-1.filter".into(), Observation::Absent);
+    present(&mut o, "region.eu-central-1.bucket").tags.insert("team".into(), "platform".into());
+    present(&mut o, "region.eu-central-1.topic").fields.insert(
+        "policy".into(),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "SNS:Subscribe", "Resource": "*"}]}),
+    );
+    o.stale.push(StaleResource {
+        address: "region.eu-central-1.cluster.old.filter".into(),
+        kind: Kind::SubscriptionFilter,
+        region: Some("eu-central-1".into()),
+        name: "eks-audit".into(),
+        fields: BTreeMap::from([("log_group".into(), json!("/aws/eks/old/cluster"))]),
+    });
+    o.resources.insert("role.reader".into(), Observation::Unknown { reason: "AccessDenied: not allowed".into() });
+    let plan = diff(&d, &o, &options(&s));
+    let report = DriftReport::new(&plan, &["bucket.tags.team".to_string()], "2026-11-23T12:00:00Z".into());
+    let kinds: Vec<(FindingKind, &str, bool)> =
+        report.findings.iter().map(|f| (f.kind, f.path.as_str(), f.ignored)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (FindingKind::NotChecked, "role.reader", false),
+            (FindingKind::Changed, "region.eu-central-1.bucket.tags.team", true),
+            (FindingKind::Unmanaged, "region.eu-central-1.cluster.old.filter", false),
+            (FindingKind::Missing, "region.eu-central-1.cluster.prod-1.filter", false),
+            (FindingKind::Changed, "region.eu-central-1.topic.policy", false),
+        ]
+    );
+    let tag = report.findings.iter().find(|f| f.path.ends_with("tags.team")).unwrap();
+    assert_eq!((tag.expected.clone(), tag.actual.clone()), (Some(json!("security")), Some(json!("platform"))));
+    let counts = report.counts();
+    assert_eq!((counts.missing, counts.changed, counts.unmanaged, counts.not_checked, counts.ignored), (1, 1, 1, 1, 1));
+    assert_eq!(report.verdict(), Verdict::Drift);
+    insta::assert_snapshot!(report.text(Colors(false)));
+    let doc = report.json();
+    assert_eq!(doc["format_version"], "1");
+    assert_eq!(doc["verdict"], "drift");
+    assert_eq!(doc["counts"]["ignored"], 1);
+
+    // Only unreadable resources: cannot tell, which is not "in sync".
+    let mut unknown = applied(&d);
+    unknown.resources.insert("role.reader".into(), Observation::Unknown { reason: "Throttling".into() });
+    let report = DriftReport::new(&diff(&d, &unknown, &options(&s)), &[], "t".into());
+    assert_eq!(report.verdict(), Verdict::Unknown);
+
+    // Audit logging off where eksaudit may not turn it on, and full filter slots: blocked.
+    let s = spec(&SPEC.replace("enable_audit_logging = true", "enable_audit_logging = false"));
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.cluster.prod-1.audit_logging").fields.insert("audit".into(), json!(false));
+    let report = DriftReport::new(&diff(&d, &o, &options(&s)), &[], "t".into());
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].kind, FindingKind::Blocked);
+    assert!(report.findings[0].fix.contains("enable_audit_logging = true"), "{:?}", report.findings[0]);
+}
+
+#[test]
+fn ignore_rules_match_parts_globs_prefixes_and_any_region() {
+    use crate::drift::ignores;
+    assert!(ignores("bucket.tags.cost-center", "region.eu-central-1.bucket.tags.cost-center"));
+    assert!(ignores("region.eu-central-1.bucket", "region.eu-central-1.bucket.tags.cost-center"));
+    assert!(ignores("cluster.*.filter", "region.us-east-1.cluster.prod.filter"));
+    assert!(ignores("role.reader.tags", "role.reader.tags.team"));
+    assert!(!ignores("bucket.tags.team", "region.eu-central-1.bucket.tags.cost-center"));
+    assert!(!ignores("region.us-east-1.bucket", "region.eu-central-1.bucket.policy"));
+    assert!(!ignores("cluster.*.filter", "region.us-east-1.cluster.prod.log_group"));
+    assert!(!ignores("bucket", "region.eu-central-1.bucket_notification"));
+}

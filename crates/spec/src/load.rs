@@ -179,7 +179,7 @@ impl Ctx<'_> {
     }
 
     fn spec(&mut self, root: &DeTable<'_>, root_span: Span) -> Option<Spec> {
-        self.check_keys(root, "", &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "region"]);
+        self.check_keys(root, "", &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "region"]);
         let empty = DeTable::new();
         let pipeline = match self.section(root, "pipeline") {
             Some((t, span)) => self.pipeline(t, span),
@@ -217,6 +217,8 @@ impl Ctx<'_> {
         let filter = self.filter(filter.unwrap_or(&empty));
         let iam = self.section(root, "iam").map(|(t, _)| t);
         let iam = self.iam(iam.unwrap_or(&empty));
+        let drift = self.section(root, "drift").map(|(t, _)| t);
+        let drift = self.drift(drift.unwrap_or(&empty));
         let regions = self.regions(root, root_span);
 
         let spec = Spec {
@@ -226,6 +228,7 @@ impl Ctx<'_> {
             firehose: firehose?,
             filter: filter?,
             iam: iam?,
+            drift: drift?,
             regions: regions?,
         };
         self.cross_checks(&spec, root);
@@ -505,6 +508,35 @@ impl Ctx<'_> {
                 self.check("filter.pattern", &s, rules::filter_pattern(&p)).then_some(Filter { pattern: p })
             }
         }
+    }
+
+    fn drift(&mut self, t: &DeTable<'_>) -> Option<Drift> {
+        self.check_keys(t, "drift", &["ignore"]);
+        let example = "ignore = [\"bucket.tags.cost-center\", \"cluster.*.log_group.retention_days\"]";
+        let Some(v) = Self::value(t, "ignore") else { return Some(Drift::default()) };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type("drift.ignore", v, "a list of finding paths", example);
+            return None;
+        };
+        let mut ignore = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("drift.ignore[{i}]");
+            match item.get_ref().as_str() {
+                Some(rule) => {
+                    if self.check(&path, &item.span(), rules::drift_ignore(rule)) {
+                        ignore.push(rule.to_string());
+                    } else {
+                        ok = false;
+                    }
+                }
+                None => {
+                    ok = false;
+                    self.wrong_type(&path, item, "a string", example);
+                }
+            }
+        }
+        ok.then_some(Drift { ignore })
     }
 
     fn iam(&mut self, t: &DeTable<'_>) -> Option<Iam> {

@@ -23,6 +23,7 @@ pub struct Spec {
     pub firehose: Firehose,
     pub filter: Filter,
     pub iam: Iam,
+    pub drift: Drift,
     pub regions: Vec<Region>,
 }
 
@@ -99,6 +100,14 @@ pub struct Firehose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub pattern: String,
+}
+
+/// The scheduled drift check's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Accepted differences: finding paths (`bucket.tags.cost-center`, `region.eu-central-1.topic.policy`,
+    /// `cluster.*.filter`) that drift counts but does not report as drift.
+    pub ignore: Vec<String>,
 }
 
 /// Global roles made elsewhere (by another spec) that this spec reuses untouched.

@@ -315,6 +315,52 @@ pub fn filter_pattern(pattern: &str) -> Rule {
     Ok(())
 }
 
+/// The resource words a drift finding path can start with (after an optional `region.<name>.`).
+pub const FINDING_RESOURCES: &[&str] = &[
+    "role",
+    "bucket",
+    "topic",
+    "topic_subscription",
+    "bucket_notification",
+    "firehose_log_group",
+    "stream",
+    "cluster",
+];
+
+/// A `[drift] ignore` rule: a finding path, `*` matching any part.
+pub fn drift_ignore(rule: &str) -> Rule {
+    let hint = "a finding path as `eksaudit drift` prints it, e.g. \"bucket.tags.cost-center\", \"role.reader.tags\", \"region.us-east-1.topic.policy\" or \"cluster.*.log_group.retention_days\"";
+    if rule.is_empty() || rule.split('.').any(str::is_empty) {
+        return Err(invalid(format!("{rule:?} is not a finding path (empty part)"), hint));
+    }
+    let mut parts = rule.split('.');
+    let mut first = parts.next().unwrap_or_default();
+    if first == "region" {
+        let _region = parts.next();
+        first = parts.next().unwrap_or_default();
+        if first.is_empty() {
+            return Err(invalid(format!("{rule:?} names a region but no resource in it"), hint));
+        }
+    }
+    if first != "*" && !FINDING_RESOURCES.contains(&first) {
+        let known = FINDING_RESOURCES.join(", ");
+        return Err(invalid(format!("{rule:?} does not start with a resource ({known})"), hint));
+    }
+    Ok(())
+}
+
+/// An SNS topic ARN (where `drift --notify-topic` publishes); gives back its region.
+pub fn sns_topic_arn(arn: &str) -> Result<String, Invalid> {
+    let parsed = arn_of(arn, "sns", "arn:aws:sns:eu-central-1:123456789012:eks-audit-drift")?;
+    if parsed.region.is_empty() || account_id(parsed.account).is_err() || parsed.resource.contains(':') {
+        return Err(invalid(
+            format!("{arn:?} is not an SNS topic ARN"),
+            "use the topic's ARN, e.g. arn:aws:sns:eu-central-1:123456789012:eks-audit-drift",
+        ));
+    }
+    Ok(parsed.region.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,3 +496,4 @@ mod tests {
         assert!(filter_pattern(&"x".repeat(1025)).unwrap_err().message.contains("1025"));
     }
 }
+

@@ -351,3 +351,23 @@ fn missing_sections_are_named() {
     assert_eq!(paths, ["pipeline", "consumer", "region"]);
     assert!(ps.iter().all(|p| p.hint.is_some()));
 }
+
+#[test]
+fn drift_ignore_takes_finding_paths() {
+    let ok = format!("{MINIMAL}\n[drift]\nignore = [\"bucket.tags.cost-center\", \"region.eu-central-1.topic.policy\", \"cluster.*.log_group\"]\n");
+    let spec = parse_spec(&ok).unwrap();
+    assert_eq!(
+        spec.drift.ignore,
+        ["bucket.tags.cost-center", "region.eu-central-1.topic.policy", "cluster.*.log_group"]
+    );
+    assert!(parse_spec(MINIMAL).unwrap().drift.ignore.is_empty());
+    let bad = format!("{MINIMAL}\n[drift]\nignore = [\"bucket.tags\", \"buckets.tags.x\", \"bucket..x\", 3]\n");
+    let ps = problems(&bad);
+    let at = |path: &str| ps.iter().find(|p| p.path == path).unwrap_or_else(|| panic!("{path}: {ps:#?}"));
+    assert!(at("drift.ignore[1]").message.contains("does not start with a resource"));
+    assert!(at("drift.ignore[2]").message.contains("empty part"));
+    assert!(at("drift.ignore[3]").message.contains("a string"));
+    assert!(at("drift.ignore[1]").location.is_some());
+    assert!(!ps.iter().any(|p| p.path == "drift.ignore[0]"));
+    assert_one(&format!("{MINIMAL}\n[drift]\nignor = []\n"), "drift.ignor", "unknown key");
+}

@@ -101,15 +101,19 @@ impl Moto {
 
     /// The product's own client set, pointed at moto directly (for setup and assertions; not recorded).
     pub fn aws(&self) -> Aws {
-        let config = aws_config::SdkConfig::builder()
+        Aws::from_config(self.sdk_config("us-east-1"), true)
+    }
+
+    /// SDK configuration for moto directly (static test credentials), for clients the product has no use for.
+    pub fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
+            .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(self.direct_endpoint())
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::for_tests(),
             ))
-            .build();
-        Aws::from_config(config, true)
+            .build()
     }
 
     pub fn region(&self, region: &str) -> RegionClients {
