@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job against a local AWS (moto): fake EKS clusters, then eksaudit validate and plan.
+# The whole story against a local AWS (moto): fake EKS clusters, validate, plan, apply, an audit event flowing
+# through to S3, plan with no changes, a change by hand that plan and drift report, apply repairing it, destroy.
 # Nothing leaves this machine: every call goes to moto on a loopback port.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,9 +31,48 @@ for name, audit in (("prod-1", True), ("stage-a", False)):
                        logging={"clusterLogging": [{"types": ["audit"], "enabled": audit}]})
 PY
 cp config.example.toml "$work/eksaudit.toml"
+head -n 1 tests/data/eks-audit-events.jsonl > "$work/event.json"
 sed -i 's/enable_audit_logging = false/enable_audit_logging = true/' "$work/eksaudit.toml"
 cd "$work"
 step eksaudit validate
 "$bin" validate
 step eksaudit plan
-"$bin" --endpoint-url "$endpoint" plan || true
+"$bin" --endpoint-url "$endpoint" plan
+step eksaudit apply --auto-approve
+"$bin" --endpoint-url "$endpoint" apply --auto-approve
+
+echo
+echo "an EKS audit event is written to stage-a's audit log stream; the subscription filter and Firehose carry it to S3"
+"$venv/bin/python" - "$moto" "$PWD" <<'PY'
+import sys, time, boto3
+moto, here = sys.argv[1], sys.argv[2]
+logs = boto3.client("logs", endpoint_url=moto, region_name="eu-central-1")
+s3 = boto3.client("s3", endpoint_url=moto, region_name="eu-central-1")
+event = open(here + "/event.json").read().strip()
+logs.create_log_stream(logGroupName="/aws/eks/stage-a/cluster", logStreamName="kube-apiserver-audit-demo")
+logs.put_log_events(logGroupName="/aws/eks/stage-a/cluster", logStreamName="kube-apiserver-audit-demo",
+                    logEvents=[{"timestamp": int(time.time() * 1000), "message": event}])
+bucket = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].endswith("eu-central-1")][0]
+for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+    print(f"  s3://{bucket}/{obj['Key']} ({obj['Size']} bytes)")
+PY
+step eksaudit plan
+"$bin" --endpoint-url "$endpoint" plan
+
+echo
+echo "someone removes stage-a's subscription filter by hand"
+"$venv/bin/python" - "$moto" <<'PY'
+import sys, boto3
+logs = boto3.client("logs", endpoint_url=sys.argv[1], region_name="eu-central-1")
+logs.delete_subscription_filter(logGroupName="/aws/eks/stage-a/cluster", filterName="eks-audit")
+PY
+step eksaudit plan
+"$bin" --endpoint-url "$endpoint" plan
+step eksaudit drift
+"$bin" --endpoint-url "$endpoint" drift || echo "(exit $?: drift found)"
+step eksaudit apply --auto-approve
+"$bin" --endpoint-url "$endpoint" apply --auto-approve
+step eksaudit drift
+"$bin" --endpoint-url "$endpoint" drift
+step eksaudit destroy --auto-approve
+"$bin" --endpoint-url "$endpoint" destroy --auto-approve

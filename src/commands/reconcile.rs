@@ -4,12 +4,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use eksaudit_aws::{Budgets, Outcome, Progress, Reconciler, StepResult};
 use eksaudit_plan::render::{self, Colors};
-use eksaudit_plan::{Action, Plan, ResourceChange};
+use eksaudit_plan::Plan;
 use eksaudit_spec::Spec;
 
 use crate::cli::RunArgs;
 use crate::commands::plan::Live;
 use crate::exit::ExitStatus;
+use crate::progress::{Lines, Spinner};
 use crate::settings::{GlobalSettings, Verbosity};
 use crate::style::Style;
 
@@ -35,56 +36,6 @@ pub enum Approval {
     Ask,
     /// A saved plan, reviewed when it was made and checked as current.
     Reviewed,
-}
-
-/// Plain progress lines on standard error, one per start, wait and end.
-struct Lines {
-    style: Style,
-    quiet: bool,
-}
-
-fn doing(action: Action) -> &'static str {
-    match action {
-        Action::Create => "creating",
-        Action::Update => "updating",
-        Action::Replace => "replacing",
-        Action::Delete => "deleting",
-        Action::NoOp => "checking",
-    }
-}
-
-fn done(action: Action) -> &'static str {
-    match action {
-        Action::Create => "created",
-        Action::Update => "updated",
-        Action::Replace => "replaced",
-        Action::Delete => "deleted",
-        Action::NoOp => "checked",
-    }
-}
-
-impl Progress for Lines {
-    fn started(&self, change: &ResourceChange) {
-        if !self.quiet {
-            eprintln!("  {}: {}…", change.address, doing(change.action));
-        }
-    }
-    fn waiting(&self, address: &str, what: &str) {
-        if !self.quiet {
-            eprintln!("  {address}: waiting for {what}…");
-        }
-    }
-    fn finished(&self, r: &StepResult) {
-        let s = self.style;
-        match &r.outcome {
-            Outcome::Done { elapsed } if !self.quiet => {
-                eprintln!("{} {}: {} ({:.1}s)", s.green("✓"), r.address, done(r.action), elapsed.as_secs_f64())
-            }
-            Outcome::Failed { error } => eprintln!("{} {}: {} failed: {error}", s.red("✗"), r.address, doing(r.action)),
-            Outcome::Skipped { reason } if !self.quiet => eprintln!("{} {}: skipped: {reason}", s.dim("-"), r.address),
-            _ => {}
-        }
-    }
 }
 
 fn confirm(mode: Mode, args: &RunArgs, settings: &GlobalSettings) -> Result<(), ExitStatus> {
@@ -139,7 +90,17 @@ pub async fn run(
             return status;
         }
     }
-    let progress = Lines { style, quiet: settings.verbosity == Verbosity::Quiet };
+    let quiet = settings.verbosity == Verbosity::Quiet;
+    // A spinner only where a person watches and nothing else writes to the same terminal (-v logs each call).
+    let live_terminal = std::io::stderr().is_terminal() && !quiet && settings.verbosity == Verbosity::Normal;
+    let (spinner, lines);
+    let progress: &dyn Progress = if live_terminal {
+        spinner = Spinner::start(style, quiet);
+        &spinner
+    } else {
+        lines = Lines { style, quiet };
+        &lines
+    };
     let reconciler = Reconciler {
         aws: &live.aws,
         regions: &live.regions,
@@ -151,12 +112,13 @@ pub async fn run(
             Some(secs) => Budgets::default().capped(std::time::Duration::from_secs(secs)),
             None => Budgets::default(),
         },
-        progress: &progress,
+        progress,
     };
     let results = match mode {
         Mode::Apply => reconciler.apply().await,
         Mode::Destroy => reconciler.destroy().await,
     };
+    drop(reconciler);
     summarise(mode, &results, &style)
 }
 

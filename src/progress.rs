@@ -1,0 +1,190 @@
+//! Live progress for apply and destroy. On a terminal: one line per finished resource above a status line that
+//! spins and counts the seconds of everything still running (Firehose and EKS waits take minutes). Otherwise:
+//! plain log lines, one per start, wait and end, for CI logs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eksaudit_aws::{Outcome, Progress, StepResult};
+use eksaudit_plan::{Action, ResourceChange};
+
+use crate::style::Style;
+
+pub fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "deleting",
+        Action::NoOp => "checking",
+    }
+}
+
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::NoOp => "checked",
+    }
+}
+
+/// The line printed when a resource is finished, or `None` when quiet hides it.
+fn finished_line(r: &StepResult, s: Style, quiet: bool) -> Option<String> {
+    match &r.outcome {
+        Outcome::Done { elapsed } if !quiet => {
+            Some(format!("{} {}: {} ({:.1}s)", s.green("✓"), r.address, done(r.action), elapsed.as_secs_f64()))
+        }
+        Outcome::Failed { error } => Some(format!("{} {}: {} failed: {error}", s.red("✗"), r.address, doing(r.action))),
+        Outcome::Skipped { reason } if !quiet => Some(format!("{} {}: skipped: {reason}", s.dim("-"), r.address)),
+        _ => None,
+    }
+}
+
+/// Plain lines on standard error.
+pub struct Lines {
+    pub style: Style,
+    pub quiet: bool,
+}
+
+impl Progress for Lines {
+    fn started(&self, change: &ResourceChange) {
+        if !self.quiet {
+            eprintln!("  {}: {}…", change.address, doing(change.action));
+        }
+    }
+    fn waiting(&self, address: &str, what: &str) {
+        if !self.quiet {
+            eprintln!("  {address}: waiting for {what}…");
+        }
+    }
+    fn finished(&self, r: &StepResult) {
+        if let Some(line) = finished_line(r, self.style, self.quiet) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// What is running: address → (what it is doing, since when).
+type Running = BTreeMap<String, (String, Instant)>;
+
+/// The status line: the spinner, how many are running, and the longest-running ones with their seconds.
+pub fn status_line(running: &Running, tick: usize, now: Instant, width: usize) -> String {
+    if running.is_empty() {
+        return String::new();
+    }
+    let mut items: Vec<(&String, &(String, Instant))> = running.iter().collect();
+    items.sort_by_key(|(_, (_, since))| *since);
+    let parts: Vec<String> = items
+        .iter()
+        .map(|(address, (what, since))| format!("{address} {what} ({}s)", now.duration_since(*since).as_secs()))
+        .collect();
+    let line = format!("{} {} running: {}", SPINNER[tick % SPINNER.len()], running.len(), parts.join(", "));
+    if line.chars().count() > width {
+        let cut: String = line.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        line
+    }
+}
+
+/// A spinner line on a terminal, redrawn by a ticker thread until dropped.
+pub struct Spinner {
+    style: Style,
+    quiet: bool,
+    running: Arc<Mutex<Running>>,
+    stop: Arc<AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Clears the current terminal line.
+const CLEAR: &str = "\r\x1b[2K";
+
+impl Spinner {
+    pub fn start(style: Style, quiet: bool) -> Spinner {
+        let running: Arc<Mutex<Running>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (Arc::clone(&running), Arc::clone(&stop));
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100usize);
+        let ticker = std::thread::spawn(move || {
+            let mut tick = 0;
+            while !s.load(Ordering::Relaxed) {
+                {
+                    let running = r.lock().expect("progress lock");
+                    let line = status_line(&running, tick, Instant::now(), width);
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(err, "{CLEAR}{line}");
+                    let _ = err.flush();
+                }
+                tick += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Spinner { style, quiet, running, stop, ticker: Some(ticker) }
+    }
+
+    fn set(&self, address: &str, what: String) {
+        self.running.lock().expect("progress lock").insert(address.to_string(), (what, Instant::now()));
+    }
+}
+
+impl Progress for Spinner {
+    fn started(&self, change: &ResourceChange) {
+        self.set(&change.address, doing(change.action).to_string());
+    }
+    fn waiting(&self, address: &str, what: &str) {
+        let mut running = self.running.lock().expect("progress lock");
+        let since = running.get(address).map_or_else(Instant::now, |(_, since)| *since);
+        running.insert(address.to_string(), (format!("waiting for {what}"), since));
+    }
+    fn finished(&self, r: &StepResult) {
+        // Holding the lock keeps the ticker from drawing half a line over this one.
+        let mut running = self.running.lock().expect("progress lock");
+        running.remove(&r.address);
+        if let Some(line) = finished_line(r, self.style, self.quiet) {
+            eprint!("{CLEAR}");
+            eprintln!("{line}");
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+        eprint!("{CLEAR}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_shows_the_longest_running_first_with_seconds_and_fits_the_terminal() {
+        let now = Instant::now();
+        let mut running = Running::new();
+        assert_eq!(status_line(&running, 0, now, 80), "");
+        running.insert(
+            "region.us-east-1.stream".into(),
+            ("waiting for the Firehose stream to become ACTIVE".into(), now - Duration::from_secs(42)),
+        );
+        running.insert("region.us-east-1.topic".into(), ("creating".into(), now - Duration::from_secs(1)));
+        let line = status_line(&running, 1, now, 200);
+        assert_eq!(
+            line,
+            "⠙ 2 running: region.us-east-1.stream waiting for the Firehose stream to become ACTIVE (42s), region.us-east-1.topic creating (1s)"
+        );
+        let short = status_line(&running, 0, now, 40);
+        assert_eq!(short.chars().count(), 40);
+        assert!(short.ends_with('…'));
+    }
+}
