@@ -118,7 +118,6 @@ pub async fn run(
         Mode::Apply => reconciler.apply().await,
         Mode::Destroy => reconciler.destroy().await,
     };
-    drop(reconciler);
     summarise(mode, &results, &style)
 }
 
