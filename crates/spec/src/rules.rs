@@ -496,4 +496,3 @@ mod tests {
         assert!(filter_pattern(&"x".repeat(1025)).unwrap_err().message.contains("1025"));
     }
 }
-

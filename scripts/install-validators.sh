@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the offline schema validators the deploy/ tests use (tests/it/deploy.rs) into .venv-validators at the
+# project root:
+# - kubernetes-validate: ships the Kubernetes JSON schemas (strict variants reject unknown fields) for many
+#   Kubernetes versions inside the package, so validating deploy/kubernetes/ needs no network;
+# - check-jsonschema: ships a vendored copy of the GitHub workflow schema (--builtin-schema
+#   vendor.github-workflows) for deploy/github-actions/.
+# Pinned, with the libraries that decide what passes (schema engine, YAML parsers), so a run means the same
+# thing everywhere. Idempotent: does nothing when the pinned versions are already there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${EKSAUDIT_VALIDATORS_VENV:-$root/.venv-validators}"
+pins=(
+  "kubernetes-validate==1.37.0"
+  "check-jsonschema==0.39.0"
+  "jsonschema==4.26.0"
+  "referencing==0.37.0"
+  "PyYAML==6.0.3"
+  "ruamel.yaml==0.19.1"
+)
+check='
+import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+except PackageNotFoundError:
+    sys.exit(1)
+'
+if [ -x "$venv/bin/kubernetes-validate" ] && [ -x "$venv/bin/check-jsonschema" ] \
+  && "$venv/bin/python" -c "$check" "${pins[@]}" 2>/dev/null; then
+  echo "schema validators already installed in $venv"
+  exit 0
+fi
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
+echo "schema validators installed in $venv: ${pins[*]}"
