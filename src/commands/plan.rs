@@ -29,7 +29,15 @@ impl Live {
         let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
         let account = discovery.identity.account.clone();
         let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
-        let observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;
+        let mut observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;
+        // Regions removed from the spec: what the pipeline left there is found through its own role's trust.
+        let former: BTreeMap<String, RegionClients> =
+            eksaudit_aws::former_regions(&observed, spec).into_iter().map(|r| (r.clone(), aws.region(&r))).collect();
+        let mut regions = regions;
+        if !former.is_empty() {
+            eksaudit_aws::observe_former(&former, spec, &account, &mut observed).await;
+            regions.extend(former);
+        }
         Ok(Live { aws, regions, account, desired, observed })
     }
 

@@ -287,3 +287,51 @@ async fn a_saved_plan_is_applied_as_reviewed_and_refused_once_live_aws_changed()
     assert!(garbage.stderr().contains("eksaudit.toml is not a saved eksaudit plan"), "{}", garbage.stderr());
     assert_converged(&moto, &w);
 }
+
+#[tokio::test]
+async fn removing_a_region_is_drift_and_apply_tears_it_down_keeping_the_logs_before_narrowing_the_roles() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let eu_only = SPEC.split("\n[[region]]\nname = \"us-east-1\"").next().unwrap().to_string();
+    let w = Workdir::with_spec(&eu_only);
+
+    // What the pipeline left in us-east-1 is found through its own role's trust, and is drift.
+    moto.recorder().reset();
+    let drift = run(&moto, &w, &["drift", "--json"]);
+    assert_eq!(drift.code(), 2, "{}", drift.stderr());
+    assert!(moto.recorder().writes().is_empty());
+    let unmanaged: Vec<String> = drift.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "unmanaged")
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        unmanaged,
+        [
+            "region.us-east-1.bucket_notification",
+            "region.us-east-1.cluster.other.filter",
+            "region.us-east-1.stream",
+            "region.us-east-1.topic"
+        ]
+    );
+
+    let out = apply(&moto, &w);
+    assert!(out.stdout().contains("- region.us-east-1.stream"), "{}", out.stdout());
+    let us = moto.region("us-east-1");
+    assert!(us.firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.is_err());
+    assert!(us.sns.list_topics().send().await.unwrap().topics().is_empty());
+    assert_eq!(filters(&moto, "us-east-1", "other").await, Vec::<String>::new());
+    // The logs stay: the bucket and the cluster's log group.
+    us.s3.head_bucket().bucket("eks-audit-123456789012-us-east-1").send().await.expect("bucket kept");
+    let groups = us.logs.describe_log_groups().log_group_name_prefix("/aws/eks/other/").send().await.unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "log group kept");
+    // Only then are the roles narrowed to the spec's regions.
+    let role = moto.aws().iam().get_role().role_name("eks-audit-cloudwatch").send().await.unwrap();
+    assert!(!urlencoding_decode(role.role().unwrap().assume_role_policy_document().unwrap()).contains("us-east-1"));
+    assert_converged(&moto, &w);
+    assert_eq!(run(&moto, &w, &["drift"]).code(), 0);
+}

@@ -14,7 +14,7 @@ use futures::future::join_all;
 
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind};
-pub use observe::observe;
+pub use observe::{former_regions, observe, observe_former};
 pub use reconcile::{Outcome, Progress, Reconciler, StepResult};
 pub use retry::{Budget, Budgets};
 

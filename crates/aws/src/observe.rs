@@ -1,13 +1,13 @@
 //! Observe: read every resource the desired state names, concurrently, into an [`ObservedState`]. Never mutates:
 //! every call here is a Get, List, Describe or Head.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use eksaudit_plan::{
     policy, DesiredResource, DesiredState, Kind, Management, Observation, ObservedResource, ObservedState,
     StaleResource,
 };
-use eksaudit_spec::{log_group_name, Spec};
+use eksaudit_spec::{log_group_name, Spec, OWNER_TAG_KEY};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
@@ -133,6 +133,102 @@ pub async fn observe(
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
     observed
+}
+
+/// Regions the spec no longer names but the pipeline's CloudWatch Logs role still trusts (its trust policy lists
+/// `arn:<partition>:logs:<region>:...` for every region it was applied to). What eksaudit left there is stale.
+/// Apply narrows the role only after those resources are gone, so the trail is never lost.
+pub fn former_regions(observed: &ObservedState, spec: &Spec) -> Vec<String> {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::String(s) => {
+                let parts: Vec<&str> = s.split(':').collect();
+                if parts.len() > 4 && parts[0] == "arn" && parts[2] == "logs" && !parts[3].is_empty() {
+                    out.insert(parts[3].to_string());
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(m) => m.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let Some(Observation::Present(role)) = observed.resources.get("role.cloudwatch") else { return Vec::new() };
+    let mut regions = BTreeSet::new();
+    if let Some(trust) = role.fields.get("trust_policy") {
+        walk(trust, &mut regions);
+    }
+    regions.into_iter().filter(|r| !spec.regions.iter().any(|s| &s.name == r)).collect()
+}
+
+/// Reads what the pipeline left in regions the spec no longer names: its stream and topic (by owner tag), its
+/// notification entry, its filters on every cluster's log group. The bucket and log groups hold log data and are
+/// kept, so they are not listed.
+pub async fn observe_former(
+    regions: &BTreeMap<String, RegionClients>,
+    spec: &Spec,
+    account: &str,
+    observed: &mut ObservedState,
+) {
+    let pipeline = spec.pipeline.name.as_str();
+    let mut tasks: Vec<futures::future::BoxFuture<'_, Found>> = Vec::new();
+    for (region, c) in regions {
+        let at = move |what: &str| format!("region.{region}.{what}");
+        let owned = move |address: String, kind: Kind, name: String, result: Result<Observation, Error>| match result {
+            Ok(Observation::Present(o)) if o.tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(pipeline) => Found {
+                stale: vec![StaleResource { address, kind, region: Some(region.clone()), name, fields: o.fields }],
+                ..Default::default()
+            },
+            Ok(_) => Found::default(),
+            Err(e) => Found::one(&address, unknown(&e)),
+        };
+        tasks.push(Box::pin(async move {
+            let name = spec.stream_name();
+            owned(at("stream"), Kind::DeliveryStream, name.clone(), stream(c, &name).await)
+        }));
+        tasks.push(Box::pin(async move {
+            let arn = topic_arn(c, account, &spec.topic_name());
+            owned(at("topic"), Kind::Topic, spec.topic_name(), topic(c, &arn).await)
+        }));
+        tasks.push(Box::pin(async move {
+            let bucket = spec.bucket_name(account, region);
+            let address = at("bucket_notification");
+            let found = optional(notification(c, &bucket, pipeline).await);
+            match found {
+                Ok(Some((Observation::Present(_), _))) => Found {
+                    stale: vec![StaleResource {
+                        address,
+                        kind: Kind::BucketNotification,
+                        region: Some(region.clone()),
+                        name: bucket,
+                        fields: BTreeMap::new(),
+                    }],
+                    ..Default::default()
+                },
+                Ok(_) => Found::default(),
+                Err(e) => Found::one(&address, unknown(&e)),
+            }
+        }));
+        tasks.push(Box::pin(async move {
+            match c.list_clusters().await {
+                Ok(clusters) => {
+                    let mut found = Found::default();
+                    for cluster in clusters {
+                        let f = stale_filter(c, cluster, pipeline).await;
+                        found.resources.extend(f.resources);
+                        found.stale.extend(f.stale);
+                    }
+                    found
+                }
+                Err(e) => Found::one(&format!("region.{region}.clusters"), unknown(&e)),
+            }
+        }));
+    }
+    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(CONCURRENT_READS).collect().await;
+    for f in found {
+        observed.resources.extend(f.resources);
+        observed.stale.extend(f.stale);
+    }
+    observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
 }
 
 fn topic_arn(c: &RegionClients, account: &str, name: &str) -> String {

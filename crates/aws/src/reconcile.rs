@@ -164,12 +164,29 @@ impl Reconciler<'_> {
         ok
     }
 
-    /// Apply: roles, then every region in parallel; within a region bucket → topic → notification and
-    /// subscription → log group → stream → clusters (in parallel, bounded) → filters no longer wanted.
+    /// Regions with clients that the spec no longer names (found through the roles' trust).
+    fn former_regions(&self) -> Vec<&str> {
+        self.regions.keys().map(String::as_str).filter(|r| !self.spec.regions.iter().any(|s| s.name == *r)).collect()
+    }
+
+    /// Apply: first what is left in regions removed from the spec (torn down like destroy, the bucket and log
+    /// groups kept); then the roles (narrowed only once that succeeded, so a failed run can find it again);
+    /// then every region in parallel; within a region bucket → topic → notification and subscription → log
+    /// group → stream → clusters (in parallel, bounded) → filters no longer wanted.
     pub async fn apply(&self) -> Vec<StepResult> {
         let failed = std::sync::Mutex::new(BTreeSet::new());
         let results = std::sync::Mutex::new(Vec::new());
-        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &[], &failed, &results)))
+        let former = self.former_regions();
+        join_all(former.iter().map(|r| self.destroy_region(r, &failed, &results))).await;
+        let leftovers: Vec<String> = self
+            .plan
+            .resources
+            .iter()
+            .filter(|r| r.action == Action::Delete && r.region.as_deref().is_some_and(|x| former.contains(&x)))
+            .map(|r| r.address.clone())
+            .collect();
+        let needs: Vec<&str> = leftovers.iter().map(String::as_str).collect();
+        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &needs, &failed, &results)))
             .await;
         join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
         results.into_inner().expect("lock")
@@ -230,7 +247,8 @@ impl Reconciler<'_> {
     pub async fn destroy(&self) -> Vec<StepResult> {
         let failed = std::sync::Mutex::new(BTreeSet::new());
         let results = std::sync::Mutex::new(Vec::new());
-        join_all(self.spec.regions.iter().map(|r| self.destroy_region(&r.name, &failed, &results))).await;
+        // Every region with clients: the spec's and those removed from it.
+        join_all(self.regions.keys().map(|r| self.destroy_region(r, &failed, &results))).await;
         let everything: Vec<String> = self
             .plan
             .resources
