@@ -8,4 +8,5 @@ mod drift;
 mod faults;
 mod moto;
 mod plan;
+mod policy;
 mod support;

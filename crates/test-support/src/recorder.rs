@@ -27,6 +27,22 @@ pub struct Call {
     pub write: bool,
 }
 
+/// A request as the product sent it, whole: for tests that look into it (which resource, which role passed).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
 /// Rewrites a successful response body.
 pub type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
@@ -82,7 +98,7 @@ impl Fault {
 /// A proxy that forwards to `upstream` and records every call, stopped when dropped.
 pub struct Recorder {
     port: u16,
-    calls: Arc<Mutex<Vec<Call>>>,
+    calls: Arc<Mutex<Vec<(Call, Request)>>>,
     faults: Arc<Mutex<Vec<Fault>>>,
     listener: TcpListener,
 }
@@ -127,7 +143,12 @@ impl Recorder {
     }
 
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("calls").clone()
+        self.calls.lock().expect("calls").iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Every request since the last reset, whole.
+    pub fn requests(&self) -> Vec<Request> {
+        self.calls.lock().expect("calls").iter().map(|(_, r)| r.clone()).collect()
     }
 
     pub fn writes(&self) -> Vec<String> {
@@ -331,7 +352,7 @@ fn error_response(
 fn forward(
     client: TcpStream,
     upstream_port: u16,
-    calls: &Mutex<Vec<Call>>,
+    calls: &Mutex<Vec<(Call, Request)>>,
     faults: &Mutex<Vec<Fault>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
@@ -347,7 +368,17 @@ fn forward(
     let fault = take_fault(faults, &call.operation);
     let query_api = String::from_utf8_lossy(&body).contains("Action=") || target.contains("Action=");
     let operation = call.operation.clone();
-    calls.lock().expect("calls").push(call);
+    let request = Request {
+        method: method.clone(),
+        target: target.clone(),
+        headers: head
+            .iter()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+            .collect(),
+        body: body.clone(),
+    };
+    calls.lock().expect("calls").push((call, request));
     let mut rewrite = None;
     match fault {
         Some(FaultKind::Error { status, code, message }) => {

@@ -1,0 +1,983 @@
+//! The least-privilege IAM policy an operator (the person or CI role running eksaudit) needs for one command with
+//! one spec. Pure: no AWS, no async.
+//!
+//! [`OPERATIONS`] is the single source of truth for which IAM actions authorise each AWS API operation eksaudit
+//! calls; [`operator_policy`] grants operations (never raw actions) on the resources the spec names, so the policy
+//! can only grant what the table says the calls need. The integration tests check the table against the SDK calls
+//! in `crates/aws` and the policy against every call the binary makes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eksaudit_spec::{log_group_name, partition, ClusterSelector, OnDestroy, Region, RoleKind, Spec};
+use serde_json::{json, Value};
+
+/// The commands an operator policy can be printed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Drift,
+    Plan,
+    Apply,
+    Destroy,
+}
+
+impl Command {
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Drift => "drift",
+            Command::Plan => "plan",
+            Command::Apply => "apply",
+            Command::Destroy => "destroy",
+        }
+    }
+}
+
+/// One AWS API operation eksaudit calls, and what IAM must allow for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The service's IAM prefix, which is also how eksaudit names the service in its errors (`s3`, `logs`).
+    pub service: &'static str,
+    /// The API operation, as the SDK and the service's API reference name it.
+    pub name: &'static str,
+    /// The IAM action that authorises it.
+    pub action: &'static str,
+    /// Further actions the call needs on the same resource, the way eksaudit makes it (tags on create, every
+    /// version of an object deleted).
+    pub also: &'static [&'static str],
+    /// The call hands a role to this service principal, so it also needs `iam:PassRole` on that role.
+    pub passes_role_to: Option<&'static str>,
+}
+
+const fn op(service: &'static str, name: &'static str, action: &'static str) -> Operation {
+    Operation { service, name, action, also: &[], passes_role_to: None }
+}
+
+const fn op_also(
+    service: &'static str,
+    name: &'static str,
+    action: &'static str,
+    also: &'static [&'static str],
+) -> Operation {
+    Operation { service, name, action, also, passes_role_to: None }
+}
+
+const fn op_passing(
+    service: &'static str,
+    name: &'static str,
+    action: &'static str,
+    also: &'static [&'static str],
+    to: &'static str,
+) -> Operation {
+    Operation { service, name, action, also, passes_role_to: Some(to) }
+}
+
+pub const FIREHOSE_PRINCIPAL: &str = "firehose.amazonaws.com";
+pub const LOGS_PRINCIPAL: &str = "logs.amazonaws.com";
+
+/// Every AWS API operation eksaudit calls, with the IAM action(s) it needs. Where the IAM name differs from the
+/// API name, the Service Authorization Reference is the authority.
+pub const OPERATIONS: &[Operation] = &[
+    // STS
+    op("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
+    // EKS
+    op("eks", "ListClusters", "eks:ListClusters"),
+    op("eks", "DescribeCluster", "eks:DescribeCluster"),
+    op("eks", "UpdateClusterConfig", "eks:UpdateClusterConfig"),
+    op("eks", "DescribeUpdate", "eks:DescribeUpdate"),
+    // IAM
+    op("iam", "GetRole", "iam:GetRole"),
+    op("iam", "GetRolePolicy", "iam:GetRolePolicy"),
+    op("iam", "ListRolePolicies", "iam:ListRolePolicies"),
+    op("iam", "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies"),
+    op("iam", "GetPolicy", "iam:GetPolicy"),
+    op("iam", "GetPolicyVersion", "iam:GetPolicyVersion"),
+    // Tags on create need iam:TagRole too.
+    op_also("iam", "CreateRole", "iam:CreateRole", &["iam:TagRole"]),
+    op("iam", "UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy"),
+    op("iam", "PutRolePolicy", "iam:PutRolePolicy"),
+    op("iam", "DetachRolePolicy", "iam:DetachRolePolicy"),
+    op("iam", "TagRole", "iam:TagRole"),
+    op("iam", "DeleteRolePolicy", "iam:DeleteRolePolicy"),
+    op("iam", "DeleteRole", "iam:DeleteRole"),
+    // S3
+    op("s3", "HeadBucket", "s3:ListBucket"),
+    op("s3", "GetBucketTagging", "s3:GetBucketTagging"),
+    op("s3", "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+    op("s3", "GetBucketOwnershipControls", "s3:GetBucketOwnershipControls"),
+    op("s3", "GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+    op("s3", "GetBucketPolicy", "s3:GetBucketPolicy"),
+    op("s3", "GetBucketVersioning", "s3:GetBucketVersioning"),
+    op("s3", "GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    op("s3", "GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
+    op("s3", "CreateBucket", "s3:CreateBucket"),
+    op("s3", "PutBucketTagging", "s3:PutBucketTagging"),
+    op("s3", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    op("s3", "PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
+    op("s3", "PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+    op("s3", "PutBucketPolicy", "s3:PutBucketPolicy"),
+    op("s3", "PutBucketVersioning", "s3:PutBucketVersioning"),
+    op("s3", "PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+    op("s3", "PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
+    op("s3", "ListObjectVersions", "s3:ListBucketVersions"),
+    // Every key is deleted by version id.
+    op_also("s3", "DeleteObjects", "s3:DeleteObject", &["s3:DeleteObjectVersion"]),
+    op("s3", "ListMultipartUploads", "s3:ListBucketMultipartUploads"),
+    op("s3", "AbortMultipartUpload", "s3:AbortMultipartUpload"),
+    op("s3", "DeleteBucket", "s3:DeleteBucket"),
+    // SNS
+    op("sns", "GetTopicAttributes", "sns:GetTopicAttributes"),
+    op("sns", "ListTagsForResource", "sns:ListTagsForResource"),
+    op("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
+    // Tags on create need sns:TagResource too.
+    op_also("sns", "CreateTopic", "sns:CreateTopic", &["sns:TagResource"]),
+    op("sns", "SetTopicAttributes", "sns:SetTopicAttributes"),
+    op("sns", "TagResource", "sns:TagResource"),
+    op("sns", "Subscribe", "sns:Subscribe"),
+    op("sns", "Unsubscribe", "sns:Unsubscribe"),
+    op("sns", "DeleteTopic", "sns:DeleteTopic"),
+    op("sns", "Publish", "sns:Publish"),
+    // Kinesis Data Firehose
+    op("firehose", "DescribeDeliveryStream", "firehose:DescribeDeliveryStream"),
+    op("firehose", "ListTagsForDeliveryStream", "firehose:ListTagsForDeliveryStream"),
+    // Tags on create are authorised as firehose:TagDeliveryStream too.
+    op_passing(
+        "firehose",
+        "CreateDeliveryStream",
+        "firehose:CreateDeliveryStream",
+        &["firehose:TagDeliveryStream"],
+        FIREHOSE_PRINCIPAL,
+    ),
+    op_passing("firehose", "UpdateDestination", "firehose:UpdateDestination", &[], FIREHOSE_PRINCIPAL),
+    op("firehose", "TagDeliveryStream", "firehose:TagDeliveryStream"),
+    op("firehose", "DeleteDeliveryStream", "firehose:DeleteDeliveryStream"),
+    // CloudWatch Logs
+    op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
+    op("logs", "ListTagsForResource", "logs:ListTagsForResource"),
+    op("logs", "DescribeSubscriptionFilters", "logs:DescribeSubscriptionFilters"),
+    // Tags on create need logs:TagResource too.
+    op_also("logs", "CreateLogGroup", "logs:CreateLogGroup", &["logs:TagResource"]),
+    op("logs", "TagResource", "logs:TagResource"),
+    op("logs", "PutRetentionPolicy", "logs:PutRetentionPolicy"),
+    op("logs", "CreateLogStream", "logs:CreateLogStream"),
+    op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
+    op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
+];
+
+/// The table entry of an operation: `"service:Operation"` (`"s3:GetBucketNotificationConfiguration"`, the form
+/// eksaudit's errors use), or the bare operation name when only one service has it (`"CreateDeliveryStream"`;
+/// `"TagResource"` is both SNS's and CloudWatch Logs', so it must be qualified).
+pub fn operation(name: &str) -> Option<&'static Operation> {
+    match name.split_once(':') {
+        Some((service, op)) => OPERATIONS.iter().find(|o| o.service == service && o.name == op),
+        None => {
+            let mut hits = OPERATIONS.iter().filter(|o| o.name == name);
+            match (hits.next(), hits.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// The IAM action that authorises an AWS API operation (see [`operation`] for the accepted names).
+pub fn iam_action_for(operation_name: &str) -> Option<&'static str> {
+    operation(operation_name).map(|o| o.action)
+}
+
+/// Every IAM action an operation needs on its own resource: its action and the ones it also needs.
+/// (`iam:PassRole`, needed on another resource, is [`Operation::passes_role_to`].)
+pub fn iam_actions_for(operation_name: &str) -> Vec<&'static str> {
+    operation(operation_name)
+        .map(|o| std::iter::once(o.action).chain(o.also.iter().copied()).collect())
+        .unwrap_or_default()
+}
+
+/// Checks that `arn` names one SNS topic: `arn:PARTITION:sns:REGION:ACCOUNT:NAME`, no wildcards.
+pub fn check_topic_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let lower_dash =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let [prefix, partition, service, region, account, name] = parts.as_slice() else {
+        return Err(format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)"));
+    };
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    if *prefix != "arn" || !lower_dash(partition) || *service != "sns" {
+        return Err(format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)"));
+    }
+    if !lower_dash(region) || !region.contains('-') {
+        return Err(format!("{arn:?}: {region:?} is not an AWS region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{arn:?}: {account:?} is not a 12-digit AWS account id"));
+    }
+    if base.is_empty() || name.len() > 256 || !base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{arn:?}: {name:?} is not a topic name (1-256 letters, digits, '-' and '_', no wildcards)"
+        ));
+    }
+    Ok(())
+}
+
+// Reads every command makes: discovery (identity, cluster lists) and the observation of every resource.
+const DISCOVER: &[&str] = &["sts:GetCallerIdentity", "eks:ListClusters", "logs:DescribeLogGroups"];
+const READ_OWNED_ROLES: &[&str] = &["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"];
+const READ_REUSED_ROLES: &[&str] =
+    &["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"];
+const READ_MANAGED_POLICIES: &[&str] = &["iam:GetPolicy", "iam:GetPolicyVersion"];
+const READ_BUCKETS: &[&str] = &[
+    "s3:HeadBucket",
+    "s3:GetBucketTagging",
+    "s3:GetPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketEncryption",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketLifecycleConfiguration",
+    "s3:GetBucketNotificationConfiguration",
+];
+const READ_TOPICS: &[&str] = &["sns:GetTopicAttributes", "sns:ListTagsForResource"];
+const READ_SUBSCRIPTIONS: &[&str] = &["sns:ListSubscriptionsByTopic"];
+const READ_STREAMS: &[&str] = &["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"];
+const READ_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:ListTagsForResource"];
+const READ_CLUSTER_LOG_GROUPS: &[&str] = &["logs:DescribeSubscriptionFilters"];
+const READ_CLUSTERS: &[&str] = &["eks:DescribeCluster"];
+
+// What apply changes.
+const MANAGE_ROLES: &[&str] =
+    &["iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DetachRolePolicy", "iam:TagRole"];
+const MANAGE_BUCKETS: &[&str] = &[
+    "s3:CreateBucket",
+    "s3:PutBucketTagging",
+    "s3:PutPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketEncryption",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketLifecycleConfiguration",
+    "s3:PutBucketNotificationConfiguration",
+];
+const MANAGE_TOPICS: &[&str] = &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource"];
+const SUBSCRIBE: &[&str] = &["sns:Subscribe"];
+/// DeleteDeliveryStream: a stream is replaced when its type changed, and recreated when it failed to create.
+const MANAGE_STREAMS: &[&str] = &[
+    "firehose:CreateDeliveryStream",
+    "firehose:UpdateDestination",
+    "firehose:TagDeliveryStream",
+    "firehose:DeleteDeliveryStream",
+];
+const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:CreateLogStream"];
+/// DeleteSubscriptionFilter: apply removes our filter from clusters the spec no longer selects.
+const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
+    &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
+const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
+const ENABLE_AUDIT_LOGGING: &[&str] = &["eks:UpdateClusterConfig", "eks:DescribeUpdate"];
+
+// What destroy deletes. It also reads, with every command's reads: ListAttachedRolePolicies before detaching,
+// DescribeDeliveryStream to wait for a deletion, GetBucketNotificationConfiguration to keep others' entries.
+const DELETE_ROLES: &[&str] =
+    &["iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRole"];
+const DELETE_FILTERS: &[&str] = &["logs:DeleteSubscriptionFilter"];
+const DELETE_STREAMS: &[&str] = &["firehose:DeleteDeliveryStream"];
+const REMOVE_NOTIFICATIONS: &[&str] = &["s3:PutBucketNotificationConfiguration"];
+const UNSUBSCRIBE: &[&str] = &["sns:Unsubscribe"];
+const DELETE_TOPICS: &[&str] = &["sns:DeleteTopic"];
+const DELETE_BUCKETS: &[&str] = &["s3:ListObjectVersions", "s3:ListMultipartUploads", "s3:DeleteBucket"];
+const DELETE_OBJECTS: &[&str] = &["s3:DeleteObjects", "s3:AbortMultipartUpload"];
+
+/// The ARNs of what the spec names, with `*` for the account when the spec does not pin it.
+struct Scope<'a> {
+    spec: &'a Spec,
+    account: String,
+}
+
+impl Scope<'_> {
+    fn iam_partition(&self) -> &'static str {
+        self.spec.regions.first().map_or("aws", |r| partition(&r.name))
+    }
+
+    fn reused(&self, kind: RoleKind) -> Option<&String> {
+        let iam = &self.spec.iam;
+        match kind {
+            RoleKind::Firehose => iam.firehose_role_arn.as_ref(),
+            RoleKind::Cloudwatch => iam.cloudwatch_role_arn.as_ref(),
+            RoleKind::Reader => iam.reader_role_arn.as_ref(),
+        }
+    }
+
+    fn role_arn(&self, kind: RoleKind) -> String {
+        self.reused(kind).cloned().unwrap_or_else(|| {
+            format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.role_name(kind))
+        })
+    }
+
+    /// The roles eksaudit creates and manages.
+    fn owned_roles(&self) -> Vec<String> {
+        RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect()
+    }
+
+    /// The roles another spec made, which this one reads and passes but never changes.
+    fn reused_roles(&self) -> Vec<String> {
+        RoleKind::ALL.into_iter().filter_map(|k| self.reused(k).cloned()).collect()
+    }
+
+    /// The managed policies attached to a reused role: AWS's and the account's own.
+    fn managed_policies(&self) -> Vec<String> {
+        if self.reused_roles().is_empty() {
+            return Vec::new();
+        }
+        let p = self.iam_partition();
+        vec![format!("arn:{p}:iam::aws:policy/*"), format!("arn:{p}:iam::{}:policy/*", self.account)]
+    }
+
+    fn per_region(&self, keep: impl Fn(&Region) -> bool, arns: impl Fn(&str, &Region) -> Vec<String>) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        self.spec
+            .regions
+            .iter()
+            .filter(|r| keep(r))
+            .flat_map(|r| arns(partition(&r.name), r))
+            .filter(|a| seen.insert(a.clone()))
+            .collect()
+    }
+
+    fn buckets(&self) -> Vec<String> {
+        self.per_region(
+            |_| true,
+            |p, r| vec![format!("arn:{p}:s3:::{}", self.spec.bucket_name(&self.account, &r.name))],
+        )
+    }
+
+    fn bucket_objects(&self) -> Vec<String> {
+        self.per_region(
+            |_| true,
+            |p, r| vec![format!("arn:{p}:s3:::{}/*", self.spec.bucket_name(&self.account, &r.name))],
+        )
+    }
+
+    fn topics(&self) -> Vec<String> {
+        let topic = self.spec.topic_name();
+        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:sns:{}:{}:{topic}", r.name, self.account)])
+    }
+
+    fn streams(&self) -> Vec<String> {
+        let stream = self.spec.stream_name();
+        self.per_region(
+            |_| true,
+            |p, r| vec![format!("arn:{p}:firehose:{}:{}:deliverystream/{stream}", r.name, self.account)],
+        )
+    }
+
+    /// A log group by name: the group itself (tagging APIs) and everything in it (the classic log APIs).
+    fn log_group(&self, p: &str, region: &str, name: &str) -> Vec<String> {
+        let group = format!("arn:{p}:logs:{region}:{}:log-group:{name}", self.account);
+        vec![format!("{group}:*"), group]
+    }
+
+    /// Where Firehose logs delivery errors (the stream's `error_logging`, see `desired.rs`).
+    fn firehose_log_groups(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
+        let name = format!("/aws/kinesisfirehose/{}", self.spec.stream_name());
+        self.per_region(keep, |p, r| self.log_group(p, &r.name, &name))
+    }
+
+    /// Every EKS cluster's log group in the spec's regions: filters are also read and removed on clusters the spec
+    /// no longer selects.
+    fn cluster_log_groups(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
+        self.per_region(keep, |p, r| self.log_group(p, &r.name, &log_group_name("*")))
+    }
+
+    /// The selected clusters: names as they are, globs as IAM wildcards (`*` and `?` mean the same; a `[...]`
+    /// class widens to `*` from where it starts).
+    fn clusters(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
+        self.per_region(keep, |p, r| {
+            r.clusters
+                .iter()
+                .map(|c| {
+                    let pattern = match c {
+                        ClusterSelector::Name(name) => name.clone(),
+                        ClusterSelector::Glob(glob) => match glob.split_once('[') {
+                            Some((before, _)) => format!("{before}*"),
+                            None => glob.clone(),
+                        },
+                    };
+                    format!("arn:{p}:eks:{}:{}:cluster/{pattern}", r.name, self.account)
+                })
+                .collect()
+        })
+    }
+}
+
+/// Collects statements, each granting operations (through [`OPERATIONS`]) on resources.
+#[derive(Default)]
+struct Policy {
+    statements: Vec<Value>,
+    /// Service principals the granted operations hand roles to.
+    passes_to: BTreeSet<&'static str>,
+}
+
+impl Policy {
+    fn grant(&mut self, sid: &str, operations: &[&[&str]], resources: Vec<String>) {
+        if resources.is_empty() {
+            return;
+        }
+        let mut actions = BTreeSet::new();
+        for name in operations.iter().flat_map(|ops| ops.iter()) {
+            let op = operation(name).unwrap_or_else(|| panic!("{name} is not in permissions::OPERATIONS"));
+            actions.insert(op.action);
+            actions.extend(op.also.iter().copied());
+            self.passes_to.extend(op.passes_role_to);
+        }
+        if actions.is_empty() {
+            return;
+        }
+        let resource = if resources.len() == 1 { json!(resources[0]) } else { json!(resources) };
+        self.statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}));
+    }
+
+    fn pass_role(&mut self, sid: &str, role: String, service: &str) {
+        self.statements.push(json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role,
+            "Condition": {"StringEquals": {"iam:PassedToService": service}}
+        }));
+    }
+}
+
+/// The complete IAM policy document the operator needs to run `command` with `spec`. `notify_topic`: the topic
+/// `drift --notify-topic` publishes to (drift only; validate it with [`check_topic_arn`]).
+pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>) -> Value {
+    let s = Scope { spec, account: spec.pipeline.account_id.clone().unwrap_or_else(|| "*".to_string()) };
+    let all = |_: &Region| true;
+    let subscription = spec.consumer.sqs_queue_arn.is_some();
+    let optional = |on: bool, ops: &'static [&'static str]| if on { ops } else { &[] };
+    let mut p = Policy::default();
+
+    // Every command first discovers and observes: read-only calls.
+    p.grant("DiscoverAccountAndClusters", &[DISCOVER], vec!["*".to_string()]);
+    p.grant("ReadPipelineRoles", &[READ_OWNED_ROLES], s.owned_roles());
+    p.grant("ReadReusedRoles", &[READ_REUSED_ROLES], s.reused_roles());
+    p.grant("ReadReusedRolesManagedPolicies", &[READ_MANAGED_POLICIES], s.managed_policies());
+    p.grant("ReadBuckets", &[READ_BUCKETS], s.buckets());
+    p.grant("ReadTopics", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS)], s.topics());
+    p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
+    p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
+    p.grant("ReadClusterLogGroupFilters", &[READ_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
+    p.grant("ReadSelectedClusters", &[READ_CLUSTERS], s.clusters(all));
+
+    match command {
+        Command::Plan => {}
+        Command::Drift => {
+            if let Some(topic) = notify_topic {
+                p.grant("PublishDriftNotifications", &[&["sns:Publish"]], vec![topic.to_string()]);
+            }
+        }
+        Command::Apply => {
+            let retention = |r: &Region| r.log_retention_days.is_some();
+            let audit = |r: &Region| r.enable_audit_logging;
+            p.grant("CreateAndUpdatePipelineRoles", &[MANAGE_ROLES], s.owned_roles());
+            p.grant("CreateAndConfigureBuckets", &[MANAGE_BUCKETS], s.buckets());
+            p.grant("CreateAndConfigureTopics", &[MANAGE_TOPICS, optional(subscription, SUBSCRIBE)], s.topics());
+            p.grant("CreateAndUpdateDeliveryStreams", &[MANAGE_STREAMS], s.streams());
+            p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
+            p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
+            let mut retained = s.firehose_log_groups(retention);
+            retained.extend(s.cluster_log_groups(retention));
+            p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
+            p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
+        }
+        Command::Destroy => {
+            p.grant("DeleteClusterLogGroupFilters", &[DELETE_FILTERS], s.cluster_log_groups(all));
+            p.grant("DeleteDeliveryStreams", &[DELETE_STREAMS], s.streams());
+            p.grant("RemoveBucketNotifications", &[REMOVE_NOTIFICATIONS], s.buckets());
+            let sid = if subscription { "UnsubscribeConsumerAndDeleteTopics" } else { "DeleteTopics" };
+            p.grant(sid, &[DELETE_TOPICS, optional(subscription, UNSUBSCRIBE)], s.topics());
+            if spec.bucket.on_destroy == OnDestroy::Delete {
+                p.grant("EmptyAndDeleteBuckets", &[DELETE_BUCKETS], s.buckets());
+                p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
+            }
+            p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
+        }
+    }
+
+    let passes: Vec<&'static str> = p.passes_to.iter().copied().collect();
+    for service in passes {
+        match service {
+            FIREHOSE_PRINCIPAL => {
+                p.pass_role("PassFirehoseRoleToFirehose", s.role_arn(RoleKind::Firehose), FIREHOSE_PRINCIPAL)
+            }
+            LOGS_PRINCIPAL => {
+                p.pass_role("PassCloudwatchRoleToCloudWatchLogs", s.role_arn(RoleKind::Cloudwatch), LOGS_PRINCIPAL)
+            }
+            other => panic!("no pipeline role is passed to {other}"),
+        }
+    }
+    json!({"Version": "2012-10-17", "Statement": p.statements})
+}
+
+/// A policy document as pretty JSON in IAM's conventional key order (`Version`, `Statement`; `Sid`, `Effect`,
+/// `Action`, `Resource`, `Condition`), which `serde_json`'s sorted maps would otherwise scramble.
+pub fn to_pretty_json(policy: &Value) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Document<'a> {
+        version: &'a Value,
+        statement: Vec<Statement<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Statement<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sid: Option<&'a Value>,
+        effect: &'a Value,
+        action: &'a Value,
+        resource: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        condition: Option<&'a Value>,
+    }
+    let document = Document {
+        version: &policy["Version"],
+        statement: policy["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| Statement {
+                sid: s.get("Sid"),
+                effect: &s["Effect"],
+                action: &s["Action"],
+                resource: &s["Resource"],
+                condition: s.get("Condition"),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&document).unwrap_or_else(|_| policy.to_string())
+}
+
+/// The actions of a policy document by statement `Sid` (for tests and callers comparing policies).
+pub fn actions_by_sid(policy: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for s in policy["Statement"].as_array().into_iter().flatten() {
+        let actions = match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        out.insert(s["Sid"].as_str().unwrap_or_default().to_string(), actions);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../config.example.toml");
+
+    fn spec(src: &str) -> Spec {
+        eksaudit_spec::parse_spec(src).unwrap_or_else(|p| panic!("invalid test spec: {p:?}"))
+    }
+
+    /// Every option that widens the policy: two regions, a pinned account, a consumer queue, retention, audit
+    /// logging turned on, buckets deleted on destroy.
+    const EVERYTHING: &str = r#"
+[pipeline]
+name = "eks-audit"
+account_id = "123456789012"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1", "stage-*", "dev-[ab]-x"]
+enable_audit_logging = true
+log_retention_days = 90
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+"#;
+
+    const REUSED: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[iam]
+firehose_role_arn = "arn:aws:iam::123456789012:role/shared/eks-audit-firehose"
+cloudwatch_role_arn = "arn:aws:iam::123456789012:role/eks-audit-cloudwatch"
+
+[[region]]
+name = "eu-west-1"
+clusters = ["*"]
+"#;
+
+    const ALL: [Command; 4] = [Command::Drift, Command::Plan, Command::Apply, Command::Destroy];
+
+    fn statements(policy: &Value) -> &Vec<Value> {
+        policy["Statement"].as_array().expect("statements")
+    }
+
+    fn list(v: &Value) -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().expect("string").to_string()).collect(),
+            other => panic!("not a string or list: {other}"),
+        }
+    }
+
+    fn all_actions(policy: &Value) -> BTreeSet<String> {
+        statements(policy).iter().flat_map(|s| list(&s["Action"])).collect()
+    }
+
+    fn specs() -> Vec<Spec> {
+        vec![spec(EXAMPLE), spec(EVERYTHING), spec(REUSED)]
+    }
+
+    const MUTATING: [&str; 10] =
+        ["Create", "Put", "Delete", "Update", "Tag", "Untag", "Set", "Subscribe", "Unsubscribe", "Publish"];
+
+    fn mutating(action: &str) -> bool {
+        let name = action.split_once(':').map_or(action, |(_, n)| n);
+        MUTATING.iter().any(|p| name.starts_with(p)) || name == "PassRole"
+    }
+
+    #[test]
+    fn plan_and_drift_only_read() {
+        let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";
+        for spec in specs() {
+            for (command, notify) in [(Command::Plan, None), (Command::Drift, None), (Command::Drift, Some(topic))] {
+                let policy = operator_policy(&spec, command, notify);
+                for s in statements(&policy) {
+                    for action in list(&s["Action"]) {
+                        if action == "sns:Publish" && notify.is_some() {
+                            assert_eq!(s["Resource"], json!(topic), "Publish only on the notify topic");
+                            continue;
+                        }
+                        assert!(!mutating(&action), "{} allows {action}", command.name());
+                        let name = action.split_once(':').unwrap().1;
+                        assert!(
+                            ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p)),
+                            "{action} is not a read"
+                        );
+                    }
+                }
+                let publishes = all_actions(&policy).contains("sns:Publish");
+                assert_eq!(publishes, notify.is_some(), "sns:Publish only when a notify topic is given");
+            }
+        }
+    }
+
+    #[test]
+    fn drift_without_a_topic_is_the_plan_policy() {
+        for spec in specs() {
+            assert_eq!(operator_policy(&spec, Command::Drift, None), operator_policy(&spec, Command::Plan, None));
+        }
+    }
+
+    #[test]
+    fn apply_and_destroy_add_to_the_reads() {
+        for spec in specs() {
+            let plan = statements(&operator_policy(&spec, Command::Plan, None)).clone();
+            for command in [Command::Apply, Command::Destroy] {
+                let policy = operator_policy(&spec, command, None);
+                for s in &plan {
+                    assert!(statements(&policy).contains(s), "{} lacks {}", command.name(), s["Sid"]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statements_are_well_formed_with_unique_sids() {
+        for spec in specs() {
+            for command in ALL {
+                let policy = operator_policy(&spec, command, Some("arn:aws:sns:us-east-1:123456789012:t"));
+                assert_eq!(policy["Version"], "2012-10-17");
+                let mut sids = BTreeSet::new();
+                for s in statements(&policy) {
+                    let sid = s["Sid"].as_str().expect("Sid");
+                    assert!(!sid.is_empty() && sid.bytes().all(|b| b.is_ascii_alphanumeric()), "Sid {sid:?}");
+                    assert!(sids.insert(sid.to_string()), "duplicate Sid {sid}");
+                    assert_eq!(s["Effect"], "Allow");
+                    for action in list(&s["Action"]) {
+                        assert!(
+                            OPERATIONS.iter().any(|o| o.action == action || o.also.contains(&action.as_str()))
+                                || action == "iam:PassRole",
+                            "{action} comes from no operation in the table"
+                        );
+                    }
+                    assert!(!list(&s["Resource"]).is_empty());
+                }
+            }
+        }
+    }
+
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, with the shape each service's resources have.
+    fn check_arn(arn: &str, spec: &Spec, statement: &str) {
+        if arn == "*" {
+            return;
+        }
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, part, service, region, account, resource] = parts.as_slice() else {
+            panic!("{statement}: {arn} is not an ARN");
+        };
+        assert_eq!(*prefix, "arn", "{arn}");
+        assert!(["aws", "aws-cn", "aws-us-gov"].contains(part), "{arn}: partition");
+        let regions: Vec<&str> = spec.regions.iter().map(|r| r.name.as_str()).collect();
+        let account_ok = |a: &str| a == "*" || (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+        assert!(!resource.is_empty(), "{arn}: resource");
+        match *service {
+            "iam" => {
+                assert!(region.is_empty(), "{arn}: IAM ARNs have no region");
+                assert!(account_ok(account) || (*account == "aws" && resource.starts_with("policy/")), "{arn}");
+                assert!(resource.starts_with("role/") || resource.starts_with("policy/"), "{arn}");
+            }
+            "s3" => {
+                assert!(region.is_empty() && account.is_empty(), "{arn}: S3 ARNs have no region or account");
+                let bucket = resource.split('/').next().unwrap();
+                assert!((3..=63).contains(&bucket.len()), "{arn}: bucket name length");
+                assert!(
+                    bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.*".contains(&b)),
+                    "{arn}: bucket name"
+                );
+            }
+            other => {
+                assert!(regions.contains(region) || other == "sns", "{arn}: region not in the spec");
+                assert!(account_ok(account), "{arn}: account");
+                let ok = match other {
+                    "sns" => !resource.contains(['/', ':']),
+                    "firehose" => resource.starts_with("deliverystream/"),
+                    "logs" => resource.starts_with("log-group:/aws/"),
+                    "eks" => resource.starts_with("cluster/"),
+                    _ => false,
+                };
+                assert!(ok, "{statement}: {arn} is not a {other} resource ARN");
+            }
+        }
+    }
+
+    #[test]
+    fn every_resource_arn_is_well_formed() {
+        for spec in specs() {
+            for command in ALL {
+                let policy = operator_policy(&spec, command, Some("arn:aws:sns:eu-west-1:123456789012:alerts"));
+                for s in statements(&policy) {
+                    let sid = s["Sid"].as_str().unwrap();
+                    let resources = list(&s["Resource"]);
+                    if sid == "DiscoverAccountAndClusters" {
+                        assert_eq!(resources, ["*"], "only actions without resource-level permissions use *");
+                    }
+                    for arn in resources {
+                        assert!(arn == "*" || sid == "DiscoverAccountAndClusters" || arn.starts_with("arn:"));
+                        if sid != "DiscoverAccountAndClusters" {
+                            assert_ne!(arn, "*", "{sid} must be scoped");
+                        }
+                        check_arn(&arn, &spec, sid);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pinned_account_and_resource_names_scope_the_arns() {
+        let everything = spec(EVERYTHING);
+        let policy = operator_policy(&everything, Command::Apply, None);
+        let text = policy.to_string();
+        assert!(!text.contains(":*:"), "the pinned account replaces every wildcard account: {text}");
+        let by_sid: BTreeMap<&str, &Value> =
+            statements(&policy).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
+        assert_eq!(
+            list(&by_sid["ReadBuckets"]["Resource"]),
+            ["arn:aws:s3:::eks-audit-123456789012-eu-central-1", "arn:aws:s3:::eks-audit-123456789012-us-east-1"]
+        );
+        assert_eq!(
+            list(&by_sid["CreateAndUpdatePipelineRoles"]["Resource"]),
+            [
+                "arn:aws:iam::123456789012:role/eks-audit-firehose",
+                "arn:aws:iam::123456789012:role/eks-audit-cloudwatch",
+                "arn:aws:iam::123456789012:role/eks-audit-reader"
+            ]
+        );
+        assert_eq!(
+            list(&by_sid["EnableClusterAuditLogging"]["Resource"]),
+            [
+                "arn:aws:eks:eu-central-1:123456789012:cluster/prod-1",
+                "arn:aws:eks:eu-central-1:123456789012:cluster/stage-*",
+                "arn:aws:eks:eu-central-1:123456789012:cluster/dev-*",
+            ],
+            "only the regions that turn audit logging on"
+        );
+        assert_eq!(
+            list(&by_sid["SetLogGroupRetention"]["Resource"]),
+            [
+                "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/kinesisfirehose/eks-audit:*",
+                "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/kinesisfirehose/eks-audit",
+                "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/eks/*/cluster:*",
+                "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/eks/*/cluster",
+            ],
+            "only the regions that set a retention"
+        );
+        assert_eq!(
+            by_sid["PassFirehoseRoleToFirehose"]["Condition"],
+            json!({"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}})
+        );
+        assert_eq!(
+            by_sid["PassFirehoseRoleToFirehose"]["Resource"],
+            "arn:aws:iam::123456789012:role/eks-audit-firehose"
+        );
+        assert_eq!(
+            by_sid["PassCloudwatchRoleToCloudWatchLogs"]["Resource"],
+            "arn:aws:iam::123456789012:role/eks-audit-cloudwatch"
+        );
+
+        // Unpinned: `*` in the account position, in the bucket name too.
+        let example = operator_policy(&spec(EXAMPLE), Command::Plan, None);
+        let by_sid: BTreeMap<&str, &Value> =
+            statements(&example).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
+        assert_eq!(by_sid["ReadBuckets"]["Resource"], "arn:aws:s3:::eks-audit-*-eu-central-1");
+        assert_eq!(by_sid["ReadTopics"]["Resource"], "arn:aws:sns:eu-central-1:*:eks-audit");
+    }
+
+    #[test]
+    fn reused_roles_are_read_and_passed_never_changed() {
+        let reused = spec(REUSED);
+        for command in ALL {
+            let policy = operator_policy(&reused, command, None);
+            for s in statements(&policy) {
+                let resources = list(&s["Resource"]);
+                let touches_reused = resources.iter().any(|r| r.contains("role/shared/") || r.ends_with("-cloudwatch"));
+                if touches_reused {
+                    for action in list(&s["Action"]) {
+                        assert!(!mutating(&action) || action == "iam:PassRole", "{action} on a reused role");
+                    }
+                }
+            }
+        }
+        let apply = operator_policy(&reused, Command::Apply, None);
+        let by_sid: BTreeMap<&str, &Value> =
+            statements(&apply).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
+        assert_eq!(
+            by_sid["PassFirehoseRoleToFirehose"]["Resource"],
+            "arn:aws:iam::123456789012:role/shared/eks-audit-firehose"
+        );
+        assert_eq!(by_sid["CreateAndUpdatePipelineRoles"]["Resource"], "arn:aws:iam::*:role/eks-audit-reader");
+        assert_eq!(
+            list(&by_sid["ReadReusedRolesManagedPolicies"]["Resource"]),
+            ["arn:aws:iam::aws:policy/*", "arn:aws:iam::*:policy/*"]
+        );
+        let example = all_actions(&operator_policy(&spec(EXAMPLE), Command::Plan, None));
+        assert!(!example.contains("iam:GetPolicy"), "no managed policy is read when no role is reused");
+    }
+
+    #[test]
+    fn destroy_deletes_buckets_only_when_the_spec_says_so() {
+        let retain = all_actions(&operator_policy(&spec(EXAMPLE), Command::Destroy, None));
+        let delete = all_actions(&operator_policy(&spec(EVERYTHING), Command::Destroy, None));
+        for action in ["s3:DeleteBucket", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"] {
+            assert!(!retain.contains(action), "retain: {action}");
+            assert!(delete.contains(action), "delete: {action}");
+        }
+        for action in
+            ["firehose:DeleteDeliveryStream", "sns:DeleteTopic", "iam:DeleteRole", "logs:DeleteSubscriptionFilter"]
+        {
+            assert!(retain.contains(action), "{action}");
+        }
+        // Destroy never creates, and never deletes log groups.
+        assert!(!retain.iter().any(|a| a.contains(":Create") || a == "logs:DeleteLogGroup"), "{retain:?}");
+    }
+
+    #[test]
+    fn the_table_maps_api_names_to_iam_names() {
+        for (api, iam) in [
+            ("CreateDeliveryStream", "firehose:CreateDeliveryStream"),
+            ("PutBucketPolicy", "s3:PutBucketPolicy"),
+            ("GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
+            ("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
+            ("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+            ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+            ("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+            ("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+            ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+            ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+            ("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls"),
+            ("ListObjectVersions", "s3:ListBucketVersions"),
+            ("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
+            ("HeadBucket", "s3:ListBucket"),
+            ("DeleteObjects", "s3:DeleteObject"),
+            ("UpdateClusterConfig", "eks:UpdateClusterConfig"),
+            ("DescribeUpdate", "eks:DescribeUpdate"),
+            ("s3:HeadBucket", "s3:ListBucket"),
+            ("sns:TagResource", "sns:TagResource"),
+            ("logs:TagResource", "logs:TagResource"),
+            ("logs:ListTagsForResource", "logs:ListTagsForResource"),
+        ] {
+            assert_eq!(iam_action_for(api), Some(iam), "{api}");
+        }
+        assert_eq!(iam_actions_for("DeleteObjects"), ["s3:DeleteObject", "s3:DeleteObjectVersion"]);
+        assert_eq!(iam_actions_for("CreateRole"), ["iam:CreateRole", "iam:TagRole"]);
+        // Two services have it: the caller must say which.
+        assert_eq!(iam_action_for("TagResource"), None);
+        assert_eq!(iam_action_for("ListTagsForResource"), None);
+        assert_eq!(iam_action_for("GetObject"), None, "eksaudit never calls it");
+        assert_eq!(iam_action_for("s3:CreateDeliveryStream"), None, "wrong service");
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        let mut seen = BTreeSet::new();
+        for o in OPERATIONS {
+            assert!(seen.insert((o.service, o.name)), "{}:{} twice", o.service, o.name);
+            assert_eq!(o.action.split_once(':').map(|(s, _)| s), Some(o.service), "{}", o.name);
+            for a in o.also {
+                assert!(a.starts_with(&format!("{}:", o.service)), "{}: {a} is on another service", o.name);
+            }
+            assert!(o.name.bytes().all(|b| b.is_ascii_alphanumeric()) && o.name.as_bytes()[0].is_ascii_uppercase());
+        }
+    }
+
+    #[test]
+    fn topic_arns_are_checked() {
+        assert!(check_topic_arn("arn:aws:sns:eu-central-1:123456789012:alerts").is_ok());
+        assert!(check_topic_arn("arn:aws-us-gov:sns:us-gov-west-1:123456789012:a_b-c.fifo").is_ok());
+        for bad in [
+            "alerts",
+            "arn:aws:sqs:eu-central-1:123456789012:alerts",
+            "arn:aws:sns:eu-central-1:12345:alerts",
+            "arn:aws:sns:eu-central-1:123456789012:*",
+            "arn:aws:sns:eu-central-1:123456789012:",
+            "arn:aws:sns:*:123456789012:alerts",
+            "arn:aws:sns:eu-central-1:123456789012:alerts:extra",
+        ] {
+            assert!(check_topic_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// IAM's limit for a managed policy, counted without whitespace.
+    #[test]
+    fn the_example_policies_fit_in_a_managed_policy() {
+        for spec in specs() {
+            for command in ALL {
+                let size = operator_policy(&spec, command, None).to_string().len();
+                assert!(size < 6144, "{}: {size} characters", command.name());
+            }
+        }
+    }
+
+    #[test]
+    fn apply_policy_for_the_example_spec() {
+        let policy = operator_policy(&spec(EXAMPLE), Command::Apply, None);
+        let text = to_pretty_json(&policy);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), policy, "the rendering is the same document");
+        insta::assert_snapshot!(text);
+    }
+}

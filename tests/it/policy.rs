@@ -1,0 +1,826 @@
+//! `eksaudit policy --for COMMAND`: the printed policy allows every AWS call the command makes.
+//!
+//! Two complementary checks:
+//! - static: every SDK operation called in `crates/aws/src` is in the operation → IAM action table and allowed by
+//!   the policies (reads by the plan policy, everything by apply ∪ destroy);
+//! - dynamic: the real binary runs plan, drift, apply and destroy against moto through the recording proxy, and every call it
+//!   makes — action, resource (bucket, role, topic, stream, log group, cluster) and the role it passes — is allowed
+//!   by the policy `eksaudit policy --for COMMAND --json` printed for the same spec.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eksaudit_plan::permissions::{self, iam_actions_for};
+use eksaudit_test_support::{Moto, Request, MOTO_ACCOUNT};
+use serde_json::Value;
+
+use crate::support::{Run, Workdir};
+
+// --- IAM policy evaluation (Allow statements, the wildcards and conditions eksaudit's policies use) ----------
+
+/// IAM's wildcard match: `*` any run of characters, `?` any one.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::Null => Vec::new(),
+        other => panic!("unexpected policy value {other}"),
+    }
+}
+
+fn statements(policy: &Value) -> &Vec<Value> {
+    policy["Statement"].as_array().expect("a policy document with statements")
+}
+
+fn action_matches(statement: &Value, action: &str) -> bool {
+    assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+    assert_eq!(statement["Effect"], "Allow", "eksaudit's policies only allow");
+    strings(&statement["Action"]).iter().any(|a| wildcard(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+}
+
+fn conditions_hold(statement: &Value, context: &[(&str, &str)]) -> bool {
+    let Some(conditions) = statement.get("Condition").and_then(Value::as_object) else { return true };
+    conditions.iter().all(|(operator, keys)| {
+        keys.as_object().expect("condition keys").iter().all(|(key, wanted)| {
+            let Some((_, value)) = context.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else { return false };
+            let wanted = strings(wanted);
+            match operator.as_str() {
+                "StringEquals" => wanted.iter().any(|w| w == value),
+                "StringLike" => wanted.iter().any(|w| wildcard(w, value)),
+                other => panic!("condition operator {other} not evaluated by this test"),
+            }
+        })
+    })
+}
+
+/// Whether some statement allows `action` on `resource` in `context`.
+fn allows(policy: &Value, action: &str, resource: &str, context: &[(&str, &str)]) -> bool {
+    statements(policy).iter().any(|s| {
+        action_matches(s, action)
+            && strings(&s["Resource"]).iter().any(|r| wildcard(r, resource))
+            && conditions_hold(s, context)
+    })
+}
+
+/// Whether some statement allows `action` on anything.
+fn allows_action(policy: &Value, action: &str) -> bool {
+    statements(policy).iter().any(|s| action_matches(s, action))
+}
+
+fn passes_role_to(policy: &Value, service: &str) -> bool {
+    statements(policy)
+        .iter()
+        .any(|s| action_matches(s, "iam:PassRole") && conditions_hold(s, &[("iam:PassedToService", service)]))
+}
+
+#[test]
+fn the_evaluator_matches_like_iam() {
+    assert!(wildcard("arn:aws:s3:::eks-audit-*-eu-central-1", "arn:aws:s3:::eks-audit-123456789012-eu-central-1"));
+    assert!(wildcard(
+        "arn:aws:logs:r:*:log-group:/aws/eks/*/cluster:*",
+        "arn:aws:logs:r:1:log-group:/aws/eks/a/cluster:*"
+    ));
+    assert!(!wildcard(
+        "arn:aws:logs:r:*:log-group:/aws/eks/*/cluster:*",
+        "arn:aws:logs:r:1:log-group:/aws/eks/a/cluster"
+    ));
+    assert!(wildcard("cluster/stage-?", "cluster/stage-a") && !wildcard("cluster/stage-?", "cluster/stage-ab"));
+    assert!(!wildcard("role/eks-audit-reader", "role/eks-audit-reader2"));
+    let policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:r",
+        "Condition": {"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}}}]});
+    assert!(allows(&policy, "IAM:passrole", "arn:r", &[("iam:PassedToService", "firehose.amazonaws.com")]));
+    assert!(!allows(&policy, "iam:PassRole", "arn:r", &[("iam:PassedToService", "logs.amazonaws.com")]));
+    assert!(!allows(&policy, "iam:PassRole", "arn:r", &[]));
+}
+
+// --- Running `eksaudit policy` -----------------------------------------------------------------------------
+
+fn policy(w: &Workdir, command: &str) -> Value {
+    let run = w.run(None, &["policy", "--for", command, "--json"]);
+    run.assert_no_panic();
+    assert_eq!(run.code(), 0, "policy --for {command}: {}", run.stderr());
+    assert!(run.stderr().is_empty(), "--json prints the policy alone: {}", run.stderr());
+    run.json()
+}
+
+/// Every option that widens the policy, with the account pinned to moto's so resources are matched exactly.
+const SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+account_id = "123456789012"
+tags = { team = "security" }
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1", "stage-*"]
+enable_audit_logging = true
+log_retention_days = 30
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+"#;
+
+const BUCKET_EU: &str = "eks-audit-123456789012-eu-central-1";
+
+fn eu_only(spec: &str) -> String {
+    spec.split("\n[[region]]\nname = \"us-east-1\"").next().unwrap().to_string()
+}
+
+#[test]
+fn prints_a_heading_on_stderr_and_the_policy_on_stdout() {
+    let w = Workdir::with_spec(SPEC);
+    let run = w.run(None, &["policy", "--for", "apply"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.stderr().trim(),
+        "# Least-privilege policy for `eksaudit apply` with eksaudit.toml; attach it to the role that runs it"
+    );
+    let doc = run.json();
+    assert_eq!(doc, policy(&w, "apply"));
+    assert!(run.stdout().starts_with("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\""));
+}
+
+#[test]
+fn notify_topic_is_for_drift_only_and_must_be_a_topic_arn() {
+    let w = Workdir::with_spec(SPEC);
+    let topic = "arn:aws:sns:eu-central-1:123456789012:security-alerts";
+    for command in ["plan", "apply", "destroy"] {
+        let run = w.run(None, &["policy", "--for", command, "--notify-topic", topic]);
+        assert_eq!(run.code(), 1, "{command}");
+        assert!(run.stderr().contains("--notify-topic is only for `--for drift`"), "{}", run.stderr());
+        assert!(run.stdout().is_empty());
+    }
+    for bad in ["security-alerts", "arn:aws:sns:eu-central-1:123456789012:*", "arn:aws:sqs:eu-central-1:123456789012:q"]
+    {
+        let run = w.run(None, &["policy", "--for", "drift", "--notify-topic", bad]);
+        assert_eq!(run.code(), 1, "{bad}");
+        assert!(run.stderr().contains("--notify-topic"), "{}", run.stderr());
+    }
+
+    // drift: same reads as plan, plus sns:Publish on exactly the notify topic.
+    let plan = policy(&w, "plan");
+    let run = w.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let drift = run.json();
+    for s in statements(&plan) {
+        assert!(statements(&drift).contains(s), "drift lacks plan's {}", s["Sid"]);
+    }
+    let extra: Vec<&Value> = statements(&drift).iter().filter(|s| !statements(&plan).contains(s)).collect();
+    assert_eq!(extra.len(), 1, "{extra:?}");
+    assert_eq!(strings(&extra[0]["Action"]), ["sns:Publish"]);
+    assert_eq!(extra[0]["Resource"], topic);
+    assert_eq!(policy(&w, "drift"), plan, "without a topic, drift needs exactly plan's reads");
+}
+
+#[test]
+fn an_invalid_spec_prints_no_policy() {
+    let w = Workdir::with_spec("[pipeline]\nname = \"X\"\n");
+    let run = w.run(None, &["policy", "--for", "plan"]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stdout().is_empty());
+}
+
+// --- Static: every SDK call in crates/aws ------------------------------------------------------------------
+
+const CLIENTS: [&str; 7] = ["eks", "s3", "sns", "firehose", "logs", "iam", "sts"];
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// How every AWS API operation name starts (accessors of SDK types, such as a destination's `s3.bucket_arn()`,
+/// do not).
+const VERBS: [&str; 29] = [
+    "abort",
+    "add",
+    "associate",
+    "attach",
+    "batch",
+    "cancel",
+    "complete",
+    "copy",
+    "create",
+    "delete",
+    "deregister",
+    "describe",
+    "detach",
+    "disable",
+    "disassociate",
+    "enable",
+    "get",
+    "head",
+    "list",
+    "publish",
+    "put",
+    "register",
+    "remove",
+    "set",
+    "subscribe",
+    "tag",
+    "unsubscribe",
+    "untag",
+    "update",
+];
+
+fn is_read(action: &str) -> bool {
+    let name = action.split_once(':').map_or(action, |(_, n)| n);
+    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
+}
+
+/// `service:Operation` of every SDK operation builder called on a client (`c.s3.put_bucket_policy()`,
+/// `iam.get_role()`, `self.aws.iam().put_role_policy()`, chains split over lines included).
+fn sdk_operations(source: &str) -> BTreeSet<String> {
+    // Comments out: `//` outside a string literal (an even number of quotes before it) to the end of the line.
+    let uncommented = |line: &str| {
+        let cut = line.match_indices("//").find(|(at, _)| line[..*at].matches('"').count().is_multiple_of(2));
+        cut.map_or(line, |(at, _)| &line[..at]).to_string()
+    };
+    let code: String = source.lines().map(uncommented).collect::<Vec<_>>().join("\n");
+    let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut found = BTreeSet::new();
+    for client in CLIENTS {
+        for (at, _) in compact.match_indices(client) {
+            if compact[..at].chars().next_back().is_some_and(ident) {
+                continue;
+            }
+            let rest = &compact[at + client.len()..];
+            let rest = rest.strip_prefix("()").unwrap_or(rest);
+            let Some(rest) = rest.strip_prefix('.') else { continue };
+            let name: String = rest.chars().take_while(|c| ident(*c)).collect();
+            let verb = name.split('_').next().unwrap_or_default();
+            if rest[name.len()..].starts_with('(') && VERBS.contains(&verb) {
+                found.insert(format!("{client}:{}", pascal(&name)));
+            }
+        }
+    }
+    found
+}
+
+fn aws_sources() -> BTreeMap<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/aws/src");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("crates/aws/src") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            out.insert(name, std::fs::read_to_string(&path).expect("read source"));
+        }
+    }
+    out
+}
+
+/// Reused roles (read with ListRolePolicies, GetPolicy, GetPolicyVersion), no pinned account.
+const REUSED: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[iam]
+firehose_role_arn = "arn:aws:iam::123456789012:role/shared-firehose"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
+#[test]
+fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
+    let (full, reused) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED));
+    let plans = [policy(&full, "plan"), policy(&reused, "plan")];
+    let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";
+    let run = full.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let drift_notify = run.json();
+    let changes =
+        [policy(&full, "apply"), policy(&full, "destroy"), policy(&reused, "apply"), policy(&reused, "destroy")];
+    let mut called = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (file, source) in aws_sources() {
+        // observe.rs: plan's reads; lib.rs: discovery's reads, and drift's alert.
+        let reads = file == "observe.rs" || file == "lib.rs";
+        for name in sdk_operations(&source) {
+            called.insert(name.clone());
+            let Some(op) = permissions::operation(&name) else {
+                problems.push(format!("{file}: {name} has no entry in permissions::OPERATIONS"));
+                continue;
+            };
+            for action in iam_actions_for(&name) {
+                let allowed = match (reads, is_read(action)) {
+                    (true, true) => plans.iter().any(|p| allows_action(p, action)),
+                    (true, false) => {
+                        if file == "observe.rs" {
+                            problems.push(format!("observe.rs only reads, but calls {name} ({action})"));
+                        }
+                        if plans.iter().any(|p| allows_action(p, action)) {
+                            problems.push(format!("{file}: the plan policy allows {action}"));
+                        }
+                        allows(&drift_notify, action, topic, &[])
+                    }
+                    (false, _) => changes.iter().any(|p| allows_action(p, action)),
+                };
+                if !allowed {
+                    let by = match (reads, is_read(action)) {
+                        (true, true) => "plan",
+                        (true, false) => "drift --notify-topic",
+                        (false, _) => "apply or destroy",
+                    };
+                    problems.push(format!("{file}: {name} needs {action}, which no {by} policy allows"));
+                }
+            }
+            if let Some(service) = op.passes_role_to {
+                if !changes.iter().any(|p| passes_role_to(p, service)) {
+                    problems.push(format!("{file}: {name} passes a role to {service}; no policy allows iam:PassRole"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The scan finds the calls (not silently nothing), and the table holds nothing the code does not call.
+    for expected in ["sts:GetCallerIdentity", "s3:HeadBucket", "iam:PutRolePolicy", "logs:PutSubscriptionFilter"] {
+        assert!(called.contains(expected), "the scan missed {expected}: {called:?}");
+    }
+    let unused: Vec<String> = permissions::OPERATIONS
+        .iter()
+        .map(|o| format!("{}:{}", o.service, o.name))
+        .filter(|o| !called.contains(o))
+        .collect();
+    assert!(unused.is_empty(), "in the table but never called: {unused:?}");
+}
+
+#[test]
+fn the_scan_reads_builder_chains_not_accessors() {
+    let source = r#"
+        let out = c.s3
+            .get_bucket_tagging()   // then c.sns.delete_topic()
+            .bucket(name).send().await;
+        // c.sns.delete_topic()
+        self.aws.iam().put_role_policy().send();
+        let iam = self.aws.iam();
+        iam.tag_role().send();
+        if let Some(s3) = destination.extended_s3() { s3.bucket_arn(); s3.role_arn(); }
+        Error::call("logs:CreateLogGroup", name, e);
+        let principal = "firehose.amazonaws.com";
+    "#;
+    let found: Vec<String> = sdk_operations(source).into_iter().collect();
+    assert_eq!(found, ["iam:PutRolePolicy", "iam:TagRole", "s3:GetBucketTagging"]);
+}
+
+// --- Dynamic: every request the binary makes, whole, as the recording proxy kept it ------------------------
+
+/// What the policy check reads of a recorded request.
+trait RequestExt {
+    fn scope(&self) -> (String, String);
+    fn path_and_query(&self) -> (String, BTreeMap<String, String>);
+}
+
+impl RequestExt for Request {
+    /// Region and service from the SigV4 credential scope: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
+    fn scope(&self) -> (String, String) {
+        let auth = self.header("authorization").unwrap_or_else(|| panic!("unsigned request {}", self.target));
+        let credential = auth.split("Credential=").nth(1).expect("credential").split(',').next().unwrap();
+        let parts: Vec<&str> = credential.split('/').collect();
+        (parts[2].to_string(), parts[3].to_string())
+    }
+
+    fn path_and_query(&self) -> (String, BTreeMap<String, String>) {
+        let (path, query) = self.target.split_once('?').unwrap_or((&self.target, ""));
+        (decode(path), form(query))
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn form(s: &str) -> BTreeMap<String, String> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+// --- What each call needs --------------------------------------------------------------------------------
+
+/// The API operation of a REST call (S3 path-style, EKS), from method, path and query.
+fn rest_operation(service: &str, method: &str, path: &str, query: &BTreeMap<String, String>) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
+    let q = |k: &str| query.contains_key(k);
+    match service {
+        "s3" => {
+            let object = segments.len() == 2 && !segments[1].is_empty();
+            Some(match (method, object) {
+                ("HEAD", false) => "HeadBucket",
+                ("GET", false) if q("tagging") => "GetBucketTagging",
+                ("GET", false) if q("publicAccessBlock") => "GetPublicAccessBlock",
+                ("GET", false) if q("ownershipControls") => "GetBucketOwnershipControls",
+                ("GET", false) if q("encryption") => "GetBucketEncryption",
+                ("GET", false) if q("policy") => "GetBucketPolicy",
+                ("GET", false) if q("versioning") => "GetBucketVersioning",
+                ("GET", false) if q("lifecycle") => "GetBucketLifecycleConfiguration",
+                ("GET", false) if q("notification") => "GetBucketNotificationConfiguration",
+                ("GET", false) if q("versions") => "ListObjectVersions",
+                ("GET", false) if q("uploads") => "ListMultipartUploads",
+                ("PUT", false) if q("tagging") => "PutBucketTagging",
+                ("PUT", false) if q("publicAccessBlock") => "PutPublicAccessBlock",
+                ("PUT", false) if q("ownershipControls") => "PutBucketOwnershipControls",
+                ("PUT", false) if q("encryption") => "PutBucketEncryption",
+                ("PUT", false) if q("policy") => "PutBucketPolicy",
+                ("PUT", false) if q("versioning") => "PutBucketVersioning",
+                ("PUT", false) if q("lifecycle") => "PutBucketLifecycleConfiguration",
+                ("PUT", false) if q("notification") => "PutBucketNotificationConfiguration",
+                ("PUT", false) if query.keys().all(|k| k == "x-id") => "CreateBucket",
+                ("POST", false) if q("delete") => "DeleteObjects",
+                ("DELETE", false) if query.keys().all(|k| k == "x-id") => "DeleteBucket",
+                ("DELETE", true) if q("uploadId") => "AbortMultipartUpload",
+                _ => return None,
+            })
+        }
+        "eks" => {
+            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            Some(match (method, parts.as_slice()) {
+                ("GET", ["clusters"]) => "ListClusters",
+                ("GET", ["clusters", _]) => "DescribeCluster",
+                ("POST", ["clusters", _, "update-config"]) => "UpdateClusterConfig",
+                ("GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// One permission a call needs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Need {
+    call: String,
+    action: String,
+    resource: String,
+    passed_to: Option<&'static str>,
+}
+
+/// `service:Operation` of a captured call, and every permission it needs.
+fn needs(r: &Request) -> (String, Vec<Need>) {
+    let (region, service) = r.scope();
+    let (path, query) = r.path_and_query();
+    let params = form(&String::from_utf8_lossy(&r.body));
+    let json: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    let operation = if let Some(target) = r.header("x-amz-target") {
+        target.rsplit('.').next().unwrap().to_string()
+    } else if let Some(action) = params.get("Action").or(query.get("Action")) {
+        action.clone()
+    } else {
+        rest_operation(&service, &r.method, &path, &query)
+            .unwrap_or_else(|| panic!("no operation known for {service} {} {}", r.method, r.target))
+            .to_string()
+    };
+    let call = format!("{service}:{operation}");
+    let op = permissions::operation(&call).unwrap_or_else(|| panic!("{call} is not in permissions::OPERATIONS"));
+    let account = MOTO_ACCOUNT;
+    let param = |k: &str| params.get(k).cloned().unwrap_or_else(|| panic!("{call}: no {k} in {params:?}"));
+    let field = |k: &str| json[k].as_str().map(str::to_string).unwrap_or_else(|| panic!("{call}: no {k} in {json}"));
+    let log_group = |name: &str| {
+        let group = format!("arn:aws:logs:{region}:{account}:log-group:{name}");
+        vec![format!("{group}:*"), group]
+    };
+    let bucket = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
+    let resources: Vec<String> = match (service.as_str(), operation.as_str()) {
+        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") => vec!["*".into()],
+        ("iam", "GetPolicy" | "GetPolicyVersion") => vec![param("PolicyArn")],
+        ("iam", _) => vec![format!("arn:aws:iam::{account}:role/{}", param("RoleName"))],
+        ("sns", "CreateTopic") => vec![format!("arn:aws:sns:{region}:{account}:{}", param("Name"))],
+        ("sns", "TagResource" | "ListTagsForResource") => vec![param("ResourceArn")],
+        ("sns", "Unsubscribe") => vec![param("SubscriptionArn").rsplit_once(':').unwrap().0.to_string()],
+        ("sns", _) => vec![param("TopicArn")],
+        ("firehose", _) => {
+            vec![format!("arn:aws:firehose:{region}:{account}:deliverystream/{}", field("DeliveryStreamName"))]
+        }
+        ("logs", "TagResource" | "ListTagsForResource") => vec![field("resourceArn")],
+        ("logs", _) => log_group(&field("logGroupName")),
+        ("s3", "DeleteObjects") => {
+            let xml = String::from_utf8_lossy(&r.body).into_owned();
+            let keys: Vec<String> =
+                xml.split("<Key>").skip(1).map(|k| k.split("</Key>").next().unwrap().to_string()).collect();
+            assert!(!keys.is_empty(), "DeleteObjects without keys: {xml}");
+            keys.iter().map(|k| format!("arn:aws:s3:::{bucket}/{k}")).collect()
+        }
+        ("s3", "AbortMultipartUpload") => vec![format!("arn:aws:s3:::{}", path.trim_start_matches('/'))],
+        ("s3", _) => vec![format!("arn:aws:s3:::{bucket}")],
+        ("eks", _) => {
+            let cluster = path.trim_start_matches('/').split('/').nth(1).unwrap();
+            vec![format!("arn:aws:eks:{region}:{account}:cluster/{cluster}")]
+        }
+        (other, _) => panic!("no resource mapping for service {other}"),
+    };
+    let mut out: Vec<Need> = iam_actions_for(&call)
+        .into_iter()
+        .flat_map(|action| {
+            resources.iter().map(move |resource| Need {
+                call: String::new(),
+                action: action.to_string(),
+                resource: resource.clone(),
+                passed_to: None,
+            })
+        })
+        .collect();
+    if let Some(to) = op.passes_role_to {
+        let role = match operation.as_str() {
+            "CreateDeliveryStream" => json["ExtendedS3DestinationConfiguration"]["RoleARN"].as_str(),
+            "UpdateDestination" => json["ExtendedS3DestinationUpdate"]["RoleARN"].as_str(),
+            "PutSubscriptionFilter" => json["roleArn"].as_str(),
+            other => panic!("where does {other} name the role it passes?"),
+        };
+        let role = role.unwrap_or_else(|| panic!("{call} passes no role: {json}"));
+        out.push(Need {
+            call: String::new(),
+            action: "iam:PassRole".into(),
+            resource: role.into(),
+            passed_to: Some(to),
+        });
+    }
+    for n in &mut out {
+        n.call = call.clone();
+    }
+    (call, out)
+}
+
+/// Runs `eksaudit ARGS` through the recording proxy and asserts every call it made is allowed by `policy`.
+/// Returns the run and the calls made.
+fn run_allowed(moto: &Moto, w: &Workdir, args: &[&str], policy: &Value) -> (Run, BTreeSet<String>) {
+    moto.recorder().reset();
+    let run = w.run(Some(&moto.endpoint()), args);
+    run.assert_no_panic();
+    let requests = moto.recorder().requests();
+    assert!(!requests.is_empty(), "{args:?} made no AWS call");
+
+    let mut calls = BTreeSet::new();
+    let mut denied = BTreeSet::new();
+    for r in &requests {
+        let (call, needs) = needs(r);
+        calls.insert(call);
+        for n in needs {
+            let context: Vec<(&str, &str)> = n.passed_to.map(|s| vec![("iam:PassedToService", s)]).unwrap_or_default();
+            if !allows(policy, &n.action, &n.resource, &context) {
+                denied.insert(n);
+            }
+        }
+    }
+    let denied: Vec<String> = denied
+        .iter()
+        .map(|n| {
+            let to = n.passed_to.map(|s| format!(" (passed to {s})")).unwrap_or_default();
+            format!("{}: {} on {}{to}", n.call, n.action, n.resource)
+        })
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "`eksaudit {}` made calls its policy does not allow:\n{}\npolicy: {policy:#}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        denied.join("\n"),
+        run.stdout(),
+        run.stderr()
+    );
+    (run, calls)
+}
+
+async fn setup(moto: &Moto) {
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    moto.create_cluster("eu-central-1", "stage-a", false).await;
+    moto.create_cluster("us-east-1", "other", true).await;
+}
+
+fn ok(run: &Run, what: &str) {
+    assert_eq!(run.code(), 0, "{what} failed:\n{}\n{}", run.stdout(), run.stderr());
+}
+
+#[tokio::test]
+async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let mut calls: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut record = |command: &'static str, made: BTreeSet<String>| calls.entry(command).or_default().extend(made);
+
+    // An empty account: plan reads what it can, then apply creates one region.
+    let w = Workdir::with_spec(&eu_only(SPEC));
+    let (_, made) = run_allowed(&moto, &w, &["plan"], &policy(&w, "plan"));
+    record("plan", made);
+    let (run, made) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    record("apply", made);
+
+    // A second region, other tags, another buffer and external id: roles, stream, topic, tags updated in place;
+    // and a managed policy attached to the reader by hand is detached.
+    let iam = moto.aws().iam().clone();
+    let grant = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let extra = iam.create_policy().policy_name("by-hand").policy_document(grant).send().await.unwrap();
+    let extra = extra.policy().unwrap().arn().unwrap().to_string();
+    iam.attach_role_policy().role_name("eks-audit-reader").policy_arn(&extra).send().await.unwrap();
+    let changed = SPEC
+        .replace("team = \"security\"", "team = \"secops\"")
+        .replace("external_id = \"external-id-1\"", "external_id = \"external-id-2\"")
+        .replace("on_destroy = \"delete\"", "on_destroy = \"delete\"\n\n[firehose]\nbuffer_size_mb = 10");
+    let w = Workdir::with_spec(&changed);
+    let (run, made) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    record("apply", made);
+
+    // Everything exists: plan reads every resource.
+    let plan = policy(&w, "plan");
+    let (run, made) = run_allowed(&moto, &w, &["plan"], &plan);
+    ok(&run, "plan");
+    assert!(run.stdout().contains("No changes."), "{}", run.stdout());
+    record("plan", made);
+    // drift: same reads as plan, plus sns:Publish on exactly the --notify-topic.
+    assert_eq!(policy(&w, "drift"), plan);
+    let topic = moto.region("eu-central-1").sns.create_topic().name("drift-alerts").send().await.unwrap();
+    let topic = topic.topic_arn().unwrap().to_string();
+    let drift = w.run(None, &["policy", "--for", "drift", "--notify-topic", &topic, "--json"]).json();
+    let args = ["drift", "--notify-topic", &topic, "--notify-in-sync"];
+    let (run, made) = run_allowed(&moto, &w, &args, &drift);
+    ok(&run, "drift");
+    assert!(made.contains("sns:Publish"), "{made:?}");
+    record("drift", made);
+
+    // Narrowed: our filter goes from the cluster no longer selected.
+    let narrowed = changed.replace("clusters = [\"prod-1\", \"stage-*\"]", "clusters = [\"prod-1\"]");
+    let w = Workdir::with_spec(&narrowed);
+    let (run, made) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    record("apply", made);
+
+    // Evidence in the bucket (every version), then destroy with on_destroy = "delete".
+    let eu = moto.region("eu-central-1");
+    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
+    for body in ["one", "two"] {
+        eu.s3
+            .put_object()
+            .bucket(BUCKET_EU)
+            .key("eks-audit-logs/2024/x.json")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    eu.s3.create_multipart_upload().bucket(BUCKET_EU).key("eks-audit-logs/partial").send().await.unwrap();
+    let (run, made) = run_allowed(&moto, &w, &["destroy", "--auto-approve"], &policy(&w, "destroy"));
+    ok(&run, "destroy");
+    assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_err(), "bucket deleted");
+    record("destroy", made);
+
+    // The runs exercised the calls that matter, not just the reads.
+    let wanted: [(&str, &[&str]); 4] = [
+        ("drift", &["sts:GetCallerIdentity", "s3:GetBucketPolicy", "sns:Publish"]),
+        ("plan", &["sts:GetCallerIdentity", "s3:GetBucketNotificationConfiguration", "sns:ListSubscriptionsByTopic"]),
+        (
+            "apply",
+            &[
+                "iam:CreateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:DetachRolePolicy",
+                "s3:PutBucketNotificationConfiguration",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "firehose:CreateDeliveryStream",
+                "firehose:UpdateDestination",
+                "logs:PutRetentionPolicy",
+                "logs:PutSubscriptionFilter",
+                "logs:DeleteSubscriptionFilter",
+                "eks:UpdateClusterConfig",
+                "eks:DescribeUpdate",
+            ],
+        ),
+        (
+            "destroy",
+            &[
+                "logs:DeleteSubscriptionFilter",
+                "firehose:DeleteDeliveryStream",
+                "sns:Unsubscribe",
+                "sns:DeleteTopic",
+                "s3:DeleteObjects",
+                "s3:ListObjectVersions",
+                "s3:ListMultipartUploads",
+                "s3:AbortMultipartUpload",
+                "s3:DeleteBucket",
+                "iam:DeleteRolePolicy",
+                "iam:DeleteRole",
+            ],
+        ),
+    ];
+    for (command, expected) in wanted {
+        let made = &calls[command];
+        let missing: Vec<&&str> = expected.iter().filter(|c| !made.contains(**c)).collect();
+        assert!(missing.is_empty(), "{command} did not call {missing:?}; it called {made:?}");
+    }
+}
+
+#[tokio::test]
+async fn reused_roles_are_read_and_passed_as_the_policy_allows() {
+    let moto = Moto::start();
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    // Another spec's Firehose role, with an inline and a managed policy.
+    let iam = moto.aws().iam().clone();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role().role_name("shared-firehose").assume_role_policy_document(trust).send().await.unwrap();
+    // Inline: exactly what eksaudit needs the role to grant; managed: something else.
+    let spec = eksaudit_spec::parse_spec(REUSED).unwrap();
+    let needed = eksaudit_plan::desired::role_statements(&spec, MOTO_ACCOUNT, eksaudit_spec::RoleKind::Firehose);
+    let inline = serde_json::json!({"Version": "2012-10-17", "Statement": needed}).to_string();
+    iam.put_role_policy()
+        .role_name("shared-firehose")
+        .policy_name("inline")
+        .policy_document(inline)
+        .send()
+        .await
+        .unwrap();
+    let other =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    let managed = iam.create_policy().policy_name("shared-list").policy_document(other).send().await.unwrap();
+    let managed_arn = managed.policy().unwrap().arn().unwrap().to_string();
+    iam.attach_role_policy().role_name("shared-firehose").policy_arn(&managed_arn).send().await.unwrap();
+
+    let w = Workdir::with_spec(REUSED);
+    let (run, plan_calls) = run_allowed(&moto, &w, &["plan"], &policy(&w, "plan"));
+    ok(&run, "plan");
+    for call in ["iam:ListRolePolicies", "iam:GetPolicy", "iam:GetPolicyVersion"] {
+        assert!(plan_calls.contains(call), "plan did not call {call}: {plan_calls:?}");
+    }
+    let (run, apply_calls) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    assert!(apply_calls.contains("firehose:CreateDeliveryStream"), "the reused role was passed: {apply_calls:?}");
+    let (run, _) = run_allowed(&moto, &w, &["destroy", "--auto-approve"], &policy(&w, "destroy"));
+    ok(&run, "destroy");
+    let role = iam.get_role().role_name("shared-firehose").send().await;
+    assert!(role.is_ok(), "destroy never deletes a reused role");
+}
