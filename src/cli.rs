@@ -55,6 +55,37 @@ pub enum Command {
     Drift(DriftArgs),
     /// Print the least-privilege IAM policy the operator needs to run a command with this spec
     Policy(PolicyArgs),
+    /// Work with CloudWatch Logs filter patterns offline
+    #[command(subcommand)]
+    Filter(FilterCommand),
+    /// Print, per region, what to paste into the consumer's console (role ARN, external id, bucket, topic or queue)
+    Outputs(OutputsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilterCommand {
+    /// Show which audit events a pattern forwards and which it drops
+    Test(FilterTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FilterTestArgs {
+    /// The pattern to test (default: the spec's [filter] pattern)
+    #[arg(long, value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Events to test, one JSON event per line (default: a built-in set of realistic EKS audit events)
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub events: Option<PathBuf>,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputsArgs {
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,8 @@
 mod apply;
 mod destroy;
 mod drift;
+mod filter;
+mod outputs;
 mod plan;
 mod policy;
 mod reconcile;
@@ -23,6 +25,8 @@ pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
         Command::Destroy(args) => destroy::run(&args, settings).await,
         Command::Drift(args) => drift::run(&args, settings).await,
         Command::Policy(args) => policy::run(&args, settings).await,
+        Command::Filter(crate::cli::FilterCommand::Test(args)) => filter::test(&args, settings),
+        Command::Outputs(args) => outputs::run(&args, settings).await,
     }
 }
 
