@@ -173,3 +173,105 @@ fn assert_converged_after_apply(moto: &Moto, w: &Workdir) {
     assert!(out.stdout().contains("to create"), "only the rest is created: {}", out.stdout());
     assert_converged(moto, w);
 }
+
+/// What a converged pipeline looks like in moto, in a form two accounts can be compared by.
+async fn fingerprint(moto: &Moto) -> Vec<String> {
+    let c = moto.region("us-east-1");
+    let mut out = Vec::new();
+    let roles = moto.aws().iam().list_roles().send().await.unwrap();
+    let mut names: Vec<String> = roles.roles().iter().map(|r| r.role_name().to_string()).collect();
+    names.sort();
+    out.push(format!("roles {names:?}"));
+    for name in &names {
+        let policies = moto.aws().iam().list_role_policies().role_name(name).send().await.unwrap();
+        out.push(format!("{name} policies {:?}", policies.policy_names()));
+    }
+    let streams = c.firehose.list_delivery_streams().send().await.unwrap();
+    out.push(format!("streams {:?}", streams.delivery_stream_names()));
+    out.push(format!("stream status {}", stream_status(moto).await));
+    let topics = c.sns.list_topics().send().await.unwrap();
+    out.push(format!("topics {}", topics.topics().len()));
+    let subs = c.sns.list_subscriptions().send().await.unwrap();
+    out.push(format!("subscriptions {}", subs.subscriptions().len()));
+    let n = c.s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
+    out.push(format!("notifications {}", n.topic_configurations().len()));
+    let policy = c.s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    out.push(format!("bucket policy {}", policy.policy().unwrap_or_default().len()));
+    let tags = c.s3.get_bucket_tagging().bucket(BUCKET).send().await.unwrap();
+    out.push(format!("bucket tags {}", tags.tag_set().len()));
+    out.push(format!("filters {:?}", filter_names(moto).await));
+    out
+}
+
+#[tokio::test]
+async fn apply_through_a_20_percent_throttle_and_5_percent_5xx_rate_ends_as_a_clean_apply_does() {
+    let (clean, faulty) = (Moto::start(), Moto::start());
+    for moto in [&clean, &faulty] {
+        moto.create_cluster("us-east-1", "prod", true).await;
+    }
+    let w = Workdir::with_spec(SPEC);
+    let out = run(&clean, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let clean_calls = clean.recorder().calls().len();
+
+    let recorder = faulty.recorder();
+    recorder.seed(7);
+    recorder.inject(Fault::throttle("*").rate(0.20));
+    recorder.inject(Fault::unavailable("*").rate(0.05));
+    recorder.inject(Fault::drop_connection("*").rate(0.02));
+    let out = run(&faulty, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    // The faults were real: the SDK retried its way through them.
+    let faulty_calls = recorder.calls().len();
+    assert!(faulty_calls > clean_calls + 5, "{faulty_calls} calls vs {clean_calls} clean");
+    assert_eq!(fingerprint(&faulty).await, fingerprint(&clean).await);
+    assert_converged(&faulty, &w);
+}
+
+#[tokio::test]
+async fn drift_under_throttling_reports_not_checked_never_in_sync() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    let w = Workdir::with_spec(SPEC);
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+
+    // Every read of these throttled half the time, and the SDK allowed a single attempt.
+    let recorder = moto.recorder();
+    recorder.seed(11);
+    for op in ["GetRole", "GetTopicAttributes", "DescribeDeliveryStream", "DescribeSubscriptionFilters"] {
+        recorder.inject(Fault::throttle(op).rate(0.5));
+    }
+    recorder.reset();
+    let out = w.run_env(Some(&moto.endpoint()), &["drift", "--json"], &[("AWS_MAX_ATTEMPTS", "1")]);
+    out.assert_no_panic();
+    assert!(recorder.writes().is_empty());
+    assert_eq!(out.code(), 1, "cannot tell: {}", out.stdout());
+    let doc = out.json();
+    assert_eq!(doc["verdict"], "unknown");
+    let not_checked: Vec<&Value> =
+        doc["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not_checked").collect();
+    assert!(!not_checked.is_empty());
+    for f in &not_checked {
+        assert!(f["detail"].as_str().unwrap().contains("throttled"), "{f:#}");
+    }
+    // The same account without faults is in sync: the unknowns were the throttling's, not drift.
+    recorder.clear_faults();
+    assert_eq!(run(&moto, &w, &["drift"]).code(), 0);
+}
+
+#[tokio::test]
+async fn iam_propagation_for_a_few_seconds_after_the_roles_are_created_is_waited_out() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    for fault in Fault::iam_propagation(std::time::Duration::from_secs(3)) {
+        moto.recorder().inject(fault);
+    }
+    let w = Workdir::with_spec(SPEC);
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(moto.recorder().count("CreateDeliveryStream") > 1, "it had to wait for the role");
+    assert_eq!(stream_status(&moto).await, "ACTIVE");
+    assert_eq!(filter_names(&moto).await, ["eks-audit"]);
+    assert_converged(&moto, &w);
+}

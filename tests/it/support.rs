@@ -26,6 +26,18 @@ impl Workdir {
     /// Runs `eksaudit` in this directory, offline (no endpoint) unless an endpoint (moto, or a recorder in
     /// front of it) is given.
     pub fn run(&self, endpoint: Option<&str>, args: &[&str]) -> Run {
+        Run(self.command(endpoint, args).output().expect("run eksaudit"))
+    }
+
+    /// Like [`Workdir::run`], with extra environment variables.
+    pub fn run_env(&self, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(endpoint, args);
+        cmd.envs(env.iter().copied());
+        Run(cmd.output().expect("run eksaudit"))
+    }
+
+    /// The command `run` runs, for tests that need the process itself (to kill it, to run two at once).
+    pub fn command(&self, endpoint: Option<&str>, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_eksaudit"));
         cmd.current_dir(self.path()).args(args).env_remove("NO_COLOR").env_remove("AWS_PROFILE");
         for (k, v) in test_env() {
@@ -37,7 +49,7 @@ impl Workdir {
             // Any AWS call would fail fast instead of leaving the machine.
             cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
         }
-        Run(cmd.output().expect("run eksaudit"))
+        cmd
     }
 }
 

@@ -40,8 +40,11 @@ impl Aws {
     pub async fn connect(settings: &ConnectionSettings, home_region: &str) -> Aws {
         // More attempts than the SDK's default 3: a large account throttles plan's concurrent reads, and a
         // throttled-out read is a resource that cannot be checked.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE win, as everywhere in the SDK.
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+        }
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -14,10 +14,12 @@
 //! - EKS UpdateClusterConfig: moto answers with the cluster, AWS with an update id to wait on; and moto has
 //!   no DescribeUpdate, which the proxy answers itself (every update has succeeded).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// One call the product made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,41 +48,90 @@ impl Request {
 /// Rewrites a successful response body.
 pub type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
+/// Called once, when the product's N-th mutating call has reached moto (before it hears the answer).
+pub type WriteHook = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 enum FaultKind {
     /// Answer with an AWS error instead of forwarding.
     Error { status: u16, code: String, message: String },
+    /// Answer with the service's own throttling error (S3: 503 SlowDown) instead of forwarding.
+    Throttle,
+    /// Close the connection without an answer (the request never reaches moto).
+    Drop,
     /// Forward, then rewrite a 200 answer's body.
     Rewrite(Rewrite),
+    /// Wait this long before forwarding (adds to every other fault).
+    Latency(Duration),
 }
 
-/// A fault injected into the calls of one operation.
+/// A fault injected into the calls of one operation (or of every operation, `"*"`): by count, by rate, or for a
+/// while after another call succeeded.
 #[derive(Clone)]
 pub struct Fault {
     operation: String,
     remaining: Option<usize>,
+    rate: Option<f64>,
+    /// Active only within this long after the last successful call of the operation named.
+    after: Option<(String, Duration)>,
     kind: FaultKind,
 }
 
 impl Fault {
-    /// Answers `operation` (an API name such as `CreateDeliveryStream`, or `METHOD /path` prefix for REST) with
-    /// the AWS error `code` and `message`, shaped the way the service's protocol shapes errors.
-    pub fn error(operation: &str, status: u16, code: &str, message: &str) -> Fault {
-        Fault {
-            operation: operation.to_string(),
-            remaining: None,
-            kind: FaultKind::Error { status, code: code.to_string(), message: message.to_string() },
-        }
+    fn new(operation: &str, kind: FaultKind) -> Fault {
+        Fault { operation: operation.to_string(), remaining: None, rate: None, after: None, kind }
     }
 
-    /// AWS's throttling answer for `operation`.
+    /// Answers `operation` (an API name such as `CreateDeliveryStream`, a `METHOD /path` prefix for REST, or `*`)
+    /// with the AWS error `code` and `message`, shaped the way the service's protocol shapes errors.
+    pub fn error(operation: &str, status: u16, code: &str, message: &str) -> Fault {
+        Fault::new(operation, FaultKind::Error { status, code: code.to_string(), message: message.to_string() })
+    }
+
+    /// AWS's throttling answer, in the service's words (`ThrottlingException`, `Throttling`, S3's 503 `SlowDown`).
     pub fn throttle(operation: &str) -> Fault {
-        Fault::error(operation, 400, "ThrottlingException", "Rate exceeded")
+        Fault::new(operation, FaultKind::Throttle)
+    }
+
+    /// A 503 from the service.
+    pub fn unavailable(operation: &str) -> Fault {
+        Fault::error(operation, 503, "ServiceUnavailable", "Service is unavailable, please try again")
+    }
+
+    /// The connection is closed without an answer.
+    pub fn drop_connection(operation: &str) -> Fault {
+        Fault::new(operation, FaultKind::Drop)
+    }
+
+    /// Every call waits `latency` before it is forwarded.
+    pub fn latency(operation: &str, latency: Duration) -> Fault {
+        Fault::new(operation, FaultKind::Latency(latency))
     }
 
     /// Rewrites the body of `operation`'s successful answers.
     pub fn rewrite(operation: &str, f: impl Fn(&str) -> String + Send + Sync + 'static) -> Fault {
-        Fault { operation: operation.to_string(), remaining: None, kind: FaultKind::Rewrite(Arc::new(f)) }
+        Fault::new(operation, FaultKind::Rewrite(Arc::new(f)))
+    }
+
+    /// IAM propagation as Firehose and CloudWatch Logs see it: for `window` after a role is created,
+    /// CreateDeliveryStream cannot assume it and PutSubscriptionFilter cannot deliver its test message.
+    pub fn iam_propagation(window: Duration) -> Vec<Fault> {
+        vec![
+            Fault::error(
+                "CreateDeliveryStream",
+                400,
+                "InvalidArgumentException",
+                "Firehose is unable to assume role. Please check the role provided.",
+            )
+            .within(window, "CreateRole"),
+            Fault::error(
+                "PutSubscriptionFilter",
+                400,
+                "InvalidParameterException",
+                "Could not deliver test message to specified Firehose stream. Check if the given Firehose stream is in ACTIVE state.",
+            )
+            .within(window, "CreateRole"),
+        ]
     }
 
     /// Only the first `n` matching calls (every call when not set).
@@ -89,17 +140,101 @@ impl Fault {
         self
     }
 
-    fn matches(&self, operation: &str) -> bool {
-        self.remaining != Some(0)
-            && (operation == self.operation || (self.operation.contains(' ') && operation.starts_with(&self.operation)))
+    /// Only this share of matching calls, chosen by the recorder's seeded generator (repeatable).
+    pub fn rate(mut self, rate: f64) -> Fault {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// Only within `window` after the last successful call of `operation`.
+    pub fn within(mut self, window: Duration, operation: &str) -> Fault {
+        self.after = Some((operation.to_string(), window));
+        self
+    }
+
+    fn names(&self, operation: &str) -> bool {
+        self.operation == "*"
+            || operation == self.operation
+            || (self.operation.contains(' ') && operation.starts_with(&self.operation))
+    }
+}
+
+/// What the proxy threads share.
+#[derive(Default)]
+struct Shared {
+    calls: Vec<(Call, Request)>,
+    faults: Vec<Fault>,
+    /// When each operation last succeeded (for `Fault::within`).
+    succeeded: HashMap<String, Instant>,
+    /// Mutating calls that reached moto, and the hook for the N-th.
+    writes_forwarded: usize,
+    write_hook: Option<(usize, WriteHook)>,
+    rng: u64,
+}
+
+impl Shared {
+    /// xorshift64*: repeatable, so a faulty run can be replayed.
+    fn next_unit(&mut self) -> f64 {
+        let mut x = if self.rng == 0 { 0x9E37_79B9_7F4A_7C15 } else { self.rng };
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The latency to add, and the one fault (if any) that answers this call, using it up.
+    fn faults_for(&mut self, operation: &str) -> (Duration, Option<FaultKind>) {
+        let now = Instant::now();
+        let mut latency = Duration::ZERO;
+        let mut chosen = None;
+        for i in 0..self.faults.len() {
+            let f = &self.faults[i];
+            if !f.names(operation) || f.remaining == Some(0) {
+                continue;
+            }
+            if let Some((after, window)) = &f.after {
+                match self.succeeded.get(after) {
+                    Some(at) if now.duration_since(*at) < *window => {}
+                    _ => continue,
+                }
+            }
+            if let FaultKind::Latency(d) = f.kind {
+                latency += d;
+                continue;
+            }
+            if chosen.is_some() {
+                continue;
+            }
+            if let Some(rate) = f.rate {
+                if self.next_unit() >= rate {
+                    continue;
+                }
+            }
+            let f = &mut self.faults[i];
+            // A rewrite is used up only when it rewrites (see `use_rewrite`).
+            if !matches!(f.kind, FaultKind::Rewrite(_)) {
+                if let Some(n) = f.remaining.as_mut() {
+                    *n -= 1;
+                }
+            }
+            chosen = Some(f.kind.clone());
+        }
+        (latency, chosen)
+    }
+
+    fn use_rewrite(&mut self, operation: &str) {
+        let rewrite = self.faults.iter_mut().find(|f| f.names(operation) && matches!(f.kind, FaultKind::Rewrite(_)));
+        if let Some(n) = rewrite.and_then(|f| f.remaining.as_mut()) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
 /// A proxy that forwards to `upstream` and records every call, stopped when dropped.
 pub struct Recorder {
     port: u16,
-    calls: Arc<Mutex<Vec<(Call, Request)>>>,
-    faults: Arc<Mutex<Vec<Fault>>>,
+    shared: Arc<Mutex<Shared>>,
     listener: TcpListener,
 }
 
@@ -107,30 +242,46 @@ impl Recorder {
     pub fn start(upstream_port: u16) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind recorder");
         let port = listener.local_addr().expect("addr").port();
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let faults = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Mutex::new(Shared { rng: 0x5EED_1234_ABCD_0001, ..Default::default() }));
         let accept = listener.try_clone().expect("clone listener");
-        let (sink, rules) = (Arc::clone(&calls), Arc::clone(&faults));
+        let state = Arc::clone(&shared);
         thread::spawn(move || {
             for conn in accept.incoming() {
                 let Ok(conn) = conn else { break };
-                let (sink, rules) = (Arc::clone(&sink), Arc::clone(&rules));
+                let state = Arc::clone(&state);
                 thread::spawn(move || {
-                    let _ = forward(conn, upstream_port, &sink, &rules);
+                    let _ = forward(conn, upstream_port, &state);
                 });
             }
         });
-        Recorder { port, calls, faults, listener }
+        Recorder { port, shared, listener }
     }
 
-    /// Adds a fault; the first matching fault with calls left applies to each call.
+    fn state(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().expect("recorder state")
+    }
+
+    /// Adds a fault. Latencies add up; of the other faults, the first that matches answers the call.
     pub fn inject(&self, fault: Fault) {
-        self.faults.lock().expect("faults").push(fault);
+        self.state().faults.push(fault);
     }
 
     /// Removes every fault.
     pub fn clear_faults(&self) {
-        self.faults.lock().expect("faults").clear();
+        self.state().faults.clear();
+    }
+
+    /// Seeds the generator behind `Fault::rate`.
+    pub fn seed(&self, seed: u64) {
+        self.state().rng = seed.max(1);
+    }
+
+    /// Calls `hook` once, when the product's `n`-th mutating call (counted from now) has reached moto and before
+    /// the product hears the answer: where a crash hurts most.
+    pub fn on_write(&self, n: usize, hook: WriteHook) {
+        let mut state = self.state();
+        state.writes_forwarded = 0;
+        state.write_hook = Some((n, hook));
     }
 
     /// How many calls of `operation` were made (faulted ones included).
@@ -143,12 +294,12 @@ impl Recorder {
     }
 
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("calls").iter().map(|(c, _)| c.clone()).collect()
+        self.state().calls.iter().map(|(c, _)| c.clone()).collect()
     }
 
     /// Every request since the last reset, whole.
     pub fn requests(&self) -> Vec<Request> {
-        self.calls.lock().expect("calls").iter().map(|(_, r)| r.clone()).collect()
+        self.state().calls.iter().map(|(_, r)| r.clone()).collect()
     }
 
     pub fn writes(&self) -> Vec<String> {
@@ -160,7 +311,7 @@ impl Recorder {
     }
 
     pub fn reset(&self) {
-        self.calls.lock().expect("calls").clear();
+        self.state().calls.clear();
     }
 }
 
@@ -294,26 +445,6 @@ pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8
     Call { operation: format!("{method} {target}"), write }
 }
 
-/// Takes one use of the first fault matching `operation`.
-fn take_fault(faults: &Mutex<Vec<Fault>>, operation: &str) -> Option<FaultKind> {
-    let mut faults = faults.lock().expect("faults");
-    let fault = faults.iter_mut().find(|f| f.matches(operation))?;
-    // A rewrite is used up only when it rewrites (see `use_rewrite`).
-    if let (FaultKind::Error { .. }, Some(n)) = (&fault.kind, fault.remaining.as_mut()) {
-        *n -= 1;
-    }
-    Some(fault.kind.clone())
-}
-
-/// Counts one use of the first rewrite matching `operation`.
-fn use_rewrite(faults: &Mutex<Vec<Fault>>, operation: &str) {
-    let mut faults = faults.lock().expect("faults");
-    let rewrite = faults.iter_mut().find(|f| f.matches(operation) && matches!(f.kind, FaultKind::Rewrite(_)));
-    if let Some(n) = rewrite.and_then(|f| f.remaining.as_mut()) {
-        *n -= 1;
-    }
-}
-
 /// An AWS error in the shape of the request's protocol: JSON 1.1 (`X-Amz-Target`), query (`Action=`), REST-JSON
 /// (EKS) or REST-XML (S3).
 fn error_response(
@@ -349,12 +480,17 @@ fn error_response(
     (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
 }
 
-fn forward(
-    client: TcpStream,
-    upstream_port: u16,
-    calls: &Mutex<Vec<(Call, Request)>>,
-    faults: &Mutex<Vec<Fault>>,
-) -> std::io::Result<()> {
+/// The service's throttling answer: S3 says 503 SlowDown, query APIs `Throttling`, the rest `ThrottlingException`.
+fn throttle_response(target: &str, amz_target: Option<&str>, query_api: bool) -> (Vec<String>, Vec<u8>) {
+    let rest_s3 = amz_target.is_none() && !query_api && !target.starts_with("/clusters");
+    match (rest_s3, query_api) {
+        (true, _) => error_response(target, amz_target, query_api, 503, "SlowDown", "Please reduce your request rate."),
+        (false, true) => error_response(target, amz_target, query_api, 400, "Throttling", "Rate exceeded"),
+        (false, false) => error_response(target, amz_target, query_api, 400, "ThrottlingException", "Rate exceeded"),
+    }
+}
+
+fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
     let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
@@ -365,9 +501,9 @@ fn forward(
     }
     let body = read_body(&mut reader, &head)?;
     let call = classify(&method, &target, header(&head, "x-amz-target"), &body);
-    let fault = take_fault(faults, &call.operation);
+    let amz_target = header(&head, "x-amz-target");
     let query_api = String::from_utf8_lossy(&body).contains("Action=") || target.contains("Action=");
-    let operation = call.operation.clone();
+    let (operation, write) = (call.operation.clone(), call.write);
     let request = Request {
         method: method.clone(),
         target: target.clone(),
@@ -378,24 +514,35 @@ fn forward(
             .collect(),
         body: body.clone(),
     };
-    calls.lock().expect("calls").push((call, request));
+    let (latency, fault) = {
+        let mut state = shared.lock().expect("recorder state");
+        state.calls.push((call, request));
+        state.faults_for(&operation)
+    };
+    if !latency.is_zero() {
+        thread::sleep(latency);
+    }
+    let answer = |client_w: &mut TcpStream, (head, body): (Vec<String>, Vec<u8>)| -> std::io::Result<()> {
+        write_response(client_w, &head, &body)?;
+        let _ = client_w.shutdown(std::net::Shutdown::Both);
+        Ok(())
+    };
     let mut rewrite = None;
     match fault {
         Some(FaultKind::Error { status, code, message }) => {
-            let (head, body) =
-                error_response(&target, header(&head, "x-amz-target"), query_api, status, &code, &message);
-            write_response(&mut client_w, &head, &body)?;
+            return answer(&mut client_w, error_response(&target, amz_target, query_api, status, &code, &message));
+        }
+        Some(FaultKind::Throttle) => return answer(&mut client_w, throttle_response(&target, amz_target, query_api)),
+        Some(FaultKind::Drop) => {
             let _ = client_w.shutdown(std::net::Shutdown::Both);
             return Ok(());
         }
         Some(FaultKind::Rewrite(f)) => rewrite = Some(f),
-        None => {}
+        Some(FaultKind::Latency(_)) | None => {}
     }
-    if let Some(answer) = answer_locally(&method, &target) {
+    if let Some(local) = answer_locally(&method, &target) {
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
-        write_response(&mut client_w, &head, answer.as_bytes())?;
-        let _ = client_w.shutdown(std::net::Shutdown::Both);
-        return Ok(());
+        return answer(&mut client_w, (head, local.into_bytes()));
     }
 
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
@@ -418,9 +565,34 @@ fn forward(
     let mut head = read_head(&mut response)?;
     let mut body = Vec::new();
     response.read_to_end(&mut body)?;
+    let ok = head.first().is_some_and(|l| l.contains(" 200 ") || l.contains(" 204 "));
+    let hook = {
+        let mut state = shared.lock().expect("recorder state");
+        if ok {
+            state.succeeded.insert(operation.clone(), Instant::now());
+        }
+        if write {
+            state.writes_forwarded += 1;
+            let n = state.writes_forwarded;
+            match state.write_hook.take() {
+                Some((at, hook)) if at == n => Some(hook),
+                other => {
+                    state.write_hook = other;
+                    None
+                }
+            }
+        } else {
+            None
+        }
+    };
+    if let Some(hook) = hook {
+        // The change is made in moto; the product never hears of it.
+        hook();
+        return Ok(());
+    }
     emulate(&method, &target, &mut head, &mut body);
     if let Some(f) = rewrite.filter(|_| head.first().is_some_and(|l| l.contains(" 200 "))) {
-        use_rewrite(faults, &operation);
+        shared.lock().expect("recorder state").use_rewrite(&operation);
         body = f(&String::from_utf8_lossy(&body)).into_bytes();
     }
     write_response(&mut client_w, &head, &body)?;
@@ -432,6 +604,30 @@ fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn faults_by_count_rate_window_and_latency() {
+        let mut state = Shared { rng: 42, ..Default::default() };
+        state.faults.push(Fault::latency("*", Duration::from_millis(30)));
+        state.faults.push(Fault::throttle("GetRole").times(2));
+        state.faults.push(Fault::unavailable("*").rate(0.25));
+        let (latency, first) = state.faults_for("GetRole");
+        assert_eq!(latency, Duration::from_millis(30));
+        assert!(matches!(first, Some(FaultKind::Throttle)));
+        state.faults_for("GetRole");
+        // Used up: from now on only the 25 % rate answers, about a quarter of the time.
+        let hits = (0..4000).filter(|_| state.faults_for("GetRole").1.is_some()).count();
+        assert!((800..1200).contains(&hits), "{hits} of 4000");
+
+        let mut state = Shared::default();
+        state.faults.extend(Fault::iam_propagation(Duration::from_secs(60)));
+        assert!(state.faults_for("CreateDeliveryStream").1.is_none(), "no role created yet");
+        state.succeeded.insert("CreateRole".into(), Instant::now());
+        assert!(state.faults_for("CreateDeliveryStream").1.is_some());
+        assert!(state.faults_for("PutSubscriptionFilter").1.is_some());
+        state.succeeded.insert("CreateRole".into(), Instant::now() - Duration::from_secs(61));
+        assert!(state.faults_for("CreateDeliveryStream").1.is_none(), "propagated");
+    }
 
     #[test]
     fn classifies_every_protocol() {
