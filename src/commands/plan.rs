@@ -45,9 +45,12 @@ impl Live {
         DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
     }
 
-    /// Compare: what apply would do.
+    /// Compare: what apply would do, with a warning for each class of events the consumer needs that the filter
+    /// pattern would never forward.
     pub fn plan(&self, spec: &Spec) -> Plan {
-        eksaudit_plan::diff(&self.desired, &self.observed, &Self::options(spec))
+        let mut plan = eksaudit_plan::diff(&self.desired, &self.observed, &Self::options(spec));
+        plan.warnings.extend(super::filter::pattern_warnings(spec));
+        plan
     }
 }
 

@@ -83,7 +83,7 @@ pub async fn run(
         return ExitStatus::Error;
     }
     if !plan.has_changes() {
-        return ExitStatus::Success;
+        return outputs_after(mode, ExitStatus::Success, spec, live, settings).await;
     }
     if approval == Approval::Ask {
         if let Err(status) = confirm(mode, args, settings) {
@@ -118,7 +118,24 @@ pub async fn run(
         Mode::Apply => reconciler.apply().await,
         Mode::Destroy => reconciler.destroy().await,
     };
-    summarise(mode, &results, &style)
+    let status = summarise(mode, &results, &style);
+    outputs_after(mode, status, spec, live, settings).await
+}
+
+/// A successful apply ends with the outputs: what to paste into the consumer's console.
+async fn outputs_after(
+    mode: Mode,
+    status: ExitStatus,
+    spec: &Spec,
+    live: &Live,
+    settings: &GlobalSettings,
+) -> ExitStatus {
+    if mode == Mode::Apply && status == ExitStatus::Success {
+        let out = super::outputs::read(&live.aws, &live.regions, spec, &live.account).await;
+        println!();
+        print!("{}", eksaudit_plan::outputs::text(&out, Colors(settings.color_stdout)));
+    }
+    status
 }
 
 fn summarise(mode: Mode, results: &[StepResult], style: &Style) -> ExitStatus {

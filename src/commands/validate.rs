@@ -21,6 +21,9 @@ pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> ExitStatus {
                 "pipeline": spec.pipeline.name,
                 "regions": spec.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
                 "problems": [],
+                "warnings": super::filter::pattern_warnings(spec).iter().map(|w| json!({
+                    "path": w.address, "message": w.message, "hint": w.hint,
+                })).collect::<Vec<_>>(),
             }),
             Err(eksaudit_spec::Error::Invalid { problems, .. }) => json!({
                 "format_version": FORMAT_VERSION,
@@ -28,7 +31,9 @@ pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> ExitStatus {
                 "valid": false,
                 "problems": problems.0.iter().map(|p| json!({
                     "path": p.path,
-                    "message": p.message,
+                    // A filter pattern's syntax error carries the pattern with a caret on the lines after the first.
+                    "message": p.message.lines().next().unwrap_or_default(),
+                    "excerpt": p.message.split_once('\n').map(|(_, excerpt)| excerpt),
                     "hint": p.hint,
                     "line": p.location.map(|l| l.line),
                     "column": p.location.map(|l| l.column),
@@ -61,6 +66,14 @@ pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> ExitStatus {
                     selectors,
                     if selectors == 1 { "" } else { "s" },
                 );
+            }
+            // Valid, but worth knowing before plan: a pattern that never forwards a class of events a consumer needs.
+            let style = Style::new(settings.color_stderr);
+            let warnings =
+                if settings.verbosity > Verbosity::Quiet { super::filter::pattern_warnings(&spec) } else { Vec::new() };
+            for w in warnings {
+                eprintln!("{}: {}: {}", style.bold("warning"), style.bold(&w.address), w.message);
+                eprintln!("    {} {}", style.cyan("hint:"), w.hint);
             }
             ExitStatus::Success
         }

@@ -3,9 +3,11 @@
 
 mod apply;
 mod cli;
+mod consumers;
 mod deploy;
 mod drift;
 mod faults;
+mod filter;
 mod moto;
 mod plan;
 mod policy;

@@ -212,7 +212,7 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 7] = ["eks", "s3", "sns", "firehose", "logs", "iam", "sts"];
+const CLIENTS: [&str; 8] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -323,16 +323,40 @@ name = "eu-central-1"
 clusters = ["prod-1"]
 "#;
 
+/// Microsoft Sentinel: an OIDC provider, a web-identity reader, SQS queues.
+const SENTINEL: &str = r#"
+[pipeline]
+name = "eks-audit"
+account_id = "123456789012"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
 #[test]
 fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
-    let (full, reused) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED));
-    let plans = [policy(&full, "plan"), policy(&reused, "plan")];
+    let (full, reused, sentinel) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED), Workdir::with_spec(SENTINEL));
+    let plans = [policy(&full, "plan"), policy(&reused, "plan"), policy(&sentinel, "plan")];
     let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";
     let run = full.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let drift_notify = run.json();
-    let changes =
-        [policy(&full, "apply"), policy(&full, "destroy"), policy(&reused, "apply"), policy(&reused, "destroy")];
+    let changes = [
+        policy(&full, "apply"),
+        policy(&full, "destroy"),
+        policy(&reused, "apply"),
+        policy(&reused, "destroy"),
+        policy(&sentinel, "apply"),
+        policy(&sentinel, "destroy"),
+    ];
     let mut called = BTreeSet::new();
     let mut problems = Vec::new();
     for (file, source) in aws_sources() {
@@ -379,10 +403,12 @@ fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
     for expected in ["sts:GetCallerIdentity", "s3:HeadBucket", "iam:PutRolePolicy", "logs:PutSubscriptionFilter"] {
         assert!(called.contains(expected), "the scan missed {expected}: {called:?}");
     }
+    // The SDK spells some names in another case than the API (`GetOpenIdConnectProvider`).
+    let called: BTreeSet<String> = called.iter().map(|c| c.to_ascii_lowercase()).collect();
     let unused: Vec<String> = permissions::OPERATIONS
         .iter()
         .map(|o| format!("{}:{}", o.service, o.name))
-        .filter(|o| !called.contains(o))
+        .filter(|o| !called.contains(&o.to_ascii_lowercase()))
         .collect();
     assert!(unused.is_empty(), "in the table but never called: {unused:?}");
 }
@@ -557,6 +583,12 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
     let resources: Vec<String> = match (service.as_str(), operation.as_str()) {
         ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") => vec!["*".into()],
         ("iam", "GetPolicy" | "GetPolicyVersion") => vec![param("PolicyArn")],
+        ("iam", "ListRoles") => vec![format!("arn:aws:iam::{account}:role/*")],
+        ("iam", "CreateOpenIDConnectProvider") => {
+            let url = param("Url");
+            vec![format!("arn:aws:iam::{account}:oidc-provider/{}", url.trim_start_matches("https://"))]
+        }
+        ("iam", op) if op.contains("OpenIDConnectProvider") => vec![param("OpenIDConnectProviderArn")],
         ("iam", _) => vec![format!("arn:aws:iam::{account}:role/{}", param("RoleName"))],
         ("sns", "CreateTopic") => vec![format!("arn:aws:sns:{region}:{account}:{}", param("Name"))],
         ("sns", "TagResource" | "ListTagsForResource") => vec![param("ResourceArn")],
@@ -566,6 +598,13 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
             vec![format!("arn:aws:firehose:{region}:{account}:deliverystream/{}", field("DeliveryStreamName"))]
         }
         ("logs", "TagResource" | "ListTagsForResource") => vec![field("resourceArn")],
+        ("sqs", "CreateQueue" | "GetQueueUrl") => {
+            vec![format!("arn:aws:sqs:{region}:{account}:{}", field("QueueName"))]
+        }
+        ("sqs", _) => {
+            let url = field("QueueUrl");
+            vec![format!("arn:aws:sqs:{region}:{account}:{}", url.rsplit('/').next().unwrap())]
+        }
         ("logs", _) => log_group(&field("logGroupName")),
         ("s3", "DeleteObjects") => {
             let xml = String::from_utf8_lossy(&r.body).into_owned();
@@ -823,4 +862,42 @@ async fn reused_roles_are_read_and_passed_as_the_policy_allows() {
     ok(&run, "destroy");
     let role = iam.get_role().role_name("shared-firehose").send().await;
     assert!(role.is_ok(), "destroy never deletes a reused role");
+}
+
+#[tokio::test]
+async fn sentinel_calls_are_allowed_by_its_policies() {
+    let moto = Moto::start();
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    let w = Workdir::with_spec(SENTINEL);
+    let (_, plan_calls) = run_allowed(&moto, &w, &["plan"], &policy(&w, "plan"));
+    assert!(plan_calls.contains("iam:GetOpenIDConnectProvider") && plan_calls.contains("sqs:GetQueueUrl"));
+    let (run, apply_calls) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    for call in ["iam:CreateOpenIDConnectProvider", "sqs:CreateQueue", "s3:PutBucketNotificationConfiguration"] {
+        assert!(apply_calls.contains(call), "apply did not call {call}: {apply_calls:?}");
+    }
+    let (run, _) = run_allowed(&moto, &w, &["drift"], &policy(&w, "drift"));
+    ok(&run, "drift");
+    let (run, outputs_calls) = run_allowed(&moto, &w, &["outputs"], &policy(&w, "plan"));
+    ok(&run, "outputs");
+    assert!(outputs_calls.contains("sqs:GetQueueUrl"), "{outputs_calls:?}");
+    // Switched to a generic consumer: apply deletes what Sentinel used, within the generic apply policy.
+    let generic = SENTINEL.replace(
+        "preset = \"sentinel\"\nworkspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"",
+        "account_id = \"434813966438\"\nexternal_id = \"external-id-1\"",
+    );
+    let g = Workdir::with_spec(&generic);
+    let (run, switch_calls) = run_allowed(&moto, &g, &["apply", "--auto-approve"], &policy(&g, "apply"));
+    ok(&run, "apply");
+    for call in ["iam:DeleteOpenIDConnectProvider", "sqs:DeleteQueue", "iam:DeleteRole", "sns:CreateTopic"] {
+        assert!(switch_calls.contains(call), "the switch did not call {call}: {switch_calls:?}");
+    }
+    // And back, then destroy.
+    let (run, _) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    let (run, destroy_calls) = run_allowed(&moto, &w, &["destroy", "--auto-approve"], &policy(&w, "destroy"));
+    ok(&run, "destroy");
+    for call in ["iam:ListRoles", "iam:DeleteOpenIDConnectProvider", "sqs:DeleteQueue", "iam:DeleteRole"] {
+        assert!(destroy_calls.contains(call), "destroy did not call {call}: {destroy_calls:?}");
+    }
 }

@@ -117,7 +117,9 @@ fn classify(code: Option<&str>) -> ErrorKind {
             | "NoSuchTagSetError"
             | "ServerSideEncryptionConfigurationNotFoundError"
             | "NoSuchPublicAccessBlockConfiguration"
-            | "OwnershipControlsNotFoundError",
+            | "OwnershipControlsNotFoundError"
+            | "QueueDoesNotExist"
+            | "AWS.SimpleQueueService.NonExistentQueue",
         ) => ErrorKind::NotFound,
         _ => ErrorKind::Other,
     }
@@ -132,6 +134,8 @@ mod tests {
         assert_eq!(classify(Some("AccessDenied")), ErrorKind::AccessDenied);
         assert_eq!(classify(Some("ThrottlingException")), ErrorKind::Throttled);
         assert_eq!(classify(Some("NoSuchEntity")), ErrorKind::NotFound);
+        assert_eq!(classify(Some("AWS.SimpleQueueService.NonExistentQueue")), ErrorKind::NotFound);
+        assert_eq!(classify(Some("QueueDoesNotExist")), ErrorKind::NotFound);
         assert_eq!(classify(Some("ValidationError")), ErrorKind::Other);
         assert_eq!(classify(None), ErrorKind::Other);
     }

@@ -7,9 +7,11 @@ use eksaudit_plan::{
     policy, DesiredResource, DesiredState, Kind, Management, Observation, ObservedResource, ObservedState,
     StaleResource,
 };
-use eksaudit_spec::{log_group_name, Spec, OWNER_TAG_KEY};
+use eksaudit_spec::{log_group_name, Notify, Preset, RoleKind, Spec, Trust, OWNER_TAG_KEY};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
+
+use aws_sdk_s3::types as s3t;
 
 use crate::{Aws, Error, ErrorKind, RegionClients};
 
@@ -74,9 +76,20 @@ pub async fn observe(
     let by_address: BTreeMap<&str, &DesiredResource> =
         desired.resources.iter().map(|r| (r.address.as_str(), r)).collect();
 
+    let ours = our_reader_roles(spec);
     for d in &desired.resources {
         let region = d.region.as_deref().and_then(|r| regions.get(r));
         match (d.kind, region) {
+            (Kind::OidcProvider, _) => {
+                let ours = ours.clone();
+                tasks.push(Box::pin(async move {
+                    let arn = oidc_provider_arn(spec, account, &d.name);
+                    settle(&d.address, oidc_provider(aws, &arn, pipeline, &ours).await)
+                }))
+            }
+            (Kind::Queue, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, queue(c, &d.name).await.map(|q| q.0)) }))
+            }
             (Kind::Role, _) => tasks.push(Box::pin(async move {
                 let result = match &d.management {
                     Management::Reused { .. } => reused_role(aws, &d.name).await,
@@ -86,7 +99,8 @@ pub async fn observe(
             })),
             (Kind::Bucket, Some(c)) => {
                 let notification = d.address.replace(".bucket", ".bucket_notification");
-                tasks.push(Box::pin(bucket(c, &d.address, &d.name, notification, pipeline)));
+                let wanted = by_address.contains_key(notification.as_str());
+                tasks.push(Box::pin(bucket(c, &d.address, &d.name, notification, wanted, pipeline)));
             }
             (Kind::Topic, Some(c)) => {
                 let arn = topic_arn(c, account, &d.name);
@@ -113,6 +127,72 @@ pub async fn observe(
             // Read together with the bucket and the filters respectively.
             (Kind::BucketNotification | Kind::LogGroup, _) => {}
             (_, None) => {}
+        }
+    }
+    // What another preset or notify left: topics, queues, an OIDC provider, the reader role under another name.
+    for region in &spec.regions {
+        let Some(c) = regions.get(&region.name) else { continue };
+        if spec.consumer.notify != Notify::Sns {
+            tasks.push(Box::pin(left_topic(c, spec, account)));
+        }
+        if spec.consumer.notify != Notify::Sqs {
+            tasks.push(Box::pin(left_queues(c, spec)));
+        }
+    }
+    for (cloud, issuer) in web_identity_issuers() {
+        if spec.consumer.web_identity().is_some_and(|w| w.issuer == issuer) {
+            continue;
+        }
+        let ours = ours.clone();
+        tasks.push(Box::pin(async move {
+            let address = eksaudit_plan::desired::oidc_provider_address(cloud);
+            let arn = oidc_provider_arn(spec, account, issuer);
+            match oidc_provider(aws, &arn, pipeline, &ours).await {
+                Ok(Observation::Present(o)) => {
+                    let mine = o.tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(pipeline);
+                    let trusted = o.fields.get("trusted_by").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+                    if mine && !trusted {
+                        Found {
+                            stale: vec![StaleResource {
+                                address,
+                                kind: Kind::OidcProvider,
+                                region: None,
+                                name: issuer.to_string(),
+                                fields: o.fields,
+                            }],
+                            ..Default::default()
+                        }
+                    } else {
+                        Found::default()
+                    }
+                }
+                Ok(_) => Found::default(),
+                Err(e) => Found::one(&address, unknown(&e)),
+            }
+        }));
+    }
+    if spec.iam.reader_role_arn.is_none() {
+        let current = spec.role_name(RoleKind::Reader);
+        for name in spec.reader_role_names().into_iter().filter(|n| *n != current) {
+            tasks.push(Box::pin(async move {
+                let address = eksaudit_plan::desired::FORMER_READER_ROLE;
+                match owned_role(aws, &name, pipeline).await {
+                    Ok(Observation::Present(o)) if o.tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(pipeline) => {
+                        Found {
+                            stale: vec![StaleResource {
+                                address: address.to_string(),
+                                kind: Kind::Role,
+                                region: None,
+                                name,
+                                fields: o.fields,
+                            }],
+                            ..Default::default()
+                        }
+                    }
+                    Ok(_) => Found::default(),
+                    Err(e) => Found::one(address, unknown(&e)),
+                }
+            }));
         }
     }
     // Filters of ours on clusters the spec no longer selects.
@@ -189,6 +269,7 @@ pub async fn observe_former(
             let arn = topic_arn(c, account, &spec.topic_name());
             owned(at("topic"), Kind::Topic, spec.topic_name(), topic(c, &arn).await)
         }));
+        tasks.push(Box::pin(left_queues(c, spec)));
         tasks.push(Box::pin(async move {
             let bucket = spec.bucket_name(account, region);
             let address = at("bucket_notification");
@@ -229,6 +310,155 @@ pub async fn observe_former(
         observed.stale.extend(f.stale);
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+}
+
+/// The reader role names this pipeline owns (under every preset): roles that trust an OIDC provider besides these
+/// are someone else's, and keep it.
+fn our_reader_roles(spec: &Spec) -> Vec<String> {
+    if spec.iam.reader_role_arn.is_some() {
+        return Vec::new();
+    }
+    spec.reader_role_names()
+}
+
+/// Every issuer a web-identity preset trusts, by Azure cloud.
+fn web_identity_issuers() -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    for p in Preset::ALL {
+        if let Trust::WebIdentity(w) = p.data().trust {
+            out.extend(w.clouds.iter().map(|c| (c.name, c.issuer)));
+        }
+    }
+    out
+}
+
+pub(crate) fn oidc_provider_arn(spec: &Spec, account: &str, issuer: &str) -> String {
+    let partition = spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name));
+    format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}")
+}
+
+/// An IAM OIDC provider: its URL, audiences and tags, and, when it is this pipeline's (its tag), the roles other
+/// than `ours` that trust it (it is deleted only when none does; another's is never deleted, so never listed for).
+async fn oidc_provider(aws: &Aws, arn: &str, pipeline: &str, ours: &[String]) -> Result<Observation, Error> {
+    let iam = aws.iam();
+    let out = optional(
+        iam.get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| Error::call("iam:GetOpenIDConnectProvider", arn, e)),
+    )?;
+    let Some(p) = out else { return Ok(Observation::Absent) };
+    let mut o = ObservedResource { tags: tag_map(p.tags().iter().map(|t| (t.key(), t.value()))), ..Default::default() };
+    let url = p.url().unwrap_or_default();
+    let url = if url.starts_with("https://") { url.to_string() } else { format!("https://{url}") };
+    o.fields.insert("url".into(), json!(url));
+    o.fields.insert("client_ids".into(), json!(p.client_id_list()));
+    o.fields.insert("thumbprints".into(), json!(p.thumbprint_list()));
+    let mut trusted_by = Vec::new();
+    if o.tags.get(OWNER_TAG_KEY).map(String::as_str) != Some(pipeline) {
+        return Ok(Observation::Present(o));
+    }
+    let mut pages = iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::call("iam:ListRoles", arn, e))?;
+        for role in page.roles() {
+            if ours.iter().any(|n| n == role.role_name()) {
+                continue;
+            }
+            let trust = policy_value(role.assume_role_policy_document());
+            if trust.to_string().contains(arn) {
+                trusted_by.push(role.role_name().to_string());
+            }
+        }
+    }
+    trusted_by.sort();
+    o.fields.insert("trusted_by".into(), json!(trusted_by));
+    Ok(Observation::Present(o))
+}
+
+/// A queue by name: its settings, tags and URL (`None` when it does not exist).
+async fn queue(c: &RegionClients, name: &str) -> Result<(Observation, Option<String>), Error> {
+    let url = optional(
+        c.sqs.get_queue_url().queue_name(name).send().await.map_err(|e| Error::call("sqs:GetQueueUrl", name, e)),
+    )?;
+    let Some(url) = url.and_then(|u| u.queue_url) else { return Ok((Observation::Absent, None)) };
+    let attrs = c
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| Error::call("sqs:GetQueueAttributes", name, e))?;
+    let tags =
+        c.sqs.list_queue_tags().queue_url(&url).send().await.map_err(|e| Error::call("sqs:ListQueueTags", name, e))?;
+    let mut o = ObservedResource {
+        tags: tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        ..Default::default()
+    };
+    let get = |k: &str| {
+        attrs.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::from(k))).map(String::as_str)
+    };
+    let encryption = match (get("KmsMasterKeyId").filter(|k| !k.is_empty()), get("SqsManagedSseEnabled")) {
+        (Some(_), _) => "SSE-KMS",
+        (None, Some(s)) if s.eq_ignore_ascii_case("true") => "SSE-SQS",
+        _ => "none",
+    };
+    o.fields.insert("encryption".into(), json!(encryption));
+    o.fields.insert("policy".into(), policy_value(get("Policy")));
+    o.fields.insert(
+        "message_retention_seconds".into(),
+        get("MessageRetentionPeriod").and_then(|v| v.parse::<u64>().ok()).map_or(Value::Null, |v| json!(v)),
+    );
+    let redrive = get("RedrivePolicy").and_then(|r| serde_json::from_str::<Value>(r).ok()).map(|r| {
+        let count = match &r["maxReceiveCount"] {
+            Value::String(s) => s.parse::<u64>().ok(),
+            other => other.as_u64(),
+        };
+        json!({"dead_letter_target_arn": r["deadLetterTargetArn"], "max_receive_count": count})
+    });
+    o.fields.insert("redrive_policy".into(), redrive.unwrap_or(Value::Null));
+    o.fields.insert("url".into(), json!(url));
+    Ok((Observation::Present(o), Some(url)))
+}
+
+/// The region's topic when the spec no longer notifies through SNS: stale if it is ours.
+async fn left_topic(c: &RegionClients, spec: &Spec, account: &str) -> Found {
+    let address = format!("region.{}.topic", c.region);
+    let arn = topic_arn(c, account, &spec.topic_name());
+    owned_leftover(c, address, Kind::Topic, spec.topic_name(), &spec.pipeline.name, topic(c, &arn).await)
+}
+
+/// The region's queues when the spec no longer notifies through SQS: stale if they are ours.
+async fn left_queues(c: &RegionClients, spec: &Spec) -> Found {
+    let mut found = Found::default();
+    for (what, name) in [("queue", spec.queue_name()), ("dead_letter_queue", spec.dead_letter_queue_name())] {
+        let address = format!("region.{}.{what}", c.region);
+        let observed = queue(c, &name).await.map(|q| q.0);
+        let f = owned_leftover(c, address, Kind::Queue, name, &spec.pipeline.name, observed);
+        found.resources.extend(f.resources);
+        found.stale.extend(f.stale);
+    }
+    found
+}
+
+fn owned_leftover(
+    c: &RegionClients,
+    address: String,
+    kind: Kind,
+    name: String,
+    pipeline: &str,
+    result: Result<Observation, Error>,
+) -> Found {
+    match result {
+        Ok(Observation::Present(o)) if o.tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(pipeline) => Found {
+            stale: vec![StaleResource { address, kind, region: Some(c.region.clone()), name, fields: o.fields }],
+            ..Default::default()
+        },
+        Ok(_) => Found::default(),
+        Err(e) => Found::one(&address, unknown(&e)),
+    }
 }
 
 fn topic_arn(c: &RegionClients, account: &str, name: &str) -> String {
@@ -323,7 +553,42 @@ async fn reused_role(aws: &Aws, arn: &str) -> Result<Observation, Error> {
 }
 
 /// The bucket and our notification entry on it, which can only be read once the bucket is known to be ours.
-async fn bucket(c: &RegionClients, address: &str, name: &str, notification_address: String, pipeline: &str) -> Found {
+/// `wanted`: whether the spec wants a notification entry; when it does not, ours is stale (notify = "none").
+async fn bucket(
+    c: &RegionClients,
+    address: &str,
+    name: &str,
+    notification_address: String,
+    wanted: bool,
+    pipeline: &str,
+) -> Found {
+    let mut found = bucket_and_notification(c, address, name, notification_address.clone(), pipeline).await;
+    if !wanted {
+        let ours = found.resources.iter().position(|(a, _)| *a == notification_address);
+        if let Some(i) = ours {
+            let (_, observation) = found.resources.remove(i);
+            found.neighbours.retain(|(a, _)| *a != notification_address);
+            if let Observation::Present(o) = observation {
+                found.stale.push(StaleResource {
+                    address: notification_address,
+                    kind: Kind::BucketNotification,
+                    region: Some(c.region.clone()),
+                    name: name.to_string(),
+                    fields: o.fields,
+                });
+            }
+        }
+    }
+    found
+}
+
+async fn bucket_and_notification(
+    c: &RegionClients,
+    address: &str,
+    name: &str,
+    notification_address: String,
+    pipeline: &str,
+) -> Found {
     match bucket_settings(c, name, pipeline).await {
         Ok(Observation::Present(o)) if o.foreign_account => {
             let why = Observation::Unknown { reason: format!("bucket {name} belongs to another account") };
@@ -491,31 +756,42 @@ async fn notification(c: &RegionClients, bucket: &str, pipeline: &str) -> Result
             .map_err(|e| Error::call("s3:GetBucketNotificationConfiguration", bucket, e))?;
     let mut others: Vec<String> = Vec::new();
     let mut ours = None;
+    let entry = |kind: &str,
+                 arn_field: &str,
+                 arn: &str,
+                 events: &[s3t::Event],
+                 filter: Option<&s3t::NotificationConfigurationFilter>| {
+        let mut events: Vec<String> = events.iter().map(|e| e.as_str().to_string()).collect();
+        events.sort();
+        let prefix = filter
+            .and_then(|f| f.key())
+            .and_then(|k| {
+                k.filter_rules().iter().find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case("prefix")))
+            })
+            .and_then(|r| r.value())
+            .unwrap_or_default();
+        let mut o = ObservedResource::default();
+        o.fields.insert("id".into(), json!(pipeline));
+        o.fields.insert("destination_type".into(), json!(kind));
+        o.fields.insert(arn_field.into(), json!(arn));
+        o.fields.insert("events".into(), json!(events));
+        o.fields.insert("filter_prefix".into(), json!(prefix));
+        o
+    };
     for t in n.topic_configurations() {
         if t.id() == Some(pipeline) {
-            let mut events: Vec<String> = t.events().iter().map(|e| e.as_str().to_string()).collect();
-            events.sort();
-            let prefix = t
-                .filter()
-                .and_then(|f| f.key())
-                .and_then(|k| {
-                    k.filter_rules()
-                        .iter()
-                        .find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case("prefix")))
-                })
-                .and_then(|r| r.value())
-                .unwrap_or_default();
-            let mut o = ObservedResource::default();
-            o.fields.insert("id".into(), json!(pipeline));
-            o.fields.insert("topic_arn".into(), json!(t.topic_arn()));
-            o.fields.insert("events".into(), json!(events));
-            o.fields.insert("filter_prefix".into(), json!(prefix));
-            ours = Some(o);
+            ours = Some(entry("topic", "topic_arn", t.topic_arn(), t.events(), t.filter()));
         } else {
             others.push(t.id().unwrap_or("(topic, no id)").to_string());
         }
     }
-    others.extend(n.queue_configurations().iter().map(|q| q.id().unwrap_or("(queue, no id)").to_string()));
+    for q in n.queue_configurations() {
+        if q.id() == Some(pipeline) {
+            ours = Some(entry("queue", "queue_arn", q.queue_arn(), q.events(), q.filter()));
+        } else {
+            others.push(q.id().unwrap_or("(queue, no id)").to_string());
+        }
+    }
     others.extend(n.lambda_function_configurations().iter().map(|l| l.id().unwrap_or("(lambda, no id)").to_string()));
     if n.event_bridge_configuration().is_some() {
         others.push("(EventBridge)".into());

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_firehose::types as fh;
 use aws_sdk_s3::types as s3t;
 use eksaudit_plan::{Action, DesiredResource, DesiredState, Kind, Plan, ResourceChange};
-use eksaudit_spec::Spec;
+use eksaudit_spec::{ExternalId, Spec};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
@@ -107,6 +107,30 @@ fn iam_not_propagated(e: &Error) -> bool {
     .any(|needle| m.contains(needle))
 }
 
+/// SQS and S3's words while a principal or destination named in a policy is not known everywhere yet (a reader
+/// role just created, a queue policy just set).
+fn policy_not_propagated(e: &Error) -> bool {
+    let m = e.message();
+    (is_code(e, &["InvalidAttributeValue", "InvalidParameterValue"]) && m.contains("Policy"))
+        || m.contains("Unable to validate the following destination configurations")
+}
+
+/// `n` characters of `alphabet`, from the operating system's random source.
+fn random_string(n: usize, alphabet: &str) -> String {
+    let alphabet: Vec<char> = alphabet.chars().collect();
+    let mut bytes = vec![0u8; n * 2];
+    if getrandom::getrandom(&mut bytes).is_err() || alphabet.is_empty() {
+        // Never silently predictable: without an OS random source, fall back to the clock and a counter.
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = ((seed >> ((i % 16) * 8)) as u8).wrapping_add(i as u8);
+        }
+    }
+    let len = alphabet.len().max(1);
+    bytes.chunks(2).map(|c| alphabet[(usize::from(c[0]) << 8 | usize::from(c[1])) % len]).collect()
+}
+
 /// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
 fn test_message_not_delivered(e: &Error) -> bool {
     e.message().contains("Could not deliver test message")
@@ -164,6 +188,27 @@ impl Reconciler<'_> {
         ok
     }
 
+    /// Fills a generated external id's placeholder with a fresh random part (the role is being created, or its id
+    /// no longer matches the spec's tenant).
+    fn generate_ids(&self, doc: &Value) -> Value {
+        let mut random = || match self.spec.consumer.aws().and_then(|a| a.external_id.as_ref()) {
+            Some(ExternalId::Generated { random_len, alphabet, .. }) => random_string(*random_len, alphabet),
+            _ => random_string(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+        };
+        eksaudit_plan::desired::fill_generated(doc, &mut random)
+    }
+
+    /// The global resources a plan changes, of one kind, deletes or not.
+    fn global(&self, kind: Kind, deletes: bool) -> Vec<String> {
+        self.plan
+            .resources
+            .iter()
+            .filter(|r| r.kind == kind && r.region.is_none() && r.action != Action::NoOp)
+            .filter(|r| (r.action == Action::Delete) == deletes)
+            .map(|r| r.address.clone())
+            .collect()
+    }
+
     /// Regions with clients that the spec no longer names (found through the roles' trust).
     fn former_regions(&self) -> Vec<&str> {
         self.regions.keys().map(String::as_str).filter(|r| !self.spec.regions.iter().any(|s| s.name == *r)).collect()
@@ -185,10 +230,25 @@ impl Reconciler<'_> {
             .filter(|r| r.action == Action::Delete && r.region.as_deref().is_some_and(|x| former.contains(&x)))
             .map(|r| r.address.clone())
             .collect();
-        let needs: Vec<&str> = leftovers.iter().map(String::as_str).collect();
-        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &needs, &failed, &results)))
-            .await;
+        // The reader role's trust names the OIDC provider: it exists (with our audience) first.
+        for provider in self.global(Kind::OidcProvider, false) {
+            self.step(&provider, &[], &failed, &results).await;
+        }
+        let mut needs: Vec<&str> = leftovers.iter().map(String::as_str).collect();
+        let providers = self.global(Kind::OidcProvider, false);
+        let reader_needs: Vec<&str> = needs.iter().copied().chain(providers.iter().map(String::as_str)).collect();
+        futures::join!(
+            self.step("role.firehose", &needs, &failed, &results),
+            self.step("role.cloudwatch", &needs, &failed, &results),
+            self.step("role.reader", &reader_needs, &failed, &results),
+        );
         join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
+        // What another preset left globally: an OIDC provider no role of ours trusts any more (once the reader's
+        // trust moved off it), the reader role under its other name.
+        needs = vec!["role.reader"];
+        for address in self.global(Kind::OidcProvider, true).into_iter().chain(self.global(Kind::Role, true)) {
+            self.step(&address, &needs, &failed, &results).await;
+        }
         results.into_inner().expect("lock")
     }
 
@@ -207,9 +267,14 @@ impl Reconciler<'_> {
             at("firehose_log_group"),
             at("stream"),
         );
+        let (queue, dead_letter) = (at("queue"), at("dead_letter_queue"));
         self.step(&bucket, &[], failed, results).await;
         self.step(&topic, &[], failed, results).await;
-        let (notification_needs, subscription_needs) = ([bucket.as_str(), topic.as_str()], [topic.as_str()]);
+        self.step(&dead_letter, &[], failed, results).await;
+        // Its policy names the reader role; its redrive policy the dead-letter queue.
+        self.step(&queue, &[dead_letter.as_str(), "role.reader"], failed, results).await;
+        let (notification_needs, subscription_needs) =
+            ([bucket.as_str(), topic.as_str(), queue.as_str()], [topic.as_str()]);
         futures::join!(
             self.step(&notification, &notification_needs, failed, results),
             self.step(&subscription, &subscription_needs, failed, results),
@@ -231,12 +296,23 @@ impl Reconciler<'_> {
                 }
             })
             .await;
-        let stale: Vec<&ResourceChange> = self
+        let mut stale: Vec<&ResourceChange> = self
             .plan
             .resources
             .iter()
             .filter(|r| r.action == Action::Delete && r.region.as_deref() == Some(region))
             .collect();
+        // Nothing is deleted while something of ours still points at it: our notification entry before its
+        // topic or queue, a queue before its dead-letter queue.
+        let rank = |r: &ResourceChange| match r.kind {
+            Kind::BucketNotification => 0,
+            Kind::TopicSubscription => 1,
+            Kind::Topic => 2,
+            Kind::Queue if r.address.ends_with(".queue") => 3,
+            Kind::Queue => 4,
+            _ => 5,
+        };
+        stale.sort_by_key(|r| rank(r));
         for s in stale {
             self.step(&s.address, &[], failed, results).await;
         }
@@ -257,8 +333,17 @@ impl Reconciler<'_> {
             .map(|r| r.address.clone())
             .collect();
         let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
-        join_all(["role.firehose", "role.cloudwatch", "role.reader"].map(|r| self.step(r, &needs, &failed, &results)))
-            .await;
+        let mut roles: Vec<String> = ["role.firehose", "role.cloudwatch", "role.reader"].map(str::to_string).to_vec();
+        for former in self.global(Kind::Role, true) {
+            if !roles.contains(&former) {
+                roles.push(former);
+            }
+        }
+        join_all(roles.iter().map(|r| self.step(r, &needs, &failed, &results))).await;
+        // The OIDC provider last: the reader role trusting it is gone.
+        for provider in self.global(Kind::OidcProvider, true) {
+            self.step(&provider, &["role.reader"], &failed, &results).await;
+        }
         results.into_inner().expect("lock")
     }
 
@@ -286,6 +371,8 @@ impl Reconciler<'_> {
         self.step(&at("bucket_notification"), &[], failed, results).await;
         self.step(&at("topic_subscription"), &[], failed, results).await;
         self.step(&at("topic"), &[&at("bucket_notification"), &at("topic_subscription")], failed, results).await;
+        self.step(&at("queue"), &[&at("bucket_notification")], failed, results).await;
+        self.step(&at("dead_letter_queue"), &[&at("queue")], failed, results).await;
         self.step(&at("bucket"), &[&at("stream"), &at("bucket_notification")], failed, results).await;
     }
 
@@ -293,6 +380,16 @@ impl Reconciler<'_> {
         let region = change.region.as_deref().and_then(|r| self.regions.get(r));
         let d = self.desired(&change.address);
         match (change.kind, change.action, region, d) {
+            (Kind::OidcProvider, Action::Delete, _, _) => self.delete_oidc_provider(&change.name).await,
+            (Kind::OidcProvider, Action::Create, _, Some(d)) => self.create_oidc_provider(d).await,
+            (Kind::OidcProvider, Action::Update | Action::Replace, _, Some(d)) => {
+                self.update_oidc_provider(d, change).await
+            }
+            (Kind::Queue, Action::Delete, Some(c), _) => delete_queue(c, &change.name).await,
+            (Kind::Queue, Action::Create, Some(c), Some(d)) => self.create_queue(c, d).await,
+            (Kind::Queue, Action::Update | Action::Replace, Some(c), Some(d)) => {
+                self.update_queue(c, d, &changed(change)).await
+            }
             (Kind::Role, Action::Delete, _, _) => self.delete_role(&change.name).await,
             (Kind::Role, Action::Create, _, Some(d)) => self.create_role(d).await,
             (Kind::Role, Action::Update | Action::Replace, _, Some(d)) => self.update_role(d, change).await,
@@ -342,10 +439,11 @@ impl Reconciler<'_> {
 
     async fn create_role(&self, d: &DesiredResource) -> Result<(), Error> {
         let iam = self.aws.iam();
+        let trust = self.generate_ids(field(d, "trust_policy")).to_string();
         let mut create = iam
             .create_role()
             .role_name(&d.name)
-            .assume_role_policy_document(field(d, "trust_policy").to_string())
+            .assume_role_policy_document(&trust)
             .description(format!("eksaudit pipeline {}", self.spec.pipeline.name));
         for (k, v) in self.tags() {
             create = create.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
@@ -356,7 +454,7 @@ impl Reconciler<'_> {
             Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
                 iam.update_assume_role_policy()
                     .role_name(&d.name)
-                    .policy_document(field(d, "trust_policy").to_string())
+                    .policy_document(&trust)
                     .send()
                     .await
                     .map_err(|e| Error::call("iam:UpdateAssumeRolePolicy", &d.name, e))?;
@@ -384,9 +482,11 @@ impl Reconciler<'_> {
         for c in &change.changes {
             match c.field.as_str() {
                 "trust_policy" => {
+                    // The plan's new value keeps a generated external id the role already has.
+                    let trust = self.generate_ids(c.new.as_ref().unwrap_or(field(d, "trust_policy")));
                     iam.update_assume_role_policy()
                         .role_name(&d.name)
-                        .policy_document(field(d, "trust_policy").to_string())
+                        .policy_document(trust.to_string())
                         .send()
                         .await
                         .map_err(|e| Error::call("iam:UpdateAssumeRolePolicy", &d.name, e))?;
@@ -675,7 +775,11 @@ impl Reconciler<'_> {
         let id = self.spec.pipeline.name.as_str();
         let mut topics: Vec<s3t::TopicConfiguration> =
             current.topic_configurations().iter().filter(|t| t.id() != Some(id)).cloned().collect();
-        if desired.is_none() && topics.len() == current.topic_configurations().len() {
+        let mut queues: Vec<s3t::QueueConfiguration> =
+            current.queue_configurations().iter().filter(|q| q.id() != Some(id)).cloned().collect();
+        let ours_there =
+            topics.len() < current.topic_configurations().len() || queues.len() < current.queue_configurations().len();
+        if desired.is_none() && !ours_there {
             return Ok(()); // ours is not there: nothing to remove
         }
         if let Some(d) = desired {
@@ -690,29 +794,42 @@ impl Reconciler<'_> {
                 .name(s3t::FilterRuleName::Prefix)
                 .value(text(field(d, "filter_prefix")))
                 .build();
-            topics.push(
-                s3t::TopicConfiguration::builder()
-                    .id(id)
-                    .topic_arn(text(field(d, "topic_arn")))
-                    .set_events(Some(events))
-                    .filter(
-                        s3t::NotificationConfigurationFilter::builder()
-                            .key(s3t::S3KeyFilter::builder().filter_rules(prefix).build())
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_error)?,
-            );
+            let filter = s3t::NotificationConfigurationFilter::builder()
+                .key(s3t::S3KeyFilter::builder().filter_rules(prefix).build())
+                .build();
+            if field(d, "destination_type") == "queue" {
+                queues.push(
+                    s3t::QueueConfiguration::builder()
+                        .id(id)
+                        .queue_arn(text(field(d, "queue_arn")))
+                        .set_events(Some(events))
+                        .filter(filter)
+                        .build()
+                        .map_err(build_error)?,
+                );
+            } else {
+                topics.push(
+                    s3t::TopicConfiguration::builder()
+                        .id(id)
+                        .topic_arn(text(field(d, "topic_arn")))
+                        .set_events(Some(events))
+                        .filter(filter)
+                        .build()
+                        .map_err(build_error)?,
+                );
+            }
         }
         let config = s3t::NotificationConfiguration::builder()
             .set_topic_configurations(Some(topics))
-            .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+            .set_queue_configurations(Some(queues))
             .set_lambda_function_configurations(Some(current.lambda_function_configurations().to_vec()))
             .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
             .build();
+        // S3 validates the destination with a test message: a queue or topic policy set moments ago may not let it
+        // in yet.
         retry(
-            self.budgets.s3_conflict,
-            |e| is_code(e, &["OperationAborted"]),
+            self.budgets.iam_propagation,
+            |e| is_code(e, &["OperationAborted"]) || policy_not_propagated(e),
             || async {
                 c.s3.put_bucket_notification_configuration()
                     .bucket(bucket)
@@ -779,6 +896,183 @@ impl Reconciler<'_> {
                 .await
                 .map(|_| ())
                 .map_err(|e| Error::call("sns:DeleteTopic", &arn, e)),
+        )
+    }
+
+    // --- SQS --------------------------------------------------------------------------------------------
+
+    /// The queue's attributes as SQS takes them, for the given fields.
+    fn queue_attributes(
+        d: &DesiredResource,
+        fields: &[String],
+    ) -> HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let mut attrs = HashMap::new();
+        for f in fields {
+            let v = field(d, f);
+            match f.as_str() {
+                "encryption" => {
+                    attrs.insert(A::SqsManagedSseEnabled, (v == "SSE-SQS").to_string());
+                }
+                "policy" => {
+                    attrs.insert(A::Policy, v.to_string());
+                }
+                "message_retention_seconds" => {
+                    attrs.insert(A::MessageRetentionPeriod, text(v));
+                }
+                "redrive_policy" => {
+                    let redrive = serde_json::json!({
+                        "deadLetterTargetArn": v["dead_letter_target_arn"],
+                        "maxReceiveCount": v["max_receive_count"],
+                    });
+                    attrs.insert(A::RedrivePolicy, redrive.to_string());
+                }
+                _ => {}
+            }
+        }
+        attrs
+    }
+
+    async fn create_queue(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        let name = d.name.as_str();
+        let all: Vec<String> = d.fields.keys().cloned().collect();
+        let attributes = Self::queue_attributes(d, &all);
+        let tags: HashMap<String, String> = self.tags().into_iter().collect();
+        let created = retry(self.budgets.iam_propagation, policy_not_propagated, || async {
+            c.sqs
+                .create_queue()
+                .queue_name(name)
+                .set_attributes(Some(attributes.clone()))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("sqs:CreateQueue", name, e))
+        })
+        .await;
+        match created {
+            Ok(()) => Ok(()),
+            // Left by an interrupted run with other settings: bring it in line.
+            Err(e) if is_code(&e, &["QueueAlreadyExists", "QueueNameExists"]) => self.update_queue(c, d, &all).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update_queue(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
+        let name = d.name.as_str();
+        let url = queue_url(c, name).await?;
+        let attributes = Self::queue_attributes(d, fields);
+        if !attributes.is_empty() {
+            retry(self.budgets.iam_propagation, policy_not_propagated, || async {
+                c.sqs
+                    .set_queue_attributes()
+                    .queue_url(&url)
+                    .set_attributes(Some(attributes.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("sqs:SetQueueAttributes", name, e))
+            })
+            .await?;
+        }
+        if fields.iter().any(|f| f == "tags") {
+            let tags: HashMap<String, String> = self.tags().into_iter().collect();
+            c.sqs
+                .tag_queue()
+                .queue_url(&url)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| Error::call("sqs:TagQueue", name, e))?;
+        }
+        Ok(())
+    }
+
+    // --- IAM OIDC provider -----------------------------------------------------------------------------
+
+    fn oidc_provider_arn(&self, issuer: &str) -> String {
+        crate::observe::oidc_provider_arn(self.spec, self.account, issuer)
+    }
+
+    async fn create_oidc_provider(&self, d: &DesiredResource) -> Result<(), Error> {
+        let iam = self.aws.iam();
+        let strings = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().map(text).collect() };
+        let mut create = iam
+            .create_open_id_connect_provider()
+            .url(text(field(d, "url")))
+            .set_client_id_list(Some(strings(field(d, "client_ids"))))
+            .set_thumbprint_list(Some(strings(field(d, "thumbprints"))));
+        for (k, v) in self.tags() {
+            create = create.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+        }
+        match create.send().await.map_err(|e| Error::call("iam:CreateOpenIDConnectProvider", &d.name, e)) {
+            Ok(_) => Ok(()),
+            // There is one per issuer: made meanwhile (or by an interrupted run), it is used, with our audience.
+            Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
+                let add: Vec<String> = strings(field(d, "client_ids"));
+                self.add_client_ids(&d.name, &add).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update_oidc_provider(&self, d: &DesiredResource, change: &ResourceChange) -> Result<(), Error> {
+        for c in &change.changes {
+            match c.field.as_str() {
+                "client_ids" => {
+                    let have: Vec<&Value> = c.old.as_ref().and_then(Value::as_array).into_iter().flatten().collect();
+                    let add: Vec<String> = field(d, "client_ids")
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|v| !have.contains(v))
+                        .map(text)
+                        .collect();
+                    self.add_client_ids(&d.name, &add).await?;
+                }
+                // Only a provider of ours is tagged (the diff leaves a shared one's tags alone).
+                "tags" => {
+                    let arn = self.oidc_provider_arn(&d.name);
+                    let mut tag = self.aws.iam().tag_open_id_connect_provider().open_id_connect_provider_arn(&arn);
+                    for (k, v) in self.tags() {
+                        tag =
+                            tag.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
+                    }
+                    tag.send().await.map_err(|e| Error::call("iam:TagOpenIDConnectProvider", &arn, e))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_client_ids(&self, issuer: &str, ids: &[String]) -> Result<(), Error> {
+        let arn = self.oidc_provider_arn(issuer);
+        for id in ids {
+            self.aws
+                .iam()
+                .add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .client_id(id)
+                .send()
+                .await
+                .map_err(|e| Error::call("iam:AddClientIDToOpenIDConnectProvider", &arn, e))?;
+        }
+        Ok(())
+    }
+
+    /// Only ever reached for a provider of ours that no other role trusts (the plan decides).
+    async fn delete_oidc_provider(&self, issuer: &str) -> Result<(), Error> {
+        let arn = self.oidc_provider_arn(issuer);
+        gone_ok(
+            self.aws
+                .iam()
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("iam:DeleteOpenIDConnectProvider", &arn, e)),
         )
     }
 
@@ -1137,6 +1431,29 @@ async fn unsubscribe(c: &RegionClients, change: &ResourceChange) -> Result<(), E
             .await
             .map(|_| ())
             .map_err(|e| Error::call("sns:Unsubscribe", &arn, e)),
+    )
+}
+
+async fn queue_url(c: &RegionClients, name: &str) -> Result<String, Error> {
+    let out =
+        c.sqs.get_queue_url().queue_name(name).send().await.map_err(|e| Error::call("sqs:GetQueueUrl", name, e))?;
+    out.queue_url.ok_or_else(|| Error::Failed { what: format!("sqs:GetQueueUrl gave no URL for queue {name}") })
+}
+
+async fn delete_queue(c: &RegionClients, name: &str) -> Result<(), Error> {
+    let url = match queue_url(c, name).await {
+        Ok(url) => url,
+        Err(e) if e.kind() == crate::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    gone_ok(
+        c.sqs
+            .delete_queue()
+            .queue_url(&url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::call("sqs:DeleteQueue", name, e)),
     )
 }
 

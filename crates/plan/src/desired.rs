@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use eksaudit_spec::{log_group_name, partition, RoleKind, Spec};
+use eksaudit_spec::{log_group_name, partition, ExternalId, Notify, Reader, RoleKind, Spec};
 use serde_json::{json, Value};
 
 use crate::model::{DesiredResource, Field, Kind, Management};
@@ -14,6 +14,22 @@ use crate::report::Message;
 pub const FIREHOSE_ERROR_LOG_STREAM: &str = "DestinationDelivery";
 /// Incomplete multipart uploads are aborted after this many days.
 pub const ABORT_MULTIPART_DAYS: u32 = 7;
+/// Stands for the random part of a generated external id until the reader role exists; apply generates it once
+/// and every later run reads it back from the role's trust policy (live AWS is the state).
+pub const GENERATED: &str = "<generated>";
+/// How long the notification queue keeps a message the consumer has not read (SQS's default: 4 days).
+pub const QUEUE_RETENTION_SECONDS: u32 = 345_600;
+/// How long the dead-letter queue keeps what the consumer failed to process (SQS's maximum: 14 days).
+pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
+/// Receives of one message before SQS moves it to the dead-letter queue.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// The address of the IAM OIDC provider a web-identity reader (Sentinel) is trusted through, per Azure cloud:
+/// `oidc_provider.commercial`.
+pub fn oidc_provider_address(cloud: &str) -> String {
+    format!("oidc_provider.{cloud}")
+}
+/// Where a reader role left under another preset's name (Sentinel's `OIDC_` prefix) shows in a plan.
+pub const FORMER_READER_ROLE: &str = "role.former_reader";
 
 /// Everything the desired state is computed from.
 pub struct Inputs<'a> {
@@ -68,12 +84,20 @@ impl Names<'_> {
     fn firehose_log_group_arn(&self, region: &str) -> String {
         format!("arn:{}:logs:{region}:{}:log-group:{}:*", self.partition, self.account, self.firehose_log_group())
     }
-    fn consumer_principal(&self) -> String {
-        self.spec
-            .consumer
-            .principal_arn
-            .clone()
-            .unwrap_or_else(|| format!("arn:{}:iam::{}:root", self.partition, self.spec.consumer.account_id))
+    fn queue_arn(&self, region: &str) -> String {
+        format!("arn:{}:sqs:{region}:{}:{}", self.partition, self.account, self.spec.queue_name())
+    }
+    fn dead_letter_queue_arn(&self, region: &str) -> String {
+        format!("arn:{}:sqs:{region}:{}:{}", self.partition, self.account, self.spec.dead_letter_queue_name())
+    }
+    fn oidc_provider_arn(&self, issuer: &str) -> String {
+        format!("arn:{}:iam::{}:oidc-provider/{issuer}", self.partition, self.account)
+    }
+    /// The AWS principal a reader trusted through AWS is assumed by; `None` for a web-identity reader.
+    fn consumer_principal(&self) -> Option<String> {
+        self.spec.consumer.aws().map(|a| {
+            a.principal_arn.clone().unwrap_or_else(|| format!("arn:{}:iam::{}:root", self.partition, a.account_id))
+        })
     }
     fn regions(&self) -> impl Iterator<Item = &str> {
         self.spec.regions.iter().map(|r| r.name.as_str())
@@ -142,17 +166,105 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                     &["s3:GetObject"],
                     n.regions().map(|r| format!("{}/{}*", n.bucket_arn(r), spec.firehose.prefix)).collect(),
                 ),
-                allow(
+            ];
+            match spec.consumer.notify {
+                Notify::Sns => s.push(allow(
                     "SubscribeTopics",
                     &["sns:GetTopicAttributes", "sns:Subscribe"],
                     n.regions().map(|r| n.topic_arn(r)).collect(),
-                ),
-            ];
+                )),
+                Notify::Sqs => s.push(allow(
+                    "ConsumeQueues",
+                    &[
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:GetQueueUrl",
+                        "sqs:ReceiveMessage",
+                    ],
+                    n.regions().map(|r| n.queue_arn(r)).collect(),
+                )),
+                Notify::None => {}
+            }
             if let Some(key) = kms {
                 s.push(allow("DecryptObjects", &["kms:Decrypt"], vec![key]));
             }
             s
         }
+    }
+}
+
+/// The consumer's side of the reader role's trust: an AWS principal (with its external id) or Sentinel's web
+/// identity.
+fn reader_trust(n: &Names<'_>) -> Value {
+    match &n.spec.consumer.reader {
+        Reader::Aws(a) => {
+            let mut statement = json!({
+                "Effect": "Allow",
+                "Principal": {"AWS": n.consumer_principal()},
+                "Action": a.actions,
+            });
+            let external_id = match &a.external_id {
+                Some(ExternalId::Fixed(id)) => Some(id.clone()),
+                Some(generated) => generated.generated_prefix(n.account).map(|p| format!("{p}{GENERATED}")),
+                None => None,
+            };
+            if let Some(id) = external_id {
+                statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": id}});
+            }
+            statement
+        }
+        Reader::WebIdentity(w) => json!({
+            "Effect": "Allow",
+            "Principal": {"Federated": n.oidc_provider_arn(&w.issuer)},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                format!("{}:aud", w.issuer): w.audience,
+                "sts:RoleSessionName": w.role_session_name,
+            }}
+        }),
+    }
+}
+
+/// Replaces the placeholder of a generated external id with the one live AWS holds (a string in `live` with the
+/// same prefix), so a generated id stays what it was once the role exists. Without one it stays a placeholder.
+pub fn resolve_generated(desired: &Value, live: Option<&Value>) -> Value {
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    match desired {
+        Value::String(s) if s.ends_with(GENERATED) => {
+            let prefix = &s[..s.len() - GENERATED.len()];
+            let mut have = Vec::new();
+            if let Some(live) = live {
+                strings(live, &mut have);
+            }
+            let found = have.into_iter().find(|h| {
+                h.strip_prefix(prefix)
+                    .is_some_and(|tail| !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric()))
+            });
+            Value::String(found.unwrap_or(s).to_string())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| resolve_generated(x, live)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_generated(v, live))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Fills every placeholder still in `doc` with a fresh value from `random`.
+pub fn fill_generated(doc: &Value, random: &mut dyn FnMut() -> String) -> Value {
+    match doc {
+        Value::String(s) if s.ends_with(GENERATED) => {
+            Value::String(format!("{}{}", &s[..s.len() - GENERATED.len()], random()))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_generated(x, random)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), fill_generated(v, random))).collect()),
+        other => other.clone(),
     }
 }
 
@@ -174,12 +286,7 @@ fn trust_policy(n: &Names<'_>, kind: RoleKind) -> Value {
                 "StringEquals": {"aws:SourceAccount": account}
             }
         }),
-        RoleKind::Reader => json!({
-            "Effect": "Allow",
-            "Principal": {"AWS": n.consumer_principal()},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": n.spec.consumer.external_id}}
-        }),
+        RoleKind::Reader => reader_trust(n),
     };
     policy_document(vec![statement])
 }
@@ -235,11 +342,69 @@ fn topic_policy(n: &Names<'_>, region: &str) -> Value {
         json!({
             "Sid": "ConsumerSubscribe",
             "Effect": "Allow",
-            "Principal": {"AWS": n.consumer_principal()},
+            // Vendors subscribe their own queue as themselves (a web-identity reader has no AWS principal: its role).
+            "Principal": {"AWS": n.consumer_principal().unwrap_or_else(|| n.role_arn(RoleKind::Reader))},
             "Action": ["SNS:GetTopicAttributes", "SNS:Subscribe"],
             "Resource": topic
         }),
     ])
+}
+
+fn deny_insecure_transport(resource: &str) -> Value {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "SQS:*",
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
+/// S3 may send the bucket's events (only that bucket's, only from this account); the reader consumes them.
+fn queue_policy(n: &Names<'_>, region: &str) -> Value {
+    let queue = n.queue_arn(region);
+    policy_document(vec![
+        json!({
+            "Sid": "S3SendMessage",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "SQS:SendMessage",
+            "Resource": queue,
+            "Condition": {"ArnLike": {"aws:SourceArn": n.bucket_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
+        }),
+        json!({
+            "Sid": "ReaderConsume",
+            "Effect": "Allow",
+            "Principal": {"AWS": n.role_arn(RoleKind::Reader)},
+            "Action": ["SQS:ChangeMessageVisibility", "SQS:DeleteMessage", "SQS:GetQueueAttributes", "SQS:GetQueueUrl", "SQS:ReceiveMessage"],
+            "Resource": queue
+        }),
+        deny_insecure_transport(&queue),
+    ])
+}
+
+fn queue_fields(n: &Names<'_>, region: &str, dead_letter: bool) -> BTreeMap<String, Field> {
+    let mut fields = BTreeMap::from([
+        // SQS-managed keys: S3 can send to the queue without a key policy of the user's.
+        ("encryption".to_string(), Field::exact(json!("SSE-SQS"))),
+        ("tags".to_string(), Field::tags(&n.spec.resource_tags())),
+    ]);
+    if dead_letter {
+        fields.insert("message_retention_seconds".into(), Field::exact(json!(DEAD_LETTER_RETENTION_SECONDS)));
+        fields.insert(
+            "policy".into(),
+            Field::policy(policy_document(vec![deny_insecure_transport(&n.dead_letter_queue_arn(region))])),
+        );
+    } else {
+        fields.insert("message_retention_seconds".into(), Field::exact(json!(QUEUE_RETENTION_SECONDS)));
+        fields.insert("policy".into(), Field::policy(queue_policy(n, region)));
+        fields.insert(
+            "redrive_policy".into(),
+            Field::exact(json!({"dead_letter_target_arn": n.dead_letter_queue_arn(region), "max_receive_count": MAX_RECEIVE_COUNT})),
+        );
+    }
+    fields
 }
 
 fn resource(
@@ -259,6 +424,22 @@ impl DesiredState {
         let n = Names { spec, account: inputs.account, partition };
         let mut out = DesiredState::default();
         let tags = spec.resource_tags();
+
+        if let Some(w) = spec.consumer.web_identity() {
+            // One per issuer in the account: reused when it exists (the audience added if missing), never a second.
+            out.resources.push(resource(
+                oidc_provider_address(&w.cloud),
+                Kind::OidcProvider,
+                None,
+                w.issuer.clone(),
+                BTreeMap::from([
+                    ("url".into(), Field::exact(json!(format!("https://{}", w.issuer))).force_new()),
+                    ("client_ids".into(), Field::includes(json!([w.audience]))),
+                    ("thumbprints".into(), Field::create_only(json!([w.thumbprint]))),
+                    ("tags".into(), Field::tags(&tags)),
+                ]),
+            ));
+        }
 
         for kind in RoleKind::ALL {
             let address = format!("role.{}", kind.suffix());
@@ -298,41 +479,68 @@ impl DesiredState {
             let r = region.name.as_str();
             let at = |what: &str| format!("region.{r}.{what}");
             out.resources.push(resource(at("bucket"), Kind::Bucket, Some(r), n.bucket(r), bucket_fields(&n, r)));
-            out.resources.push(resource(
-                at("topic"),
-                Kind::Topic,
-                Some(r),
-                spec.topic_name(),
-                BTreeMap::from([
-                    ("policy".into(), Field::policy(topic_policy(&n, r))),
-                    ("tags".into(), Field::tags(&tags)),
-                ]),
-            ));
-            if let Some(queue) = &spec.consumer.sqs_queue_arn {
+            let notification_target = match spec.consumer.notify {
+                Notify::Sns => {
+                    out.resources.push(resource(
+                        at("topic"),
+                        Kind::Topic,
+                        Some(r),
+                        spec.topic_name(),
+                        BTreeMap::from([
+                            ("policy".into(), Field::policy(topic_policy(&n, r))),
+                            ("tags".into(), Field::tags(&tags)),
+                        ]),
+                    ));
+                    if let Some(queue) = &spec.consumer.sqs_queue_arn {
+                        out.resources.push(resource(
+                            at("topic_subscription"),
+                            Kind::TopicSubscription,
+                            Some(r),
+                            queue.clone(),
+                            BTreeMap::from([
+                                ("topic_arn".into(), Field::exact(json!(n.topic_arn(r)))),
+                                ("protocol".into(), Field::exact(json!("sqs"))),
+                                ("endpoint".into(), Field::exact(json!(queue))),
+                            ]),
+                        ));
+                    }
+                    Some(("topic", "topic_arn", n.topic_arn(r)))
+                }
+                Notify::Sqs => {
+                    out.resources.push(resource(
+                        at("dead_letter_queue"),
+                        Kind::Queue,
+                        Some(r),
+                        spec.dead_letter_queue_name(),
+                        queue_fields(&n, r, true),
+                    ));
+                    out.resources.push(resource(
+                        at("queue"),
+                        Kind::Queue,
+                        Some(r),
+                        spec.queue_name(),
+                        queue_fields(&n, r, false),
+                    ));
+                    Some(("queue", "queue_arn", n.queue_arn(r)))
+                }
+                Notify::None => None,
+            };
+            if let Some((kind, arn_field, arn)) = notification_target {
                 out.resources.push(resource(
-                    at("topic_subscription"),
-                    Kind::TopicSubscription,
+                    at("bucket_notification"),
+                    Kind::BucketNotification,
                     Some(r),
-                    queue.clone(),
+                    n.bucket(r),
                     BTreeMap::from([
-                        ("topic_arn".into(), Field::exact(json!(n.topic_arn(r)))),
-                        ("protocol".into(), Field::exact(json!("sqs"))),
-                        ("endpoint".into(), Field::exact(json!(queue))),
+                        ("id".into(), Field::exact(json!(spec.pipeline.name))),
+                        // A topic entry and a queue entry are different configurations: switching rewrites ours.
+                        ("destination_type".into(), Field::exact(json!(kind)).force_new()),
+                        (arn_field.into(), Field::exact(json!(arn))),
+                        ("events".into(), Field::exact(json!(["s3:ObjectCreated:*"]))),
+                        ("filter_prefix".into(), Field::exact(json!(spec.firehose.prefix))),
                     ]),
                 ));
             }
-            out.resources.push(resource(
-                at("bucket_notification"),
-                Kind::BucketNotification,
-                Some(r),
-                n.bucket(r),
-                BTreeMap::from([
-                    ("id".into(), Field::exact(json!(spec.pipeline.name))),
-                    ("topic_arn".into(), Field::exact(json!(n.topic_arn(r)))),
-                    ("events".into(), Field::exact(json!(["s3:ObjectCreated:*"]))),
-                    ("filter_prefix".into(), Field::exact(json!(spec.firehose.prefix))),
-                ]),
-            ));
             let mut log_group_fields = BTreeMap::from([("tags".to_string(), Field::tags(&tags))]);
             if let Some(days) = region.log_retention_days {
                 log_group_fields.insert("retention_days".into(), Field::exact(json!(days)));

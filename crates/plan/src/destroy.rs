@@ -4,7 +4,7 @@ use eksaudit_spec::OWNER_TAG_KEY;
 
 use crate::desired::DesiredState;
 use crate::diff::DiffOptions;
-use crate::model::{Kind, Management, Observation, ObservedState};
+use crate::model::{DesiredResource, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
 
 /// `retain_bucket`: `[bucket] on_destroy = "retain"` keeps the buckets and the logs in them.
@@ -50,6 +50,12 @@ pub fn destroy_plan(
         }
         if o.foreign_account {
             continue;
+        }
+        if d.kind == Kind::OidcProvider {
+            if let Some(note) = oidc_provider_kept(d, o, &options.pipeline) {
+                plan.notes.push(note);
+                continue;
+            }
         }
         if d.kind.owner_tagged() && o.tags.get(OWNER_TAG_KEY) != Some(&options.pipeline) {
             plan.warnings.push(Message::new(
@@ -97,4 +103,42 @@ pub fn destroy_plan(
         });
     }
     plan
+}
+
+/// Why an OIDC provider stays: it is shared by the account, so it goes only when this pipeline made it (its tag)
+/// and no role but this pipeline's reader trusts it.
+pub(crate) fn oidc_provider_kept(d: &DesiredResource, o: &ObservedResource, pipeline: &str) -> Option<Message> {
+    if o.tags.get(OWNER_TAG_KEY).map(String::as_str) != Some(pipeline) {
+        return Some(Message::new(
+            &d.address,
+            format!("IAM OIDC provider {} is kept: this pipeline did not create it", d.name),
+            "it is shared by every role of the account that trusts the issuer",
+        ));
+    }
+    let trusted_by = trusted_by(o);
+    if !trusted_by.is_empty() {
+        return Some(Message::new(
+            &d.address,
+            format!(
+                "IAM OIDC provider {} is kept: {} still trust{} it",
+                d.name,
+                trusted_by.join(", "),
+                if trusted_by.len() == 1 { "s" } else { "" }
+            ),
+            "it is deleted by the destroy (or apply) that runs once no other role trusts it",
+        ));
+    }
+    None
+}
+
+/// The roles other than this pipeline's reader that trust an OIDC provider (observed).
+pub(crate) fn trusted_by(o: &ObservedResource) -> Vec<String> {
+    o.fields
+        .get("trusted_by")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .map(str::to_string)
+        .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use eksaudit_spec::{Adopt, OWNER_TAG_KEY};
 use serde_json::{json, Value};
 
-use crate::desired::DesiredState;
+use crate::desired::{resolve_generated, DesiredState};
 use crate::model::{Compare, DesiredResource, Field, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::policy;
 use crate::report::{Action, Cause, FieldChange, Message, Plan, ResourceChange};
@@ -25,7 +25,12 @@ fn field_equal(desired: &Field, observed: Option<&Value>) -> bool {
     match desired.compare {
         Compare::CreateOnly => true,
         Compare::Exact => observed == Some(&desired.value),
-        Compare::Policy => observed.is_some_and(|o| policy::normalize(o) == policy::normalize(&desired.value)),
+        Compare::Policy => observed
+            .is_some_and(|o| policy::normalize(o) == policy::normalize(&resolve_generated(&desired.value, Some(o)))),
+        Compare::Includes => {
+            let have: Vec<&Value> = observed.and_then(Value::as_array).into_iter().flatten().collect();
+            desired.value.as_array().into_iter().flatten().all(|want| have.contains(&want))
+        }
         Compare::Tags => {
             let have = observed.and_then(Value::as_object);
             desired.value.as_object().into_iter().flatten().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
@@ -185,6 +190,8 @@ fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan:
         return None;
     }
     let mut reason = None;
+    // A shared resource someone else made (an OIDC provider): used as it is, only what we need added to it.
+    let shared = d.kind == Kind::OidcProvider && o.tags.get(OWNER_TAG_KEY) != Some(&options.pipeline);
     if d.kind.owner_tagged() {
         let owner = o.tags.get(OWNER_TAG_KEY);
         if owner != Some(&options.pipeline) {
@@ -210,24 +217,42 @@ fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan:
     let mut changes = Vec::new();
     let mut replace_reason = None;
     for (name, field) in &d.fields {
+        if shared && field.compare == Compare::Tags {
+            continue;
+        }
         let live = o.fields.get(name);
         let live = if field.compare == Compare::Tags { Some(tags_value(&o.tags)) } else { live.cloned() };
         if field_equal(field, live.as_ref()) {
             continue;
         }
-        let new = if field.compare == Compare::Tags {
-            let mut merged = o.tags.clone();
-            for (k, v) in field.value.as_object().into_iter().flatten() {
-                merged.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+        let new = match field.compare {
+            Compare::Tags => {
+                let mut merged = o.tags.clone();
+                for (k, v) in field.value.as_object().into_iter().flatten() {
+                    merged.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                }
+                tags_value(&merged)
             }
-            tags_value(&merged)
-        } else {
-            field.value.clone()
+            Compare::Includes => {
+                let mut all: Vec<Value> = live.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+                for want in field.value.as_array().into_iter().flatten() {
+                    if !all.contains(want) {
+                        all.push(want.clone());
+                    }
+                }
+                Value::Array(all)
+            }
+            Compare::Policy => resolve_generated(&field.value, live.as_ref()),
+            _ => field.value.clone(),
         };
         if field.force_new {
             replace_reason = Some(format!("{name} cannot be changed in place"));
         }
         changes.push(FieldChange { field: name.clone(), old: live, new: Some(new) });
+    }
+    if shared && !changes.is_empty() {
+        reason =
+            Some("shared: made outside this pipeline; only what it needs is added, and it is never deleted".into());
     }
     if d.kind == Kind::DeliveryStream {
         match o.fields.get("status").and_then(Value::as_str) {

@@ -179,6 +179,12 @@ pub fn findings(plan: &Plan, ignore: &[String]) -> Vec<Finding> {
     out
 }
 
+/// The plan's warnings about the spec itself rather than a resource (addresses under `filter.`): information that
+/// is not drift, since apply would change nothing about it.
+fn spec_warnings(plan: &Plan) -> Vec<Message> {
+    plan.warnings.iter().filter(|m| m.cause == Cause::Info && m.address.starts_with("filter.")).cloned().collect()
+}
+
 /// Whether `rule` covers `path`: the same parts (`*` matches any one part), or a prefix of them; the
 /// `region.<name>.` part may be left out of the rule to cover every region. Never-ignorable: not_checked is
 /// matched like the rest, because people accept unreadable resources too (and they stay counted).
@@ -208,6 +214,8 @@ pub struct DriftReport {
     /// Resources compared (in sync ones included).
     pub checked: usize,
     pub findings: Vec<Finding>,
+    /// Warnings about the spec itself (its filter pattern): shown, never counted as drift.
+    pub warnings: Vec<Message>,
 }
 
 /// What the check concluded, for the exit code.
@@ -228,6 +236,7 @@ impl DriftReport {
             checked_at,
             checked: plan.resources.len(),
             findings: findings(plan, ignore),
+            warnings: spec_warnings(plan),
         }
     }
 
@@ -271,6 +280,7 @@ impl DriftReport {
             "resources_checked": self.checked,
             "counts": self.counts(),
             "findings": self.findings,
+            "warnings": self.warnings,
         })
     }
 
@@ -325,6 +335,12 @@ impl DriftReport {
                 render_finding(&mut out, f, colors);
             }
         }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(out, "\n{}", colors.paint("1;33", "Warnings"));
+            for w in &self.warnings {
+                let _ = writeln!(out, "  ! {}: {}\n    hint: {}", w.address, w.message, w.hint);
+            }
+        }
         let _ = writeln!(out);
         let summary = self.summary();
         let painted = match self.verdict() {
@@ -371,5 +387,41 @@ fn render_finding(out: &mut String, f: &Finding, colors: Colors) {
                 let _ = writeln!(out, "              fix: {}", f.fix);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod spec_warning_tests {
+    use super::*;
+
+    #[test]
+    fn filter_pattern_warnings_are_shown_but_are_not_drift() {
+        let plan = Plan {
+            pipeline: "eks-audit".into(),
+            account: "123456789012".into(),
+            resources: Vec::new(),
+            warnings: vec![
+                Message::new(
+                    "filter.pattern",
+                    "the filter pattern drops every built-in sample of class `exec`",
+                    "try it",
+                )
+                .because(Cause::Info),
+                Message::new("region.eu-central-1", "glob \"x-*\" matches no cluster yet", "later")
+                    .because(Cause::Info),
+            ],
+            errors: Vec::new(),
+            notes: Vec::new(),
+        };
+        let report = DriftReport::new(&plan, &[], "2026-11-23T12:00:00Z".into());
+        assert_eq!(report.verdict(), Verdict::InSync);
+        assert!(report.findings.is_empty());
+        assert_eq!(report.warnings.len(), 1);
+        let text = report.text(Colors(false));
+        assert!(text.contains("Warnings\n  ! filter.pattern: the filter pattern drops every built-in sample of class `exec`\n    hint: try it\n"), "{text}");
+        assert!(!text.contains("matches no cluster"), "{text}");
+        let doc = report.json();
+        assert_eq!(doc["warnings"][0]["address"], "filter.pattern");
+        assert_eq!(doc["verdict"], "in_sync");
     }
 }

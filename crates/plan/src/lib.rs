@@ -8,6 +8,7 @@ mod destroy;
 mod diff;
 pub mod drift;
 mod model;
+pub mod outputs;
 pub mod permissions;
 pub mod policy;
 pub mod render;

@@ -9,10 +9,12 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    OidcProvider,
     Role,
     Bucket,
     Topic,
     TopicSubscription,
+    Queue,
     BucketNotification,
     FirehoseLogGroup,
     DeliveryStream,
@@ -24,10 +26,12 @@ pub enum Kind {
 impl Kind {
     pub fn label(self) -> &'static str {
         match self {
+            Kind::OidcProvider => "IAM OIDC provider",
             Kind::Role => "IAM role",
             Kind::Bucket => "S3 bucket",
             Kind::Topic => "SNS topic",
             Kind::TopicSubscription => "SNS subscription",
+            Kind::Queue => "SQS queue",
             Kind::BucketNotification => "bucket notification",
             Kind::FirehoseLogGroup => "Firehose error log group",
             Kind::DeliveryStream => "Firehose stream",
@@ -38,9 +42,13 @@ impl Kind {
     }
 
     /// Whether ownership of this kind is proven by the `eksaudit:pipeline` tag. Filters and notification entries
-    /// are ours by name; cluster settings and EKS log groups are never ours.
+    /// are ours by name; cluster settings and EKS log groups are never ours. An OIDC provider is one per issuer
+    /// in the account and may be shared: it is reused whoever made it, and deleted only when it carries our tag.
     pub fn owner_tagged(self) -> bool {
-        matches!(self, Kind::Role | Kind::Bucket | Kind::Topic | Kind::DeliveryStream | Kind::FirehoseLogGroup)
+        matches!(
+            self,
+            Kind::Role | Kind::Bucket | Kind::Topic | Kind::Queue | Kind::DeliveryStream | Kind::FirehoseLogGroup
+        )
     }
 }
 
@@ -56,6 +64,9 @@ pub enum Compare {
     Tags,
     /// Set when the resource is created, not compared afterwards (e.g. retention of an EKS-made log group).
     CreateOnly,
+    /// A list: every desired item present; other items are someone else's and stay (an OIDC provider's
+    /// audiences).
+    Includes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +89,9 @@ impl Field {
     }
     pub fn create_only(value: Value) -> Field {
         Field { value, compare: Compare::CreateOnly, force_new: false }
+    }
+    pub fn includes(value: Value) -> Field {
+        Field { value, compare: Compare::Includes, force_new: false }
     }
     pub fn force_new(mut self) -> Field {
         self.force_new = true;

@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eksaudit_spec::{log_group_name, partition, ClusterSelector, OnDestroy, Region, RoleKind, Spec};
+use eksaudit_spec::{
+    log_group_name, partition, ClusterSelector, Notify, OnDestroy, Preset, Region, RoleKind, Spec, Trust,
+};
 use serde_json::{json, Value};
 
 /// The commands an operator policy can be printed for.
@@ -98,6 +100,13 @@ pub const OPERATIONS: &[Operation] = &[
     op("iam", "TagRole", "iam:TagRole"),
     op("iam", "DeleteRolePolicy", "iam:DeleteRolePolicy"),
     op("iam", "DeleteRole", "iam:DeleteRole"),
+    op("iam", "ListRoles", "iam:ListRoles"),
+    op("iam", "GetOpenIDConnectProvider", "iam:GetOpenIDConnectProvider"),
+    // Tags on create need iam:TagOpenIDConnectProvider too.
+    op_also("iam", "CreateOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", &["iam:TagOpenIDConnectProvider"]),
+    op("iam", "AddClientIDToOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider"),
+    op("iam", "TagOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"),
+    op("iam", "DeleteOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"),
     // S3
     op("s3", "HeadBucket", "s3:ListBucket"),
     op("s3", "GetBucketTagging", "s3:GetBucketTagging"),
@@ -135,6 +144,15 @@ pub const OPERATIONS: &[Operation] = &[
     op("sns", "Unsubscribe", "sns:Unsubscribe"),
     op("sns", "DeleteTopic", "sns:DeleteTopic"),
     op("sns", "Publish", "sns:Publish"),
+    // SQS
+    op("sqs", "GetQueueUrl", "sqs:GetQueueUrl"),
+    op("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
+    op("sqs", "ListQueueTags", "sqs:ListQueueTags"),
+    // Tags on create need sqs:TagQueue too.
+    op_also("sqs", "CreateQueue", "sqs:CreateQueue", &["sqs:TagQueue"]),
+    op("sqs", "SetQueueAttributes", "sqs:SetQueueAttributes"),
+    op("sqs", "TagQueue", "sqs:TagQueue"),
+    op("sqs", "DeleteQueue", "sqs:DeleteQueue"),
     // Kinesis Data Firehose
     op("firehose", "DescribeDeliveryStream", "firehose:DescribeDeliveryStream"),
     op("firehose", "ListTagsForDeliveryStream", "firehose:ListTagsForDeliveryStream"),
@@ -164,12 +182,13 @@ pub const OPERATIONS: &[Operation] = &[
 
 /// The table entry of an operation: `"service:Operation"` (`"s3:GetBucketNotificationConfiguration"`, the form
 /// eksaudit's errors use), or the bare operation name when only one service has it (`"CreateDeliveryStream"`;
-/// `"TagResource"` is both SNS's and CloudWatch Logs', so it must be qualified).
+/// `"TagResource"` is both SNS's and CloudWatch Logs', so it must be qualified). Names match without regard to
+/// case: the SDK spells `GetOpenIdConnectProvider` what the API calls `GetOpenIDConnectProvider`.
 pub fn operation(name: &str) -> Option<&'static Operation> {
     match name.split_once(':') {
-        Some((service, op)) => OPERATIONS.iter().find(|o| o.service == service && o.name == op),
+        Some((service, op)) => OPERATIONS.iter().find(|o| o.service == service && o.name.eq_ignore_ascii_case(op)),
         None => {
-            let mut hits = OPERATIONS.iter().filter(|o| o.name == name);
+            let mut hits = OPERATIONS.iter().filter(|o| o.name.eq_ignore_ascii_case(name));
             match (hits.next(), hits.next()) {
                 (Some(one), None) => Some(one),
                 _ => None,
@@ -237,6 +256,13 @@ const READ_BUCKETS: &[&str] = &[
 ];
 const READ_TOPICS: &[&str] = &["sns:GetTopicAttributes", "sns:ListTagsForResource"];
 const READ_SUBSCRIPTIONS: &[&str] = &["sns:ListSubscriptionsByTopic"];
+/// Queues are read whatever the spec's notify: a pipeline switched away from "sqs" leaves them to delete.
+const READ_QUEUES: &[&str] = &["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"];
+/// The OIDC provider is read whatever the preset (one switched away from Sentinel leaves it).
+const READ_OIDC_PROVIDERS: &[&str] = &["iam:GetOpenIDConnectProvider"];
+/// Which roles trust an OIDC provider, before it is ever deleted. IAM authorises ListRoles on the path prefix
+/// (`role/` and a path), never on a role, so it cannot be narrowed to the pipeline's roles.
+const LIST_ROLES: &[&str] = &["iam:ListRoles"];
 const READ_STREAMS: &[&str] = &["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"];
 const READ_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:ListTagsForResource"];
 const READ_CLUSTER_LOG_GROUPS: &[&str] = &["logs:DescribeSubscriptionFilters"];
@@ -257,6 +283,9 @@ const MANAGE_BUCKETS: &[&str] = &[
     "s3:PutBucketNotificationConfiguration",
 ];
 const MANAGE_TOPICS: &[&str] = &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource"];
+const MANAGE_QUEUES: &[&str] = &["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"];
+const MANAGE_OIDC_PROVIDERS: &[&str] =
+    &["iam:CreateOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"];
 const SUBSCRIBE: &[&str] = &["sns:Subscribe"];
 /// DeleteDeliveryStream: a stream is replaced when its type changed, and recreated when it failed to create.
 const MANAGE_STREAMS: &[&str] = &[
@@ -281,6 +310,8 @@ const DELETE_STREAMS: &[&str] = &["firehose:DeleteDeliveryStream"];
 const REMOVE_NOTIFICATIONS: &[&str] = &["s3:PutBucketNotificationConfiguration"];
 const UNSUBSCRIBE: &[&str] = &["sns:Unsubscribe"];
 const DELETE_TOPICS: &[&str] = &["sns:DeleteTopic"];
+const DELETE_QUEUES: &[&str] = &["sqs:DeleteQueue"];
+const DELETE_OIDC_PROVIDERS: &[&str] = &["iam:DeleteOpenIDConnectProvider"];
 const DELETE_BUCKETS: &[&str] = &["s3:ListObjectVersions", "s3:ListMultipartUploads", "s3:DeleteBucket"];
 const DELETE_OBJECTS: &[&str] = &["s3:DeleteObjects", "s3:AbortMultipartUpload"];
 
@@ -313,6 +344,50 @@ impl Scope<'_> {
     /// The roles eksaudit creates and manages.
     fn owned_roles(&self) -> Vec<String> {
         RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect()
+    }
+
+    /// The reader role under the name another preset gives it: left behind by a switch of preset, deleted then.
+    fn former_reader_roles(&self) -> Vec<String> {
+        if self.reused(RoleKind::Reader).is_some() {
+            return Vec::new();
+        }
+        let current = self.spec.role_name(RoleKind::Reader);
+        self.spec
+            .reader_role_names()
+            .into_iter()
+            .filter(|n| *n != current)
+            .map(|n| format!("arn:{}:iam::{}:role/{n}", self.iam_partition(), self.account))
+            .collect()
+    }
+
+    /// The spec's own OIDC provider (Sentinel's issuer in its Azure cloud).
+    fn oidc_provider(&self) -> Vec<String> {
+        self.spec
+            .consumer
+            .web_identity()
+            .map(|w| format!("arn:{}:iam::{}:oidc-provider/{}", self.iam_partition(), self.account, w.issuer))
+            .into_iter()
+            .collect()
+    }
+
+    /// Every OIDC provider a web-identity preset could have made (Microsoft's issuers, in every Azure cloud):
+    /// read whatever the preset, since one switched away from Sentinel leaves it.
+    fn any_oidc_provider(&self) -> Vec<String> {
+        let mut hosts: Vec<&str> = Vec::new();
+        for preset in Preset::ALL {
+            if let Trust::WebIdentity(w) = preset.data().trust {
+                for cloud in w.clouds {
+                    let host = cloud.issuer.split('/').next().unwrap_or(cloud.issuer);
+                    if !hosts.contains(&host) {
+                        hosts.push(host);
+                    }
+                }
+            }
+        }
+        hosts
+            .iter()
+            .map(|h| format!("arn:{}:iam::{}:oidc-provider/{h}/*", self.iam_partition(), self.account))
+            .collect()
     }
 
     /// The roles another spec made, which this one reads and passes but never changes.
@@ -357,6 +432,15 @@ impl Scope<'_> {
     fn topics(&self) -> Vec<String> {
         let topic = self.spec.topic_name();
         self.per_region(|_| true, |p, r| vec![format!("arn:{p}:sns:{}:{}:{topic}", r.name, self.account)])
+    }
+
+    /// Each region's notification queue and its dead-letter queue.
+    fn queues(&self) -> Vec<String> {
+        let names = [self.spec.queue_name(), self.spec.dead_letter_queue_name()];
+        self.per_region(
+            |_| true,
+            |p, r| names.iter().map(|q| format!("arn:{p}:sqs:{}:{}:{q}", r.name, self.account)).collect(),
+        )
     }
 
     fn streams(&self) -> Vec<String> {
@@ -450,16 +534,23 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let s = Scope { spec, account: spec.pipeline.account_id.clone().unwrap_or_else(|| "*".to_string()) };
     let all = |_: &Region| true;
     let subscription = spec.consumer.sqs_queue_arn.is_some();
+    let (topics, queues) = (spec.consumer.notify == Notify::Sns, spec.consumer.notify == Notify::Sqs);
+    let web_identity = spec.consumer.web_identity().is_some();
     let optional = |on: bool, ops: &'static [&'static str]| if on { ops } else { &[] };
     let mut p = Policy::default();
 
     // Every command first discovers and observes: read-only calls.
-    p.grant("DiscoverAccountAndClusters", &[DISCOVER], vec!["*".to_string()]);
-    p.grant("ReadPipelineRoles", &[READ_OWNED_ROLES], s.owned_roles());
+    p.grant("DiscoverAccountAndClusters", &[DISCOVER, LIST_ROLES], vec!["*".to_string()]);
+    let mut identities = s.owned_roles();
+    identities.extend(s.former_reader_roles());
+    identities.extend(s.any_oidc_provider());
+    p.grant("ReadPipelineRoles", &[READ_OWNED_ROLES, READ_OIDC_PROVIDERS], identities);
     p.grant("ReadReusedRoles", &[READ_REUSED_ROLES], s.reused_roles());
     p.grant("ReadReusedRolesManagedPolicies", &[READ_MANAGED_POLICIES], s.managed_policies());
     p.grant("ReadBuckets", &[READ_BUCKETS], s.buckets());
-    p.grant("ReadTopics", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS)], s.topics());
+    let mut targets = s.topics();
+    targets.extend(s.queues());
+    p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
     p.grant("ReadClusterLogGroupFilters", &[READ_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
@@ -475,9 +566,18 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
         Command::Apply => {
             let retention = |r: &Region| r.log_retention_days.is_some();
             let audit = |r: &Region| r.enable_audit_logging;
+            if web_identity {
+                p.grant("CreateOrExtendOidcProvider", &[MANAGE_OIDC_PROVIDERS], s.oidc_provider());
+            }
             p.grant("CreateAndUpdatePipelineRoles", &[MANAGE_ROLES], s.owned_roles());
             p.grant("CreateAndConfigureBuckets", &[MANAGE_BUCKETS], s.buckets());
-            p.grant("CreateAndConfigureTopics", &[MANAGE_TOPICS, optional(subscription, SUBSCRIBE)], s.topics());
+            if topics {
+                p.grant("CreateAndConfigureTopics", &[MANAGE_TOPICS, optional(subscription, SUBSCRIBE)], s.topics());
+            }
+            if queues {
+                p.grant("CreateAndConfigureQueues", &[MANAGE_QUEUES], s.queues());
+            }
+            leftovers_of_another_consumer(&mut p, &s, spec);
             p.grant("CreateAndUpdateDeliveryStreams", &[MANAGE_STREAMS], s.streams());
             p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
             p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
@@ -490,8 +590,17 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             p.grant("DeleteClusterLogGroupFilters", &[DELETE_FILTERS], s.cluster_log_groups(all));
             p.grant("DeleteDeliveryStreams", &[DELETE_STREAMS], s.streams());
             p.grant("RemoveBucketNotifications", &[REMOVE_NOTIFICATIONS], s.buckets());
-            let sid = if subscription { "UnsubscribeConsumerAndDeleteTopics" } else { "DeleteTopics" };
-            p.grant(sid, &[DELETE_TOPICS, optional(subscription, UNSUBSCRIBE)], s.topics());
+            if topics {
+                let sid = if subscription { "UnsubscribeConsumerAndDeleteTopics" } else { "DeleteTopics" };
+                p.grant(sid, &[DELETE_TOPICS, optional(subscription, UNSUBSCRIBE)], s.topics());
+            }
+            if queues {
+                p.grant("DeleteQueues", &[DELETE_QUEUES], s.queues());
+            }
+            if web_identity {
+                p.grant("DeleteOidcProviderNoOtherRoleTrusts", &[DELETE_OIDC_PROVIDERS], s.oidc_provider());
+            }
+            leftovers_of_another_consumer(&mut p, &s, spec);
             if spec.bucket.on_destroy == OnDestroy::Delete {
                 p.grant("EmptyAndDeleteBuckets", &[DELETE_BUCKETS], s.buckets());
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
@@ -513,6 +622,31 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
         }
     }
     json!({"Version": "2012-10-17", "Statement": p.statements})
+}
+
+/// What a switch of preset or notify leaves behind, which apply (and destroy) deletes: the topics when the spec
+/// no longer notifies through SNS, the queues when not through SQS, the OIDC provider when no longer Sentinel, the
+/// reader role under the name another preset gives it.
+fn leftovers_of_another_consumer(p: &mut Policy, s: &Scope<'_>, spec: &Spec) {
+    let (mut operations, mut resources): (Vec<&[&str]>, Vec<String>) = (Vec::new(), Vec::new());
+    if spec.consumer.notify != Notify::Sns {
+        operations.push(DELETE_TOPICS);
+        resources.extend(s.topics());
+    }
+    if spec.consumer.notify != Notify::Sqs {
+        operations.push(DELETE_QUEUES);
+        resources.extend(s.queues());
+    }
+    if spec.consumer.web_identity().is_none() {
+        operations.push(DELETE_OIDC_PROVIDERS);
+        resources.extend(s.any_oidc_provider());
+    }
+    let former = s.former_reader_roles();
+    if !former.is_empty() {
+        operations.push(DELETE_ROLES);
+        resources.extend(former);
+    }
+    p.grant("DeleteWhatAnotherConsumerLeft", &operations, resources);
 }
 
 /// A policy document as pretty JSON in IAM's conventional key order (`Version`, `Statement`; `Sid`, `Effect`,
@@ -739,7 +873,12 @@ clusters = ["*"]
             "iam" => {
                 assert!(region.is_empty(), "{arn}: IAM ARNs have no region");
                 assert!(account_ok(account) || (*account == "aws" && resource.starts_with("policy/")), "{arn}");
-                assert!(resource.starts_with("role/") || resource.starts_with("policy/"), "{arn}");
+                assert!(
+                    resource.starts_with("role/")
+                        || resource.starts_with("policy/")
+                        || resource.starts_with("oidc-provider/sts.windows.net/"),
+                    "{arn}"
+                );
             }
             "s3" => {
                 assert!(region.is_empty() && account.is_empty(), "{arn}: S3 ARNs have no region or account");
@@ -754,7 +893,7 @@ clusters = ["*"]
                 assert!(regions.contains(region) || other == "sns", "{arn}: region not in the spec");
                 assert!(account_ok(account), "{arn}: account");
                 let ok = match other {
-                    "sns" => !resource.contains(['/', ':']),
+                    "sns" | "sqs" => !resource.contains(['/', ':']),
                     "firehose" => resource.starts_with("deliverystream/"),
                     "logs" => resource.starts_with("log-group:/aws/"),
                     "eks" => resource.starts_with("cluster/"),
@@ -845,7 +984,90 @@ clusters = ["*"]
         let by_sid: BTreeMap<&str, &Value> =
             statements(&example).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
         assert_eq!(by_sid["ReadBuckets"]["Resource"], "arn:aws:s3:::eks-audit-*-eu-central-1");
-        assert_eq!(by_sid["ReadTopics"]["Resource"], "arn:aws:sns:eu-central-1:*:eks-audit");
+        assert_eq!(
+            list(&by_sid["ReadTopicsAndQueues"]["Resource"]),
+            [
+                "arn:aws:sns:eu-central-1:*:eks-audit",
+                "arn:aws:sqs:eu-central-1:*:eks-audit",
+                "arn:aws:sqs:eu-central-1:*:eks-audit-dlq"
+            ]
+        );
+    }
+
+    const SENTINEL: &str = r#"
+[pipeline]
+name = "eks-audit"
+account_id = "123456789012"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
+    #[test]
+    fn each_consumer_gets_what_it_creates_and_deletes_what_another_left() {
+        let by_sid = |policy: &Value| -> BTreeMap<String, Value> {
+            statements(policy).iter().map(|s| (s["Sid"].as_str().unwrap().to_string(), s.clone())).collect()
+        };
+        let provider = "arn:aws:iam::123456789012:oidc-provider/sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/";
+        let sentinel = spec(SENTINEL);
+        let apply = by_sid(&operator_policy(&sentinel, Command::Apply, None));
+        assert_eq!(apply["CreateOrExtendOidcProvider"]["Resource"], provider);
+        assert_eq!(
+            list(&apply["CreateOrExtendOidcProvider"]["Action"]),
+            [
+                "iam:AddClientIDToOpenIDConnectProvider",
+                "iam:CreateOpenIDConnectProvider",
+                "iam:TagOpenIDConnectProvider"
+            ]
+        );
+        assert_eq!(
+            list(&apply["CreateAndConfigureQueues"]["Resource"]),
+            ["arn:aws:sqs:eu-central-1:123456789012:eks-audit", "arn:aws:sqs:eu-central-1:123456789012:eks-audit-dlq"]
+        );
+        assert!(!apply.contains_key("CreateAndConfigureTopics"), "Sentinel has no topic");
+        assert!(
+            list(&apply["CreateAndUpdatePipelineRoles"]["Resource"])
+                .contains(&"arn:aws:iam::123456789012:role/OIDC_eks-audit-reader".to_string()),
+            "the reader role carries the prefix the connector needs"
+        );
+        // What a generic pipeline left: its topics and its reader role under the other name.
+        let left = &apply["DeleteWhatAnotherConsumerLeft"];
+        assert_eq!(
+            list(&left["Action"]),
+            [
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:ListRolePolicies",
+                "sns:DeleteTopic"
+            ]
+        );
+        assert_eq!(
+            list(&left["Resource"]),
+            ["arn:aws:sns:eu-central-1:123456789012:eks-audit", "arn:aws:iam::123456789012:role/eks-audit-reader"]
+        );
+        let destroy = by_sid(&operator_policy(&sentinel, Command::Destroy, None));
+        assert_eq!(destroy["DeleteOidcProviderNoOtherRoleTrusts"]["Resource"], provider);
+        assert_eq!(list(&destroy["DeleteQueues"]["Action"]), ["sqs:DeleteQueue"]);
+
+        // A generic pipeline deletes what Sentinel or an SQS notify left, never creates it.
+        let generic = by_sid(&operator_policy(&spec(EVERYTHING), Command::Apply, None));
+        assert!(
+            !generic.contains_key("CreateOrExtendOidcProvider") && !generic.contains_key("CreateAndConfigureQueues")
+        );
+        let left = list(&generic["DeleteWhatAnotherConsumerLeft"]["Resource"]);
+        assert!(left.contains(&"arn:aws:iam::123456789012:oidc-provider/sts.windows.net/*".to_string()), "{left:?}");
+        assert!(left.contains(&"arn:aws:iam::123456789012:role/OIDC_eks-audit-reader".to_string()), "{left:?}");
+        assert!(left.contains(&"arn:aws:sqs:us-east-1:123456789012:eks-audit-dlq".to_string()), "{left:?}");
+        // Reads: the OIDC provider and the roles trusting it, whatever the preset.
+        let plan = by_sid(&operator_policy(&spec(EVERYTHING), Command::Plan, None));
+        assert!(list(&plan["DiscoverAccountAndClusters"]["Action"]).contains(&"iam:ListRoles".to_string()));
+        assert!(list(&plan["ReadPipelineRoles"]["Action"]).contains(&"iam:GetOpenIDConnectProvider".to_string()));
     }
 
     #[test]
@@ -962,14 +1184,25 @@ clusters = ["*"]
         }
     }
 
-    /// IAM's limit for a managed policy, counted without whitespace.
+    /// IAM's limits, counted without whitespace: 6,144 characters for a managed policy, 10,240 for a role's inline
+    /// policies. Every policy fits in a managed one except apply's for a spec with every option on in two
+    /// regions (it also deletes what a switch of consumer leaves): that one fits inline (`put-role-policy`).
     #[test]
     fn the_example_policies_fit_in_a_managed_policy() {
-        for spec in specs() {
+        for (i, spec) in specs().into_iter().enumerate() {
             for command in ALL {
                 let size = operator_policy(&spec, command, None).to_string().len();
-                assert!(size < 6144, "{}: {size} characters", command.name());
+                let limit = if i == 1 && command == Command::Apply { 10_240 } else { 6_144 };
+                assert!(size < limit, "{}: {size} characters", command.name());
             }
+        }
+        let sentinel = spec(&EVERYTHING.replace(
+            "account_id = \"434813966438\"\nexternal_id = \"external-id-1\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+            "preset = \"sentinel\"\nworkspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"",
+        ));
+        for command in ALL {
+            let size = operator_policy(&sentinel, command, None).to_string().len();
+            assert!(size < 10_240, "sentinel {}: {size} characters", command.name());
         }
     }
 

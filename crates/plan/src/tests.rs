@@ -503,3 +503,289 @@ fn ignore_rules_match_parts_globs_prefixes_and_any_region() {
     assert!(!ignores("cluster.*.filter", "region.us-east-1.cluster.prod.log_group"));
     assert!(!ignores("bucket", "region.eu-central-1.bucket_notification"));
 }
+
+// --- Consumers: presets, notify, the OIDC provider, outputs ------------------------------------------------
+
+const SENTINEL: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+enable_audit_logging = true
+"#;
+
+const PROVIDER: &str = "oidc_provider.commercial";
+
+fn field_of(d: &DesiredState, address: &str, field: &str) -> Value {
+    d.resources.iter().find(|r| r.address == address).unwrap_or_else(|| panic!("{address}")).fields[field].value.clone()
+}
+
+fn addresses(d: &DesiredState) -> Vec<&str> {
+    d.resources.iter().map(|r| r.address.as_str()).filter(|a| !a.contains(".cluster.")).collect()
+}
+
+fn changes(plan: &Plan) -> Vec<(&str, Action)> {
+    plan.resources.iter().filter(|r| r.action != Action::NoOp).map(|r| (r.address.as_str(), r.action)).collect()
+}
+
+#[test]
+fn sentinel_is_an_oidc_provider_a_web_identity_reader_and_a_queue_s3_notifies() {
+    let s = spec(SENTINEL);
+    let d = desired(&s, &["prod-1"]);
+    assert_eq!(
+        addresses(&d),
+        [
+            PROVIDER,
+            "role.firehose",
+            "role.cloudwatch",
+            "role.reader",
+            "region.eu-central-1.bucket",
+            "region.eu-central-1.dead_letter_queue",
+            "region.eu-central-1.queue",
+            "region.eu-central-1.bucket_notification",
+            "region.eu-central-1.firehose_log_group",
+            "region.eu-central-1.stream",
+        ],
+        "no topic: Sentinel reads an SQS queue"
+    );
+    let reader = d.resources.iter().find(|r| r.address == "role.reader").unwrap();
+    assert_eq!(reader.name, "OIDC_eks-audit-reader");
+    let trust = &field_of(&d, "role.reader", "trust_policy")["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["Federated"],
+        "arn:aws:iam::123456789012:oidc-provider/sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/"
+    );
+    assert_eq!(trust["Action"], "sts:AssumeRoleWithWebIdentity");
+    assert_eq!(
+        trust["Condition"]["StringEquals"],
+        json!({
+            "sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/:aud": "api://1462b192-27f7-4cb9-8523-0f4ecb54b47e",
+            "sts:RoleSessionName": "MicrosoftSentinel_0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+        })
+    );
+    assert_eq!(field_of(&d, PROVIDER, "url"), "https://sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/");
+    assert_eq!(field_of(&d, PROVIDER, "client_ids"), json!(["api://1462b192-27f7-4cb9-8523-0f4ecb54b47e"]));
+
+    // The queue: SSE, a dead-letter queue with redrive, S3 may send (this bucket, this account), the reader reads.
+    let q = "region.eu-central-1.queue";
+    assert_eq!(field_of(&d, q, "encryption"), "SSE-SQS");
+    assert_eq!(
+        field_of(&d, q, "redrive_policy"),
+        json!({"dead_letter_target_arn": "arn:aws:sqs:eu-central-1:123456789012:eks-audit-dlq", "max_receive_count": 5})
+    );
+    let policy = field_of(&d, q, "policy");
+    let by_sid = |sid: &str| policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).unwrap().clone();
+    let send = by_sid("S3SendMessage");
+    assert_eq!(send["Principal"], json!({"Service": "s3.amazonaws.com"}));
+    assert_eq!(send["Action"], "SQS:SendMessage");
+    assert_eq!(
+        send["Condition"],
+        json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::eks-audit-123456789012-eu-central-1"}, "StringEquals": {"aws:SourceAccount": ACCOUNT}})
+    );
+    let consume = by_sid("ReaderConsume");
+    assert_eq!(consume["Principal"]["AWS"], "arn:aws:iam::123456789012:role/OIDC_eks-audit-reader");
+    assert!(consume["Action"].as_array().unwrap().contains(&json!("SQS:ReceiveMessage")));
+    assert!(consume["Action"].as_array().unwrap().contains(&json!("SQS:DeleteMessage")));
+    assert_eq!(field_of(&d, "region.eu-central-1.dead_letter_queue", "encryption"), "SSE-SQS");
+    // The notification goes to the queue, and the reader may consume it and read the objects.
+    let n = "region.eu-central-1.bucket_notification";
+    assert_eq!(field_of(&d, n, "destination_type"), "queue");
+    assert_eq!(field_of(&d, n, "queue_arn"), "arn:aws:sqs:eu-central-1:123456789012:eks-audit");
+    let permissions = field_of(&d, "role.reader", "permissions").to_string();
+    assert!(permissions.contains("ConsumeQueues") && !permissions.contains("sns:"), "{permissions}");
+
+    let plan = diff(&d, &empty(&d), &options(&s));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert!(changes(&plan).contains(&(PROVIDER, Action::Create)));
+    assert!(!diff(&d, &applied(&d), &options(&s)).has_changes(), "fully applied is no change");
+    let gov = spec(&SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\nazure_cloud = \"government\""));
+    let d = desired(&gov, &["prod-1"]);
+    assert_eq!(
+        field_of(&d, "oidc_provider.government", "client_ids"),
+        json!(["api://d4230588-5f84-4281-a9c7-2c15194b28f7"])
+    );
+}
+
+#[test]
+fn an_existing_oidc_provider_is_reused_its_audience_added_and_it_is_deleted_only_when_ours_and_untrusted() {
+    let s = spec(SENTINEL);
+    let d = desired(&s, &["prod-1"]);
+    // Someone else's provider (no tag of ours) without Sentinel's audience: the audience is added, nothing else.
+    let mut o = applied(&d);
+    let p = present(&mut o, PROVIDER);
+    p.tags.clear();
+    p.fields.insert("client_ids".into(), json!(["sts.amazonaws.com"]));
+    let plan = diff(&d, &o, &options(&s));
+    assert!(plan.errors.is_empty(), "a shared provider never blocks: {:?}", plan.errors);
+    let r = plan.resources.iter().find(|r| r.address == PROVIDER).unwrap();
+    assert_eq!(r.action, Action::Update);
+    assert_eq!(r.changes.len(), 1, "only the audience, never the tags of another's provider: {:?}", r.changes);
+    assert_eq!(
+        r.changes[0].new,
+        Some(json!(["sts.amazonaws.com", "api://1462b192-27f7-4cb9-8523-0f4ecb54b47e"])),
+        "other audiences stay"
+    );
+    assert!(r.reason.as_ref().unwrap().contains("shared"));
+    // With the audience there, someone else's provider is simply used.
+    let p = present(&mut o, PROVIDER);
+    p.fields.insert("client_ids".into(), json!(["sts.amazonaws.com", "api://1462b192-27f7-4cb9-8523-0f4ecb54b47e"]));
+    assert!(!diff(&d, &o, &options(&s)).has_changes());
+
+    // Destroy: someone else's is kept; ours is kept while another role trusts it; ours and untrusted goes.
+    let kept = destroy_plan(&d, &o, &options(&s), true);
+    assert!(kept.resources.iter().all(|r| r.address != PROVIDER));
+    assert!(kept.notes.iter().any(|n| n.address == PROVIDER && n.message.contains("did not create it")));
+    let mut ours = applied(&d);
+    present(&mut ours, PROVIDER).fields.insert("trusted_by".into(), json!(["OIDC_other-team"]));
+    let kept = destroy_plan(&d, &ours, &options(&s), true);
+    assert!(kept.resources.iter().all(|r| r.address != PROVIDER));
+    assert!(kept.notes.iter().any(|n| n.message.contains("OIDC_other-team still trusts it")), "{:?}", kept.notes);
+    present(&mut ours, PROVIDER).fields.insert("trusted_by".into(), json!([]));
+    let gone = destroy_plan(&d, &ours, &options(&s), true);
+    assert_eq!(action_of(&gone, PROVIDER), Action::Delete);
+}
+
+#[test]
+fn rad_trusts_its_role_with_tag_session_and_needs_no_notification() {
+    let rad = spec(&SPEC.replace(
+        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        "preset = \"rad\"",
+    ));
+    let d = desired(&rad, &["prod-1"]);
+    let a = addresses(&d);
+    assert!(
+        !a.iter().any(|a| a.ends_with(".topic") || a.ends_with("queue") || a.ends_with("bucket_notification")),
+        "{a:?}"
+    );
+    let trust = &field_of(&d, "role.reader", "trust_policy")["Statement"][0];
+    assert_eq!(trust["Principal"]["AWS"], "arn:aws:iam::955322216602:role/ksoc-data-pipeline");
+    assert_eq!(trust["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
+    assert!(trust.get("Condition").is_none(), "no external id given: none demanded");
+    let permissions = field_of(&d, "role.reader", "permissions").to_string();
+    assert!(permissions.contains("s3:ListBucket") && permissions.contains("s3:GetObject"));
+    assert!(!permissions.contains("sns:") && !permissions.contains("sqs:"), "{permissions}");
+    let with_id = spec(&SPEC.replace(
+        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        "preset = \"rad\"\nexternal_id = \"rad-external-id\"",
+    ));
+    let trust = &field_of(&desired(&with_id, &["prod-1"]), "role.reader", "trust_policy")["Statement"][0];
+    assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "rad-external-id");
+}
+
+const FORTICNAPP: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "forticnapp"
+generate_external_id = true
+tenant = "acme"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
+#[test]
+fn a_generated_external_id_is_made_once_and_then_read_back_from_the_role() {
+    let s = spec(FORTICNAPP);
+    let d = desired(&s, &["prod-1"]);
+    let trust = field_of(&d, "role.reader", "trust_policy");
+    let placeholder = "lweid:aws:v2:acme:123456789012:<generated>";
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], placeholder);
+    assert_eq!(trust["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::434813966438:role/lacework-platform");
+    // The topic lets the vendor's platform role subscribe its own queue.
+    let topic = field_of(&d, "region.eu-central-1.topic", "policy");
+    assert_eq!(topic["Statement"][1]["Principal"]["AWS"], "arn:aws:iam::434813966438:role/lacework-platform");
+
+    // As apply leaves it: the role holds a generated id. That is in sync, and the outputs show it.
+    let mut o = applied(&d);
+    let live_id = "lweid:aws:v2:acme:123456789012:Q7ZK2M9D4X";
+    let live = serde_json::to_string(&trust).unwrap().replace(placeholder, live_id);
+    present(&mut o, "role.reader").fields.insert("trust_policy".into(), serde_json::from_str(&live).unwrap());
+    assert!(!diff(&d, &o, &options(&s)).has_changes(), "the generated id is kept, not drift");
+    let out = outputs::outputs(&s, &d, &o);
+    assert_eq!(out.external_id.as_deref(), Some(live_id));
+    assert!(out.missing.is_empty(), "{:?}", out.missing);
+
+    // Another tenant: the id no longer fits, and the update generates a new one.
+    let other = spec(&FORTICNAPP.replace("tenant = \"acme\"", "tenant = \"other\""));
+    let d2 = desired(&other, &["prod-1"]);
+    let plan = diff(&d2, &o, &options(&other));
+    let r = plan.resources.iter().find(|r| r.address == "role.reader").unwrap();
+    assert_eq!((r.action, r.changes[0].field.as_str()), (Action::Update, "trust_policy"));
+    let new = r.changes[0].new.clone().unwrap().to_string();
+    assert!(new.contains("lweid:aws:v2:other:123456789012:<generated>"), "{new}");
+    // Before apply, outputs say the id does not exist yet.
+    let none = outputs::outputs(&s, &d, &empty(&d));
+    assert_eq!(none.external_id, None);
+    assert!(none.missing.contains(&"role.reader".to_string()));
+}
+
+#[test]
+fn switching_notify_from_sns_to_sqs_replaces_the_notification_and_deletes_the_topic() {
+    let sns = spec(&SPEC.replace("sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"\n", ""));
+    let before = desired(&sns, &["prod-1"]);
+    let mut o = applied(&before);
+    // Observe finds the topic, no longer implied, tagged ours: stale.
+    let Some(Observation::Present(topic)) = o.resources.remove("region.eu-central-1.topic") else { panic!() };
+    o.stale.push(StaleResource {
+        address: "region.eu-central-1.topic".into(),
+        kind: Kind::Topic,
+        region: Some("eu-central-1".into()),
+        name: "eks-audit".into(),
+        fields: topic.fields,
+    });
+    for q in ["queue", "dead_letter_queue"] {
+        o.resources.insert(format!("region.eu-central-1.{q}"), Observation::Absent);
+    }
+    let sqs = spec(&sns_to(&SPEC.replace("sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"\n", "")));
+    let after = desired(&sqs, &["prod-1"]);
+    let plan = diff(&after, &o, &options(&sqs));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert_eq!(
+        changes(&plan),
+        [
+            ("role.reader", Action::Update),
+            ("region.eu-central-1.dead_letter_queue", Action::Create),
+            ("region.eu-central-1.queue", Action::Create),
+            ("region.eu-central-1.bucket_notification", Action::Replace),
+            ("region.eu-central-1.topic", Action::Delete),
+        ]
+    );
+    let n = plan.resources.iter().find(|r| r.address.ends_with("bucket_notification")).unwrap();
+    assert_eq!(n.reason.as_deref(), Some("destination_type cannot be changed in place"));
+    insta::assert_snapshot!(render::text(&plan, Colors(false)));
+}
+
+fn sns_to(spec: &str) -> String {
+    spec.replace("[consumer]", "[consumer]\nnotify = \"sqs\"")
+}
+
+#[test]
+fn outputs_name_what_the_console_asks_for() {
+    let s = spec(SENTINEL);
+    let d = desired(&s, &["prod-1"]);
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.queue")
+        .fields
+        .insert("url".into(), json!("https://sqs.eu-central-1.amazonaws.com/123456789012/eks-audit"));
+    let out = outputs::outputs(&s, &d, &o);
+    assert_eq!(out.reader_role_arn, "arn:aws:iam::123456789012:role/OIDC_eks-audit-reader");
+    assert_eq!(out.external_id, None);
+    assert_eq!(out.workspace_id.as_deref(), Some("0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"));
+    assert_eq!(
+        out.regions[0].queue_url.as_deref(),
+        Some("https://sqs.eu-central-1.amazonaws.com/123456789012/eks-audit")
+    );
+    assert_eq!(out.regions[0].bucket_arn, "arn:aws:s3:::eks-audit-123456789012-eu-central-1");
+    assert_eq!(out.regions[0].topic_arn, None);
+    insta::assert_snapshot!(outputs::text(&out, Colors(false)));
+    insta::assert_json_snapshot!(out);
+}

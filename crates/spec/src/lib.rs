@@ -18,7 +18,7 @@ pub use error::{Error, Location, Problem, Problems};
 pub use load::parse_spec;
 pub use model::*;
 pub use naming::{log_group_name, render_bucket_name, RoleKind, OWNER_TAG_KEY};
-pub use presets::Preset;
+pub use presets::{AzureCloud, Notify, Preset, PresetData, Trust};
 pub use regions::{partition, KNOWN_REGIONS};
 
 /// Reads and validates a spec file.

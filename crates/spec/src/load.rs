@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use crate::error::{Location, Problem, Problems};
 use crate::model::*;
-use crate::presets::Preset;
+use crate::presets::{AwsTrust, ExternalIdRule, Notify, Preset, Trust, WebIdentityTrust};
 use crate::rules::{self, Invalid, Rule};
 use crate::suggest::closest;
 
@@ -316,7 +316,22 @@ impl Ctx<'_> {
     }
 
     fn consumer(&mut self, t: &DeTable<'_>, span: Span) -> Option<Consumer> {
-        self.check_keys(t, "consumer", &["preset", "account_id", "principal_arn", "external_id", "sqs_queue_arn"]);
+        self.check_keys(
+            t,
+            "consumer",
+            &[
+                "preset",
+                "account_id",
+                "principal_arn",
+                "external_id",
+                "generate_external_id",
+                "tenant",
+                "notify",
+                "sqs_queue_arn",
+                "workspace_id",
+                "azure_cloud",
+            ],
+        );
         let preset = match self.string(t, "consumer", "preset", "preset = \"generic\"") {
             None => Some(Preset::Generic),
             Some((p, s)) => {
@@ -334,8 +349,98 @@ impl Ctx<'_> {
             }
         };
         let mut ok = preset.is_some();
-        let defaults = preset.unwrap_or(Preset::Generic).defaults();
+        let preset_value = preset.unwrap_or(Preset::Generic);
+        let data = preset_value.data();
 
+        let notify = match self.string(t, "consumer", "notify", "notify = \"sns\"") {
+            None => Some(data.notify),
+            Some((n, s)) => match Notify::parse(&n) {
+                Some(n) if data.allowed_notify.contains(&n) => Some(n),
+                Some(n) => {
+                    let allowed: Vec<&str> = data.allowed_notify.iter().map(|n| n.as_str()).collect();
+                    self.push(
+                        "consumer.notify",
+                        Some(s),
+                        format!("preset {preset_value} cannot be notified through {:?}", n.as_str()),
+                        Some(format!(
+                            "{} reads new objects through {}; use notify = {:?}, or leave notify out",
+                            preset_value.vendor(),
+                            allowed.join(" or "),
+                            data.notify.as_str()
+                        )),
+                    );
+                    None
+                }
+                None => {
+                    let all: Vec<&str> = Notify::ALL.iter().map(|n| n.as_str()).collect();
+                    self.push(
+                        "consumer.notify",
+                        Some(s),
+                        format!("unknown value {n:?}"),
+                        Some(format!(
+                            "use one of: {} (an SNS topic, an SQS queue eksaudit creates, or no notification)",
+                            all.join(", ")
+                        )),
+                    );
+                    None
+                }
+            },
+        };
+        ok &= notify.is_some();
+
+        let queue =
+            self.string(t, "consumer", "sqs_queue_arn", "sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"");
+        if let Some((q, s)) = &queue {
+            ok &= self.check("consumer.sqs_queue_arn", s, rules::sqs_queue_arn(q));
+            if notify.is_some_and(|n| n != Notify::Sns) {
+                ok = false;
+                self.push(
+                    "consumer.sqs_queue_arn",
+                    Some(s.clone()),
+                    format!(
+                        "the consumer's queue is subscribed to the SNS topic, but notify is {:?}",
+                        notify.map_or("", Notify::as_str)
+                    ),
+                    Some("set notify = \"sns\", or remove sqs_queue_arn (with notify = \"sqs\" eksaudit creates the queue)".into()),
+                );
+            }
+        }
+
+        let reader = match data.trust {
+            Trust::Aws(aws) => self.aws_reader(t, &span, preset_value, aws),
+            Trust::WebIdentity(web) => self.web_identity_reader(t, &span, preset_value, web),
+        };
+        ok &= reader.is_some();
+        if !ok {
+            return None;
+        }
+        Some(Consumer { preset: preset?, reader: reader?, notify: notify?, sqs_queue_arn: queue.map(|(q, _)| q) })
+    }
+
+    /// Keys that only some presets use, set under another: each one reported with what to do.
+    fn not_for_preset(&mut self, t: &DeTable<'_>, keys: &[&str], preset: Preset, why: &str) -> bool {
+        let mut ok = true;
+        for key in keys {
+            if let Some((k, _)) = t.get_key_value(*key) {
+                ok = false;
+                self.push(
+                    join("consumer", key),
+                    Some(k.span()),
+                    format!("{key} does not apply to preset {preset}"),
+                    Some(format!("{why}; remove {key}")),
+                );
+            }
+        }
+        ok
+    }
+
+    fn aws_reader(&mut self, t: &DeTable<'_>, span: &Span, preset: Preset, aws: AwsTrust) -> Option<Reader> {
+        let mut ok = self.not_for_preset(
+            t,
+            &["workspace_id", "azure_cloud"],
+            preset,
+            "only Microsoft Sentinel (preset = \"sentinel\") reads through a workspace",
+        );
         let account = self.string(t, "consumer", "account_id", "account_id = \"434813966438\"");
         if let Some((a, s)) = &account {
             ok &= self.check("consumer.account_id", s, rules::account_id(a));
@@ -356,7 +461,7 @@ impl Ctx<'_> {
         let account_id = match (&account, &principal_account) {
             (Some((a, _)), _) => Some(a.clone()),
             (None, Some((pa, _))) => Some(pa.clone()),
-            (None, None) => defaults.account_id.map(str::to_string),
+            (None, None) => aws.account_id.map(str::to_string),
         };
         if let (Some((a, _)), Some((pa, ps))) = (&account, &principal_account) {
             if a != pa {
@@ -381,34 +486,172 @@ impl Ctx<'_> {
         // A preset's principal applies only when the spec keeps the preset's account.
         let principal_arn = match principal {
             Some((p, _)) => Some(p),
-            None => defaults.principal_arn.filter(|_| account_id.as_deref() == defaults.account_id).map(str::to_string),
+            None => aws.principal_arn.filter(|_| account_id.as_deref() == aws.account_id).map(str::to_string),
         };
+
         let external = self.string(t, "consumer", "external_id", "external_id = \"the-id-your-vendor-gave-you\"");
-        let external = self.required(
-            external,
-            t.contains_key("external_id"),
-            "consumer.external_id",
-            &span,
-            "add the external id the consumer gave you, e.g. external_id = \"lweid:aws:v2:...\"",
-        );
-        if let Some((e, s)) = &external {
-            ok &= self.check("consumer.external_id", s, rules::external_id(e));
+        let generate = self.boolean(t, "consumer", "generate_external_id");
+        let generate_span = t.get("generate_external_id").map(|v| v.span());
+        let tenant = self.string(t, "consumer", "tenant", "tenant = \"acme\"");
+        if let Some((name, s)) = &tenant {
+            ok &= self.check("consumer.tenant", s, rules::tenant(name));
         }
-        let queue =
-            self.string(t, "consumer", "sqs_queue_arn", "sqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"");
-        if let Some((q, s)) = &queue {
-            ok &= self.check("consumer.sqs_queue_arn", s, rules::sqs_queue_arn(q));
-        }
+        let external_id = match (external, generate == Some(true), aws.external_id_format) {
+            (Some((e, s)), true, _) => {
+                ok = false;
+                self.push(
+                    "consumer.generate_external_id",
+                    generate_span,
+                    "generate_external_id = true and external_id are both set",
+                    Some(
+                        "keep external_id (the one your vendor gave you) or let eksaudit generate one, not both".into(),
+                    ),
+                );
+                let _ = (e, s);
+                None
+            }
+            (Some((e, s)), false, format) => {
+                let mut valid = self.check("consumer.external_id", &s, rules::external_id(&e));
+                // An id in the vendor's format is checked as one (a typo there breaks the integration); another
+                // form is the user's choice.
+                if let (true, Some(format)) = (valid, format.filter(|f| e.starts_with(f.prefix))) {
+                    valid = self.check("consumer.external_id", &s, rules::vendor_external_id(&e, format.prefix, None));
+                }
+                if let Some((_, ts)) = &tenant {
+                    valid = false;
+                    self.push(
+                        "consumer.tenant",
+                        Some(ts.clone()),
+                        "tenant is only used to generate the external id",
+                        Some("remove tenant, or remove external_id and set generate_external_id = true".into()),
+                    );
+                }
+                ok &= valid;
+                Some(ExternalId::Fixed(e))
+            }
+            (None, true, Some(format)) => match &tenant {
+                Some((name, _)) => Some(ExternalId::Generated {
+                    prefix: format.prefix.to_string(),
+                    tenant: name.clone(),
+                    random_len: format.random_len,
+                    alphabet: format.alphabet.to_string(),
+                }),
+                None => {
+                    ok = false;
+                    self.push(
+                        "consumer.tenant",
+                        generate_span,
+                        "required key is missing: the generated external id starts with your tenant name",
+                        Some(format!(
+                            "add tenant = \"acme\" (from https://acme.lacework.net); the id becomes {}acme:<account>:<random>",
+                            format.prefix
+                        )),
+                    );
+                    None
+                }
+            },
+            (None, true, None) => {
+                ok = false;
+                self.push(
+                    "consumer.generate_external_id",
+                    generate_span,
+                    format!("preset {preset} has no vendor format to generate an external id in"),
+                    Some("set external_id to the id your consumer gave you; only preset = \"forticnapp\" can generate one".into()),
+                );
+                None
+            }
+            (None, false, _) => {
+                if let Some((_, ts)) = &tenant {
+                    ok = false;
+                    self.push(
+                        "consumer.tenant",
+                        Some(ts.clone()),
+                        "tenant is only used to generate the external id",
+                        Some("add generate_external_id = true, or remove tenant".into()),
+                    );
+                }
+                if aws.external_id == ExternalIdRule::Required && !t.contains_key("external_id") {
+                    ok = false;
+                    let hint = match aws.external_id_format {
+                        Some(f) => format!(
+                            "add the external id FortiCNAPP gave you, e.g. external_id = \"{}acme:123456789012:ABCDE12345\", or generate_external_id = true with tenant = \"acme\"",
+                            f.prefix
+                        ),
+                        None => "add the external id the consumer gave you, e.g. external_id = \"lweid:aws:v2:...\"".into(),
+                    };
+                    self.push("consumer.external_id", Some(span.clone()), "required key is missing", Some(hint));
+                }
+                None
+            }
+        };
         if !ok {
             return None;
         }
-        Some(Consumer {
-            preset: preset?,
+        Some(Reader::Aws(AwsReader {
             account_id: account_id?,
             principal_arn,
-            external_id: external?.0,
-            sqs_queue_arn: queue.map(|(q, _)| q),
-        })
+            actions: aws.actions.iter().map(|a| a.to_string()).collect(),
+            external_id,
+        }))
+    }
+
+    fn web_identity_reader(
+        &mut self,
+        t: &DeTable<'_>,
+        span: &Span,
+        preset: Preset,
+        web: WebIdentityTrust,
+    ) -> Option<Reader> {
+        let mut ok = self.not_for_preset(
+            t,
+            &["account_id", "principal_arn", "external_id", "generate_external_id", "tenant"],
+            preset,
+            &format!(
+                "{} assumes the reader role through the OIDC provider with your workspace id, not an AWS account",
+                preset.vendor()
+            ),
+        );
+        let workspace =
+            self.string(t, "consumer", "workspace_id", "workspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"");
+        let workspace = self.required(
+            workspace,
+            t.contains_key("workspace_id"),
+            "consumer.workspace_id",
+            span,
+            "add your Log Analytics workspace id, e.g. workspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\" (the connector page shows it as External ID)",
+        );
+        if let Some((w, s)) = &workspace {
+            ok &= self.check("consumer.workspace_id", s, rules::workspace_id(w));
+        }
+        let cloud = match self.string(t, "consumer", "azure_cloud", "azure_cloud = \"commercial\"") {
+            None => web.clouds.first().copied(),
+            Some((c, s)) => {
+                let found = web.clouds.iter().find(|x| x.name == c).copied();
+                if found.is_none() {
+                    let names: Vec<&str> = web.clouds.iter().map(|x| x.name).collect();
+                    self.push(
+                        "consumer.azure_cloud",
+                        Some(s),
+                        format!("unknown Azure cloud {c:?}"),
+                        Some(format!("use one of: {} (the cloud your Sentinel workspace is in)", names.join(", "))),
+                    );
+                }
+                found
+            }
+        };
+        ok &= cloud.is_some();
+        if !ok {
+            return None;
+        }
+        let (cloud, workspace_id) = (cloud?, workspace?.0);
+        Some(Reader::WebIdentity(WebIdentityReader {
+            cloud: cloud.name.to_string(),
+            issuer: cloud.issuer.to_string(),
+            thumbprint: web.thumbprint.to_string(),
+            audience: cloud.audience.to_string(),
+            role_session_name: format!("{}{workspace_id}", web.session_name_prefix),
+            workspace_id,
+        }))
     }
 
     fn bucket(&mut self, t: &DeTable<'_>) -> Option<Bucket> {
@@ -718,6 +961,49 @@ impl Ctx<'_> {
                 ),
                 Some("add {region} to bucket.name".into()),
             );
+        }
+        // A vendor-format external id names the account the role is in: when the guard pins it, they must agree.
+        if let (Some(account), Some(AwsReader { external_id: Some(ExternalId::Fixed(id)), .. })) =
+            (&spec.pipeline.account_id, spec.consumer.aws())
+        {
+            let format = match spec.consumer.preset.data().trust {
+                Trust::Aws(AwsTrust { external_id_format: Some(format), .. }) => Some(format),
+                _ => None,
+            };
+            if let Some(format) = format.filter(|f| id.starts_with(f.prefix)) {
+                if let Err(Invalid { message, hint }) = rules::vendor_external_id(id, format.prefix, Some(account)) {
+                    let span = root
+                        .get("consumer")
+                        .and_then(|c| c.get_ref().as_table())
+                        .and_then(|t| t.get("external_id"))
+                        .map(|v| v.span());
+                    self.push("consumer.external_id", span, message, hint);
+                }
+            }
+        }
+        // The Sentinel connector refuses a role whose name lacks its prefix, a reused one included.
+        let prefix = spec.consumer.preset.data().reader_role_prefix;
+        if let Some(arn) = spec.iam.reader_role_arn.as_ref().filter(|_| !prefix.is_empty()) {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            if !name.starts_with(prefix) {
+                let span = root
+                    .get("iam")
+                    .and_then(|c| c.get_ref().as_table())
+                    .and_then(|t| t.get("reader_role_arn"))
+                    .map(|v| v.span());
+                self.push(
+                    "iam.reader_role_arn",
+                    span,
+                    format!(
+                        "{} only assumes a role whose name starts with {prefix:?}; {name:?} does not",
+                        spec.consumer.preset.vendor()
+                    ),
+                    Some(format!(
+                        "reuse a role named {prefix}..., or leave reader_role_arn out so eksaudit creates {}",
+                        spec.role_name(crate::RoleKind::Reader)
+                    )),
+                );
+            }
         }
         if let Some(key) = &spec.bucket.kms_key_arn {
             let key_region = rules::kms_key_arn(key).unwrap_or_default();

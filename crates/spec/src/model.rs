@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::presets::Preset;
+use crate::presets::{Notify, Preset};
 
 /// The CloudWatch Logs filter pattern both the Lacework/FortiCNAPP and RAD Security modules use: every completed
 /// request except the API server's health, metrics and discovery noise. 333 characters.
@@ -60,14 +60,84 @@ impl Adopt {
     }
 }
 
+/// Who reads the logs, how the reader role is trusted, and how the consumer learns of new objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer {
     pub preset: Preset,
+    pub reader: Reader,
+    pub notify: Notify,
+    /// The consumer's own SQS queue, subscribed to each region's topic (`notify = "sns"` only).
+    pub sqs_queue_arn: Option<String>,
+}
+
+/// How the reader role is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// An AWS principal assumes it (FortiCNAPP, RAD Security, your own tools).
+    Aws(AwsReader),
+    /// A web identity through an IAM OIDC provider (Microsoft Sentinel).
+    WebIdentity(WebIdentityReader),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsReader {
     pub account_id: String,
     /// The principal the reader role trusts; `None` trusts the whole consumer account.
     pub principal_arn: Option<String>,
-    pub external_id: String,
-    pub sqs_queue_arn: Option<String>,
+    /// `sts:AssumeRole`, and `sts:TagSession` for vendors that tag their sessions.
+    pub actions: Vec<String>,
+    /// `None`: no `sts:ExternalId` condition (only where the vendor allows it).
+    pub external_id: Option<ExternalId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalId {
+    /// As the spec gives it.
+    Fixed(String),
+    /// The vendor's format with a random part eksaudit generates once, when it creates the reader role, and reads
+    /// back from the role's trust policy afterwards (live AWS is the state): `{prefix}{tenant}:{account}:`.
+    Generated { prefix: String, tenant: String, random_len: usize, alphabet: String },
+}
+
+impl ExternalId {
+    /// What comes before the random part, for an account.
+    pub fn generated_prefix(&self, account: &str) -> Option<String> {
+        match self {
+            ExternalId::Fixed(_) => None,
+            ExternalId::Generated { prefix, tenant, .. } => Some(format!("{prefix}{tenant}:{account}:")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentityReader {
+    /// The spec's `azure_cloud`.
+    pub cloud: String,
+    /// The IAM OIDC provider's URL without the scheme: `sts.windows.net/<tenant>/`.
+    pub issuer: String,
+    pub thumbprint: String,
+    /// The `aud` the tokens carry: the provider's client id and the trust policy's audience condition.
+    pub audience: String,
+    pub workspace_id: String,
+    /// `sts:RoleSessionName` the trust policy demands: `MicrosoftSentinel_<workspace_id>`.
+    pub role_session_name: String,
+}
+
+impl Consumer {
+    /// The AWS account of the consumer, when it is trusted through one.
+    pub fn aws(&self) -> Option<&AwsReader> {
+        match &self.reader {
+            Reader::Aws(a) => Some(a),
+            Reader::WebIdentity(_) => None,
+        }
+    }
+
+    pub fn web_identity(&self) -> Option<&WebIdentityReader> {
+        match &self.reader {
+            Reader::WebIdentity(w) => Some(w),
+            Reader::Aws(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

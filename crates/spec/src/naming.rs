@@ -56,7 +56,33 @@ impl Spec {
     }
 
     pub fn role_name(&self, kind: RoleKind) -> String {
-        format!("{}-{}", self.pipeline.name, kind.suffix())
+        let prefix = match kind {
+            RoleKind::Reader => self.consumer.preset.data().reader_role_prefix,
+            _ => "",
+        };
+        format!("{prefix}{}-{}", self.pipeline.name, kind.suffix())
+    }
+
+    /// What the reader role is called under every preset: a spec switched to or from one with a name prefix
+    /// (Sentinel's `OIDC_`) leaves a reader role under the other name.
+    pub fn reader_role_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = crate::Preset::ALL
+            .iter()
+            .map(|p| format!("{}{}-{}", p.data().reader_role_prefix, self.pipeline.name, RoleKind::Reader.suffix()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Each region's SQS queue (`notify = "sqs"`), named like the topic.
+    pub fn queue_name(&self) -> String {
+        self.pipeline.name.clone()
+    }
+
+    /// The queue's dead-letter queue.
+    pub fn dead_letter_queue_name(&self) -> String {
+        format!("{}-dlq", self.pipeline.name)
     }
 
     /// Every tag a resource created by this pipeline carries.

@@ -58,6 +58,62 @@ pub fn external_id(id: &str) -> Rule {
     Ok(())
 }
 
+/// A Log Analytics workspace id: a GUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits).
+pub fn workspace_id(id: &str) -> Rule {
+    let groups: Vec<&str> = id.split('-').collect();
+    let lengths_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
+    if lengths_ok && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Ok(());
+    }
+    Err(invalid(
+        format!("{id:?} is not a workspace id: it must be a GUID such as \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\""),
+        "copy the Workspace ID from the Log Analytics workspace's overview (the Sentinel connector page shows it as the External ID)",
+    ))
+}
+
+/// A vendor tenant name that becomes part of a generated external id (FortiCNAPP's `<tenant>.lacework.net`).
+pub fn tenant(name: &str) -> Rule {
+    let ok = (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        return Ok(());
+    }
+    Err(invalid(
+        format!("{name:?} is not a tenant name: 1-63 letters, digits, '-' and '_', starting with a letter or digit"),
+        "use the tenant name from your FortiCNAPP URL: acme for https://acme.lacework.net",
+    ))
+}
+
+/// An external id in a vendor's format: `{prefix}<tenant>:<12-digit account>:<random>`, where the account, when
+/// known, must be the pipeline's.
+pub fn vendor_external_id(id: &str, prefix: &str, account: Option<&str>) -> Rule {
+    let example = format!("{prefix}acme:123456789012:ABCDE12345");
+    let hint = format!(
+        "the vendor's format is {prefix}<tenant>:<your AWS account id>:<random>, e.g. {example:?}; or set generate_external_id = true and tenant = \"acme\" to let eksaudit generate it"
+    );
+    let Some(rest) = id.strip_prefix(prefix) else {
+        return Err(invalid(format!("external id {id:?} does not start with {prefix:?}"), hint));
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    let [tenant_part, acct, random] = parts.as_slice() else {
+        return Err(invalid(
+            format!("external id {id:?} does not have the vendor's three parts after {prefix:?}"),
+            hint,
+        ));
+    };
+    if tenant(tenant_part).is_err() || account_id(acct).is_err() || random.is_empty() {
+        return Err(invalid(format!("external id {id:?} is not in the vendor's format"), hint));
+    }
+    if let Some(account) = account.filter(|a| a != acct) {
+        return Err(invalid(
+            format!("external id {id:?} names account {acct}, but pipeline.account_id is {account}"),
+            "the vendor builds the id from the account the role is in: use the id it gave for this account",
+        ));
+    }
+    Ok(())
+}
+
 /// The parts of an ARN: `arn:partition:service:region:account:resource`.
 pub struct Arn<'a> {
     pub partition: &'a str,
@@ -301,9 +357,11 @@ pub fn firehose_prefix(prefix: &str) -> Rule {
     Ok(())
 }
 
-/// CloudWatch Logs' limit on a filter pattern. The syntax itself is checked elsewhere.
-pub const FILTER_PATTERN_MAX: usize = 1024;
+/// CloudWatch Logs' limit on a filter pattern.
+pub const FILTER_PATTERN_MAX: usize = eksaudit_filter::MAX_PATTERN_CHARS;
 
+/// The pattern's length, then its syntax and AWS's limits as `eksaudit-filter` reads them. A syntax error's
+/// message names the character; the lines after the first show the pattern with a caret under it.
 pub fn filter_pattern(pattern: &str) -> Rule {
     let len = pattern.chars().count();
     if len > FILTER_PATTERN_MAX {
@@ -312,15 +370,21 @@ pub fn filter_pattern(pattern: &str) -> Rule {
             "shorten it, e.g. by combining exclusions with wildcards such as \"/readyz*\"",
         ));
     }
-    Ok(())
+    eksaudit_filter::parse(pattern).map(|_| ()).map_err(|e| Invalid {
+        message: format!("{} (character {} of the pattern)\n{}", e.message, e.column(), e.excerpt(pattern, "    ")),
+        hint: Some(e.hint.unwrap_or_else(|| "`eksaudit filter test --pattern '...'` tries a pattern offline".into())),
+    })
 }
 
 /// The resource words a drift finding path can start with (after an optional `region.<name>.`).
 pub const FINDING_RESOURCES: &[&str] = &[
     "role",
+    "oidc_provider",
     "bucket",
     "topic",
     "topic_subscription",
+    "queue",
+    "dead_letter_queue",
     "bucket_notification",
     "firehose_log_group",
     "stream",
@@ -395,6 +459,30 @@ mod tests {
         assert!(external_id(&"x".repeat(1225)).is_err());
         assert!(external_id("has space").unwrap_err().message.contains("\" \""));
         assert!(external_id("quote'").is_err());
+    }
+
+    #[test]
+    fn workspace_ids_tenants_and_vendor_external_ids() {
+        assert!(workspace_id("0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e").is_ok());
+        assert!(workspace_id("0B6C8E2A-1F3D-4C5E-9A7B-2D4F6E8A0C1E").is_ok());
+        for bad in [
+            "",
+            "0b6c8e2a1f3d4c5e9a7b2d4f6e8a0c1e",
+            "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1",
+            "zb6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e",
+        ] {
+            assert!(workspace_id(bad).unwrap_err().message.contains("GUID"), "{bad}");
+        }
+        assert!(tenant("acme").is_ok() && tenant("acme-eu_2").is_ok());
+        assert!(tenant("").is_err() && tenant("-acme").is_err() && tenant("ac:me").is_err());
+        let p = "lweid:aws:v2:";
+        assert!(vendor_external_id("lweid:aws:v2:acme:123456789012:AB12CD34EF", p, None).is_ok());
+        assert!(vendor_external_id("lweid:aws:v2:acme:123456789012:AB12CD34EF", p, Some("123456789012")).is_ok());
+        let other = vendor_external_id("lweid:aws:v2:acme:123456789012:AB12CD34EF", p, Some("210987654321"));
+        assert!(other.unwrap_err().message.contains("names account 123456789012"));
+        assert!(vendor_external_id("external-id", p, None).unwrap_err().hint.unwrap().contains("generate_external_id"));
+        assert!(vendor_external_id("lweid:aws:v2:acme:1234:X", p, None).is_err());
+        assert!(vendor_external_id("lweid:aws:v2:acme:123456789012:", p, None).is_err());
     }
 
     #[test]
@@ -494,5 +582,11 @@ mod tests {
         assert!(filter_pattern("").is_ok());
         assert!(filter_pattern(&"x".repeat(1024)).is_ok());
         assert!(filter_pattern(&"x".repeat(1025)).unwrap_err().message.contains("1025"));
+        assert!(filter_pattern(crate::DEFAULT_FILTER_PATTERN).is_ok());
+        let e = filter_pattern(r#"{ $.stage = "ResponseComplete" && $.verb = }"#).unwrap_err();
+        let lines: Vec<&str> = e.message.lines().collect();
+        assert_eq!(lines[0], "Invalid filter pattern: expected a value after `=` (character 44 of the pattern)");
+        assert_eq!(lines[1], r#"    { $.stage = "ResponseComplete" && $.verb = }"#);
+        assert_eq!(lines[2], format!("    {}^", " ".repeat(43)));
     }
 }

@@ -67,7 +67,8 @@ fn minimal_spec_gets_every_default() {
     assert_eq!(spec.firehose.prefix, "eks-audit-logs/");
     assert!(!spec.regions[0].enable_audit_logging);
     assert_eq!(spec.regions[0].log_retention_days, None);
-    assert_eq!(spec.consumer.principal_arn, None);
+    assert_eq!(spec.consumer.aws().unwrap().principal_arn, None);
+    assert_eq!(spec.consumer.notify, Notify::Sns);
     assert_eq!(spec.bucket_name("123456789012", "eu-central-1"), "eks-audit-123456789012-eu-central-1");
     assert_eq!(spec.role_name(RoleKind::Cloudwatch), "eks-audit-cloudwatch");
     assert_eq!(spec.resource_tags().get(OWNER_TAG_KEY).map(String::as_str), Some("eks-audit"));
@@ -194,19 +195,185 @@ fn consumer_rules() {
     );
 }
 
+const FORTI_ID: &str = "lweid:aws:v2:acme:123456789012:AB12CD34EF";
+
+fn aws(spec: &Spec) -> &AwsReader {
+    spec.consumer.aws().expect("an AWS-trusted reader")
+}
+
 #[test]
 fn presets_fill_the_vendor_principal() {
-    let spec = parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"forticnapp\"")])).unwrap();
-    assert_eq!(spec.consumer.account_id, "434813966438");
-    assert_eq!(spec.consumer.principal_arn.as_deref(), Some("arn:aws:iam::434813966438:role/lacework-platform"));
+    let spec = parse_spec(&with(&[
+        ("account_id = \"434813966438\"", "preset = \"forticnapp\""),
+        ("external_id = \"external-id\"", &format!("external_id = \"{FORTI_ID}\"")),
+    ]))
+    .unwrap();
+    assert_eq!(aws(&spec).account_id, "434813966438");
+    assert_eq!(aws(&spec).principal_arn.as_deref(), Some("arn:aws:iam::434813966438:role/lacework-platform"));
+    assert_eq!(aws(&spec).actions, ["sts:AssumeRole"]);
+    assert_eq!(spec.consumer.notify, Notify::Sns);
     let rad = parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"rad\"")])).unwrap();
-    assert_eq!(rad.consumer.principal_arn.as_deref(), Some("arn:aws:iam::955322216602:role/ksoc-data-pipeline"));
+    assert_eq!(aws(&rad).principal_arn.as_deref(), Some("arn:aws:iam::955322216602:role/ksoc-data-pipeline"));
+    assert_eq!(aws(&rad).actions, ["sts:AssumeRole", "sts:TagSession"]);
+    assert_eq!(rad.consumer.notify, Notify::None, "RAD syncs the bucket: no notification");
     // An explicit account overrides the preset; the preset's principal, in another account, no longer applies.
     let own =
         parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"rad\"\naccount_id = \"111111111111\"")]))
             .unwrap();
-    assert_eq!(own.consumer.account_id, "111111111111");
-    assert_eq!(own.consumer.principal_arn, None);
+    assert_eq!(aws(&own).account_id, "111111111111");
+    assert_eq!(aws(&own).principal_arn, None);
+    // Explicit keys override the preset's defaults.
+    let notified =
+        parse_spec(&with(&[("account_id = \"434813966438\"", "preset = \"rad\"\nnotify = \"sqs\"")])).unwrap();
+    assert_eq!(notified.consumer.notify, Notify::Sqs);
+    let generic_sqs = parse_spec(&with(&[("[consumer]", "[consumer]\nnotify = \"sqs\"")])).unwrap();
+    assert_eq!(generic_sqs.consumer.notify, Notify::Sqs);
+    let quiet = parse_spec(&with(&[("[consumer]", "[consumer]\nnotify = \"none\"")])).unwrap();
+    assert_eq!(quiet.consumer.notify, Notify::None);
+}
+
+#[test]
+fn rad_needs_no_external_id_and_keeps_one_given() {
+    let rad = with(&[("account_id = \"434813966438\"", "preset = \"rad\""), ("external_id = \"external-id\"\n", "")]);
+    assert_eq!(aws(&parse_spec(&rad).unwrap()).external_id, None);
+    let with_id = with(&[("account_id = \"434813966438\"", "preset = \"rad\"")]);
+    assert_eq!(aws(&parse_spec(&with_id).unwrap()).external_id, Some(ExternalId::Fixed("external-id".into())));
+}
+
+#[test]
+fn forticnapp_external_ids_are_the_vendors_format_or_generated() {
+    let forti = |extra: &str| {
+        with(&[
+            ("account_id = \"434813966438\"", &format!("preset = \"forticnapp\"\n{extra}")),
+            ("external_id = \"external-id\"\n", ""),
+        ])
+    };
+    // Another form is the user's choice; one in the vendor's format must be well formed.
+    assert!(parse_spec(&forti("external_id = \"external-id\"")).is_ok());
+    let p = assert_one(
+        &forti("external_id = \"lweid:aws:v2:acme:1234:X\""),
+        "consumer.external_id",
+        "not in the vendor's format",
+    );
+    assert!(p.hint.unwrap().contains("generate_external_id = true"));
+    let missing = assert_one(&forti(""), "consumer.external_id", "required key is missing");
+    assert!(missing.hint.unwrap().contains("lweid:aws:v2:"));
+    let generated = parse_spec(&forti("generate_external_id = true\ntenant = \"acme\"")).unwrap();
+    let id = aws(&generated).external_id.clone().unwrap();
+    assert_eq!(id.generated_prefix("123456789012").as_deref(), Some("lweid:aws:v2:acme:123456789012:"));
+    assert!(matches!(id, ExternalId::Generated { random_len: 10, .. }));
+    assert_one(&forti("generate_external_id = true"), "consumer.tenant", "required key is missing");
+    assert_one(&forti("generate_external_id = true\ntenant = \"ac:me\""), "consumer.tenant", "not a tenant name");
+    assert_one(
+        &forti(&format!("generate_external_id = true\ntenant = \"acme\"\nexternal_id = \"{FORTI_ID}\"")),
+        "consumer.generate_external_id",
+        "both set",
+    );
+    assert_one(
+        &forti(&format!("tenant = \"acme\"\nexternal_id = \"{FORTI_ID}\"")),
+        "consumer.tenant",
+        "only used to generate",
+    );
+    assert_one(
+        &with(&[
+            ("[consumer]", "[consumer]\ngenerate_external_id = true\ntenant = \"acme\""),
+            ("external_id = \"external-id\"\n", ""),
+        ]),
+        "consumer.generate_external_id",
+        "no vendor format",
+    );
+    // With the account pinned, the id's account must be the pipeline's.
+    let pinned = forti(&format!("external_id = \"{FORTI_ID}\""))
+        .replace("name = \"eks-audit\"", "name = \"eks-audit\"\naccount_id = \"210987654321\"");
+    assert_one(&pinned, "consumer.external_id", "names account 123456789012");
+}
+
+const SENTINEL: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-1"]
+"#;
+
+#[test]
+fn sentinel_reads_through_web_identity_and_an_sqs_queue() {
+    let spec = parse_spec(SENTINEL).unwrap();
+    assert_eq!(spec.consumer.notify, Notify::Sqs);
+    let w = spec.consumer.web_identity().unwrap();
+    assert_eq!(w.issuer, "sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/");
+    assert_eq!(w.audience, "api://1462b192-27f7-4cb9-8523-0f4ecb54b47e");
+    assert_eq!(w.role_session_name, "MicrosoftSentinel_0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e");
+    assert_eq!(spec.role_name(RoleKind::Reader), "OIDC_eks-audit-reader", "the connector needs the OIDC_ prefix");
+    assert_eq!(spec.role_name(RoleKind::Firehose), "eks-audit-firehose");
+    let gov =
+        parse_spec(&SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\nazure_cloud = \"government\""))
+            .unwrap();
+    assert_eq!(gov.consumer.web_identity().unwrap().audience, "api://d4230588-5f84-4281-a9c7-2c15194b28f7");
+
+    let p = assert_one(
+        &SENTINEL.replace("workspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"\n", ""),
+        "consumer.workspace_id",
+        "required key is missing",
+    );
+    assert!(p.hint.unwrap().contains("External ID"));
+    assert_one(&SENTINEL.replace("0b6c8e2a-1f3d", "0b6c8e2a1f3d"), "consumer.workspace_id", "GUID");
+    assert_one(
+        &SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\nazure_cloud = \"china\""),
+        "consumer.azure_cloud",
+        "unknown Azure cloud",
+    );
+    let p = assert_one(
+        &SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\nnotify = \"sns\""),
+        "consumer.notify",
+        "cannot be notified through \"sns\"",
+    );
+    assert!(p.hint.unwrap().contains("notify = \"sqs\""));
+    assert_one(
+        &SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\nexternal_id = \"abc\""),
+        "consumer.external_id",
+        "does not apply to preset sentinel",
+    );
+    assert_one(
+        &SENTINEL.replace("preset = \"sentinel\"", "preset = \"sentinel\"\naccount_id = \"434813966438\""),
+        "consumer.account_id",
+        "does not apply",
+    );
+    let reused = format!("{SENTINEL}\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/sentinel-reader\"\n");
+    assert_one(&reused, "iam.reader_role_arn", "starts with \"OIDC_\"");
+    assert!(parse_spec(&reused.replace("role/sentinel-reader", "role/OIDC_sentinel-reader")).is_ok());
+    assert_one(
+        &with(&[("[consumer]", "[consumer]\nworkspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"")]),
+        "consumer.workspace_id",
+        "does not apply to preset generic",
+    );
+}
+
+#[test]
+fn notify_rules() {
+    assert_one(&with(&[("[consumer]", "[consumer]\nnotify = \"email\"")]), "consumer.notify", "unknown value");
+    let p = assert_one(
+        &with(&[(
+            "[consumer]",
+            "[consumer]\nnotify = \"sqs\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:q\"",
+        )]),
+        "consumer.sqs_queue_arn",
+        "notify is \"sqs\"",
+    );
+    assert!(p.hint.unwrap().contains("notify = \"sns\""));
+    assert_one(
+        &with(&[
+            ("account_id = \"434813966438\"", "preset = \"forticnapp\"\nnotify = \"none\""),
+            ("external_id = \"external-id\"", &format!("external_id = \"{FORTI_ID}\"")),
+        ]),
+        "consumer.notify",
+        "cannot be notified through \"none\"",
+    );
 }
 
 #[test]

@@ -1,0 +1,220 @@
+//! `eksaudit outputs`: what the user pastes into the consumer's console, per region, from the desired state and
+//! what live AWS holds (the queue URL, a generated external id). Pure: the AWS crate reads, this decides.
+
+use std::fmt::Write;
+
+use eksaudit_spec::{ExternalId, Notify, RoleKind, Spec};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::desired::resolve_generated;
+use crate::model::{Kind, Observation, ObservedState};
+use crate::render::Colors;
+use crate::DesiredState;
+
+/// Version of the `outputs --json` document; bumped on any incompatible change.
+pub const OUTPUTS_FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionOutputs {
+    pub region: String,
+    pub bucket_name: String,
+    pub bucket_arn: String,
+    /// Where the audit logs land in the bucket.
+    pub prefix: String,
+    /// `sns`, `sqs` or `none`.
+    pub notify: &'static str,
+    pub topic_arn: Option<String>,
+    pub queue_arn: Option<String>,
+    pub queue_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outputs {
+    pub format_version: &'static str,
+    pub pipeline: String,
+    pub account: String,
+    pub preset: String,
+    /// Who reads, for people.
+    pub consumer: String,
+    pub reader_role_arn: String,
+    /// The `sts:ExternalId` the reader role demands (AWS-trusted readers); a generated one as the role holds it.
+    pub external_id: Option<String>,
+    /// Sentinel: the workspace the role session is named after, the audience, the provider.
+    pub workspace_id: Option<String>,
+    pub audience: Option<String>,
+    pub oidc_provider_arn: Option<String>,
+    pub regions: Vec<RegionOutputs>,
+    /// Addresses of what the outputs name that does not exist yet (apply has not run, or failed).
+    pub missing: Vec<String>,
+}
+
+fn present<'a>(observed: &'a ObservedState, address: &str) -> Option<&'a crate::ObservedResource> {
+    match observed.resources.get(address) {
+        Some(Observation::Present(o)) => Some(o),
+        _ => None,
+    }
+}
+
+/// The outputs of a spec's pipeline as live AWS holds it. `observed` needs the reader role, the buckets, topics,
+/// queues and OIDC provider the desired state names.
+pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) -> Outputs {
+    let account = observed.account.clone();
+    let find = |address: &str| desired.resources.iter().find(|r| r.address == address);
+    let mut missing = Vec::new();
+    let mut check = |address: &str| {
+        if find(address).is_some() && present(observed, address).is_none() {
+            missing.push(address.to_string());
+        }
+    };
+    let reader = find("role.reader");
+    let reader_role_arn = match &spec.iam.reader_role_arn {
+        Some(arn) => arn.clone(),
+        None => format!(
+            "arn:{}:iam::{account}:role/{}",
+            spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name)),
+            spec.role_name(RoleKind::Reader)
+        ),
+    };
+    check("role.reader");
+    let external_id = spec.consumer.aws().and_then(|a| a.external_id.as_ref()).and_then(|id| match id {
+        ExternalId::Fixed(id) => Some(id.clone()),
+        ExternalId::Generated { .. } => {
+            let want = reader.and_then(|r| r.fields.get("trust_policy")).map(|f| f.value.clone())?;
+            let live = present(observed, "role.reader").and_then(|o| o.fields.get("trust_policy"));
+            let resolved = resolve_generated(&want, live);
+            let prefix = id.generated_prefix(&account)?;
+            let mut found = None;
+            walk_strings(&resolved, &mut |s| {
+                if s.starts_with(&prefix) && !s.ends_with(crate::desired::GENERATED) {
+                    found = Some(s.to_string());
+                }
+            });
+            found
+        }
+    });
+    let provider = desired.resources.iter().find(|r| r.kind == Kind::OidcProvider);
+    if let Some(p) = provider {
+        check(&p.address);
+    }
+    let oidc_provider_arn = provider.map(|p| {
+        format!(
+            "arn:{}:iam::{account}:oidc-provider/{}",
+            spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name)),
+            p.name
+        )
+    });
+    let web = spec.consumer.web_identity();
+    let mut regions = Vec::new();
+    for region in &spec.regions {
+        let r = region.name.as_str();
+        let at = |what: &str| format!("region.{r}.{what}");
+        let partition = eksaudit_spec::partition(r);
+        let bucket_name = spec.bucket_name(&account, r);
+        check(&at("bucket"));
+        let (mut topic_arn, mut queue_arn, mut queue_url) = (None, None, None);
+        match spec.consumer.notify {
+            Notify::Sns => {
+                check(&at("topic"));
+                topic_arn = Some(format!("arn:{partition}:sns:{r}:{account}:{}", spec.topic_name()));
+            }
+            Notify::Sqs => {
+                check(&at("queue"));
+                queue_arn = Some(format!("arn:{partition}:sqs:{r}:{account}:{}", spec.queue_name()));
+                queue_url = present(observed, &at("queue"))
+                    .and_then(|o| o.fields.get("url"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            Notify::None => {}
+        }
+        regions.push(RegionOutputs {
+            region: r.to_string(),
+            bucket_arn: format!("arn:{partition}:s3:::{bucket_name}"),
+            bucket_name,
+            prefix: spec.firehose.prefix.clone(),
+            notify: spec.consumer.notify.as_str(),
+            topic_arn,
+            queue_arn,
+            queue_url,
+        });
+    }
+    Outputs {
+        format_version: OUTPUTS_FORMAT_VERSION,
+        pipeline: spec.pipeline.name.clone(),
+        account,
+        preset: spec.consumer.preset.as_str().to_string(),
+        consumer: spec.consumer.preset.vendor().to_string(),
+        reader_role_arn,
+        external_id,
+        workspace_id: web.map(|w| w.workspace_id.clone()),
+        audience: web.map(|w| w.audience.clone()),
+        oidc_provider_arn,
+        regions,
+        missing,
+    }
+}
+
+fn walk_strings(v: &Value, f: &mut dyn FnMut(&str)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter().for_each(|x| walk_strings(x, f)),
+        Value::Object(m) => m.values().for_each(|x| walk_strings(x, f)),
+        _ => {}
+    }
+}
+
+/// The outputs for people: the values a vendor's console asks for, labelled the way the console labels them.
+pub fn text(o: &Outputs, colors: Colors) -> String {
+    let mut out = String::new();
+    let not_yet = "(not created yet: run `eksaudit apply`)";
+    let _ = writeln!(
+        out,
+        "{} for pipeline {:?} in account {} (consumer: {})",
+        colors.paint("1", "Outputs"),
+        o.pipeline,
+        o.account,
+        o.consumer
+    );
+    let _ = writeln!(out, "  reader role ARN:   {}", o.reader_role_arn);
+    match (&o.external_id, o.workspace_id.is_some()) {
+        (Some(id), _) => {
+            let _ = writeln!(out, "  external ID:       {id}");
+        }
+        (None, false) if o.missing.iter().any(|m| m == "role.reader") => {
+            let _ = writeln!(out, "  external ID:       {not_yet}");
+        }
+        _ => {}
+    }
+    if let (Some(ws), Some(aud)) = (&o.workspace_id, &o.audience) {
+        let _ = writeln!(out, "  workspace ID:      {ws}");
+        let _ = writeln!(out, "  audience:          {aud}");
+    }
+    if let Some(p) = &o.oidc_provider_arn {
+        let _ = writeln!(out, "  OIDC provider:     {p}");
+    }
+    for r in &o.regions {
+        let _ = writeln!(out, "\n{}", colors.paint("1", &format!("Region {}", r.region)));
+        let _ = writeln!(out, "  bucket ARN:        {}", r.bucket_arn);
+        let _ = writeln!(out, "  bucket prefix:     {}", r.prefix);
+        if let Some(t) = &r.topic_arn {
+            let _ = writeln!(out, "  SNS topic ARN:     {t}");
+        }
+        if let Some(q) = &r.queue_arn {
+            let _ = writeln!(out, "  SQS queue ARN:     {q}");
+            let _ = writeln!(out, "  SQS queue URL:     {}", r.queue_url.as_deref().unwrap_or(not_yet));
+        }
+        if o.preset == "sentinel" {
+            let _ = writeln!(
+                out,
+                "  Sentinel data connector (Amazon Web Services S3): Role to add = {}, SQS URL = {}",
+                o.reader_role_arn,
+                r.queue_url.as_deref().unwrap_or(not_yet)
+            );
+        }
+    }
+    if !o.missing.is_empty() {
+        let _ = writeln!(out, "\n{} {}", colors.paint("1;33", "Not created yet:"), o.missing.join(", "));
+    }
+    out
+}
