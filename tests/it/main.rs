@@ -3,6 +3,7 @@
 
 mod apply;
 mod cli;
+mod crash;
 mod deploy;
 mod drift;
 mod faults;
