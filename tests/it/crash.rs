@@ -153,3 +153,50 @@ fn apply_killed_after_any_mutating_call_resumes_without_duplicates_and_destroys_
         });
     }
 }
+
+#[tokio::test]
+async fn two_applies_at_once_both_succeed_and_end_in_the_right_state() {
+    let moto = Moto::start();
+    clusters(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    let spawn = || w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]).spawn().expect("start apply");
+    let (a, b) = (spawn(), spawn());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(owned(&moto).await, converged());
+    moto.recorder().reset();
+    let again = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+    assert!(moto.recorder().writes().is_empty());
+}
+
+/// A second apply that runs from start to end while the first is stopped right after its k-th write: the
+/// worst interleaving, made deterministic.
+#[tokio::test]
+async fn an_apply_that_runs_entirely_inside_another_and_a_lost_answer_leave_both_successful() {
+    for k in [2, 6, 10, 16] {
+        let moto = Moto::start();
+        clusters(&moto).await;
+        let w = Workdir::with_spec(SPEC);
+        let inner_out = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let mut inner = w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
+        let slot = std::sync::Arc::clone(&inner_out);
+        moto.recorder().on_write(
+            k,
+            Box::new(move || {
+                *slot.lock().unwrap() = Some(inner.output().expect("inner apply"));
+            }),
+        );
+        let outer = run(&moto, &w, &["apply", "--auto-approve"]);
+        let inner = inner_out.lock().unwrap().take().expect("the inner apply ran");
+        assert!(inner.status.success(), "k={k} inner: {}", String::from_utf8_lossy(&inner.stderr));
+        // The outer apply's k-th call never got its answer (the connection closed under it): the SDK sent it
+        // again, the create found the inner apply's resource there, and the outer apply went on.
+        assert_eq!(outer.code(), 0, "k={k} outer: {}", outer.stderr());
+        assert_eq!(owned(&moto).await, converged(), "k={k}");
+        moto.recorder().reset();
+        let again = run(&moto, &w, &["apply", "--auto-approve"]);
+        assert!(again.stdout().contains("No changes."), "k={k}: {}", again.stdout());
+    }
+}
