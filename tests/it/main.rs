@@ -2,6 +2,7 @@
 //! a fresh local moto server. Nothing here talks to real AWS.
 
 mod apply;
+mod calls;
 mod cli;
 mod crash;
 mod deploy;
