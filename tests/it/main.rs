@@ -2,8 +2,10 @@
 //! a fresh local moto server. Nothing here talks to real AWS.
 
 mod apply;
+mod calls;
 mod cli;
 mod consumers;
+mod crash;
 mod deploy;
 mod drift;
 mod faults;

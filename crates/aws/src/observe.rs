@@ -743,6 +743,19 @@ async fn bucket_settings(c: &RegionClients, name: &str, pipeline: &str) -> Resul
         })
     });
     o.fields.insert("lifecycle".into(), lifecycle.unwrap_or(Value::Null));
+    // No tags and no policy: either someone else's bucket or one an interrupted apply created and never tagged.
+    // Only an empty one is the latter (one more read, only in this rare case).
+    if o.tags.is_empty() && o.fields.get("policy").is_none_or(Value::is_null) {
+        let versions = s3
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| Error::call("s3:ListObjectVersions", name, e))?;
+        let empty = versions.versions().is_empty() && versions.delete_markers().is_empty();
+        o.fields.insert(eksaudit_plan::INTERRUPTED_CREATE.into(), json!(empty));
+    }
     Ok(Observation::Present(o))
 }
 

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::types as fh;
 use aws_sdk_s3::types as s3t;
-use eksaudit_plan::{Action, DesiredResource, DesiredState, Kind, Plan, ResourceChange};
+use eksaudit_plan::{
+    Action, DesiredResource, DesiredState, Kind, Plan, ResourceChange, CREATION_INTENT_TAG_PREFIX, INTERRUPTED_REASON,
+};
 use eksaudit_spec::{ExternalId, Spec};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
@@ -396,7 +398,17 @@ impl Reconciler<'_> {
             (Kind::Bucket, Action::Delete, Some(c), _) => delete_bucket(c, &change.name).await,
             (Kind::Bucket, Action::Create, Some(c), Some(d)) => self.create_bucket(c, d).await,
             (Kind::Bucket, Action::Update | Action::Replace, Some(c), Some(d)) => {
-                self.bucket_settings(c, d, &changed(change)).await
+                let interrupted = change.reason.as_deref().is_some_and(|r| r.starts_with(INTERRUPTED_REASON));
+                let mut fields = changed(change);
+                if interrupted {
+                    // The owner tag first, then the intent can go.
+                    fields.sort_by_key(|f| f != "tags");
+                }
+                self.bucket_settings(c, d, &fields).await?;
+                if interrupted {
+                    self.creation_intent(c, None).await;
+                }
+                Ok(())
             }
             (Kind::Topic, Action::Delete, Some(c), _) => self.delete_topic(c).await,
             (Kind::Topic, Action::Create, Some(c), Some(d)) => self.create_topic(c, d).await,
@@ -570,6 +582,7 @@ impl Reconciler<'_> {
     // --- S3 ---------------------------------------------------------------------------------------------
 
     async fn create_bucket(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
+        self.creation_intent(c, Some(&d.name)).await;
         let mut create = c.s3.create_bucket().bucket(&d.name);
         if c.region != "us-east-1" {
             create = create.create_bucket_configuration(
@@ -579,8 +592,50 @@ impl Reconciler<'_> {
             );
         }
         exists_ok(create.send().await.map(|_| ()).map_err(|e| Error::call("s3:CreateBucket", &d.name, e)))?;
-        let all: Vec<String> = d.fields.keys().cloned().collect();
-        self.bucket_settings(c, d, &all).await
+        // The owner tag first: S3 cannot tag at creation, and until the tag is there the bucket is not provably
+        // ours (see INTERRUPTED_CREATE for a run stopped before it).
+        let mut all: Vec<String> = vec!["tags".to_string()];
+        all.extend(d.fields.keys().filter(|k| *k != "tags").cloned());
+        self.bucket_settings(c, d, &all).await?;
+        self.creation_intent(c, None).await;
+        Ok(())
+    }
+
+    /// Writes (`Some(bucket)`) or clears (`None`) the creation intent for this region's bucket on the pipeline's
+    /// own Firehose role: S3 cannot tag a bucket as it creates it, and the intent is what proves an untagged
+    /// bucket left by an interrupted apply is ours. Best effort: without it (a reused role, a role that failed),
+    /// such a bucket must be adopted by hand.
+    async fn creation_intent(&self, c: &RegionClients, bucket: Option<&str>) {
+        let Some(role) = self.desired("role.firehose").filter(|r| r.management == eksaudit_plan::Management::Owned)
+        else {
+            return;
+        };
+        let key = format!("{CREATION_INTENT_TAG_PREFIX}{}", c.region);
+        let iam = self.aws.iam();
+        let result = match bucket {
+            Some(bucket) => match aws_sdk_iam::types::Tag::builder().key(&key).value(bucket).build() {
+                Ok(tag) => iam
+                    .tag_role()
+                    .role_name(&role.name)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("iam:TagRole", &role.name, e)),
+                Err(e) => Err(build_error(e)),
+            },
+            None => iam
+                .untag_role()
+                .role_name(&role.name)
+                .tag_keys(&key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::call("iam:UntagRole", &role.name, e)),
+        };
+        if let Err(e) = result {
+            tracing::warn!(role = %role.name, "cannot record the bucket's creation intent: {e}");
+        }
     }
 
     /// One setting at a time: S3 answers OperationAborted to concurrent configuration calls on one bucket.

@@ -1,6 +1,6 @@
 //! The diff: desired state against observed state, field by field, into a plan. Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use eksaudit_spec::{Adopt, OWNER_TAG_KEY};
 use serde_json::{json, Value};
@@ -56,11 +56,12 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
         errors: desired.errors.clone(),
         notes: Vec::new(),
     };
+    let intents = creation_intents(observed);
     for d in &desired.resources {
         let observation =
             observed.resources.get(&d.address).cloned().unwrap_or(Observation::Unknown { reason: "not read".into() });
         let neighbours = observed.neighbours.get(&d.address).map(Vec::as_slice).unwrap_or_default();
-        if let Some(change) = diff_resource(d, &observation, neighbours, options, &mut plan) {
+        if let Some(change) = diff_resource(d, &observation, neighbours, options, &intents, &mut plan) {
             plan.resources.push(change);
         }
     }
@@ -115,6 +116,7 @@ fn diff_resource(
     observation: &Observation,
     neighbours: &[String],
     options: &DiffOptions,
+    intents: &BTreeSet<String>,
     plan: &mut Plan,
 ) -> Option<ResourceChange> {
     let live = match observation {
@@ -157,7 +159,7 @@ fn diff_resource(
             let Some(o) = live else {
                 return absent_owned(d, neighbours, plan);
             };
-            owned(d, o, options, plan)
+            owned(d, o, options, intents, plan)
         }
     }
 }
@@ -180,7 +182,38 @@ fn absent_owned(d: &DesiredResource, neighbours: &[String], plan: &mut Plan) -> 
     Some(change(d, Action::Create, None, creation_changes(d)))
 }
 
-fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan: &mut Plan) -> Option<ResourceChange> {
+/// Set by observation on a bucket with eksaudit's name that has no tags, no policy and no object (or version) at
+/// all: what an apply interrupted between CreateBucket and PutBucketTagging leaves.
+pub const INTERRUPTED_CREATE: &str = "interrupted_create";
+
+/// S3 cannot tag a bucket as it creates it. So before CreateBucket, apply writes its intent as a tag on the
+/// pipeline's own Firehose role (`eksaudit:creating:<region> = <bucket>`), and removes it once the bucket carries
+/// the owner tag. A run stopped in between leaves the intent, which proves the untagged bucket is ours.
+pub const CREATION_INTENT_TAG_PREFIX: &str = "eksaudit:creating:";
+
+/// How a plan explains taking over such a bucket (apply then removes the intent).
+pub const INTERRUPTED_REASON: &str = "created by an interrupted apply";
+
+/// Bucket names with a creation intent on the pipeline's own Firehose role.
+fn creation_intents(observed: &ObservedState) -> BTreeSet<String> {
+    match observed.resources.get("role.firehose") {
+        Some(Observation::Present(role)) => role
+            .tags
+            .iter()
+            .filter(|(k, _)| k.starts_with(CREATION_INTENT_TAG_PREFIX))
+            .map(|(_, v)| v.clone())
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn owned(
+    d: &DesiredResource,
+    o: &ObservedResource,
+    options: &DiffOptions,
+    intents: &BTreeSet<String>,
+    plan: &mut Plan,
+) -> Option<ResourceChange> {
     if o.foreign_account {
         plan.errors.push(Message::new(
             &d.address,
@@ -197,6 +230,14 @@ fn owned(d: &DesiredResource, o: &ObservedResource, options: &DiffOptions, plan:
         if owner != Some(&options.pipeline) {
             if options.adopt.covers(&d.address) {
                 reason = Some(format!("adopt: {OWNER_TAG_KEY} = {} is added", options.pipeline));
+            } else if owner.is_none()
+                && o.fields.get(INTERRUPTED_CREATE) == Some(&Value::Bool(true))
+                && intents.contains(&d.name)
+            {
+                reason = Some(format!(
+                    "{INTERRUPTED_REASON} (its intent is on role.firehose; the bucket is empty): {OWNER_TAG_KEY} = {} is added",
+                    options.pipeline
+                ));
             } else {
                 let whose = match owner {
                     Some(other) => format!("it belongs to pipeline {other:?}"),
@@ -313,6 +354,60 @@ fn reused_role(d: &DesiredResource, spec_key: &str, live: Option<&ObservedResour
                     json!({"Effect": "Allow", "Action": actions, "Resource": resources})
                 ),
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod interrupted_create_tests {
+    use super::*;
+    use crate::desired::Inputs;
+
+    const SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+[[region]]
+name = "us-east-1"
+clusters = ["prod"]
+"#;
+
+    fn plan_with(intent: bool, empty: bool) -> Plan {
+        let spec = eksaudit_spec::parse_spec(SPEC).unwrap();
+        let clusters = BTreeMap::from([("us-east-1".to_string(), vec!["prod".to_string()])]);
+        let d = DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters });
+        let mut o = ObservedState { account: "123456789012".into(), ..Default::default() };
+        for r in &d.resources {
+            o.resources.insert(r.address.clone(), Observation::Absent);
+        }
+        let mut role = ObservedResource::default();
+        role.tags.insert(OWNER_TAG_KEY.into(), "eks-audit".into());
+        if intent {
+            role.tags
+                .insert(format!("{CREATION_INTENT_TAG_PREFIX}us-east-1"), "eks-audit-123456789012-us-east-1".into());
+        }
+        o.resources.insert("role.firehose".into(), Observation::Present(role));
+        let mut bucket = ObservedResource::default();
+        bucket.fields.insert(INTERRUPTED_CREATE.into(), json!(empty));
+        o.resources.insert("region.us-east-1.bucket".into(), Observation::Present(bucket));
+        diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing })
+    }
+
+    #[test]
+    fn an_untagged_empty_bucket_is_ours_only_with_the_creation_intent() {
+        let plan = plan_with(true, true);
+        let bucket = plan.resources.iter().find(|r| r.address == "region.us-east-1.bucket").unwrap();
+        assert_eq!(bucket.action, Action::Update);
+        assert!(bucket.reason.as_deref().unwrap().starts_with(INTERRUPTED_REASON));
+        assert!(plan.errors.iter().all(|e| e.address != "region.us-east-1.bucket"));
+        for (intent, empty) in [(false, true), (true, false)] {
+            let plan = plan_with(intent, empty);
+            assert!(
+                plan.errors.iter().any(|e| e.address == "region.us-east-1.bucket"),
+                "intent={intent} empty={empty}: someone else's bucket"
+            );
         }
     }
 }

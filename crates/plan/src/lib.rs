@@ -19,6 +19,9 @@ mod tests;
 
 pub use desired::{DesiredState, Inputs};
 pub use destroy::destroy_plan;
-pub use diff::{diff, DiffOptions, SUBSCRIPTION_FILTERS_PER_LOG_GROUP};
+pub use diff::{
+    diff, DiffOptions, CREATION_INTENT_TAG_PREFIX, INTERRUPTED_CREATE, INTERRUPTED_REASON,
+    SUBSCRIPTION_FILTERS_PER_LOG_GROUP,
+};
 pub use model::*;
 pub use report::*;

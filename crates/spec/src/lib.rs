@@ -2,6 +2,8 @@
 //! Pure: no AWS, no async. Validation reports every problem at once, each with a key path and a location.
 
 mod error;
+#[cfg(test)]
+mod hostile;
 mod load;
 mod model;
 mod naming;

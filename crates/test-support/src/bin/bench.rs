@@ -1,0 +1,128 @@
+//! The plan-at-scale benchmark: moto behind the recording proxy with a fixed latency on every call, for regions ×
+//! clusters; wall time and API calls of `plan` (empty account), `apply`, `plan` (in sync) and `drift`.
+//!
+//! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50]`; prints a Markdown table.
+//! `scripts/bench.sh` builds a release binary, runs this and writes `bench/results.md`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use eksaudit_test_support::{test_env, Fault, Moto};
+
+const REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-central-1",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-northeast-1",
+];
+
+fn spec(regions: usize) -> String {
+    let mut s = String::from(
+        "[pipeline]\nname = \"eks-audit\"\n\n[consumer]\naccount_id = \"434813966438\"\nexternal_id = \"external-id-1\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"\n",
+    );
+    for r in &REGIONS[..regions] {
+        s.push_str(&format!("\n[[region]]\nname = \"{r}\"\nclusters = [\"*\"]\n"));
+    }
+    s
+}
+
+struct Measure {
+    seconds: f64,
+    calls: usize,
+    writes: usize,
+    code: i32,
+}
+
+fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure {
+    moto.recorder().reset();
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .args(args)
+        .arg("--endpoint-url")
+        .arg(moto.endpoint())
+        .envs(test_env())
+        .output()
+        .expect("run eksaudit");
+    let seconds = start.elapsed().as_secs_f64();
+    let code = out.status.code().unwrap_or(-1);
+    let calls = moto.recorder().calls();
+    Measure { seconds, calls: calls.len(), writes: calls.iter().filter(|c| c.write).count(), code }
+}
+
+fn list(arg: Option<&String>, default: &[usize]) -> Vec<usize> {
+    arg.map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect()).unwrap_or_else(|| default.to_vec())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(bin) = args.get(1).filter(|a| !a.starts_with("--")) else {
+        eprintln!("usage: bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50]");
+        std::process::exit(1);
+    };
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+    let latency = Duration::from_millis(flag("--latency-ms").and_then(|v| v.parse().ok()).unwrap_or(30));
+    let regions = list(flag("--regions"), &[1, 4, 8]);
+    let clusters = list(flag("--clusters"), &[1, 10, 50]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    println!("Latency added to every call: {} ms.\n", latency.as_millis());
+    println!("| regions × clusters | resources | plan (empty) | apply | plan (in sync) | drift | in-sync reads per resource |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut baseline = None;
+    let mut largest = None;
+    for &r in &regions {
+        for &c in &clusters {
+            let moto = Moto::start();
+            runtime.block_on(async {
+                for region in &REGIONS[..r] {
+                    for i in 0..c {
+                        moto.create_cluster(region, &format!("cluster-{i:02}"), true).await;
+                    }
+                }
+            });
+            moto.recorder().inject(Fault::latency("*", latency));
+            let dir = tempfile_dir(r, c);
+            std::fs::write(dir.join("eksaudit.toml"), spec(r)).expect("write spec");
+            let empty = run(bin, &moto, &dir, &["plan"]);
+            let apply = run(bin, &moto, &dir, &["apply", "--auto-approve"]);
+            let in_sync = run(bin, &moto, &dir, &["plan", "--detailed-exitcode"]);
+            let drift = run(bin, &moto, &dir, &["drift"]);
+            assert_eq!(apply.code, 0, "apply failed at {r}×{c}");
+            assert_eq!((in_sync.code, in_sync.writes), (0, 0), "not in sync after apply at {r}×{c}");
+            assert_eq!(drift.code, 0, "drift at {r}×{c}");
+            // 3 roles; per region bucket, topic, subscription, notification, Firehose log group, stream; per
+            // cluster audit logging, log group, filter.
+            let resources = 3 + r * 6 + r * c * 3;
+            let cell = |m: &Measure| format!("{:.2} s, {} calls", m.seconds, m.calls);
+            println!(
+                "| {r} × {c} | {resources} | {} | {} | {} | {} | {:.2} |",
+                cell(&empty),
+                cell(&apply),
+                cell(&in_sync),
+                cell(&drift),
+                in_sync.calls as f64 / resources as f64
+            );
+            if baseline.is_none() {
+                baseline = Some((empty.seconds, in_sync.seconds));
+            }
+            largest = Some((r, c, empty.seconds, in_sync.seconds));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    if let (Some((base_empty, base_sync)), Some((r, c, empty, sync))) = (baseline, largest) {
+        println!("\nplan at {r} regions × {c} clusters against the first row (target: under 4×):");
+        println!("- empty account: {empty:.2} s / {base_empty:.2} s = {:.1}×", empty / base_empty);
+        println!("- in sync: {sync:.2} s / {base_sync:.2} s = {:.1}×", sync / base_sync);
+    }
+}
+
+fn tempfile_dir(regions: usize, clusters: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eksaudit-bench-{}-{regions}x{clusters}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
