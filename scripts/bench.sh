@@ -7,11 +7,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-moto.sh >/dev/null
 cargo build --quiet --release --bin eksaudit
 cargo build --quiet --release -p eksaudit-test-support --bin bench
+target="${CARGO_TARGET_DIR:-target}"
 mkdir -p bench
 {
   echo "# eksaudit benchmark"
   echo
   echo "Run on $(date -u +%Y-%m-%d) with \`scripts/bench.sh $*\` ($(nproc) cores); moto 5.1.22 behind the recording proxy."
   echo
-  target/release/bench "$PWD/target/release/eksaudit" "$@"
+  "$target/release/bench" "$(cd "$target" && pwd)/release/eksaudit" "$@"
 } | tee bench/results.md
