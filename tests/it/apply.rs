@@ -4,30 +4,9 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use eksaudit_test_support::Moto;
 
 use crate::plan::{moto_stream, BUCKET_EU, SPEC};
-use crate::support::{Run, Workdir};
+use crate::support::{apply, assert_converged, run, Workdir};
 
 const EVENTS: &str = include_str!("../data/eks-audit-events.jsonl");
-
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let run = w.run(Some(&moto.endpoint()), args);
-    run.assert_no_panic();
-    run
-}
-
-fn apply(moto: &Moto, w: &Workdir) -> Run {
-    let out = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
-    out
-}
-
-/// Runs apply again and asserts it found nothing to do and made no mutating call.
-fn assert_converged(moto: &Moto, w: &Workdir) {
-    moto.recorder().reset();
-    let again = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(again.code(), 0, "{}", again.stderr());
-    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
-    assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
-}
 
 async fn filters(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
     let out = moto

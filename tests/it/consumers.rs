@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use eksaudit_test_support::Moto;
 use serde_json::{json, Value};
 
-use crate::support::{Run, Workdir};
+use crate::support::{self, apply, run, Run, Workdir};
 
 const REGION: &str = "eu-central-1";
 const BUCKET: &str = "eks-audit-123456789012-eu-central-1";
@@ -47,25 +47,9 @@ fn generic(notify: &str) -> String {
     ))
 }
 
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let run = w.run(Some(&moto.endpoint()), args);
-    run.assert_no_panic();
-    run
-}
-
-fn apply(moto: &Moto, w: &Workdir) -> Run {
-    let out = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
-    out
-}
-
 /// A second apply finds nothing to do and makes no mutating call; drift is clean and makes none either.
-fn assert_converged(moto: &Moto, w: &Workdir) {
-    moto.recorder().reset();
-    let again = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(again.code(), 0, "{}", again.stderr());
-    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
-    assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
+fn assert_converged_and_clean(moto: &Moto, w: &Workdir) {
+    support::assert_converged(moto, w);
     moto.recorder().reset();
     let drift = run(moto, w, &["drift", "--json"]);
     assert_eq!(drift.code(), 0, "drift: {}\n{}", drift.stdout(), drift.stderr());
@@ -254,7 +238,7 @@ async fn sentinel_gets_an_oidc_provider_a_web_identity_role_and_a_queue_s3_notif
     assert!(body.contains("ObjectCreated") && body.contains("eks-audit-logs%2F2026%2Fx.json"), "{body}");
     apply(&moto, &w);
 
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
     let o = outputs(&moto, &w);
     assert_eq!(o["reader_role_arn"], role_arn);
     assert_eq!(o["workspace_id"], WORKSPACE);
@@ -307,7 +291,7 @@ async fn the_oidc_provider_is_never_duplicated_and_never_deleted_while_another_r
     let tags =
         iam.list_open_id_connect_provider_tags().open_id_connect_provider_arn(PROVIDER_ARN).send().await.unwrap();
     assert!(tags.tags().is_empty(), "another's provider is not claimed: {:?}", tags.tags());
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
     let out = destroy(&moto, &w);
     assert!(out.stdout().contains("this pipeline did not create it"), "{}", out.stdout());
     assert_eq!(providers(&moto).await, [PROVIDER_ARN], "another's provider is kept");
@@ -358,7 +342,7 @@ async fn rad_reads_the_bucket_through_its_role_with_tag_session_and_needs_no_not
     assert!(!permissions.contains("sns:") && !permissions.contains("sqs:"), "{permissions}");
     assert!(topics(&moto).await.is_empty() && queue_url(&moto, "eks-audit").await.is_none());
     assert_eq!(notification(&moto).await, (None, vec![]), "RAD syncs the bucket: no notification");
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
     let o = outputs(&moto, &w);
     assert_eq!(o["reader_role_arn"], "arn:aws:iam::123456789012:role/eks-audit-reader");
     assert_eq!(o["external_id"], Value::Null);
@@ -400,7 +384,7 @@ async fn forticnapp_gets_a_generated_external_id_once_and_a_topic_its_platform_m
     assert_eq!(notification(&moto).await, (Some(topic.to_string()), vec!["eks-audit".to_string()]));
 
     // The id is kept: converged, and the same id in the outputs.
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
     assert_eq!(
         trust_of(&moto, "eks-audit-reader").await["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
         id
@@ -458,7 +442,7 @@ async fn switching_notify_between_sns_and_sqs_replaces_the_entry_deletes_the_old
     assert_eq!(topics(&moto).await, std::slice::from_ref(&theirs), "our topic is gone, theirs stays");
     let permissions = permissions_of(&moto, "eks-audit-reader").await;
     assert_eq!(statement(&permissions, "ConsumeQueues")["Resource"], json!([queue]));
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
 
     // And back: the queues go, the topic comes back.
     let w = Workdir::with_spec(&generic("sns"));
@@ -478,14 +462,14 @@ async fn switching_notify_between_sns_and_sqs_replaces_the_entry_deletes_the_old
         notification(&moto).await,
         (Some(topic.to_string()), vec!["eks-audit".to_string(), "theirs".to_string()])
     );
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
 
     // No notification at all: our entry goes, theirs stays; the topic goes.
     let w = Workdir::with_spec(&generic("none"));
     apply(&moto, &w);
     assert_eq!(notification(&moto).await, (None, vec!["theirs".to_string()]));
     assert_eq!(topics(&moto).await, [theirs]);
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
 }
 
 #[tokio::test]
@@ -513,7 +497,7 @@ async fn switching_between_generic_and_sentinel_renames_the_reader_and_cleans_up
     assert_eq!(role_names(&moto).await, ["OIDC_eks-audit-reader", "eks-audit-cloudwatch", "eks-audit-firehose"]);
     assert_eq!(providers(&moto).await, [PROVIDER_ARN]);
     assert!(topics(&moto).await.is_empty());
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
 
     // Back to generic: the provider (ours, trusted by no one else any more) and the OIDC_ role go.
     let w = Workdir::with_spec(&generic("sns"));
@@ -524,7 +508,7 @@ async fn switching_between_generic_and_sentinel_renames_the_reader_and_cleans_up
     assert!(providers(&moto).await.is_empty());
     assert_eq!(role_names(&moto).await, ["eks-audit-cloudwatch", "eks-audit-firehose", "eks-audit-reader"]);
     assert!(queue_url(&moto, "eks-audit").await.is_none());
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
     destroy(&moto, &w);
 }
 
@@ -566,5 +550,5 @@ async fn drift_sees_a_hand_edited_queue_policy_and_a_deleted_dead_letter_queue_a
     apply(&moto, &w);
     let policy = decode(&queue_attributes(&moto, "eks-audit").await["Policy"]);
     assert_eq!(statement(&policy, "S3SendMessage")["Principal"]["Service"], "s3.amazonaws.com");
-    assert_converged(&moto, &w);
+    assert_converged_and_clean(&moto, &w);
 }

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use eksaudit_test_support::Moto;
 
-use crate::support::{Run, Workdir};
+use crate::support::{run, Workdir};
 
 const SPEC: &str = r#"
 [pipeline]
@@ -35,12 +35,6 @@ const BUCKET: &str = "eks-audit-123456789012-us-east-1";
 async fn clusters(moto: &Moto) {
     moto.create_cluster(REGION, "prod", true).await;
     moto.create_cluster(REGION, "stage", false).await;
-}
-
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let out = w.run(Some(&moto.endpoint()), args);
-    out.assert_no_panic();
-    out
 }
 
 /// Everything the pipeline owns, counted: what a duplicate or a leak would change.

@@ -8,13 +8,7 @@ use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
 use crate::plan::{BUCKET_EU, SPEC};
-use crate::support::{Run, Workdir};
-
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let run = w.run(Some(&moto.endpoint()), args);
-    run.assert_no_panic();
-    run
-}
+use crate::support::{apply, run, Workdir};
 
 /// Runs `drift --json`, asserting it made no mutating call.
 fn drift(moto: &Moto, w: &Workdir) -> (i32, Value) {
@@ -43,11 +37,6 @@ async fn clusters(moto: &Moto) {
     moto.create_cluster("eu-central-1", "prod-1", true).await;
     moto.create_cluster("eu-central-1", "stage-a", true).await;
     moto.create_cluster("us-east-1", "other", true).await;
-}
-
-fn apply(moto: &Moto, w: &Workdir) {
-    let out = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
 }
 
 /// A trust policy that lets any AWS principal assume the role: what a careless hand edit looks like.

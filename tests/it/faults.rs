@@ -5,7 +5,7 @@
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{Run, Workdir};
+use crate::support::{self, run, Workdir};
 
 const SPEC: &str = r#"
 [pipeline]
@@ -24,12 +24,6 @@ clusters = ["*"]
 const BUCKET: &str = "eks-audit-123456789012-us-east-1";
 const UNABLE_TO_ASSUME: &str =
     "Firehose is unable to assume role arn:aws:iam::123456789012:role/eks-audit-firehose. Please check the role provided.";
-
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let run = w.run(Some(&moto.endpoint()), args);
-    run.assert_no_panic();
-    run
-}
 
 async fn stream_status(moto: &Moto) -> String {
     let out =
@@ -50,14 +44,10 @@ async fn filter_names(moto: &Moto) -> Vec<String> {
     out.subscription_filters().iter().filter_map(|f| f.filter_name().map(str::to_string)).collect()
 }
 
-/// Runs apply again and asserts it had nothing left to do.
+/// With the faults gone, apply again has nothing left to do.
 fn assert_converged(moto: &Moto, w: &Workdir) {
     moto.recorder().clear_faults();
-    moto.recorder().reset();
-    let again = run(moto, w, &["apply", "--auto-approve"]);
-    assert_eq!(again.code(), 0, "{}", again.stderr());
-    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
-    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    support::assert_converged(moto, w);
 }
 
 #[tokio::test]

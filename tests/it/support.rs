@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use eksaudit_test_support::test_env;
+use eksaudit_test_support::{test_env, Moto};
 
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 
@@ -75,4 +75,27 @@ impl Run {
         assert!(!self.stderr().contains("panicked"), "panic: {}", self.stderr());
         self
     }
+}
+
+/// Runs eksaudit against moto, asserting it did not panic.
+pub fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
+    let run = w.run(Some(&moto.endpoint()), args);
+    run.assert_no_panic();
+    run
+}
+
+/// `apply --auto-approve`, asserting it succeeded.
+pub fn apply(moto: &Moto, w: &Workdir) -> Run {
+    let out = run(moto, w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
+    out
+}
+
+/// A second apply finds nothing to do and makes no mutating call.
+pub fn assert_converged(moto: &Moto, w: &Workdir) {
+    moto.recorder().reset();
+    let again = run(moto, w, &["apply", "--auto-approve"]);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+    assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
 }
