@@ -308,7 +308,8 @@ async fn the_oidc_provider_is_never_duplicated_and_never_deleted_while_another_r
     destroy(&moto, &w);
     assert!(providers(&moto).await.is_empty(), "ours and trusted by nobody: deleted");
 
-    // A provider without Sentinel's audience gets it added (plan shows it; moto has no AddClientIDTo...).
+    // A provider without Sentinel's audience gets it added, never a second provider (moto has no
+    // AddClientIDToOpenIDConnectProvider: the recording proxy emulates it).
     iam.create_open_id_connect_provider()
         .url(format!("https://{ISSUER}"))
         .client_id_list("sts.amazonaws.com")
@@ -324,6 +325,15 @@ async fn the_oidc_provider_is_never_duplicated_and_never_deleted_while_another_r
     let fields: Vec<&str> = p["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["client_ids"], "only the audience is added to another's provider");
     assert_eq!(p["changes"][0]["new"], json!(["sts.amazonaws.com", AUDIENCE]));
+    moto.recorder().reset();
+    apply(&moto, &w);
+    assert_eq!(moto.recorder().count("AddClientIDToOpenIDConnectProvider"), 1);
+    assert_eq!(moto.recorder().count("CreateOpenIDConnectProvider"), 0, "{:?}", moto.recorder().writes());
+    assert_eq!(providers(&moto).await, [PROVIDER_ARN]);
+    assert_converged_and_clean(&moto, &w);
+    // Not ours: destroy leaves it, with the audiences it had.
+    destroy(&moto, &w);
+    assert_eq!(providers(&moto).await, [PROVIDER_ARN]);
 }
 
 #[tokio::test]

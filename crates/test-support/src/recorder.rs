@@ -170,6 +170,8 @@ struct Shared {
     writes_forwarded: usize,
     write_hook: Option<(usize, WriteHook)>,
     rng: u64,
+    /// Audiences added to OIDC providers, by provider ARN: moto has no AddClientIDToOpenIDConnectProvider.
+    oidc_client_ids: HashMap<String, Vec<String>>,
 }
 
 impl Shared {
@@ -399,6 +401,71 @@ fn answer_locally(method: &str, target: &str) -> Option<String> {
     None
 }
 
+/// IAM's AddClientIDToOpenIDConnectProvider, which moto lacks: the audience is remembered here (and forgotten when
+/// the provider is deleted) and shown in GetOpenIDConnectProvider's answers.
+fn emulate_oidc_audience(operation: &str, body: &[u8], shared: &Mutex<Shared>) -> Option<String> {
+    let arn = form_param(body, "OpenIDConnectProviderArn")?;
+    let mut state = shared.lock().expect("recorder state");
+    match operation {
+        "AddClientIDToOpenIDConnectProvider" => {
+            let id = form_param(body, "ClientID")?;
+            let added = state.oidc_client_ids.entry(arn).or_default();
+            if !added.contains(&id) {
+                added.push(id);
+            }
+            Some(r#"<AddClientIDToOpenIDConnectProviderResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>"#.to_string())
+        }
+        "DeleteOpenIDConnectProvider" => {
+            state.oidc_client_ids.remove(&arn);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Adds audiences to a GetOpenIDConnectProvider answer's ClientIDList.
+fn with_client_ids(xml: &str, added: &[String]) -> String {
+    let members: String = added.iter().map(|id| format!("<member>{id}</member>")).collect();
+    if xml.contains("</ClientIDList>") {
+        xml.replacen("</ClientIDList>", &format!("{members}</ClientIDList>"), 1)
+    } else if xml.contains("<ClientIDList/>") {
+        xml.replacen("<ClientIDList/>", &format!("<ClientIDList>{members}</ClientIDList>"), 1)
+    } else {
+        xml.replacen(
+            "<GetOpenIDConnectProviderResult>",
+            &format!("<GetOpenIDConnectProviderResult><ClientIDList>{members}</ClientIDList>"),
+            1,
+        )
+    }
+}
+
+/// A parameter of a form-encoded (query protocol) request body, decoded.
+fn form_param(body: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let raw = text.split('&').find_map(|p| p.strip_prefix(name)?.strip_prefix('='))?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Rewrites moto's answers where they differ from AWS's.
 fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8>) {
     let ok = head.first().is_some_and(|l| l.contains(" 200 "));
@@ -500,6 +567,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = read_body(&mut reader, &head)?;
+    let request_body = body.clone();
     let call = classify(&method, &target, header(&head, "x-amz-target"), &body);
     let amz_target = header(&head, "x-amz-target");
     let query_api = String::from_utf8_lossy(&body).contains("Action=") || target.contains("Action=");
@@ -539,6 +607,10 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         }
         Some(FaultKind::Rewrite(f)) => rewrite = Some(f),
         Some(FaultKind::Latency(_)) | None => {}
+    }
+    if let Some(local) = emulate_oidc_audience(&operation, &body, shared) {
+        let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: text/xml".to_string()];
+        return answer(&mut client_w, (head, local.into_bytes()));
     }
     if let Some(local) = answer_locally(&method, &target) {
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
@@ -591,6 +663,14 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         return Ok(());
     }
     emulate(&method, &target, &mut head, &mut body);
+    if operation == "GetOpenIDConnectProvider" && ok {
+        let state = shared.lock().expect("recorder state");
+        let added =
+            form_param(&request_body, "OpenIDConnectProviderArn").and_then(|arn| state.oidc_client_ids.get(&arn));
+        if let Some(added) = added {
+            body = with_client_ids(&String::from_utf8_lossy(&body), added).into_bytes();
+        }
+    }
     if let Some(f) = rewrite.filter(|_| head.first().is_some_and(|l| l.contains(" 200 "))) {
         shared.lock().expect("recorder state").use_rewrite(&operation);
         body = f(&String::from_utf8_lossy(&body)).into_bytes();
@@ -627,6 +707,26 @@ mod tests {
         assert!(state.faults_for("PutSubscriptionFilter").1.is_some());
         state.succeeded.insert("CreateRole".into(), Instant::now() - Duration::from_secs(61));
         assert!(state.faults_for("CreateDeliveryStream").1.is_none(), "propagated");
+    }
+
+    #[test]
+    fn oidc_audiences_are_decoded_and_shown() {
+        let body = b"Action=AddClientIDToOpenIDConnectProvider&ClientID=api%3A%2F%2F1462&OpenIDConnectProviderArn=arn%3Aaws%3Aiam%3A%3A1%3Aoidc-provider%2Fsts.windows.net%2Ft%2F&Version=2010-05-08";
+        assert_eq!(form_param(body, "ClientID").as_deref(), Some("api://1462"));
+        assert_eq!(
+            form_param(body, "OpenIDConnectProviderArn").as_deref(),
+            Some("arn:aws:iam::1:oidc-provider/sts.windows.net/t/")
+        );
+        assert_eq!(form_param(b"A=%zz&B=1", "A").as_deref(), Some("%zz"));
+        let ids = ["api://1462".to_string()];
+        assert_eq!(
+            with_client_ids("<R><ClientIDList><member>sts</member></ClientIDList></R>", &ids),
+            "<R><ClientIDList><member>sts</member><member>api://1462</member></ClientIDList></R>"
+        );
+        assert_eq!(
+            with_client_ids("<R><ClientIDList/></R>", &ids),
+            "<R><ClientIDList><member>api://1462</member></ClientIDList></R>"
+        );
     }
 
     #[test]
