@@ -13,4 +13,5 @@ mod filter;
 mod moto;
 mod plan;
 mod policy;
+mod security;
 mod support;

@@ -133,6 +133,22 @@ pub const OPERATIONS: &[Operation] = &[
     op("s3", "ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     op("s3", "AbortMultipartUpload", "s3:AbortMultipartUpload"),
     op("s3", "DeleteBucket", "s3:DeleteBucket"),
+    op("s3", "GetBucketLogging", "s3:GetBucketLogging"),
+    op("s3", "PutBucketLogging", "s3:PutBucketLogging"),
+    // KMS
+    op("kms", "DescribeKey", "kms:DescribeKey"),
+    op("kms", "GetKeyPolicy", "kms:GetKeyPolicy"),
+    op("kms", "GetKeyRotationStatus", "kms:GetKeyRotationStatus"),
+    op("kms", "ListResourceTags", "kms:ListResourceTags"),
+    // Tags on create need kms:TagResource too.
+    op_also("kms", "CreateKey", "kms:CreateKey", &["kms:TagResource"]),
+    op("kms", "CreateAlias", "kms:CreateAlias"),
+    op("kms", "EnableKeyRotation", "kms:EnableKeyRotation"),
+    op("kms", "PutKeyPolicy", "kms:PutKeyPolicy"),
+    op("kms", "TagResource", "kms:TagResource"),
+    op("kms", "CancelKeyDeletion", "kms:CancelKeyDeletion"),
+    op("kms", "EnableKey", "kms:EnableKey"),
+    op("kms", "ScheduleKeyDeletion", "kms:ScheduleKeyDeletion"),
     // SNS
     op("sns", "GetTopicAttributes", "sns:GetTopicAttributes"),
     op("sns", "ListTagsForResource", "sns:ListTagsForResource"),
@@ -168,6 +184,7 @@ pub const OPERATIONS: &[Operation] = &[
     op_passing("firehose", "UpdateDestination", "firehose:UpdateDestination", &[], FIREHOSE_PRINCIPAL),
     op("firehose", "TagDeliveryStream", "firehose:TagDeliveryStream"),
     op("firehose", "DeleteDeliveryStream", "firehose:DeleteDeliveryStream"),
+    op("firehose", "StartDeliveryStreamEncryption", "firehose:StartDeliveryStreamEncryption"),
     // CloudWatch Logs
     op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
     op("logs", "ListTagsForResource", "logs:ListTagsForResource"),
@@ -254,6 +271,7 @@ const READ_BUCKETS: &[&str] = &[
     "s3:GetBucketVersioning",
     "s3:GetBucketLifecycleConfiguration",
     "s3:GetBucketNotificationConfiguration",
+    "s3:GetBucketLogging",
     // Only for a bucket with no tags and no policy: is it an interrupted create?
     "s3:ListObjectVersions",
 ];
@@ -290,6 +308,7 @@ const MANAGE_BUCKETS: &[&str] = &[
     "s3:PutBucketVersioning",
     "s3:PutBucketLifecycleConfiguration",
     "s3:PutBucketNotificationConfiguration",
+    "s3:PutBucketLogging",
 ];
 const MANAGE_TOPICS: &[&str] = &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource"];
 const MANAGE_QUEUES: &[&str] = &["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"];
@@ -302,6 +321,7 @@ const MANAGE_STREAMS: &[&str] = &[
     "firehose:UpdateDestination",
     "firehose:TagDeliveryStream",
     "firehose:DeleteDeliveryStream",
+    "firehose:StartDeliveryStreamEncryption",
 ];
 const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:CreateLogStream"];
 /// DeleteSubscriptionFilter: apply removes our filter from clusters the spec no longer selects.
@@ -323,6 +343,21 @@ const DELETE_QUEUES: &[&str] = &["sqs:DeleteQueue"];
 const DELETE_OIDC_PROVIDERS: &[&str] = &["iam:DeleteOpenIDConnectProvider"];
 const DELETE_BUCKETS: &[&str] = &["s3:ListObjectVersions", "s3:ListMultipartUploads", "s3:DeleteBucket"];
 const DELETE_OBJECTS: &[&str] = &["s3:DeleteObjects", "s3:AbortMultipartUpload"];
+/// The pipeline's keys, found through their alias (IAM authorises the key itself).
+const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"];
+/// CreateKey names no key yet: IAM authorises it on "*" only.
+const CREATE_KEYS: &[&str] = &["kms:CreateKey"];
+/// CreateAlias is authorised on the key and on the alias.
+const ALIAS_KEYS: &[&str] = &["kms:CreateAlias"];
+const MANAGE_KEYS: &[&str] = &[
+    "kms:CreateAlias",
+    "kms:EnableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:TagResource",
+    "kms:CancelKeyDeletion",
+    "kms:EnableKey",
+];
+const DELETE_KEYS: &[&str] = &["kms:ScheduleKeyDeletion"];
 
 /// The ARNs of what the spec names, with `*` for the account when the spec does not pin it.
 struct Scope<'a> {
@@ -424,18 +459,43 @@ impl Scope<'_> {
             .collect()
     }
 
+    /// Each region's bucket and, with access logging, its access-log bucket.
     fn buckets(&self) -> Vec<String> {
         self.per_region(
             |_| true,
-            |p, r| vec![format!("arn:{p}:s3:::{}", self.spec.bucket_name(&self.account, &r.name))],
+            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}")).collect(),
         )
     }
 
     fn bucket_objects(&self) -> Vec<String> {
         self.per_region(
             |_| true,
-            |p, r| vec![format!("arn:{p}:s3:::{}/*", self.spec.bucket_name(&self.account, &r.name))],
+            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}/*")).collect(),
         )
+    }
+
+    fn bucket_names(&self, region: &str) -> Vec<String> {
+        let mut names = vec![self.spec.bucket_name(&self.account, region)];
+        if self.spec.bucket.access_logging {
+            names.push(self.spec.access_log_bucket_name(&self.account, region));
+        }
+        names
+    }
+
+    /// The keys of the spec's regions (a key's id is not known before it exists), when the pipeline owns one.
+    fn keys(&self) -> Vec<String> {
+        if !self.spec.bucket.owns_key() {
+            return Vec::new();
+        }
+        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:key/*", r.name, self.account)])
+    }
+
+    fn key_aliases(&self) -> Vec<String> {
+        if !self.spec.bucket.owns_key() {
+            return Vec::new();
+        }
+        let alias = self.spec.kms_alias();
+        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:{alias}", r.name, self.account)])
     }
 
     fn topics(&self) -> Vec<String> {
@@ -561,6 +621,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     targets.extend(s.queues());
     p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
+    p.grant("ReadPipelineKeys", &[READ_KEYS], s.keys());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
     p.grant("ReadClusterLogGroupFilters", &[READ_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
     p.grant("ReadSelectedClusters", &[READ_CLUSTERS], s.clusters(all));
@@ -588,6 +649,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             }
             leftovers_of_another_consumer(&mut p, &s, spec);
             p.grant("CreateAndUpdateDeliveryStreams", &[MANAGE_STREAMS], s.streams());
+            if spec.bucket.owns_key() {
+                p.grant("CreatePipelineKeys", &[CREATE_KEYS], vec!["*".to_string()]);
+                p.grant("ManagePipelineKeys", &[MANAGE_KEYS], s.keys());
+                p.grant("AliasPipelineKeys", &[ALIAS_KEYS], s.key_aliases());
+            }
             p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
             p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
             let mut retained = s.firehose_log_groups(retention);
@@ -613,6 +679,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             if spec.bucket.on_destroy == OnDestroy::Delete {
                 p.grant("EmptyAndDeleteBuckets", &[DELETE_BUCKETS], s.buckets());
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
+                // Only once the buckets it encrypts are gone; retained buckets keep their key.
+                p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
             }
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
