@@ -110,14 +110,29 @@ pub(crate) async fn create_key(
         .key_metadata()
         .map(|m| m.key_id().to_string())
         .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?;
-    c.kms
+    let aliased = c
+        .kms
         .create_alias()
         .alias_name(alias)
         .target_key_id(&id)
         .send()
         .await
-        .map_err(|e| Error::call("kms:CreateAlias", alias, e))?;
-    enable_rotation(c, alias, &id).await
+        .map_err(|e| Error::call("kms:CreateAlias", alias, e));
+    match aliased {
+        Ok(_) => enable_rotation(c, alias, &id).await,
+        // Another apply of the same spec created the key first: ours was never used; it goes, theirs is kept.
+        Err(e) if e.code() == Some("AlreadyExistsException") => {
+            c.kms
+                .schedule_key_deletion()
+                .key_id(&id)
+                .pending_window_in_days(DELETION_WINDOW_DAYS)
+                .send()
+                .await
+                .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))?;
+            update_key(c, d, &["policy".into(), "rotation".into(), "state".into(), "tags".into()], owner_tags).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {

@@ -448,7 +448,8 @@ fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
             "Effect": "Allow",
             "Principal": {"AWS": format!("arn:{}:iam::{}:root", n.partition, n.account)},
             "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": this_key
+            // The alias actions are also authorised on the alias (linters look for its ARN).
+            "Resource": [&this_key, format!("arn:{}:kms:{region}:{}:{}", n.partition, n.account, n.spec.kms_alias())]
         }),
         json!({
             "Sid": "FirehoseWritesObjects",

@@ -141,7 +141,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("kms", "GetKeyRotationStatus", "kms:GetKeyRotationStatus"),
     op("kms", "ListResourceTags", "kms:ListResourceTags"),
     // Tags on create need kms:TagResource too.
-    op_also("kms", "CreateKey", "kms:CreateKey", &["kms:TagResource"]),
+    // Its tags need kms:TagResource on the new key (ManagePipelineKeys grants it on the region's keys).
+    op("kms", "CreateKey", "kms:CreateKey"),
     op("kms", "CreateAlias", "kms:CreateAlias"),
     op("kms", "EnableKeyRotation", "kms:EnableKeyRotation"),
     op("kms", "PutKeyPolicy", "kms:PutKeyPolicy"),
@@ -350,12 +351,13 @@ const CREATE_KEYS: &[&str] = &["kms:CreateKey"];
 /// CreateAlias is authorised on the key and on the alias.
 const ALIAS_KEYS: &[&str] = &["kms:CreateAlias"];
 const MANAGE_KEYS: &[&str] = &[
-    "kms:CreateAlias",
     "kms:EnableKeyRotation",
     "kms:PutKeyPolicy",
     "kms:TagResource",
     "kms:CancelKeyDeletion",
     "kms:EnableKey",
+    // A key made by an apply that lost the race for the alias to another apply of the same spec.
+    "kms:ScheduleKeyDeletion",
 ];
 const DELETE_KEYS: &[&str] = &["kms:ScheduleKeyDeletion"];
 
@@ -652,7 +654,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             if spec.bucket.owns_key() {
                 p.grant("CreatePipelineKeys", &[CREATE_KEYS], vec!["*".to_string()]);
                 p.grant("ManagePipelineKeys", &[MANAGE_KEYS], s.keys());
-                p.grant("AliasPipelineKeys", &[ALIAS_KEYS], s.key_aliases());
+                let mut aliased = s.keys();
+                aliased.extend(s.key_aliases());
+                p.grant("AliasPipelineKeys", &[ALIAS_KEYS], aliased);
             }
             p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
             p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
@@ -666,8 +670,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             p.grant("DeleteDeliveryStreams", &[DELETE_STREAMS], s.streams());
             p.grant("RemoveBucketNotifications", &[REMOVE_NOTIFICATIONS], s.buckets());
             if topics {
-                let sid = if subscription { "UnsubscribeConsumerAndDeleteTopics" } else { "DeleteTopics" };
-                p.grant(sid, &[DELETE_TOPICS, optional(subscription, UNSUBSCRIBE)], s.topics());
+                p.grant("DeleteTopics", &[DELETE_TOPICS], s.topics());
+                // IAM authorises sns:Unsubscribe on no resource (the subscription is named by its own ARN).
+                if subscription {
+                    p.grant("UnsubscribeConsumer", &[UNSUBSCRIBE], vec!["*".to_string()]);
+                }
             }
             if queues {
                 p.grant("DeleteQueues", &[DELETE_QUEUES], s.queues());
@@ -991,7 +998,8 @@ clusters = ["*"]
                     let sid = s["Sid"].as_str().unwrap();
                     let resources = list(&s["Resource"]);
                     // Actions without resource-level permissions: discovery, and creating a key.
-                    let unscoped = ["DiscoverAccountAndClusters", "CreatePipelineKeys"].contains(&sid);
+                    let unscoped =
+                        ["DiscoverAccountAndClusters", "CreatePipelineKeys", "UnsubscribeConsumer"].contains(&sid);
                     if unscoped {
                         assert_eq!(resources, ["*"], "only actions without resource-level permissions use *");
                     }
@@ -1031,6 +1039,8 @@ clusters = ["*"]
         assert_eq!(
             list(&by_sid["AliasPipelineKeys"]["Resource"]),
             [
+                "arn:aws:kms:eu-central-1:123456789012:key/*",
+                "arn:aws:kms:us-east-1:123456789012:key/*",
                 "arn:aws:kms:eu-central-1:123456789012:alias/eks-audit",
                 "arn:aws:kms:us-east-1:123456789012:alias/eks-audit"
             ]

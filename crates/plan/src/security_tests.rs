@@ -52,9 +52,14 @@ fn the_key_policy_names_the_account_the_firehose_role_s3_sns_and_the_reader_and_
         ["AccountAdministers", "FirehoseWritesObjects", "ReaderReadsObjects", "S3Service", "SnsService"]
     );
     let this_key = json!("arn:aws:kms:eu-central-1:123456789012:key/*");
-    for statement in s.values() {
+    for (sid, statement) in &s {
         assert_eq!(statement["Effect"], "Allow");
-        assert_eq!(statement["Resource"], this_key, "a key policy speaks of its own key only");
+        if sid == "AccountAdministers" {
+            let alias = json!("arn:aws:kms:eu-central-1:123456789012:alias/eks-audit");
+            assert_eq!(statement["Resource"], json!([this_key, alias]));
+        } else {
+            assert_eq!(statement["Resource"], this_key, "a key policy speaks of its own key only");
+        }
         for action in statement["Action"].as_array().unwrap() {
             let action = action.as_str().unwrap();
             assert!(action.starts_with("kms:") && !action.contains('*'), "{action}");
