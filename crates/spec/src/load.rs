@@ -987,6 +987,18 @@ impl Ctx<'_> {
             if let Err(Invalid { message, hint }) = rules::bucket_name(&name) {
                 let span = bucket_name_span.clone().or_else(|| region_name_span(i));
                 self.push("bucket.name", span, format!("{message} (region {})", region.name), hint);
+            } else if spec.bucket.access_logging {
+                let logs = spec.access_log_bucket_name(&account, &region.name);
+                if let Err(Invalid { message, .. }) = rules::bucket_name(&logs) {
+                    let span = bucket_name_span.clone().or_else(|| region_name_span(i));
+                    self.push(
+                        "bucket.name",
+                        span,
+                        format!("{message} (the access-log bucket of region {})", region.name),
+                        Some("shorten bucket.name by the 12 characters of \"-access-logs\", or set [bucket] access_logging = false"
+                            .to_string()),
+                    );
+                }
             }
         }
         if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {

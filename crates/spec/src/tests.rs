@@ -399,6 +399,10 @@ fn bucket_rules() {
     );
     assert_one(&format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"key\"\n"), "bucket.kms_key_arn", "not a valid ARN");
     assert_one(&format!("{MINIMAL}\n[bucket]\nencryption = \"aes\"\n"), "bucket.encryption", "unknown value");
+    // 60 characters: a valid bucket, but its access-log bucket would be 72.
+    let long = format!("{MINIMAL}\n[bucket]\nname = \"{}-{{region}}\"\n", "a".repeat(47));
+    assert_one(&long, "bucket.name", "the access-log bucket of region eu-central-1");
+    assert!(parse_spec(&format!("{long}access_logging = false\n")).is_ok());
     assert_one(
         &format!("{MINIMAL}\n[bucket]\nencryption = \"sse-s3\"\nkms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/abc\"\n"),
         "bucket.encryption",
