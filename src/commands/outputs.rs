@@ -42,7 +42,9 @@ pub(crate) async fn read(aws: &Aws, regions: &BTreeMap<String, RegionClients>, s
             .resources
             .iter()
             .filter(|r| match r.kind {
-                Kind::OidcProvider | Kind::Bucket | Kind::Topic | Kind::Queue => true,
+                // The access-log bucket is nothing a consumer is told about.
+                Kind::Bucket => !r.address.ends_with(".access_log_bucket"),
+                Kind::OidcProvider | Kind::Topic | Kind::Queue => true,
                 Kind::Role => r.address == "role.reader",
                 _ => false,
             })

@@ -437,6 +437,8 @@ async fn switching_notify_between_sns_and_sqs_replaces_the_entry_deletes_the_old
         plan_actions(&moto, &w),
         expect(&[
             ("role.reader", "update"),
+            // No topic: SNS leaves the key policy.
+            ("region.eu-central-1.kms_key", "update"),
             ("region.eu-central-1.dead_letter_queue", "create"),
             ("region.eu-central-1.queue", "create"),
             ("region.eu-central-1.bucket_notification", "replace"),
@@ -460,6 +462,8 @@ async fn switching_notify_between_sns_and_sqs_replaces_the_entry_deletes_the_old
         plan_actions(&moto, &w),
         expect(&[
             ("role.reader", "update"),
+            // The topic is back, and SNS with it in the key policy.
+            ("region.eu-central-1.kms_key", "update"),
             ("region.eu-central-1.topic", "create"),
             ("region.eu-central-1.bucket_notification", "replace"),
             ("region.eu-central-1.queue", "delete"),
@@ -497,6 +501,8 @@ async fn switching_between_generic_and_sentinel_renames_the_reader_and_cleans_up
             ("oidc_provider.commercial", "create"),
             ("role.reader", "create"),
             ("role.former_reader", "delete"),
+            // The key policy names the renamed reader, and no longer SNS.
+            ("region.eu-central-1.kms_key", "update"),
             ("region.eu-central-1.dead_letter_queue", "create"),
             ("region.eu-central-1.queue", "create"),
             ("region.eu-central-1.bucket_notification", "replace"),

@@ -11,6 +11,8 @@ mod drift;
 mod faults;
 mod filter;
 mod moto;
+mod parliament;
 mod plan;
 mod policy;
+mod security;
 mod support;

@@ -83,7 +83,16 @@ async fn empty_account_lists_every_resource_to_create() {
         expected.insert(format!("role.{role}"), "create".into());
     }
     for region in ["eu-central-1", "us-east-1"] {
-        for r in ["bucket", "topic", "topic_subscription", "bucket_notification", "firehose_log_group", "stream"] {
+        for r in [
+            "kms_key",
+            "access_log_bucket",
+            "bucket",
+            "topic",
+            "topic_subscription",
+            "bucket_notification",
+            "firehose_log_group",
+            "stream",
+        ] {
             expected.insert(format!("region.{region}.{r}"), "create".into());
         }
     }
@@ -95,7 +104,8 @@ async fn empty_account_lists_every_resource_to_create() {
         expected.insert(format!("region.{region}.cluster.{cluster}.filter"), "create".into());
     }
     assert_eq!(actions(&doc), expected);
-    assert_eq!(doc["summary"]["create"], 21);
+    // With a KMS key and an access-log bucket per region.
+    assert_eq!(doc["summary"]["create"], 25);
     assert_eq!(doc["summary"]["update"], 1);
 
     // The same plan for people, and --detailed-exitcode's 2 for "changes present".
@@ -104,7 +114,7 @@ async fn empty_account_lists_every_resource_to_create() {
     let out = text.stdout();
     assert!(out.contains("+ region.eu-central-1.bucket (S3 bucket eks-audit-123456789012-eu-central-1)"), "{out}");
     assert!(out.contains("~ audit: false → true"), "{out}");
-    assert!(out.contains("Plan: 21 to create, 1 to update, 0 to replace, 0 to delete."), "{out}");
+    assert!(out.contains("Plan: 25 to create, 1 to update, 0 to replace, 0 to delete."), "{out}");
     assert!(!out.contains('\x1b'), "no colour when piped");
 
     // -v shows each AWS call on stderr, with its service and operation.
@@ -239,7 +249,10 @@ async fn hand_made_role(moto: &Moto, doc: &Value, name: &str, address: &str) {
 async fn hand_made_resources_with_one_field_wrong_show_exactly_that_field() {
     let moto = Moto::start();
     clusters(&moto).await;
-    let w = Workdir::with_spec(SPEC);
+    // A bucket made by hand with S3-managed keys and no access logging, as the spec asks here.
+    let spec =
+        SPEC.replacen("[[region]]", "[bucket]\nencryption = \"sse-s3\"\naccess_logging = false\n\n[[region]]", 1);
+    let w = Workdir::with_spec(&spec);
     let empty = plan(&moto, &w, &["--json"]).json();
     hand_made_bucket(&moto, &empty, 30).await;
     hand_made_role(&moto, &empty, "eks-audit-firehose", "role.firehose").await;

@@ -212,7 +212,7 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 8] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts"];
+const CLIENTS: [&str; 9] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -226,7 +226,7 @@ fn pascal(snake: &str) -> String {
 
 /// How every AWS API operation name starts (accessors of SDK types, such as a destination's `s3.bucket_arn()`,
 /// do not).
-const VERBS: [&str; 29] = [
+const VERBS: [&str; 31] = [
     "abort",
     "add",
     "associate",
@@ -250,7 +250,9 @@ const VERBS: [&str; 29] = [
     "put",
     "register",
     "remove",
+    "schedule",
     "set",
+    "start",
     "subscribe",
     "tag",
     "unsubscribe",
@@ -523,6 +525,8 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &BTreeMap<Stri
                 ("PUT", false) if q("encryption") => "PutBucketEncryption",
                 ("PUT", false) if q("policy") => "PutBucketPolicy",
                 ("PUT", false) if q("versioning") => "PutBucketVersioning",
+                ("PUT", false) if q("logging") => "PutBucketLogging",
+                ("GET", false) if q("logging") => "GetBucketLogging",
                 ("PUT", false) if q("lifecycle") => "PutBucketLifecycleConfiguration",
                 ("PUT", false) if q("notification") => "PutBucketNotificationConfiguration",
                 ("PUT", false) if query.keys().all(|k| k == "x-id") => "CreateBucket",
@@ -618,6 +622,19 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
         ("eks", _) => {
             let cluster = path.trim_start_matches('/').split('/').nth(1).unwrap();
             vec![format!("arn:aws:eks:{region}:{account}:cluster/{cluster}")]
+        }
+        // IAM authorises a KMS call on the key, also when the call names it by its alias (the key behind it).
+        ("kms", "CreateKey") => vec!["*".into()],
+        ("kms", "CreateAlias") => vec![
+            format!("arn:aws:kms:{region}:{account}:{}", field("AliasName")),
+            format!("arn:aws:kms:{region}:{account}:key/{}", field("TargetKeyId")),
+        ],
+        ("kms", _) => {
+            let id = field("KeyId");
+            vec![format!(
+                "arn:aws:kms:{region}:{account}:key/{}",
+                if id.starts_with("alias/") { "behind-alias" } else { id.as_str() }
+            )]
         }
         (other, _) => panic!("no resource mapping for service {other}"),
     };

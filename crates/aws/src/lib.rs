@@ -4,6 +4,7 @@
 mod calls;
 mod clients;
 mod error;
+mod kms;
 mod observe;
 mod reconcile;
 mod retry;

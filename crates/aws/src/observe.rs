@@ -97,6 +97,12 @@ pub async fn observe(
                 };
                 settle(&d.address, result)
             })),
+            (Kind::Bucket, Some(c)) if d.address.ends_with(".access_log_bucket") => {
+                tasks.push(Box::pin(async move { settle(&d.address, bucket_settings(c, &d.name, pipeline).await) }))
+            }
+            (Kind::KmsKey, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, crate::kms::observe_key(c, &d.name).await) }))
+            }
             (Kind::Bucket, Some(c)) => {
                 let notification = d.address.replace(".bucket", ".bucket_notification");
                 let wanted = by_address.contains_key(notification.as_str());
@@ -601,9 +607,18 @@ async fn bucket_and_notification(
             resources: vec![(address.into(), Observation::Absent), (notification_address, Observation::Absent)],
             ..Default::default()
         },
-        Ok(observation) => {
+        Ok(mut observation) => {
+            let (n, logging) = futures::join!(notification(c, name, pipeline), bucket_logging(c, name));
+            if let Observation::Present(o) = &mut observation {
+                match logging {
+                    Ok(logging) => {
+                        o.fields.insert("logging".into(), logging);
+                    }
+                    Err(e) => observation = unknown(&e),
+                }
+            }
             let mut found = Found { resources: vec![(address.into(), observation)], ..Default::default() };
-            match notification(c, name, pipeline).await {
+            match n {
                 Ok((n, others)) => {
                     found.resources.push((notification_address.clone(), n));
                     found.neighbours.push((notification_address, others));
@@ -759,6 +774,15 @@ async fn bucket_settings(c: &RegionClients, name: &str, pipeline: &str) -> Resul
     Ok(Observation::Present(o))
 }
 
+/// Where the bucket's server access logs go (`null` when they are off).
+async fn bucket_logging(c: &RegionClients, name: &str) -> Result<Value, Error> {
+    let out =
+        c.s3.get_bucket_logging().bucket(name).send().await.map_err(|e| Error::call("s3:GetBucketLogging", name, e))?;
+    Ok(out
+        .logging_enabled()
+        .map_or(Value::Null, |l| json!({"target_bucket": l.target_bucket(), "target_prefix": l.target_prefix()})))
+}
+
 /// Our entry of the bucket's notification configuration, and the ids of everyone else's.
 async fn notification(c: &RegionClients, bucket: &str, pipeline: &str) -> Result<(Observation, Vec<String>), Error> {
     let n =
@@ -833,6 +857,8 @@ async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
         ObservedResource { tags: tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))), ..Default::default() };
     let policy = attrs.attributes().and_then(|a| a.get("Policy")).map(String::as_str);
     o.fields.insert("policy".into(), policy_value(policy));
+    let key = attrs.attributes().and_then(|a| a.get("KmsMasterKeyId")).cloned().unwrap_or_default();
+    o.fields.insert("kms_master_key_id".into(), json!(key));
     Ok(Observation::Present(o))
 }
 
@@ -912,6 +938,12 @@ async fn stream(c: &RegionClients, name: &str) -> Result<Observation, Error> {
         f.insert("failure".into(), json!(format!("{}: {}", failure.r#type().as_str(), failure.details())));
     }
     f.insert("stream_type".into(), json!(d.delivery_stream_type().as_str()));
+    // ENABLING is on its way to what is wanted: starting it again would be refused.
+    let encryption = d.delivery_stream_encryption_configuration().and_then(|e| e.status()).map(|s| match s.as_str() {
+        "ENABLING" => "ENABLED",
+        other => other,
+    });
+    f.insert("encryption".into(), json!(encryption.unwrap_or("DISABLED")));
     if let Some(s3) = d.destinations().first().and_then(|x| x.extended_s3_destination_description()) {
         f.insert("bucket_arn".into(), json!(s3.bucket_arn()));
         f.insert("role_arn".into(), json!(s3.role_arn()));

@@ -270,8 +270,13 @@ impl Reconciler<'_> {
             at("stream"),
         );
         let (queue, dead_letter) = (at("queue"), at("dead_letter_queue"));
-        self.step(&bucket, &[], failed, results).await;
-        self.step(&topic, &[], failed, results).await;
+        let (key, access_logs) = (at("kms_key"), at("access_log_bucket"));
+        // The key policy names the roles; the bucket and topic are encrypted with the key; the bucket logs into
+        // the access-log bucket.
+        self.step(&key, &["role.firehose", "role.reader"], failed, results).await;
+        self.step(&access_logs, &[], failed, results).await;
+        self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
+        self.step(&topic, &[key.as_str()], failed, results).await;
         self.step(&dead_letter, &[], failed, results).await;
         // Its policy names the reader role; its redrive policy the dead-letter queue.
         self.step(&queue, &[dead_letter.as_str(), "role.reader"], failed, results).await;
@@ -376,6 +381,9 @@ impl Reconciler<'_> {
         self.step(&at("queue"), &[&at("bucket_notification")], failed, results).await;
         self.step(&at("dead_letter_queue"), &[&at("queue")], failed, results).await;
         self.step(&at("bucket"), &[&at("stream"), &at("bucket_notification")], failed, results).await;
+        self.step(&at("access_log_bucket"), &[&at("bucket")], failed, results).await;
+        // The key goes last, once nothing it encrypts is left.
+        self.step(&at("kms_key"), &[&at("bucket"), &at("topic"), &at("stream")], failed, results).await;
     }
 
     async fn execute(&self, change: &ResourceChange) -> Result<(), Error> {
@@ -395,6 +403,11 @@ impl Reconciler<'_> {
             (Kind::Role, Action::Delete, _, _) => self.delete_role(&change.name).await,
             (Kind::Role, Action::Create, _, Some(d)) => self.create_role(d).await,
             (Kind::Role, Action::Update | Action::Replace, _, Some(d)) => self.update_role(d, change).await,
+            (Kind::KmsKey, Action::Delete, Some(c), _) => crate::kms::schedule_deletion(c, &change.name).await,
+            (Kind::KmsKey, Action::Create, Some(c), Some(d)) => {
+                crate::kms::create_key(c, d, &self.spec.pipeline.name, &self.tags()).await
+            }
+            (Kind::KmsKey, _, Some(c), Some(d)) => crate::kms::update_key(c, d, &changed(change), &self.tags()).await,
             (Kind::Bucket, Action::Delete, Some(c), _) => delete_bucket(c, &change.name).await,
             (Kind::Bucket, Action::Create, Some(c), Some(d)) => self.create_bucket(c, d).await,
             (Kind::Bucket, Action::Update | Action::Replace, Some(c), Some(d)) => {
@@ -756,6 +769,7 @@ impl Reconciler<'_> {
                     })
                     .await?;
                 }
+                "logging" => self.bucket_logging(c, name, v).await?,
                 "lifecycle" => {
                     let days = |k: &str| v.get(k).and_then(Value::as_i64).map(|d| d as i32);
                     let mut rule = s3t::LifecycleRule::builder()
@@ -794,6 +808,36 @@ impl Reconciler<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Server access logging into the access-log bucket (`null`: off). S3 checks the target bucket's policy,
+    /// which may have been set a moment ago.
+    async fn bucket_logging(&self, c: &RegionClients, name: &str, v: &Value) -> Result<(), Error> {
+        let mut status = s3t::BucketLoggingStatus::builder();
+        if let Some(target) = v.get("target_bucket").and_then(Value::as_str) {
+            status = status.logging_enabled(
+                s3t::LoggingEnabled::builder()
+                    .target_bucket(target)
+                    .target_prefix(v.get("target_prefix").map(text).unwrap_or_default())
+                    .build()
+                    .map_err(build_error)?,
+            );
+        }
+        let status = status.build();
+        retry(
+            self.budgets.iam_propagation,
+            |e| is_code(e, &["OperationAborted", "InvalidTargetBucketForLogging"]),
+            || async {
+                c.s3.put_bucket_logging()
+                    .bucket(name)
+                    .bucket_logging_status(status.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::call("s3:PutBucketLogging", name, e))
+            },
+        )
+        .await
     }
 
     /// The bucket's tags with ours set: tags others put on it stay.
@@ -916,7 +960,11 @@ impl Reconciler<'_> {
             create = create.tags(aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(build_error)?);
         }
         create.send().await.map_err(|e| Error::call("sns:CreateTopic", &d.name, e))?;
-        self.update_topic(c, d, &["policy".to_string()]).await
+        let mut settings = vec!["policy".to_string()];
+        if field(d, "kms_master_key_id").as_str().is_some_and(|k| !k.is_empty()) {
+            settings.push("kms_master_key_id".into());
+        }
+        self.update_topic(c, d, &settings).await
     }
 
     async fn update_topic(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
@@ -927,6 +975,16 @@ impl Reconciler<'_> {
                 .topic_arn(&arn)
                 .attribute_name("Policy")
                 .attribute_value(field(d, "policy").to_string())
+                .send()
+                .await
+                .map_err(|e| Error::call("sns:SetTopicAttributes", &arn, e))?;
+        }
+        if fields.iter().any(|f| f == "kms_master_key_id") {
+            c.sns
+                .set_topic_attributes()
+                .topic_arn(&arn)
+                .attribute_name("KmsMasterKeyId")
+                .attribute_value(text(field(d, "kms_master_key_id")))
                 .send()
                 .await
                 .map_err(|e| Error::call("sns:SetTopicAttributes", &arn, e))?;
@@ -1231,6 +1289,18 @@ impl Reconciler<'_> {
             .map_err(build_error)
     }
 
+    /// Encryption at rest with a key Firehose owns, when the stream wants it.
+    fn stream_encryption(d: &DesiredResource) -> Result<Option<fh::DeliveryStreamEncryptionConfigurationInput>, Error> {
+        if field(d, "encryption") != eksaudit_plan::desired::STREAM_ENCRYPTION_ENABLED {
+            return Ok(None);
+        }
+        fh::DeliveryStreamEncryptionConfigurationInput::builder()
+            .key_type(fh::KeyType::AwsOwnedCmk)
+            .build()
+            .map(Some)
+            .map_err(build_error)
+    }
+
     async fn create_stream(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
         let mut attempts = 0;
         loop {
@@ -1245,6 +1315,7 @@ impl Reconciler<'_> {
                     .delivery_stream_name(&d.name)
                     .delivery_stream_type(fh::DeliveryStreamType::DirectPut)
                     .extended_s3_destination_configuration(destination.clone())
+                    .set_delivery_stream_encryption_configuration_input(Self::stream_encryption(d)?)
                     .set_tags(Some(tags.clone()))
                     .send()
                     .await
@@ -1292,7 +1363,18 @@ impl Reconciler<'_> {
 
     async fn update_stream(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
         let name = d.name.as_str();
-        if fields.iter().any(|f| f != "tags") {
+        if fields.iter().any(|f| f == "encryption") {
+            if let Some(input) = Self::stream_encryption(d)? {
+                c.firehose
+                    .start_delivery_stream_encryption()
+                    .delivery_stream_name(name)
+                    .delivery_stream_encryption_configuration_input(input)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("firehose:StartDeliveryStreamEncryption", name, e))?;
+            }
+        }
+        if fields.iter().any(|f| f != "tags" && f != "encryption") {
             let out = c
                 .firehose
                 .describe_delivery_stream()
@@ -1560,12 +1642,25 @@ async fn delete_bucket(c: &RegionClients, name: &str) -> Result<(), Error> {
         for batch in ids.chunks(1000) {
             let delete =
                 s3t::Delete::builder().set_objects(Some(batch.to_vec())).quiet(true).build().map_err(build_error)?;
-            c.s3.delete_objects()
-                .bucket(name)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| Error::call("s3:DeleteObjects", name, e))?;
+            let out =
+                c.s3.delete_objects()
+                    .bucket(name)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("s3:DeleteObjects", name, e))?;
+            // S3 answers 200 with the keys it could not delete: listing again would find them forever.
+            if let Some(e) = out.errors().first() {
+                return Err(Error::Failed {
+                    what: format!(
+                        "s3:DeleteObjects on {name} could not delete {} object(s), e.g. {:?}: {} {}",
+                        out.errors().len(),
+                        e.key().unwrap_or_default(),
+                        e.code().unwrap_or_default(),
+                        e.message().unwrap_or_default()
+                    ),
+                });
+            }
         }
     }
     let uploads =

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use eksaudit_spec::{log_group_name, partition, ExternalId, Notify, Reader, RoleKind, Spec};
+use eksaudit_spec::{log_group_name, partition, Encryption, ExternalId, Notify, Reader, RoleKind, Spec};
 use serde_json::{json, Value};
 
 use crate::model::{DesiredResource, Field, Kind, Management};
@@ -14,6 +14,8 @@ use crate::report::Message;
 pub const FIREHOSE_ERROR_LOG_STREAM: &str = "DestinationDelivery";
 /// Incomplete multipart uploads are aborted after this many days.
 pub const ABORT_MULTIPART_DAYS: u32 = 7;
+/// The Firehose stream's encryption status once it is encrypted at rest.
+pub const STREAM_ENCRYPTION_ENABLED: &str = "ENABLED";
 /// Stands for the random part of a generated external id until the reader role exists; apply generates it once
 /// and every later run reads it back from the role's trust policy (live AWS is the state).
 pub const GENERATED: &str = "<generated>";
@@ -72,6 +74,23 @@ impl Names<'_> {
     fn bucket_arn(&self, region: &str) -> String {
         format!("arn:{}:s3:::{}", self.partition, self.bucket(region))
     }
+    fn access_log_bucket(&self, region: &str) -> String {
+        self.spec.access_log_bucket_name(self.account, region)
+    }
+    fn access_log_bucket_arn(&self, region: &str) -> String {
+        format!("arn:{}:s3:::{}", self.partition, self.access_log_bucket(region))
+    }
+    /// The key the bucket and topic are encrypted with: the one `kms_key_arn` brings, else the pipeline's own
+    /// (by its alias, known before the key exists); `None` with `encryption = "sse-s3"`.
+    fn kms_key(&self, region: &str) -> Option<String> {
+        match (&self.spec.bucket.encryption, &self.spec.bucket.kms_key_arn) {
+            (Encryption::SseS3, _) => None,
+            (Encryption::SseKms, Some(key)) => Some(key.clone()),
+            (Encryption::SseKms, None) => {
+                Some(format!("arn:{}:kms:{region}:{}:{}", self.partition, self.account, self.spec.kms_alias()))
+            }
+        }
+    }
     fn topic_arn(&self, region: &str) -> String {
         format!("arn:{}:sns:{region}:{}:{}", self.partition, self.account, self.spec.topic_name())
     }
@@ -108,6 +127,13 @@ fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
     json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
 }
 
+/// Limits a KMS statement to use through S3 in the spec's regions (AWS's `kms:ViaService`).
+fn via_s3(mut statement: Value, n: &Names<'_>) -> Value {
+    let services: Vec<String> = n.regions().map(|r| format!("s3.{r}.amazonaws.com")).collect();
+    statement["Condition"] = json!({"StringEquals": {"kms:ViaService": services}});
+    statement
+}
+
 fn policy_document(statements: Vec<Value>) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -116,7 +142,8 @@ fn policy_document(statements: Vec<Value>) -> Value {
 pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value> {
     let partition = spec.regions.first().map_or("aws", |r| partition(&r.name));
     let n = Names { spec, account, partition };
-    let kms = spec.bucket.kms_key_arn.clone();
+    // The pipeline's own key grants the roles in its key policy; a key brought along is granted here.
+    let kms = spec.bucket.kms_key_arn.clone().filter(|_| spec.bucket.encryption == Encryption::SseKms);
     match kind {
         RoleKind::Firehose => {
             let buckets: Vec<String> = n.regions().map(|r| n.bucket_arn(r)).collect();
@@ -143,7 +170,7 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                 ),
             ];
             if let Some(key) = kms {
-                s.push(allow("EncryptObjects", &["kms:Decrypt", "kms:GenerateDataKey"], vec![key]));
+                s.push(via_s3(allow("EncryptObjects", &["kms:Decrypt", "kms:GenerateDataKey"], vec![key]), &n));
             }
             s
         }
@@ -187,7 +214,7 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                 Notify::None => {}
             }
             if let Some(key) = kms {
-                s.push(allow("DecryptObjects", &["kms:Decrypt"], vec![key]));
+                s.push(via_s3(allow("DecryptObjects", &["kms:Decrypt"], vec![key]), &n));
             }
             s
         }
@@ -294,7 +321,7 @@ fn trust_policy(n: &Names<'_>, kind: RoleKind) -> Value {
 fn bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
     let spec = n.spec;
     let arn = n.bucket_arn(region);
-    let encryption = match &spec.bucket.kms_key_arn {
+    let encryption = match n.kms_key(region) {
         Some(key) => json!({"algorithm": "aws:kms", "kms_key_id": key, "bucket_key": true}),
         None => json!({"algorithm": "AES256"}),
     };
@@ -312,6 +339,20 @@ fn bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
         "Resource": [arn.clone(), format!("{arn}/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}
     })]);
+    let logging = spec
+        .bucket
+        .access_logging
+        .then(|| json!({"target_bucket": n.access_log_bucket(region), "target_prefix": ACCESS_LOG_PREFIX}));
+    let mut fields = hardened_bucket_fields(spec, encryption, lifecycle, tls_only);
+    fields.insert("logging".into(), Field::exact(logging.unwrap_or(Value::Null)));
+    fields
+}
+
+/// Where in the access-log bucket S3 writes a bucket's server access logs.
+pub const ACCESS_LOG_PREFIX: &str = "s3-access-logs/";
+
+/// What every bucket of the pipeline has: no public access, no ACLs, encryption, a policy, versioning, expiry.
+fn hardened_bucket_fields(spec: &Spec, encryption: Value, lifecycle: Value, policy: Value) -> BTreeMap<String, Field> {
     BTreeMap::from([
         (
             "public_access_block".into(),
@@ -321,11 +362,131 @@ fn bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
         ),
         ("ownership".into(), Field::exact(json!("BucketOwnerEnforced"))),
         ("encryption".into(), Field::exact(encryption)),
-        ("policy".into(), Field::policy(tls_only)),
+        ("policy".into(), Field::policy(policy)),
         ("versioning".into(), Field::exact(json!(if spec.bucket.versioning { "Enabled" } else { "Disabled" }))),
         ("lifecycle".into(), Field::exact(lifecycle)),
         ("tags".into(), Field::tags(&spec.resource_tags())),
     ])
+}
+
+/// The policy of the access-log bucket: only S3's logging service may write, only the logs of this region's
+/// bucket, only from this account; nothing over plain HTTP. The logging grant comes first (S3, and the emulator,
+/// look for it).
+fn access_log_bucket_policy(n: &Names<'_>, region: &str) -> Value {
+    let arn = n.access_log_bucket_arn(region);
+    policy_document(vec![
+        json!({
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": ["s3:PutObject"],
+            "Resource": format!("{arn}/{ACCESS_LOG_PREFIX}*"),
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": n.bucket_arn(region)},
+                "StringEquals": {"aws:SourceAccount": n.account}
+            }
+        }),
+        json!({
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn.clone(), format!("{arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }),
+    ])
+}
+
+/// The access-log bucket: hardened like the pipeline's bucket, but SSE-S3 (S3 delivers server access logs only
+/// into buckets with S3-managed keys) and not logged itself.
+fn access_log_bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
+    let days = n.spec.bucket.retention_days;
+    let lifecycle = json!({
+        "expire_current_days": (days > 0).then_some(days),
+        "expire_noncurrent_days": (days > 0).then_some(days),
+        "abort_incomplete_multipart_days": ABORT_MULTIPART_DAYS,
+    });
+    hardened_bucket_fields(n.spec, json!({"algorithm": "AES256"}), lifecycle, access_log_bucket_policy(n, region))
+}
+
+/// The operations the account's administrators keep on the pipeline's key (no `kms:*`: nothing that encrypts
+/// or decrypts data).
+pub const KMS_KEY_ADMIN_ACTIONS: &[&str] = &[
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+];
+
+/// The key policy of the pipeline's key in a region: the account administers it; the Firehose role encrypts
+/// through S3; S3 (and SNS, when the pipeline notifies through a topic) use it for this account's bucket and topic
+/// only; the reader decrypts through S3. Nothing else.
+fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
+    let via_s3 = json!({"StringEquals": {"kms:ViaService": format!("s3.{region}.amazonaws.com")}});
+    // A key policy applies to its own key only: AWS writes that "*"; the ARN pattern of the region's keys says the
+    // same and names the resource type (as linters ask).
+    let this_key = format!("arn:{}:kms:{region}:{}:key/*", n.partition, n.account);
+    let mut statements = vec![
+        json!({
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:{}:iam::{}:root", n.partition, n.account)},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            // The alias actions are also authorised on the alias (linters look for its ARN).
+            "Resource": [&this_key, format!("arn:{}:kms:{region}:{}:{}", n.partition, n.account, n.spec.kms_alias())]
+        }),
+        json!({
+            "Sid": "FirehoseWritesObjects",
+            "Effect": "Allow",
+            "Principal": {"AWS": n.role_arn(RoleKind::Firehose)},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": this_key,
+            "Condition": via_s3
+        }),
+        json!({
+            "Sid": "S3Service",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": this_key,
+            "Condition": {"ArnLike": {"aws:SourceArn": n.bucket_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
+        }),
+    ];
+    if n.spec.consumer.notify == Notify::Sns {
+        statements.push(json!({
+            "Sid": "SnsService",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": this_key,
+            "Condition": {"ArnLike": {"aws:SourceArn": n.topic_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
+        }));
+    }
+    statements.push(json!({
+        "Sid": "ReaderReadsObjects",
+        "Effect": "Allow",
+        "Principal": {"AWS": n.role_arn(RoleKind::Reader)},
+        "Action": ["kms:Decrypt"],
+        "Resource": this_key,
+        "Condition": via_s3
+    }));
+    policy_document(statements)
 }
 
 fn topic_policy(n: &Names<'_>, region: &str) -> Value {
@@ -478,6 +639,29 @@ impl DesiredState {
         for (index, region) in spec.regions.iter().enumerate() {
             let r = region.name.as_str();
             let at = |what: &str| format!("region.{r}.{what}");
+            if spec.bucket.owns_key() {
+                out.resources.push(resource(
+                    at("kms_key"),
+                    Kind::KmsKey,
+                    Some(r),
+                    spec.kms_alias(),
+                    BTreeMap::from([
+                        ("policy".into(), Field::policy(kms_key_policy(&n, r))),
+                        ("rotation".into(), Field::exact(json!(true))),
+                        ("state".into(), Field::exact(json!("Enabled"))),
+                        ("tags".into(), Field::tags(&tags)),
+                    ]),
+                ));
+            }
+            if spec.bucket.access_logging {
+                out.resources.push(resource(
+                    at("access_log_bucket"),
+                    Kind::Bucket,
+                    Some(r),
+                    n.access_log_bucket(r),
+                    access_log_bucket_fields(&n, r),
+                ));
+            }
             out.resources.push(resource(at("bucket"), Kind::Bucket, Some(r), n.bucket(r), bucket_fields(&n, r)));
             let notification_target = match spec.consumer.notify {
                 Notify::Sns => {
@@ -488,6 +672,8 @@ impl DesiredState {
                         spec.topic_name(),
                         BTreeMap::from([
                             ("policy".into(), Field::policy(topic_policy(&n, r))),
+                            // "" is SNS's word for no encryption.
+                            ("kms_master_key_id".into(), Field::exact(json!(n.kms_key(r).unwrap_or_default()))),
                             ("tags".into(), Field::tags(&tags)),
                         ]),
                     ));
@@ -571,6 +757,8 @@ impl DesiredState {
                         "error_logging".into(),
                         Field::exact(json!({"enabled": true, "log_group": n.firehose_log_group(), "log_stream": FIREHOSE_ERROR_LOG_STREAM})),
                     ),
+                    // Server-side encryption at rest with a key Firehose owns (no charge, no key policy).
+                    ("encryption".into(), Field::exact(json!(STREAM_ENCRYPTION_ENABLED))),
                     ("tags".into(), Field::tags(&tags)),
                 ]),
             ));

@@ -65,6 +65,14 @@ pub fn destroy_plan(
             ));
             continue;
         }
+        if d.kind == Kind::KmsKey && retain_bucket {
+            plan.notes.push(Message::new(
+                &d.address,
+                format!("KMS key {} is kept with the logs it encrypts", d.name),
+                "set [bucket] on_destroy = \"delete\" to delete the buckets and schedule the key's deletion",
+            ));
+            continue;
+        }
         if d.kind == Kind::Bucket && retain_bucket {
             plan.notes.push(Message::new(
                 &d.address,
@@ -87,6 +95,7 @@ pub fn destroy_plan(
                 .collect(),
         });
     }
+    keep_keys_of_kept_buckets(desired, observed, &mut plan);
     for s in &observed.stale {
         plan.resources.push(ResourceChange {
             address: s.address.clone(),
@@ -141,4 +150,30 @@ pub(crate) fn trusted_by(o: &ObservedResource) -> Vec<String> {
         .filter_map(serde_json::Value::as_str)
         .map(str::to_string)
         .collect()
+}
+
+/// A region's key is scheduled for deletion only when the bucket it encrypts goes too (or is already gone): a
+/// bucket left in place (not ours, unreadable) keeps its key, so its objects stay readable.
+fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, plan: &mut Plan) {
+    let kept: Vec<String> = desired
+        .resources
+        .iter()
+        .filter(|d| d.kind == Kind::Bucket && d.address.ends_with(".bucket"))
+        .filter(|d| !matches!(observed.resources.get(&d.address), Some(Observation::Absent) | None))
+        .filter(|d| !plan.resources.iter().any(|r| r.address == d.address))
+        .filter_map(|d| d.region.clone())
+        .collect();
+    let mut notes = Vec::new();
+    plan.resources.retain(|r| {
+        let keep = r.kind == Kind::KmsKey && r.region.as_ref().is_some_and(|region| kept.contains(region));
+        if keep {
+            notes.push(Message::new(
+                &r.address,
+                format!("KMS key {} is kept: the bucket it encrypts stays", r.name),
+                "the key is scheduled for deletion by the destroy that deletes the bucket",
+            ));
+        }
+        !keep
+    });
+    plan.notes.extend(notes);
 }

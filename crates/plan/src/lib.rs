@@ -15,6 +15,8 @@ pub mod render;
 mod report;
 pub mod saved;
 #[cfg(test)]
+mod security_tests;
+#[cfg(test)]
 mod tests;
 
 pub use desired::{DesiredState, Inputs};

@@ -11,6 +11,7 @@ use serde_json::Value;
 pub enum Kind {
     OidcProvider,
     Role,
+    KmsKey,
     Bucket,
     Topic,
     TopicSubscription,
@@ -28,6 +29,7 @@ impl Kind {
         match self {
             Kind::OidcProvider => "IAM OIDC provider",
             Kind::Role => "IAM role",
+            Kind::KmsKey => "KMS key",
             Kind::Bucket => "S3 bucket",
             Kind::Topic => "SNS topic",
             Kind::TopicSubscription => "SNS subscription",
@@ -47,7 +49,13 @@ impl Kind {
     pub fn owner_tagged(self) -> bool {
         matches!(
             self,
-            Kind::Role | Kind::Bucket | Kind::Topic | Kind::Queue | Kind::DeliveryStream | Kind::FirehoseLogGroup
+            Kind::Role
+                | Kind::KmsKey
+                | Kind::Bucket
+                | Kind::Topic
+                | Kind::Queue
+                | Kind::DeliveryStream
+                | Kind::FirehoseLogGroup
         )
     }
 }

@@ -133,6 +133,23 @@ pub const OPERATIONS: &[Operation] = &[
     op("s3", "ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     op("s3", "AbortMultipartUpload", "s3:AbortMultipartUpload"),
     op("s3", "DeleteBucket", "s3:DeleteBucket"),
+    op("s3", "GetBucketLogging", "s3:GetBucketLogging"),
+    op("s3", "PutBucketLogging", "s3:PutBucketLogging"),
+    // KMS
+    op("kms", "DescribeKey", "kms:DescribeKey"),
+    op("kms", "GetKeyPolicy", "kms:GetKeyPolicy"),
+    op("kms", "GetKeyRotationStatus", "kms:GetKeyRotationStatus"),
+    op("kms", "ListResourceTags", "kms:ListResourceTags"),
+    // Tags on create need kms:TagResource too.
+    // Its tags need kms:TagResource on the new key (ManagePipelineKeys grants it on the region's keys).
+    op("kms", "CreateKey", "kms:CreateKey"),
+    op("kms", "CreateAlias", "kms:CreateAlias"),
+    op("kms", "EnableKeyRotation", "kms:EnableKeyRotation"),
+    op("kms", "PutKeyPolicy", "kms:PutKeyPolicy"),
+    op("kms", "TagResource", "kms:TagResource"),
+    op("kms", "CancelKeyDeletion", "kms:CancelKeyDeletion"),
+    op("kms", "EnableKey", "kms:EnableKey"),
+    op("kms", "ScheduleKeyDeletion", "kms:ScheduleKeyDeletion"),
     // SNS
     op("sns", "GetTopicAttributes", "sns:GetTopicAttributes"),
     op("sns", "ListTagsForResource", "sns:ListTagsForResource"),
@@ -168,6 +185,7 @@ pub const OPERATIONS: &[Operation] = &[
     op_passing("firehose", "UpdateDestination", "firehose:UpdateDestination", &[], FIREHOSE_PRINCIPAL),
     op("firehose", "TagDeliveryStream", "firehose:TagDeliveryStream"),
     op("firehose", "DeleteDeliveryStream", "firehose:DeleteDeliveryStream"),
+    op("firehose", "StartDeliveryStreamEncryption", "firehose:StartDeliveryStreamEncryption"),
     // CloudWatch Logs
     op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
     op("logs", "ListTagsForResource", "logs:ListTagsForResource"),
@@ -254,6 +272,7 @@ const READ_BUCKETS: &[&str] = &[
     "s3:GetBucketVersioning",
     "s3:GetBucketLifecycleConfiguration",
     "s3:GetBucketNotificationConfiguration",
+    "s3:GetBucketLogging",
     // Only for a bucket with no tags and no policy: is it an interrupted create?
     "s3:ListObjectVersions",
 ];
@@ -290,6 +309,7 @@ const MANAGE_BUCKETS: &[&str] = &[
     "s3:PutBucketVersioning",
     "s3:PutBucketLifecycleConfiguration",
     "s3:PutBucketNotificationConfiguration",
+    "s3:PutBucketLogging",
 ];
 const MANAGE_TOPICS: &[&str] = &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource"];
 const MANAGE_QUEUES: &[&str] = &["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"];
@@ -302,6 +322,7 @@ const MANAGE_STREAMS: &[&str] = &[
     "firehose:UpdateDestination",
     "firehose:TagDeliveryStream",
     "firehose:DeleteDeliveryStream",
+    "firehose:StartDeliveryStreamEncryption",
 ];
 const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:CreateLogStream"];
 /// DeleteSubscriptionFilter: apply removes our filter from clusters the spec no longer selects.
@@ -323,6 +344,22 @@ const DELETE_QUEUES: &[&str] = &["sqs:DeleteQueue"];
 const DELETE_OIDC_PROVIDERS: &[&str] = &["iam:DeleteOpenIDConnectProvider"];
 const DELETE_BUCKETS: &[&str] = &["s3:ListObjectVersions", "s3:ListMultipartUploads", "s3:DeleteBucket"];
 const DELETE_OBJECTS: &[&str] = &["s3:DeleteObjects", "s3:AbortMultipartUpload"];
+/// The pipeline's keys, found through their alias (IAM authorises the key itself).
+const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"];
+/// CreateKey names no key yet: IAM authorises it on "*" only.
+const CREATE_KEYS: &[&str] = &["kms:CreateKey"];
+/// CreateAlias is authorised on the key and on the alias.
+const ALIAS_KEYS: &[&str] = &["kms:CreateAlias"];
+const MANAGE_KEYS: &[&str] = &[
+    "kms:EnableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:TagResource",
+    "kms:CancelKeyDeletion",
+    "kms:EnableKey",
+    // A key made by an apply that lost the race for the alias to another apply of the same spec.
+    "kms:ScheduleKeyDeletion",
+];
+const DELETE_KEYS: &[&str] = &["kms:ScheduleKeyDeletion"];
 
 /// The ARNs of what the spec names, with `*` for the account when the spec does not pin it.
 struct Scope<'a> {
@@ -424,18 +461,43 @@ impl Scope<'_> {
             .collect()
     }
 
+    /// Each region's bucket and, with access logging, its access-log bucket.
     fn buckets(&self) -> Vec<String> {
         self.per_region(
             |_| true,
-            |p, r| vec![format!("arn:{p}:s3:::{}", self.spec.bucket_name(&self.account, &r.name))],
+            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}")).collect(),
         )
     }
 
     fn bucket_objects(&self) -> Vec<String> {
         self.per_region(
             |_| true,
-            |p, r| vec![format!("arn:{p}:s3:::{}/*", self.spec.bucket_name(&self.account, &r.name))],
+            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}/*")).collect(),
         )
+    }
+
+    fn bucket_names(&self, region: &str) -> Vec<String> {
+        let mut names = vec![self.spec.bucket_name(&self.account, region)];
+        if self.spec.bucket.access_logging {
+            names.push(self.spec.access_log_bucket_name(&self.account, region));
+        }
+        names
+    }
+
+    /// The keys of the spec's regions (a key's id is not known before it exists), when the pipeline owns one.
+    fn keys(&self) -> Vec<String> {
+        if !self.spec.bucket.owns_key() {
+            return Vec::new();
+        }
+        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:key/*", r.name, self.account)])
+    }
+
+    fn key_aliases(&self) -> Vec<String> {
+        if !self.spec.bucket.owns_key() {
+            return Vec::new();
+        }
+        let alias = self.spec.kms_alias();
+        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:{alias}", r.name, self.account)])
     }
 
     fn topics(&self) -> Vec<String> {
@@ -561,6 +623,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     targets.extend(s.queues());
     p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
+    p.grant("ReadPipelineKeys", &[READ_KEYS], s.keys());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
     p.grant("ReadClusterLogGroupFilters", &[READ_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
     p.grant("ReadSelectedClusters", &[READ_CLUSTERS], s.clusters(all));
@@ -588,6 +651,13 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             }
             leftovers_of_another_consumer(&mut p, &s, spec);
             p.grant("CreateAndUpdateDeliveryStreams", &[MANAGE_STREAMS], s.streams());
+            if spec.bucket.owns_key() {
+                p.grant("CreatePipelineKeys", &[CREATE_KEYS], vec!["*".to_string()]);
+                p.grant("ManagePipelineKeys", &[MANAGE_KEYS], s.keys());
+                let mut aliased = s.keys();
+                aliased.extend(s.key_aliases());
+                p.grant("AliasPipelineKeys", &[ALIAS_KEYS], aliased);
+            }
             p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
             p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
             let mut retained = s.firehose_log_groups(retention);
@@ -600,8 +670,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             p.grant("DeleteDeliveryStreams", &[DELETE_STREAMS], s.streams());
             p.grant("RemoveBucketNotifications", &[REMOVE_NOTIFICATIONS], s.buckets());
             if topics {
-                let sid = if subscription { "UnsubscribeConsumerAndDeleteTopics" } else { "DeleteTopics" };
-                p.grant(sid, &[DELETE_TOPICS, optional(subscription, UNSUBSCRIBE)], s.topics());
+                p.grant("DeleteTopics", &[DELETE_TOPICS], s.topics());
+                // IAM authorises sns:Unsubscribe on no resource (the subscription is named by its own ARN).
+                if subscription {
+                    p.grant("UnsubscribeConsumer", &[UNSUBSCRIBE], vec!["*".to_string()]);
+                }
             }
             if queues {
                 p.grant("DeleteQueues", &[DELETE_QUEUES], s.queues());
@@ -613,6 +686,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             if spec.bucket.on_destroy == OnDestroy::Delete {
                 p.grant("EmptyAndDeleteBuckets", &[DELETE_BUCKETS], s.buckets());
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
+                // Only once the buckets it encrypts are gone; retained buckets keep their key.
+                p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
             }
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
@@ -906,6 +981,7 @@ clusters = ["*"]
                     "firehose" => resource.starts_with("deliverystream/"),
                     "logs" => resource.starts_with("log-group:/aws/"),
                     "eks" => resource.starts_with("cluster/"),
+                    "kms" => resource == &"key/*" || resource.starts_with("alias/"),
                     _ => false,
                 };
                 assert!(ok, "{statement}: {arn} is not a {other} resource ARN");
@@ -921,12 +997,15 @@ clusters = ["*"]
                 for s in statements(&policy) {
                     let sid = s["Sid"].as_str().unwrap();
                     let resources = list(&s["Resource"]);
-                    if sid == "DiscoverAccountAndClusters" {
+                    // Actions without resource-level permissions: discovery, and creating a key.
+                    let unscoped =
+                        ["DiscoverAccountAndClusters", "CreatePipelineKeys", "UnsubscribeConsumer"].contains(&sid);
+                    if unscoped {
                         assert_eq!(resources, ["*"], "only actions without resource-level permissions use *");
                     }
                     for arn in resources {
-                        assert!(arn == "*" || sid == "DiscoverAccountAndClusters" || arn.starts_with("arn:"));
-                        if sid != "DiscoverAccountAndClusters" {
+                        assert!(arn == "*" || unscoped || arn.starts_with("arn:"));
+                        if !unscoped {
                             assert_ne!(arn, "*", "{sid} must be scoped");
                         }
                         check_arn(&arn, &spec, sid);
@@ -946,7 +1025,25 @@ clusters = ["*"]
             statements(&policy).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
         assert_eq!(
             list(&by_sid["ReadBuckets"]["Resource"]),
-            ["arn:aws:s3:::eks-audit-123456789012-eu-central-1", "arn:aws:s3:::eks-audit-123456789012-us-east-1"]
+            [
+                "arn:aws:s3:::eks-audit-123456789012-eu-central-1",
+                "arn:aws:s3:::eks-audit-123456789012-eu-central-1-access-logs",
+                "arn:aws:s3:::eks-audit-123456789012-us-east-1",
+                "arn:aws:s3:::eks-audit-123456789012-us-east-1-access-logs"
+            ]
+        );
+        assert_eq!(
+            list(&by_sid["ManagePipelineKeys"]["Resource"]),
+            ["arn:aws:kms:eu-central-1:123456789012:key/*", "arn:aws:kms:us-east-1:123456789012:key/*"]
+        );
+        assert_eq!(
+            list(&by_sid["AliasPipelineKeys"]["Resource"]),
+            [
+                "arn:aws:kms:eu-central-1:123456789012:key/*",
+                "arn:aws:kms:us-east-1:123456789012:key/*",
+                "arn:aws:kms:eu-central-1:123456789012:alias/eks-audit",
+                "arn:aws:kms:us-east-1:123456789012:alias/eks-audit"
+            ]
         );
         assert_eq!(
             list(&by_sid["CreateAndUpdatePipelineRoles"]["Resource"]),
@@ -992,7 +1089,10 @@ clusters = ["*"]
         let example = operator_policy(&spec(EXAMPLE), Command::Plan, None);
         let by_sid: BTreeMap<&str, &Value> =
             statements(&example).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
-        assert_eq!(by_sid["ReadBuckets"]["Resource"], "arn:aws:s3:::eks-audit-*-eu-central-1");
+        assert_eq!(
+            list(&by_sid["ReadBuckets"]["Resource"]),
+            ["arn:aws:s3:::eks-audit-*-eu-central-1", "arn:aws:s3:::eks-audit-*-eu-central-1-access-logs"]
+        );
         assert_eq!(
             list(&by_sid["ReadTopicsAndQueues"]["Resource"]),
             [
@@ -1195,15 +1295,16 @@ clusters = ["prod-1"]
     }
 
     /// IAM's limits, counted without whitespace: 6,144 characters for a managed policy, 10,240 for a role's inline
-    /// policies. Every policy fits in a managed one except apply's for a spec with every option on in two
-    /// regions (it also deletes what a switch of consumer leaves): that one fits inline (`put-role-policy`).
+    /// policies. Every policy fits in a managed one except apply's and destroy's for a spec with every option on
+    /// in two regions (they also delete what a switch of consumer leaves, and the pipeline's keys and access-log
+    /// buckets): those fit inline (`put-role-policy`).
     #[test]
     fn the_example_policies_fit_in_a_managed_policy() {
         for (i, spec) in specs().into_iter().enumerate() {
             for command in ALL {
                 let size = operator_policy(&spec, command, None).to_string().len();
-                let limit = if i == 1 && command == Command::Apply { 10_240 } else { 6_144 };
-                assert!(size < limit, "{}: {size} characters", command.name());
+                let limit = if i == 1 && matches!(command, Command::Apply | Command::Destroy) { 10_240 } else { 6_144 };
+                assert!(size < limit, "spec {i}, {}: {size} characters", command.name());
             }
         }
         let sentinel = spec(&EVERYTHING.replace(

@@ -97,9 +97,9 @@ fn empty_account_creates_everything() {
     let plan = diff(&d, &empty(&d), &options(&s));
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
     let summary = plan.summary();
-    // 3 roles; bucket, topic, subscription, notification, firehose log group, stream; per cluster: logging
-    // (update: off → on), log group and filter.
-    assert_eq!((summary.create, summary.update, summary.delete), (3 + 6 + 2 * 2, 2, 0));
+    // 3 roles; KMS key, access-log bucket, bucket, topic, subscription, notification, firehose log group,
+    // stream; per cluster: logging (update: off → on), log group and filter.
+    assert_eq!((summary.create, summary.update, summary.delete), (3 + 8 + 2 * 2, 2, 0));
     insta::assert_snapshot!(render::text(&plan, Colors(false)));
 }
 
@@ -369,7 +369,23 @@ fn hardened_defaults() {
         topic["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
         json!("arn:aws:s3:::eks-audit-123456789012-eu-central-1")
     );
-    assert_eq!(get("region.eu-central-1.bucket", "encryption"), json!({"algorithm": "AES256"}));
+    // SSE-KMS with a bucket key, under the pipeline's own key (by its alias); the topic under the same key; the
+    // stream encrypted at rest; access logs into the access-log bucket (SSE-S3: all S3 logs into).
+    let alias = "arn:aws:kms:eu-central-1:123456789012:alias/eks-audit";
+    assert_eq!(
+        get("region.eu-central-1.bucket", "encryption"),
+        json!({"algorithm": "aws:kms", "kms_key_id": alias, "bucket_key": true})
+    );
+    assert_eq!(get("region.eu-central-1.topic", "kms_master_key_id"), json!(alias));
+    assert_eq!(get("region.eu-central-1.stream", "encryption"), json!("ENABLED"));
+    assert_eq!(get("region.eu-central-1.kms_key", "rotation"), json!(true));
+    assert_eq!(
+        get("region.eu-central-1.bucket", "logging"),
+        json!({"target_bucket": "eks-audit-123456789012-eu-central-1-access-logs", "target_prefix": "s3-access-logs/"})
+    );
+    assert_eq!(get("region.eu-central-1.access_log_bucket", "encryption"), json!({"algorithm": "AES256"}));
+    assert_eq!(get("region.eu-central-1.access_log_bucket", "versioning"), json!("Enabled"));
+    assert_eq!(get("region.eu-central-1.access_log_bucket", "ownership"), json!("BucketOwnerEnforced"));
     assert_eq!(get("region.eu-central-1.bucket", "ownership"), json!("BucketOwnerEnforced"));
     assert_eq!(get("region.eu-central-1.stream", "compression"), json!("UNCOMPRESSED"));
     let kms = spec(&SPEC.replace(
@@ -545,6 +561,8 @@ fn sentinel_is_an_oidc_provider_a_web_identity_reader_and_a_queue_s3_notifies() 
             "role.firehose",
             "role.cloudwatch",
             "role.reader",
+            "region.eu-central-1.kms_key",
+            "region.eu-central-1.access_log_bucket",
             "region.eu-central-1.bucket",
             "region.eu-central-1.dead_letter_queue",
             "region.eu-central-1.queue",
@@ -753,6 +771,8 @@ fn switching_notify_from_sns_to_sqs_replaces_the_notification_and_deletes_the_to
         changes(&plan),
         [
             ("role.reader", Action::Update),
+            // SNS no longer needs the key: its statement leaves the key policy.
+            ("region.eu-central-1.kms_key", Action::Update),
             ("region.eu-central-1.dead_letter_queue", Action::Create),
             ("region.eu-central-1.queue", Action::Create),
             ("region.eu-central-1.bucket_notification", Action::Replace),

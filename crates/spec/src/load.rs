@@ -655,7 +655,11 @@ impl Ctx<'_> {
     }
 
     fn bucket(&mut self, t: &DeTable<'_>) -> Option<Bucket> {
-        self.check_keys(t, "bucket", &["name", "retention_days", "versioning", "kms_key_arn", "on_destroy"]);
+        self.check_keys(
+            t,
+            "bucket",
+            &["name", "retention_days", "versioning", "kms_key_arn", "on_destroy", "encryption", "access_logging"],
+        );
         let mut ok = true;
         let name = self.string(t, "bucket", "name", "name = \"acme-eks-audit-{region}\"");
         if let Some((n, s)) = &name {
@@ -690,13 +694,47 @@ impl Ctx<'_> {
                 OnDestroy::Retain
             }
         };
+        let access_logging = self.boolean(t, "bucket", "access_logging");
+        let encryption = self.bucket_encryption(t, kms.is_some(), &mut ok);
         ok.then(|| Bucket {
             name_template: name.map_or_else(|| DEFAULT_BUCKET_NAME.to_string(), |(n, _)| n),
             retention_days: retention.map_or(DEFAULT_RETENTION_DAYS, |(r, _)| r as u32),
             versioning: versioning.unwrap_or(true),
             kms_key_arn: kms.map(|(k, _)| k),
             on_destroy,
+            encryption,
+            access_logging: access_logging.unwrap_or(true),
         })
+    }
+
+    /// `[bucket] encryption`: "sse-kms" (the default) or "sse-s3", which cannot go with a `kms_key_arn`.
+    fn bucket_encryption(&mut self, t: &DeTable<'_>, has_key: bool, ok: &mut bool) -> Encryption {
+        match self.string(t, "bucket", "encryption", "encryption = \"sse-kms\"") {
+            None => Encryption::SseKms,
+            Some((v, _)) if v == "sse-kms" => Encryption::SseKms,
+            Some((v, s)) if v == "sse-s3" => {
+                if has_key {
+                    *ok = false;
+                    self.push(
+                        "bucket.encryption",
+                        Some(s),
+                        "encryption = \"sse-s3\" uses no KMS key, but kms_key_arn names one".to_string(),
+                        Some("leave kms_key_arn out, or use encryption = \"sse-kms\"".into()),
+                    );
+                }
+                Encryption::SseS3
+            }
+            Some((v, s)) => {
+                *ok = false;
+                self.push(
+                    "bucket.encryption",
+                    Some(s),
+                    format!("unknown value {v:?}"),
+                    Some("use \"sse-kms\" (a customer-managed KMS key, the default) or \"sse-s3\"".into()),
+                );
+                Encryption::SseKms
+            }
+        }
     }
 
     fn firehose(&mut self, t: &DeTable<'_>) -> Option<Firehose> {
@@ -949,6 +987,18 @@ impl Ctx<'_> {
             if let Err(Invalid { message, hint }) = rules::bucket_name(&name) {
                 let span = bucket_name_span.clone().or_else(|| region_name_span(i));
                 self.push("bucket.name", span, format!("{message} (region {})", region.name), hint);
+            } else if spec.bucket.access_logging {
+                let logs = spec.access_log_bucket_name(&account, &region.name);
+                if let Err(Invalid { message, .. }) = rules::bucket_name(&logs) {
+                    let span = bucket_name_span.clone().or_else(|| region_name_span(i));
+                    self.push(
+                        "bucket.name",
+                        span,
+                        format!("{message} (the access-log bucket of region {})", region.name),
+                        Some("shorten bucket.name by the 12 characters of \"-access-logs\", or set [bucket] access_logging = false"
+                            .to_string()),
+                    );
+                }
             }
         }
         if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {

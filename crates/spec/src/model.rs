@@ -157,6 +157,28 @@ pub struct Bucket {
     pub versioning: bool,
     pub kms_key_arn: Option<String>,
     pub on_destroy: OnDestroy,
+    /// How objects, the topic and the stream are encrypted at rest.
+    pub encryption: Encryption,
+    /// Server access logging into a per-region `{bucket}-access-logs` bucket.
+    pub access_logging: bool,
+}
+
+/// `[bucket] encryption`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// A customer-managed KMS key per region (`alias/{pipeline}`, created by the pipeline unless
+    /// `kms_key_arn` brings one): the bucket (with a bucket key) and the topic use it.
+    SseKms,
+    /// S3-managed keys: no KMS key, no KMS charges; the topic is not encrypted (S3 cannot publish to a topic
+    /// under an AWS-managed key).
+    SseS3,
+}
+
+impl Bucket {
+    /// The key the pipeline creates and owns in each region: encryption is KMS and no key was brought.
+    pub fn owns_key(&self) -> bool {
+        self.encryption == Encryption::SseKms && self.kms_key_arn.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,16 @@ impl Spec {
         render_bucket_name(&self.bucket.name_template, &self.pipeline.name, account, region)
     }
 
+    /// The bucket each region's bucket writes its server access logs into.
+    pub fn access_log_bucket_name(&self, account: &str, region: &str) -> String {
+        format!("{}-access-logs", self.bucket_name(account, region))
+    }
+
+    /// The alias of the KMS key the pipeline creates in each region.
+    pub fn kms_alias(&self) -> String {
+        format!("alias/{}", self.pipeline.name)
+    }
+
     /// The SNS topic in each region.
     pub fn topic_name(&self) -> String {
         self.pipeline.name.clone()

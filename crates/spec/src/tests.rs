@@ -62,6 +62,10 @@ fn minimal_spec_gets_every_default() {
     let spec = parse_spec(MINIMAL).unwrap();
     assert_eq!(spec.bucket.retention_days, 180);
     assert!(spec.bucket.versioning);
+    // Secure by default: the pipeline's own KMS key, server access logs.
+    assert_eq!(spec.bucket.encryption, Encryption::SseKms);
+    assert!(spec.bucket.owns_key());
+    assert!(spec.bucket.access_logging);
     assert_eq!(spec.firehose.buffer_size_mb, 5);
     assert_eq!(spec.firehose.buffer_interval_seconds, 300);
     assert_eq!(spec.firehose.prefix, "eks-audit-logs/");
@@ -394,6 +398,21 @@ fn bucket_rules() {
         "another region",
     );
     assert_one(&format!("{MINIMAL}\n[bucket]\nkms_key_arn = \"key\"\n"), "bucket.kms_key_arn", "not a valid ARN");
+    assert_one(&format!("{MINIMAL}\n[bucket]\nencryption = \"aes\"\n"), "bucket.encryption", "unknown value");
+    // 60 characters: a valid bucket, but its access-log bucket would be 72.
+    let long = format!("{MINIMAL}\n[bucket]\nname = \"{}-{{region}}\"\n", "a".repeat(47));
+    assert_one(&long, "bucket.name", "the access-log bucket of region eu-central-1");
+    assert!(parse_spec(&format!("{long}access_logging = false\n")).is_ok());
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\nencryption = \"sse-s3\"\nkms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/abc\"\n"),
+        "bucket.encryption",
+        "uses no KMS key",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[bucket]\naccess_logging = \"no\"\n"),
+        "bucket.access_logging",
+        "expected true or false",
+    );
     let two =
         format!("{MINIMAL}\n[bucket]\nname = \"acme-audit\"\n\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
     assert_one(&two, "bucket.name", "same bucket name");

@@ -466,6 +466,41 @@ fn form_param(body: &[u8], name: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// moto judges a bucket policy's Deny whose condition it cannot evaluate (`aws:SecureTransport`) as denying, so
+/// in moto the TLS-only policy every pipeline bucket has forbids deleting objects; in AWS, where the SDK speaks
+/// HTTPS, it does not. A DeleteObjects is forwarded with the bucket's policy lifted for that one call (the caller
+/// puts it back): the bucket and its policy, as returned.
+fn lift_bucket_policy(method: &str, target: &str, port: u16) -> Option<(String, Vec<u8>)> {
+    let (path, query) = target.split_once('?')?;
+    if method != "POST" || !query.split('&').any(|q| q == "delete" || q == "delete=") {
+        return None;
+    }
+    let bucket = path.trim_matches('/').split('/').next().filter(|b| !b.is_empty())?.to_string();
+    let (status, policy) = moto_call(port, "GET", &format!("/{bucket}?policy"), b"").ok()?;
+    if status != 200 {
+        return None;
+    }
+    moto_call(port, "DELETE", &format!("/{bucket}?policy"), b"").ok()?;
+    Some((bucket, policy))
+}
+
+/// One plain request to moto (S3, path style): its status and body.
+fn moto_call(port: u16, method: &str, target: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut upstream = TcpStream::connect(("127.0.0.1", port))?;
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    upstream.write_all(request.as_bytes())?;
+    upstream.write_all(body)?;
+    let mut response = BufReader::new(upstream);
+    let head = read_head(&mut response)?;
+    let mut out = Vec::new();
+    response.read_to_end(&mut out)?;
+    let status = head.first().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Ok((status, out))
+}
+
 /// Rewrites moto's answers where they differ from AWS's.
 fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8>) {
     let ok = head.first().is_some_and(|l| l.contains(" 200 "));
@@ -485,6 +520,24 @@ fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8
         )
         .into_bytes();
         set_content_type(head, "application/json");
+    }
+}
+
+/// moto keeps the encryption a stream was created with as given, without the status AWS reports (ENABLED once
+/// the stream is ACTIVE); StartDeliveryStreamEncryption sets it.
+fn emulate_operation(operation: &str, body: &mut Vec<u8>) {
+    if operation != "DescribeDeliveryStream" {
+        return;
+    }
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+    let Some(config) = v.pointer_mut("/DeliveryStreamDescription/DeliveryStreamEncryptionConfiguration") else {
+        return;
+    };
+    if let Some(config) = config.as_object_mut() {
+        if config.contains_key("KeyType") && !config.contains_key("Status") {
+            config.insert("Status".into(), "ENABLED".into());
+            *body = v.to_string().into_bytes();
+        }
     }
 }
 
@@ -617,6 +670,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         return answer(&mut client_w, (head, local.into_bytes()));
     }
 
+    let lifted = lift_bucket_policy(&method, &target, upstream_port);
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
     let mut out = Vec::new();
     out.extend_from_slice(head[0].as_bytes());
@@ -637,6 +691,9 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     let mut head = read_head(&mut response)?;
     let mut body = Vec::new();
     response.read_to_end(&mut body)?;
+    if let Some((bucket, policy)) = lifted {
+        moto_call(upstream_port, "PUT", &format!("/{bucket}?policy"), &policy)?;
+    }
     let ok = head.first().is_some_and(|l| l.contains(" 200 ") || l.contains(" 204 "));
     let hook = {
         let mut state = shared.lock().expect("recorder state");
@@ -663,6 +720,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         return Ok(());
     }
     emulate(&method, &target, &mut head, &mut body);
+    emulate_operation(&operation, &mut body);
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");
         let added =

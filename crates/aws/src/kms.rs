@@ -1,0 +1,211 @@
+//! The pipeline's KMS key in a region, found by its alias: read, create, converge, schedule deletion.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types as kt;
+use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
+use serde_json::{json, Value};
+
+use crate::{Error, ErrorKind, RegionClients};
+
+/// The AWS minimum: a key scheduled for deletion can still be recovered (apply cancels the deletion) for a week.
+pub const DELETION_WINDOW_DAYS: i32 = 7;
+
+fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn build_error(e: impl std::fmt::Display) -> Error {
+    Error::Failed { what: format!("could not build an AWS request: {e}") }
+}
+
+/// The key's id behind the alias, `None` when the alias does not exist.
+async fn key_id(c: &RegionClients, alias: &str) -> Result<Option<(String, String)>, Error> {
+    let out = optional(
+        c.kms.describe_key().key_id(alias).send().await.map_err(|e| Error::call("kms:DescribeKey", alias, e)),
+    )?;
+    Ok(out
+        .and_then(|o| o.key_metadata)
+        .map(|m| (m.key_id().to_string(), m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default())))
+}
+
+/// The key behind `alias`: its policy, rotation, state (`Enabled`, `PendingDeletion`...) and tags. Rotation is
+/// not readable while the key is not enabled; it is then `null` and converged once the key is enabled again.
+pub(crate) async fn observe_key(c: &RegionClients, alias: &str) -> Result<Observation, Error> {
+    let Some((id, state)) = key_id(c, alias).await? else { return Ok(Observation::Absent) };
+    let kms = &c.kms;
+    let (policy, tags, rotation) = futures::join!(
+        async {
+            kms.get_key_policy()
+                .key_id(&id)
+                .policy_name("default")
+                .send()
+                .await
+                .map_err(|e| Error::call("kms:GetKeyPolicy", alias, e))
+        },
+        async {
+            kms.list_resource_tags().key_id(&id).send().await.map_err(|e| Error::call("kms:ListResourceTags", alias, e))
+        },
+        async {
+            if state != "Enabled" {
+                return Ok(None);
+            }
+            kms.get_key_rotation_status()
+                .key_id(&id)
+                .send()
+                .await
+                .map(|r| Some(r.key_rotation_enabled()))
+                .map_err(|e| Error::call("kms:GetKeyRotationStatus", alias, e))
+        },
+    );
+    let mut o = ObservedResource {
+        tags: tags?.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
+        ..Default::default()
+    };
+    let policy = policy?.policy().and_then(eksaudit_plan::policy::parse).unwrap_or(Value::Null);
+    o.fields.insert("policy".into(), policy);
+    o.fields.insert("rotation".into(), rotation?.map_or(Value::Null, |r| json!(r)));
+    o.fields.insert("state".into(), json!(state));
+    o.fields.insert("key_id".into(), json!(id));
+    Ok(Observation::Present(o))
+}
+
+fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<kt::Tag>, Error> {
+    tags.iter().map(|(k, v)| kt::Tag::builder().tag_key(k).tag_value(v).build().map_err(build_error)).collect()
+}
+
+fn field<'a>(d: &'a DesiredResource, name: &str) -> &'a Value {
+    d.fields.get(name).map(|f| &f.value).unwrap_or(&Value::Null)
+}
+
+/// Creates the key (policy and tags at once), points the alias at it and turns rotation on. A run stopped before
+/// the alias leaves a tagged key without one; the next apply creates another (the alias is the identity).
+pub(crate) async fn create_key(
+    c: &RegionClients,
+    d: &DesiredResource,
+    pipeline: &str,
+    owner_tags: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let alias = d.name.as_str();
+    if key_id(c, alias).await?.is_some() {
+        return update_key(c, d, &["policy".into(), "rotation".into(), "state".into(), "tags".into()], owner_tags)
+            .await;
+    }
+    let created = c
+        .kms
+        .create_key()
+        .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
+        .key_usage(kt::KeyUsageType::EncryptDecrypt)
+        .key_spec(kt::KeySpec::SymmetricDefault)
+        .policy(field(d, "policy").to_string())
+        .set_tags(Some(tags(owner_tags)?))
+        .send()
+        .await
+        .map_err(|e| Error::call("kms:CreateKey", alias, e))?;
+    let id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_string())
+        .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?;
+    let aliased = c
+        .kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&id)
+        .send()
+        .await
+        .map_err(|e| Error::call("kms:CreateAlias", alias, e));
+    match aliased {
+        Ok(_) => enable_rotation(c, alias, &id).await,
+        // Another apply of the same spec created the key first: ours was never used; it goes, theirs is kept.
+        Err(e) if e.code() == Some("AlreadyExistsException") => {
+            c.kms
+                .schedule_key_deletion()
+                .key_id(&id)
+                .pending_window_in_days(DELETION_WINDOW_DAYS)
+                .send()
+                .await
+                .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))?;
+            update_key(c, d, &["policy".into(), "rotation".into(), "state".into(), "tags".into()], owner_tags).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {
+    c.kms
+        .enable_key_rotation()
+        .key_id(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::call("kms:EnableKeyRotation", alias, e))
+}
+
+/// Converges the given fields. A key pending deletion (a destroy, then an apply within the window) is recovered
+/// first: its deletion cancelled and the key enabled, so the logs it encrypted stay readable.
+pub(crate) async fn update_key(
+    c: &RegionClients,
+    d: &DesiredResource,
+    fields: &[String],
+    owner_tags: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let alias = d.name.as_str();
+    let Some((id, state)) = key_id(c, alias).await? else {
+        return Err(Error::Failed { what: format!("KMS key {alias} disappeared during apply") });
+    };
+    let kms = &c.kms;
+    let has = |f: &str| fields.iter().any(|x| x == f);
+    if has("state") && state != "Enabled" {
+        if state == "PendingDeletion" {
+            kms.cancel_key_deletion()
+                .key_id(&id)
+                .send()
+                .await
+                .map_err(|e| Error::call("kms:CancelKeyDeletion", alias, e))?;
+        }
+        kms.enable_key().key_id(&id).send().await.map_err(|e| Error::call("kms:EnableKey", alias, e))?;
+    }
+    if has("policy") {
+        kms.put_key_policy()
+            .key_id(&id)
+            .policy_name("default")
+            .policy(field(d, "policy").to_string())
+            .send()
+            .await
+            .map_err(|e| Error::call("kms:PutKeyPolicy", alias, e))?;
+    }
+    // A key enabled again gets its rotation back.
+    if has("rotation") || (has("state") && state != "Enabled") {
+        enable_rotation(c, alias, &id).await?;
+    }
+    if has("tags") {
+        kms.tag_resource()
+            .key_id(&id)
+            .set_tags(Some(tags(owner_tags)?))
+            .send()
+            .await
+            .map_err(|e| Error::call("kms:TagResource", alias, e))?;
+    }
+    Ok(())
+}
+
+/// Schedules the key's deletion with the shortest window AWS allows; the alias stays with it, so an apply within
+/// the window finds the key and recovers it. Already scheduled or gone is done.
+pub(crate) async fn schedule_deletion(c: &RegionClients, alias: &str) -> Result<(), Error> {
+    let Some((id, state)) = key_id(c, alias).await? else { return Ok(()) };
+    if state == "PendingDeletion" {
+        return Ok(());
+    }
+    c.kms
+        .schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(DELETION_WINDOW_DAYS)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))
+}

@@ -1,0 +1,300 @@
+//! Security by default against moto: the pipeline's KMS key (rotation on, its policy), the bucket, topic and
+//! stream encrypted with it, server access logs into a hardened access-log bucket, the opt-outs, and the key's
+//! deletion scheduled by destroy only once what it encrypts is gone.
+
+use eksaudit_test_support::Moto;
+use serde_json::Value;
+
+use crate::support::{Run, Workdir};
+
+const SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["*"]
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+"#;
+
+const ACCOUNT: &str = "123456789012";
+
+fn bucket(region: &str) -> String {
+    format!("eks-audit-{ACCOUNT}-{region}")
+}
+
+fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
+    let out = w.run(Some(&moto.endpoint()), args);
+    out.assert_no_panic();
+    out
+}
+
+fn apply(moto: &Moto, w: &Workdir) {
+    let out = run(moto, w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
+}
+
+fn assert_in_sync(moto: &Moto, w: &Workdir) {
+    moto.recorder().reset();
+    let plan = run(moto, w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), 0, "not in sync after apply:\n{}\n{}", plan.stdout(), plan.stderr());
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+}
+
+/// The key behind the pipeline's alias: (id, state, rotation, policy).
+async fn key(moto: &Moto, region: &str) -> Option<(String, String, bool, Value)> {
+    let kms = moto.region(region).kms;
+    let meta = kms.describe_key().key_id("alias/eks-audit").send().await.ok()?.key_metadata?;
+    let id = meta.key_id().to_string();
+    let state = meta.key_state().map(|s| s.as_str().to_string()).unwrap_or_default();
+    let rotation = kms.get_key_rotation_status().key_id(&id).send().await.unwrap().key_rotation_enabled();
+    let policy = kms.get_key_policy().key_id(&id).policy_name("default").send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    Some((id, state, rotation, policy))
+}
+
+fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid} in {policy:#}"))
+}
+
+async fn topic_key(moto: &Moto, region: &str) -> String {
+    let arn = format!("arn:aws:sns:{region}:{ACCOUNT}:eks-audit");
+    let attrs = moto.region(region).sns.get_topic_attributes().topic_arn(arn).send().await.unwrap();
+    attrs.attributes().and_then(|a| a.get("KmsMasterKeyId")).cloned().unwrap_or_default()
+}
+
+/// The stream's encryption status as eksaudit reads it (through the recorder, which adds the status moto leaves
+/// out for a stream created encrypted).
+async fn stream_encryption(moto: &Moto, region: &str) -> Option<String> {
+    let config = moto.sdk_config(region).to_builder().endpoint_url(moto.endpoint()).build();
+    let firehose = eksaudit_aws::Aws::from_config(config, true).region(region).firehose;
+    let out = firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await;
+    let d = out.unwrap().delivery_stream_description.unwrap();
+    d.delivery_stream_encryption_configuration().and_then(|e| e.status()).map(|s| s.as_str().to_string())
+}
+
+async fn bucket_encryption(moto: &Moto, region: &str, name: &str) -> (String, Option<String>, Option<bool>) {
+    let out = moto.region(region).s3.get_bucket_encryption().bucket(name).send().await.unwrap();
+    let rule = out.server_side_encryption_configuration().unwrap().rules()[0].clone();
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    (
+        by_default.sse_algorithm().as_str().to_string(),
+        by_default.kms_master_key_id().map(str::to_string),
+        rule.bucket_key_enabled(),
+    )
+}
+
+#[tokio::test]
+async fn apply_creates_a_rotated_key_per_region_and_encrypts_bucket_topic_and_stream_with_it() {
+    let moto = Moto::start();
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    for region in ["eu-central-1", "us-east-1"] {
+        let (_, state, rotation, policy) = key(&moto, region).await.expect("the pipeline's key");
+        assert_eq!(state, "Enabled");
+        assert!(rotation, "rotation is on in {region}");
+        let sids: Vec<&str> =
+            policy["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert_eq!(
+            sids,
+            ["AccountAdministers", "FirehoseWritesObjects", "S3Service", "SnsService", "ReaderReadsObjects"],
+            "exactly these principals, nothing else"
+        );
+        let firehose = statement(&policy, "FirehoseWritesObjects");
+        assert_eq!(firehose["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:role/eks-audit-firehose"));
+        assert_eq!(firehose["Condition"]["StringEquals"]["kms:ViaService"], format!("s3.{region}.amazonaws.com"));
+        let reader = statement(&policy, "ReaderReadsObjects");
+        assert_eq!(reader["Action"], serde_json::json!(["kms:Decrypt"]));
+        let s3 = statement(&policy, "S3Service");
+        assert_eq!(s3["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
+        assert_eq!(s3["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{}", bucket(region)));
+        let tags = moto.region(region).kms.list_resource_tags().key_id("alias/eks-audit").send().await;
+        // moto resolves ListResourceTags by key id only: look the key up by its id.
+        let tags = match tags {
+            Ok(t) => t,
+            Err(_) => {
+                let (id, ..) = key(&moto, region).await.unwrap();
+                moto.region(region).kms.list_resource_tags().key_id(id).send().await.unwrap()
+            }
+        };
+        assert!(
+            tags.tags().iter().any(|t| t.tag_key() == "eksaudit:pipeline" && t.tag_value() == "eks-audit"),
+            "the key carries the owner tag"
+        );
+
+        let alias_arn = format!("arn:aws:kms:{region}:{ACCOUNT}:alias/eks-audit");
+        let (algorithm, key_id, bucket_key) = bucket_encryption(&moto, region, &bucket(region)).await;
+        assert_eq!(
+            (algorithm.as_str(), key_id.as_deref(), bucket_key),
+            ("aws:kms", Some(alias_arn.as_str()), Some(true))
+        );
+        assert_eq!(topic_key(&moto, region).await, alias_arn);
+        assert_eq!(stream_encryption(&moto, region).await.as_deref(), Some("ENABLED"));
+    }
+    assert_in_sync(&moto, &w);
+}
+
+#[tokio::test]
+async fn the_bucket_logs_into_a_hardened_access_log_bucket_only_s3_logging_may_write_to() {
+    let moto = Moto::start();
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let region = "eu-central-1";
+    let s3 = moto.region(region).s3;
+    let logs = format!("{}-access-logs", bucket(region));
+    let logging = s3.get_bucket_logging().bucket(bucket(region)).send().await.unwrap();
+    let enabled = logging.logging_enabled().expect("server access logging is on");
+    assert_eq!(enabled.target_bucket(), logs);
+    assert_eq!(enabled.target_prefix(), "s3-access-logs/");
+    // Same hardening as the pipeline's bucket, with S3-managed keys (all S3 delivers access logs into).
+    assert_eq!(bucket_encryption(&moto, region, &logs).await.0, "AES256");
+    let versioning = s3.get_bucket_versioning().bucket(&logs).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let pab = s3.get_public_access_block().bucket(&logs).send().await.unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (pab.block_public_acls(), pab.ignore_public_acls(), pab.block_public_policy(), pab.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let ownership = s3.get_bucket_ownership_controls().bucket(&logs).send().await.unwrap();
+    assert_eq!(ownership.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let policy = s3.get_bucket_policy().bucket(&logs).send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let allows: Vec<&Value> =
+        policy["Statement"].as_array().unwrap().iter().filter(|s| s["Effect"] == "Allow").collect();
+    assert_eq!(allows.len(), 1, "only S3's logging service may write: {policy:#}");
+    assert_eq!(allows[0]["Principal"], serde_json::json!({"Service": "logging.s3.amazonaws.com"}));
+    assert_eq!(allows[0]["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
+    assert_eq!(allows[0]["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{}", bucket(region)));
+    let tags = s3.get_bucket_tagging().bucket(&logs).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "eksaudit:pipeline" && t.value() == "eks-audit"));
+    // The access-log bucket is not logged itself.
+    let own = s3.get_bucket_logging().bucket(&logs).send().await.unwrap();
+    assert!(own.logging_enabled().is_none());
+}
+
+#[tokio::test]
+async fn opting_out_means_no_key_sse_s3_an_unencrypted_topic_and_no_access_log_bucket() {
+    let moto = Moto::start();
+    let spec = SPEC.replace(
+        "[[region]]\nname = \"eu-central-1\"",
+        "[bucket]\nencryption = \"sse-s3\"\naccess_logging = false\n\n[[region]]\nname = \"eu-central-1\"",
+    );
+    let w = Workdir::with_spec(&spec);
+    apply(&moto, &w);
+    let region = "eu-central-1";
+    assert!(key(&moto, region).await.is_none(), "no key is created");
+    assert_eq!(bucket_encryption(&moto, region, &bucket(region)).await.0, "AES256");
+    assert_eq!(topic_key(&moto, region).await, "");
+    // The stream is still encrypted at rest, with a key Firehose owns (no KMS charge).
+    assert_eq!(stream_encryption(&moto, region).await.as_deref(), Some("ENABLED"));
+    let s3 = moto.region(region).s3;
+    assert!(s3.head_bucket().bucket(format!("{}-access-logs", bucket(region))).send().await.is_err());
+    assert!(s3.get_bucket_logging().bucket(bucket(region)).send().await.unwrap().logging_enabled().is_none());
+    assert_in_sync(&moto, &w);
+}
+
+#[tokio::test]
+async fn drift_in_rotation_topic_key_and_stream_encryption_is_planned_and_converged() {
+    let moto = Moto::start();
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let region = "eu-central-1";
+    let c = moto.region(region);
+    let (id, ..) = key(&moto, region).await.unwrap();
+    c.kms.disable_key_rotation().key_id(&id).send().await.unwrap();
+    let arn = format!("arn:aws:sns:{region}:{ACCOUNT}:eks-audit");
+    c.sns
+        .set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("KmsMasterKeyId")
+        .attribute_value("")
+        .send()
+        .await
+        .unwrap();
+    c.firehose.stop_delivery_stream_encryption().delivery_stream_name("eks-audit").send().await.unwrap();
+
+    let plan = run(&moto, &w, &["plan", "--json"]).json();
+    let changed: Vec<String> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .flat_map(|r| {
+            let address = r["address"].as_str().unwrap().to_string();
+            r["changes"].as_array().unwrap().iter().map(move |c| format!("{address}.{}", c["field"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            format!("region.{region}.kms_key.rotation"),
+            format!("region.{region}.topic.kms_master_key_id"),
+            format!("region.{region}.stream.encryption"),
+        ],
+        "{plan:#}"
+    );
+    apply(&moto, &w);
+    assert!(key(&moto, region).await.unwrap().2);
+    assert_eq!(stream_encryption(&moto, region).await.as_deref(), Some("ENABLED"));
+    assert_in_sync(&moto, &w);
+}
+
+#[tokio::test]
+async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_retained_data() {
+    let moto = Moto::start();
+    // Retained (the default): the key stays, enabled, with the logs it encrypts.
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains("is kept with the logs it encrypts"), "{}", out.stdout());
+    for region in ["eu-central-1", "us-east-1"] {
+        assert_eq!(key(&moto, region).await.unwrap().1, "Enabled");
+    }
+
+    // Deleted: both buckets go, then the key is scheduled for deletion with the shortest window.
+    let spec = SPEC.replace(
+        "[[region]]\nname = \"eu-central-1\"",
+        "[bucket]\non_destroy = \"delete\"\n\n[[region]]\nname = \"eu-central-1\"",
+    );
+    let w = Workdir::with_spec(&spec);
+    apply(&moto, &w);
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    let region = "eu-central-1";
+    assert_eq!(key(&moto, region).await.unwrap().1, "PendingDeletion");
+    let s3 = moto.region(region).s3;
+    assert!(s3.head_bucket().bucket(bucket(region)).send().await.is_err());
+    assert!(s3.head_bucket().bucket(format!("{}-access-logs", bucket(region))).send().await.is_err());
+    let writes: Vec<String> = moto.recorder().writes();
+    let schedule = writes.iter().position(|w| w == "ScheduleKeyDeletion").expect("key deletion scheduled");
+    let last_bucket_delete = writes.iter().rposition(|w| w.starts_with("DELETE /eks-audit-")).expect("buckets deleted");
+    assert!(schedule > last_bucket_delete, "the key goes after the buckets: {writes:?}");
+    let requests = moto.recorder().requests();
+    let request = requests
+        .iter()
+        .find(|r| r.header("x-amz-target").is_some_and(|t| t.ends_with("ScheduleKeyDeletion")))
+        .expect("the ScheduleKeyDeletion request");
+    let body = String::from_utf8_lossy(&request.body);
+    assert!(body.contains("\"PendingWindowInDays\":7"), "{body}");
+
+    // An apply within the window recovers the key: deletion cancelled, enabled, rotation on.
+    apply(&moto, &w);
+    let (_, state, rotation, _) = key(&moto, region).await.unwrap();
+    assert_eq!((state.as_str(), rotation), ("Enabled", true));
+    assert_in_sync(&moto, &w);
+}
