@@ -280,10 +280,25 @@ async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_re
     let s3 = moto.region(region).s3;
     assert!(s3.head_bucket().bucket(bucket(region)).send().await.is_err());
     assert!(s3.head_bucket().bucket(format!("{}-access-logs", bucket(region))).send().await.is_err());
-    let writes: Vec<String> = moto.recorder().writes();
-    let schedule = writes.iter().position(|w| w == "ScheduleKeyDeletion").expect("key deletion scheduled");
-    let last_bucket_delete = writes.iter().rposition(|w| w.starts_with("DELETE /eks-audit-")).expect("buckets deleted");
-    assert!(schedule > last_bucket_delete, "the key goes after the buckets: {writes:?}");
+    // Per region (regions are torn down concurrently): its key is scheduled after both its buckets are deleted.
+    let writes: Vec<(String, String)> = moto
+        .recorder()
+        .calls()
+        .into_iter()
+        .zip(moto.recorder().requests())
+        .filter(|(c, _)| c.write)
+        .map(|(c, r)| (c.operation, signing_region(&r)))
+        .collect();
+    for region in ["eu-central-1", "us-east-1"] {
+        let schedule = writes
+            .iter()
+            .position(|(op, r)| op == "ScheduleKeyDeletion" && r == region)
+            .unwrap_or_else(|| panic!("key deletion scheduled in {region}: {writes:?}"));
+        let prefix = format!("DELETE /{}", bucket(region));
+        let deletes = writes.iter().enumerate().filter(|(_, (op, _))| op.starts_with(&prefix)).map(|(i, _)| i);
+        assert_eq!(deletes.clone().count(), 2, "the bucket and its access-log bucket: {writes:?}");
+        assert!(deletes.into_iter().all(|i| i < schedule), "the key goes after the buckets: {writes:?}");
+    }
     let requests = moto.recorder().requests();
     let request = requests
         .iter()
@@ -297,4 +312,10 @@ async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_re
     let (_, state, rotation, _) = key(&moto, region).await.unwrap();
     assert_eq!((state.as_str(), rotation), ("Enabled", true));
     assert_in_sync(&moto, &w);
+}
+
+/// The region a request was signed for (its SigV4 credential scope).
+fn signing_region(request: &eksaudit_test_support::Request) -> String {
+    let auth = request.header("authorization").unwrap_or_default();
+    auth.split("Credential=").nth(1).and_then(|c| c.split('/').nth(2)).unwrap_or_default().to_string()
 }
