@@ -52,11 +52,20 @@ async fn owned(moto: &Moto) -> Vec<(String, usize)> {
     ];
     let buckets = c.s3.list_buckets().send().await.unwrap();
     let bucket = buckets.buckets().iter().any(|b| b.name() == Some(BUCKET));
-    counts.push(("buckets".into(), usize::from(bucket)));
+    let access_logs = format!("{BUCKET}-access-logs");
+    let access_logs = buckets.buckets().iter().any(|b| b.name() == Some(access_logs.as_str()));
+    counts.push(("buckets".into(), usize::from(bucket) + usize::from(access_logs)));
     if bucket {
         let n = c.s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
         counts.push(("notifications".into(), n.topic_configurations().len()));
     }
+    // KMS keys not scheduled for deletion (a destroyed pipeline's key waits out its window, as AWS's does).
+    let mut keys = 0;
+    for k in c.kms.list_keys().send().await.unwrap().keys() {
+        let meta = c.kms.describe_key().key_id(k.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
+        keys += usize::from(meta.key_state().is_some_and(|s| s.as_str() != "PendingDeletion"));
+    }
+    counts.push(("keys".into(), keys));
     for cluster in ["prod", "stage"] {
         let group = format!("/aws/eks/{cluster}/cluster");
         let filters = c.logs.describe_subscription_filters().log_group_name(&group).send().await;
@@ -72,8 +81,9 @@ fn converged() -> Vec<(String, usize)> {
         ("streams", 1),
         ("topics", 1),
         ("subscriptions", 1),
-        ("buckets", 1),
+        ("buckets", 2),
         ("notifications", 1),
+        ("keys", 1),
         ("filters on prod", 1),
         ("filters on stage", 1),
     ]

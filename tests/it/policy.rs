@@ -624,7 +624,8 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
             vec![format!("arn:aws:eks:{region}:{account}:cluster/{cluster}")]
         }
         // IAM authorises a KMS call on the key, also when the call names it by its alias (the key behind it).
-        ("kms", "CreateKey") => vec!["*".into()],
+        // CreateKey names no key; ListAliases names one (KeyId) but IAM authorises it on "*" only.
+        ("kms", "CreateKey" | "ListKeys" | "ListAliases") => vec!["*".into()],
         ("kms", "CreateAlias") => vec![
             format!("arn:aws:kms:{region}:{account}:{}", field("AliasName")),
             format!("arn:aws:kms:{region}:{account}:key/{}", field("TargetKeyId")),

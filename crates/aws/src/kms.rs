@@ -82,8 +82,9 @@ fn field<'a>(d: &'a DesiredResource, name: &str) -> &'a Value {
     d.fields.get(name).map(|f| &f.value).unwrap_or(&Value::Null)
 }
 
-/// Creates the key (policy and tags at once), points the alias at it and turns rotation on. A run stopped before
-/// the alias leaves a tagged key without one; the next apply creates another (the alias is the identity).
+/// Creates the key (policy and tags at once), points the alias at it and turns rotation on. A run stopped between
+/// CreateKey and CreateAlias left a key tagged as this pipeline's without the alias: that key is used rather than a
+/// second one made (searched for only here, when the alias is missing, so an in-sync run never pays for it).
 pub(crate) async fn create_key(
     c: &RegionClients,
     d: &DesiredResource,
@@ -91,25 +92,31 @@ pub(crate) async fn create_key(
     owner_tags: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
     let alias = d.name.as_str();
+    let all_fields = ["policy".into(), "rotation".into(), "state".into(), "tags".into()];
     if key_id(c, alias).await?.is_some() {
-        return update_key(c, d, &["policy".into(), "rotation".into(), "state".into(), "tags".into()], owner_tags)
-            .await;
+        return update_key(c, d, &all_fields, owner_tags).await;
     }
-    let created = c
-        .kms
-        .create_key()
-        .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
-        .key_usage(kt::KeyUsageType::EncryptDecrypt)
-        .key_spec(kt::KeySpec::SymmetricDefault)
-        .policy(field(d, "policy").to_string())
-        .set_tags(Some(tags(owner_tags)?))
-        .send()
-        .await
-        .map_err(|e| Error::call("kms:CreateKey", alias, e))?;
-    let id = created
-        .key_metadata()
-        .map(|m| m.key_id().to_string())
-        .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?;
+    let orphan = orphan_key(c, alias, pipeline).await?;
+    let id = match &orphan {
+        Some(id) => id.clone(),
+        None => {
+            let created = c
+                .kms
+                .create_key()
+                .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
+                .key_usage(kt::KeyUsageType::EncryptDecrypt)
+                .key_spec(kt::KeySpec::SymmetricDefault)
+                .policy(field(d, "policy").to_string())
+                .set_tags(Some(tags(owner_tags)?))
+                .send()
+                .await
+                .map_err(|e| Error::call("kms:CreateKey", alias, e))?;
+            created
+                .key_metadata()
+                .map(|m| m.key_id().to_string())
+                .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?
+        }
+    };
     let aliased = c
         .kms
         .create_alias()
@@ -119,20 +126,58 @@ pub(crate) async fn create_key(
         .await
         .map_err(|e| Error::call("kms:CreateAlias", alias, e));
     match aliased {
-        Ok(_) => enable_rotation(c, alias, &id).await,
-        // Another apply of the same spec created the key first: ours was never used; it goes, theirs is kept.
+        Ok(_) if orphan.is_none() => enable_rotation(c, alias, &id).await,
+        // An adopted key may predate today's policy or tags: converge all of it.
+        Ok(_) => update_key(c, d, &all_fields, owner_tags).await,
+        // Another apply of the same spec aliased a key first. If that is not the one we hold, ours was never
+        // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
         Err(e) if e.code() == Some("AlreadyExistsException") => {
-            c.kms
-                .schedule_key_deletion()
-                .key_id(&id)
-                .pending_window_in_days(DELETION_WINDOW_DAYS)
-                .send()
-                .await
-                .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))?;
-            update_key(c, d, &["policy".into(), "rotation".into(), "state".into(), "tags".into()], owner_tags).await
+            if key_id(c, alias).await?.is_some_and(|(current, _)| current != id) {
+                c.kms
+                    .schedule_key_deletion()
+                    .key_id(&id)
+                    .pending_window_in_days(DELETION_WINDOW_DAYS)
+                    .send()
+                    .await
+                    .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))?;
+            }
+            update_key(c, d, &all_fields, owner_tags).await
         }
         Err(e) => Err(e),
     }
+}
+
+/// A key in the region tagged as this pipeline's, not scheduled for deletion and without an alias: what a run
+/// stopped between CreateKey and CreateAlias leaves.
+async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Option<String>, Error> {
+    let mut keys = c.kms.list_keys().into_paginator().items().send();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| Error::call("kms:ListKeys", alias, e))?;
+        let Some(id) = key.key_id() else { continue };
+        // Keys of others (AWS managed ones among them) may not let us read their tags: not ours.
+        let tags = match c.kms.list_resource_tags().key_id(id).send().await {
+            Ok(t) => Some(t),
+            Err(e) => match Error::call("kms:ListResourceTags", id, e) {
+                e if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AccessDenied) => None,
+                e => return Err(e),
+            },
+        };
+        let ours = tags.is_some_and(|t| {
+            t.tags().iter().any(|t| t.tag_key() == eksaudit_spec::OWNER_TAG_KEY && t.tag_value() == pipeline)
+        });
+        if !ours {
+            continue;
+        }
+        let meta = c.kms.describe_key().key_id(id).send().await.map_err(|e| Error::call("kms:DescribeKey", id, e))?;
+        let usable =
+            meta.key_metadata().and_then(|m| m.key_state()).is_some_and(|s| *s != kt::KeyState::PendingDeletion);
+        let aliases =
+            c.kms.list_aliases().key_id(id).send().await.map_err(|e| Error::call("kms:ListAliases", id, e))?;
+        if usable && aliases.aliases().is_empty() {
+            return Ok(Some(id.to_string()));
+        }
+    }
+    Ok(None)
 }
 
 async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {

@@ -143,6 +143,8 @@ pub const OPERATIONS: &[Operation] = &[
     // Tags on create need kms:TagResource too.
     // Its tags need kms:TagResource on the new key (ManagePipelineKeys grants it on the region's keys).
     op("kms", "CreateKey", "kms:CreateKey"),
+    op("kms", "ListKeys", "kms:ListKeys"),
+    op("kms", "ListAliases", "kms:ListAliases"),
     op("kms", "CreateAlias", "kms:CreateAlias"),
     op("kms", "EnableKeyRotation", "kms:EnableKeyRotation"),
     op("kms", "PutKeyPolicy", "kms:PutKeyPolicy"),
@@ -346,8 +348,9 @@ const DELETE_BUCKETS: &[&str] = &["s3:ListObjectVersions", "s3:ListMultipartUplo
 const DELETE_OBJECTS: &[&str] = &["s3:DeleteObjects", "s3:AbortMultipartUpload"];
 /// The pipeline's keys, found through their alias (IAM authorises the key itself).
 const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"];
-/// CreateKey names no key yet: IAM authorises it on "*" only.
-const CREATE_KEYS: &[&str] = &["kms:CreateKey"];
+/// CreateKey names no key yet, and ListKeys and ListAliases (the search for a key an interrupted run made but did
+/// not alias) list the region's: IAM authorises them on "*" only.
+const CREATE_KEYS: &[&str] = &["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"];
 /// CreateAlias is authorised on the key and on the alias.
 const ALIAS_KEYS: &[&str] = &["kms:CreateAlias"];
 const MANAGE_KEYS: &[&str] = &[
