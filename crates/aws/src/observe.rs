@@ -119,13 +119,28 @@ pub async fn observe(
             (Kind::ClusterLogging, Some(c)) => {
                 tasks.push(Box::pin(async move { settle(&d.address, cluster_logging(c, &d.name).await) }))
             }
-            (Kind::SubscriptionFilter, Some(c)) => {
+            (Kind::SubscriptionFilter, Some(c)) if !d.address.ends_with(".alerts_filter") => {
                 let group_address = d.address.replace(".filter", ".log_group");
                 let has_group = by_address.contains_key(group_address.as_str());
-                tasks.push(Box::pin(cluster_filters(c, d, group_address, has_group)));
+                let alerts =
+                    by_address.get(format!("{}alerts_filter", d.address.trim_end_matches("filter")).as_str()).copied();
+                let alerts_name = spec.alerts_name();
+                tasks.push(Box::pin(async move {
+                    cluster_filters(c, d, group_address, has_group, alerts, &alerts_name).await
+                }));
             }
-            // Read together with the bucket and the filters respectively.
-            (Kind::BucketNotification | Kind::LogGroup, _) => {}
+            (Kind::Function, Some(c)) => {
+                let statement = eksaudit_plan::alerts::AlertNames::new(spec, account).statement_id();
+                tasks.push(Box::pin(async move {
+                    let resources = crate::alerts::observe_function(c, &d.address, &d.name, &statement).await;
+                    Found { resources, ..Default::default() }
+                }))
+            }
+            (Kind::FunctionLogGroup, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, firehose_log_group(c, &d.name).await) }))
+            }
+            // Read together with the bucket, the filters and the function respectively.
+            (Kind::BucketNotification | Kind::LogGroup | Kind::SubscriptionFilter | Kind::FunctionPermission, _) => {}
             (_, None) => {}
         }
     }
@@ -212,8 +227,12 @@ pub async fn observe(
         observed.stale.extend(f.stale);
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    if spec.alerts.is_none() {
+        crate::alerts::observe_leftovers(aws, regions, spec, account, &mut observed).await;
+    }
     observed
 }
+
 
 /// Regions the spec no longer names but the pipeline's CloudWatch Logs role still trusts (its trust policy lists
 /// `arn:<partition>:logs:<region>:...` for every region it was applied to). What eksaudit left there is stale.
@@ -470,7 +489,7 @@ fn role_name(name_or_arn: &str) -> &str {
     name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
 
-async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation, Error> {
+pub(crate) async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation, Error> {
     let iam = aws.iam();
     let role = optional(iam.get_role().role_name(name).send().await.map_err(|e| Error::call("iam:GetRole", name, e)))?;
     let Some(role) = role.and_then(|r| r.role) else { return Ok(Observation::Absent) };
@@ -812,7 +831,7 @@ async fn notification(c: &RegionClients, bucket: &str, pipeline: &str) -> Result
     Ok((ours.map_or(Observation::Absent, Observation::Present), others))
 }
 
-async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
+pub(crate) async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
     let attrs = optional(
         c.sns
             .get_topic_attributes()
@@ -949,9 +968,18 @@ async fn cluster_logging(c: &RegionClients, name: &str) -> Result<Observation, E
     Ok(Observation::Present(o))
 }
 
-/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so) and our filter,
-/// and names the filters of others that hold the group's slots.
-async fn cluster_filters(c: &RegionClients, d: &DesiredResource, group_address: String, has_group: bool) -> Found {
+/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the
+/// alerts filter (`{pipeline}-alerts`: observed when the spec wants it, stale otherwise), and names the filters of
+/// others that hold the group's slots. The alerts filter's neighbours include the pipeline's filter, which comes
+/// first.
+async fn cluster_filters(
+    c: &RegionClients,
+    d: &DesiredResource,
+    group_address: String,
+    has_group: bool,
+    alerts: Option<&DesiredResource>,
+    alerts_name: &str,
+) -> Found {
     let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
     let mut found = Found::default();
     match describe_filters(c, &group).await {
@@ -960,23 +988,51 @@ async fn cluster_filters(c: &RegionClients, d: &DesiredResource, group_address: 
             if has_group {
                 found.resources.push((group_address, Observation::Absent));
             }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), Observation::Absent));
+            }
         }
         Ok(Some(filters)) => {
             if has_group {
                 found.resources.push((group_address, Observation::Present(ObservedResource::default())));
             }
             let (ours, others): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| f.0 == d.name);
-            found.neighbours.push((d.address.clone(), others.into_iter().map(|f| f.0).collect()));
+            let alert = others.iter().find(|f| f.0 == alerts_name).cloned();
+            let names: Vec<String> = others.into_iter().map(|f| f.0).collect();
+            found.neighbours.push((d.address.clone(), names.clone()));
             let observation = match ours.into_iter().next() {
                 Some((_, fields)) => Observation::Present(ObservedResource { fields, ..Default::default() }),
                 None => Observation::Absent,
             };
             found.resources.push((d.address.clone(), observation));
+            match (alerts, alert) {
+                (Some(a), alert) => {
+                    let mut neighbours: Vec<String> = names.into_iter().filter(|n| n != alerts_name).collect();
+                    neighbours.push(d.name.clone());
+                    found.neighbours.push((a.address.clone(), neighbours));
+                    let observation = match alert {
+                        Some((_, fields)) => Observation::Present(ObservedResource { fields, ..Default::default() }),
+                        None => Observation::Absent,
+                    };
+                    found.resources.push((a.address.clone(), observation));
+                }
+                (None, Some((name, fields))) => found.stale.push(StaleResource {
+                    address: format!("{}alerts_filter", d.address.trim_end_matches("filter")),
+                    kind: Kind::SubscriptionFilter,
+                    region: Some(c.region.clone()),
+                    name,
+                    fields,
+                }),
+                (None, None) => {}
+            }
         }
         Err(e) => {
             found.resources.push((d.address.clone(), unknown(&e)));
             if has_group {
                 found.resources.push((group_address, unknown(&e)));
+            }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), unknown(&e)));
             }
         }
     }
@@ -1014,13 +1070,14 @@ async fn describe_filters(c: &RegionClients, group: &str) -> Result<Option<Vec<F
 async fn stale_filter(c: &RegionClients, cluster: String, pipeline: &str) -> Found {
     let group = log_group_name(&cluster);
     let address = format!("region.{}.cluster.{cluster}.filter", c.region);
+    let alerts = format!("{pipeline}-alerts");
     match describe_filters(c, &group).await {
         Ok(Some(filters)) => Found {
             stale: filters
                 .into_iter()
-                .filter(|f| f.0 == pipeline)
+                .filter(|f| f.0 == pipeline || f.0 == alerts)
                 .map(|(name, fields)| StaleResource {
-                    address: address.clone(),
+                    address: if name == alerts { format!("{}alerts_filter", address.trim_end_matches("filter")) } else { address.clone() },
                     kind: Kind::SubscriptionFilter,
                     region: Some(c.region.clone()),
                     name,

@@ -653,6 +653,7 @@ impl DesiredState {
             }
             out.matched_clusters.insert(r.to_string(), matched);
         }
+        crate::alerts::add(inputs, &mut out);
         out
     }
 }

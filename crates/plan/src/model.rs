@@ -21,6 +21,9 @@ pub enum Kind {
     ClusterLogging,
     LogGroup,
     SubscriptionFilter,
+    FunctionLogGroup,
+    Function,
+    FunctionPermission,
 }
 
 impl Kind {
@@ -38,6 +41,9 @@ impl Kind {
             Kind::ClusterLogging => "EKS audit logging",
             Kind::LogGroup => "log group",
             Kind::SubscriptionFilter => "subscription filter",
+            Kind::FunctionLogGroup => "Lambda log group",
+            Kind::Function => "Lambda function",
+            Kind::FunctionPermission => "Lambda permission",
         }
     }
 
@@ -47,7 +53,14 @@ impl Kind {
     pub fn owner_tagged(self) -> bool {
         matches!(
             self,
-            Kind::Role | Kind::Bucket | Kind::Topic | Kind::Queue | Kind::DeliveryStream | Kind::FirehoseLogGroup
+            Kind::Role
+                | Kind::Bucket
+                | Kind::Topic
+                | Kind::Queue
+                | Kind::DeliveryStream
+                | Kind::FirehoseLogGroup
+                | Kind::FunctionLogGroup
+                | Kind::Function
         )
     }
 }
