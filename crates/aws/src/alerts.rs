@@ -105,6 +105,43 @@ async fn read_permission(c: &RegionClients, function: &str, statement_id: &str) 
     Ok(Observation::Present(o))
 }
 
+/// The alerts topic's email and HTTPS subscriptions the spec asks for: one ListSubscriptionsByTopic for them all.
+/// An unconfirmed one counts as present (SNS keeps it pending until the recipient confirms).
+pub(crate) async fn observe_subscriptions(c: &RegionClients, desired: &[&DesiredResource]) -> Vec<(String, Observation)> {
+    let topic = desired.first().map(|d| string(d, "topic_arn")).unwrap_or_default();
+    let mut live: Vec<(String, String, String)> = Vec::new();
+    let mut pages = c.sns.list_subscriptions_by_topic().topic_arn(&topic).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page.map_err(|e| Error::call("sns:ListSubscriptionsByTopic", &topic, e)) {
+            Ok(p) => live.extend(p.subscriptions().iter().map(|s| {
+                let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+                (text(s.protocol()), text(s.endpoint()), text(s.subscription_arn()))
+            })),
+            Err(e) if e.kind() == ErrorKind::NotFound => break,
+            Err(e) => return desired.iter().map(|d| (d.address.clone(), unknown(&e))).collect(),
+        }
+    }
+    desired
+        .iter()
+        .map(|d| {
+            let (protocol, endpoint) = (string(d, "protocol"), string(d, "endpoint"));
+            let found = live.iter().find(|(p, e, _)| *p == protocol && *e == endpoint);
+            let observation = match found {
+                Some((_, _, arn)) => {
+                    let mut o = ObservedResource::default();
+                    o.fields.insert("topic_arn".into(), json!(topic));
+                    o.fields.insert("protocol".into(), json!(protocol));
+                    o.fields.insert("endpoint".into(), json!(endpoint));
+                    o.fields.insert("subscription_arn".into(), json!(arn));
+                    Observation::Present(o)
+                }
+                None => Observation::Absent,
+            };
+            (d.address.clone(), observation)
+        })
+        .collect()
+}
+
 /// `[alerts]` is off but a region shows an alerts filter of ours (stale): read the function, its permission and
 /// the alerts topic there, and the alerts role, and list those this pipeline owns as stale. Costs nothing while
 /// no alerts filter is left, so a pipeline that never had alerts makes no extra call.

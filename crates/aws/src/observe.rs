@@ -106,6 +106,8 @@ pub async fn observe(
                 let arn = topic_arn(c, account, &d.name);
                 tasks.push(Box::pin(async move { settle(&d.address, topic(c, &arn).await) }));
             }
+            // Every alerts subscription of a region: one read of the alerts topic, below.
+            (Kind::TopicSubscription, Some(_)) if d.address.contains(".alerts_subscription.") => {}
             (Kind::TopicSubscription, Some(c)) => {
                 let arn = topic_arn(c, account, &spec.topic_name());
                 tasks.push(Box::pin(async move { settle(&d.address, subscription(c, &arn, &d.name).await) }));
@@ -147,6 +149,14 @@ pub async fn observe(
     // What another preset or notify left: topics, queues, an OIDC provider, the reader role under another name.
     for region in &spec.regions {
         let Some(c) = regions.get(&region.name) else { continue };
+        let prefix = format!("region.{}.alerts_subscription.", region.name);
+        let subscriptions: Vec<&DesiredResource> =
+            desired.resources.iter().filter(|d| d.address.starts_with(&prefix)).collect();
+        if !subscriptions.is_empty() {
+            tasks.push(Box::pin(async move {
+                Found { resources: crate::alerts::observe_subscriptions(c, &subscriptions).await, ..Default::default() }
+            }));
+        }
         if spec.consumer.notify != Notify::Sns {
             tasks.push(Box::pin(left_topic(c, spec, account)));
         }

@@ -337,10 +337,19 @@ impl Reconciler<'_> {
         let at = |what: &str| format!("region.{region}.{what}");
         let (topic, group, function) = (at("alerts_topic"), at("alerts_log_group"), at("alerts_function"));
         self.step(&topic, &[], failed, results).await;
+        for s in self.alerts_subscriptions(region) {
+            self.step(&s, &[&topic], failed, results).await;
+        }
         self.step(&group, &[], failed, results).await;
         self.step(&function, &[eksaudit_plan::alerts::ROLE_ADDRESS, &topic, &group], failed, results).await;
         self.step(&at("alerts_permission"), &[&function], failed, results).await;
         at("alerts_permission")
+    }
+
+    /// The email and HTTPS subscriptions of a region's alerts topic that the plan changes.
+    fn alerts_subscriptions(&self, region: &str) -> Vec<String> {
+        let prefix = format!("region.{region}.alerts_subscription.");
+        self.plan.resources.iter().filter(|r| r.address.starts_with(&prefix)).map(|r| r.address.clone()).collect()
     }
 
     /// Destroy: the reverse order. Filters first (so nothing sends into a stream being deleted), then stream,
@@ -398,6 +407,9 @@ impl Reconciler<'_> {
         self.step(&at("stream"), &filter_refs, failed, results).await;
         self.step(&at("alerts_permission"), &filter_refs, failed, results).await;
         self.step(&at("alerts_function"), &[&at("alerts_permission")], failed, results).await;
+        for s in self.alerts_subscriptions(region) {
+            self.step(&s, &[], failed, results).await;
+        }
         self.step(&at("alerts_topic"), &[&at("alerts_function")], failed, results).await;
         self.step(&at("bucket_notification"), &[], failed, results).await;
         self.step(&at("topic_subscription"), &[], failed, results).await;
@@ -1493,7 +1505,7 @@ async fn subscribe(c: &RegionClients, d: &DesiredResource) -> Result<(), Error> 
     c.sns
         .subscribe()
         .topic_arn(&topic)
-        .protocol("sqs")
+        .protocol(text(field(d, "protocol")))
         .endpoint(text(field(d, "endpoint")))
         .send()
         .await

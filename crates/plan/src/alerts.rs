@@ -193,6 +193,20 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 spec.alerts_name(),
                 BTreeMap::from([("policy".into(), Field::policy(policy)), ("tags".into(), Field::tags(&tags))]),
             ));
+            let endpoints = alerts.email.iter().map(|e| ("email", e)).chain(alerts.https.iter().map(|h| ("https", h)));
+            for (i, (protocol, endpoint)) in endpoints.enumerate() {
+                out.resources.push(owned(
+                    at(&format!("alerts_subscription.{protocol}-{i}")),
+                    Kind::TopicSubscription,
+                    Some(r),
+                    endpoint.clone(),
+                    BTreeMap::from([
+                        ("topic_arn".into(), Field::exact(json!(topic))),
+                        ("protocol".into(), Field::exact(json!(protocol))),
+                        ("endpoint".into(), Field::exact(json!(endpoint))),
+                    ]),
+                ));
+            }
         }
         out.resources.push(owned(
             at("alerts_log_group"),

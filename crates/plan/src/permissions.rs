@@ -74,6 +74,7 @@ const fn op_passing(
 
 pub const FIREHOSE_PRINCIPAL: &str = "firehose.amazonaws.com";
 pub const LOGS_PRINCIPAL: &str = "logs.amazonaws.com";
+pub const LAMBDA_PRINCIPAL: &str = "lambda.amazonaws.com";
 
 /// Every AWS API operation eksaudit calls, with the IAM action(s) it needs. Where the IAM name differs from the
 /// API name, the Service Authorization Reference is the authority.
@@ -179,6 +180,18 @@ pub const OPERATIONS: &[Operation] = &[
     op("logs", "CreateLogStream", "logs:CreateLogStream"),
     op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
     op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
+    // Lambda (`[alerts]`)
+    op("lambda", "GetFunction", "lambda:GetFunction"),
+    op("lambda", "GetPolicy", "lambda:GetPolicy"),
+    op("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"),
+    // Tags on create need lambda:TagResource too.
+    op_passing("lambda", "CreateFunction", "lambda:CreateFunction", &["lambda:TagResource"], LAMBDA_PRINCIPAL),
+    op("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode"),
+    op_passing("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration", &[], LAMBDA_PRINCIPAL),
+    op("lambda", "TagResource", "lambda:TagResource"),
+    op("lambda", "AddPermission", "lambda:AddPermission"),
+    op("lambda", "RemovePermission", "lambda:RemovePermission"),
+    op("lambda", "DeleteFunction", "lambda:DeleteFunction"),
 ];
 
 /// The table entry of an operation: `"service:Operation"` (`"s3:GetBucketNotificationConfiguration"`, the form
@@ -309,6 +322,19 @@ const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
     &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
 const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
 const ENABLE_AUDIT_LOGGING: &[&str] = &["eks:UpdateClusterConfig", "eks:DescribeUpdate"];
+/// `[alerts]`: the function (and its permission for CloudWatch Logs) read by every command.
+const READ_FUNCTIONS: &[&str] = &["lambda:GetFunction", "lambda:GetPolicy"];
+const MANAGE_FUNCTIONS: &[&str] = &[
+    "lambda:CreateFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:TagResource",
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+];
+const DELETE_FUNCTIONS: &[&str] = &["lambda:RemovePermission", "lambda:DeleteFunction"];
+const MANAGE_FUNCTION_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy"];
 
 // What destroy deletes. It also reads, with every command's reads: ListAttachedRolePolicies before detaching,
 // DescribeDeliveryStream to wait for a deletion, GetBucketNotificationConfiguration to keep others' entries.
@@ -352,7 +378,39 @@ impl Scope<'_> {
 
     /// The roles eksaudit creates and manages.
     fn owned_roles(&self) -> Vec<String> {
-        RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect()
+        let mut roles: Vec<String> =
+            RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect();
+        roles.extend(self.alerts_role());
+        roles
+    }
+
+    /// `[alerts]`: the role the alert functions run as.
+    fn alerts_role(&self) -> Option<String> {
+        self.spec.alerts.as_ref().map(|_| {
+            format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.alerts_name())
+        })
+    }
+
+    /// `[alerts]`: each region's alert function.
+    fn alert_functions(&self) -> Vec<String> {
+        let name = self.spec.alerts_name();
+        self.per_region(
+            |_| self.spec.alerts.is_some(),
+            |p, r| vec![format!("arn:{p}:lambda:{}:{}:function:{name}", r.name, self.account)],
+        )
+    }
+
+    /// `[alerts]`: each region's alerts topic, unless the spec names its own.
+    fn alert_topics(&self) -> Vec<String> {
+        let name = self.spec.alerts_name();
+        let ours = self.spec.alerts.as_ref().is_some_and(|a| a.topic_arn.is_none());
+        self.per_region(|_| ours, |p, r| vec![format!("arn:{p}:sns:{}:{}:{name}", r.name, self.account)])
+    }
+
+    /// `[alerts]`: each region's alert function log group.
+    fn alert_log_groups(&self) -> Vec<String> {
+        let name = format!("/aws/lambda/{}", self.spec.alerts_name());
+        self.per_region(|_| self.spec.alerts.is_some(), |p, r| self.log_group(p, &r.name, &name))
     }
 
     /// The reader role under the name another preset gives it: left behind by a switch of preset, deleted then.
@@ -560,6 +618,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let mut targets = s.topics();
     targets.extend(s.queues());
     p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
+    p.grant("ReadAlertTopics", &[READ_TOPICS], s.alert_topics());
+    p.grant("ReadAlertFunctions", &[READ_FUNCTIONS], s.alert_functions());
+    p.grant("ReadAlertFunctionLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.alert_log_groups());
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
     p.grant("ReadClusterLogGroupFilters", &[READ_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
@@ -594,6 +655,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
+            p.grant("CreateAndConfigureAlertTopics", &[MANAGE_TOPICS], s.alert_topics());
+            p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
+            p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
         }
         Command::Destroy => {
             p.grant("DeleteClusterLogGroupFilters", &[DELETE_FILTERS], s.cluster_log_groups(all));
@@ -614,6 +678,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("EmptyAndDeleteBuckets", &[DELETE_BUCKETS], s.buckets());
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
             }
+            p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
+            p.grant("DeleteAlertTopics", &[DELETE_TOPICS], s.alert_topics());
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
     }
@@ -626,6 +692,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             }
             LOGS_PRINCIPAL => {
                 p.pass_role("PassCloudwatchRoleToCloudWatchLogs", s.role_arn(RoleKind::Cloudwatch), LOGS_PRINCIPAL)
+            }
+            LAMBDA_PRINCIPAL => {
+                if let Some(role) = s.alerts_role() {
+                    p.pass_role("PassAlertsRoleToLambda", role, LAMBDA_PRINCIPAL)
+                }
             }
             other => panic!("no pipeline role is passed to {other}"),
         }
