@@ -114,12 +114,16 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     assert_eq!(on_group.len(), 2, "{on_group:?}");
     assert_eq!(on_group[0].0, "eks-audit");
     assert!(on_group[0].1.contains(":firehose:"), "{on_group:?}");
-    assert_eq!(on_group[1], ("eks-audit-alerts".to_string(), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}")));
+    assert_eq!(
+        on_group[1],
+        ("eks-audit-alerts".to_string(), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"))
+    );
     let subs = eu.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
     let subs: Vec<(&str, &str)> =
         subs.subscriptions().iter().map(|s| (s.protocol().unwrap(), s.endpoint().unwrap())).collect();
     assert_eq!(subs, [("email", "secops@example.com")]);
-    let groups = eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await.unwrap();
+    let groups =
+        eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await.unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
 
     // In sync: plan clean, apply makes no mutating call, drift clean.
@@ -140,7 +144,9 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     assert_eq!(drift.code(), 2, "{}", drift.stdout());
     let findings = drift.json()["findings"].as_array().unwrap().clone();
     assert!(
-        findings.iter().any(|f| f["kind"] == "missing" && f["address"] == "region.eu-central-1.cluster.prod-1.alerts_filter"),
+        findings
+            .iter()
+            .any(|f| f["kind"] == "missing" && f["address"] == "region.eu-central-1.cluster.prod-1.alerts_filter"),
         "{findings:?}"
     );
     ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply repairs");
@@ -157,7 +163,13 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
         .filter(|r| r["action"] == "delete")
         .map(|r| r["address"].as_str().unwrap().to_string())
         .collect();
-    for address in ["role.alerts", "region.eu-central-1.alerts_function", "region.eu-central-1.alerts_permission", "region.eu-central-1.alerts_topic", "region.eu-central-1.cluster.prod-1.alerts_filter"] {
+    for address in [
+        "role.alerts",
+        "region.eu-central-1.alerts_function",
+        "region.eu-central-1.alerts_permission",
+        "region.eu-central-1.alerts_topic",
+        "region.eu-central-1.cluster.prod-1.alerts_filter",
+    ] {
         assert!(deleted.iter().any(|d| d == address), "{address} not deleted: {deleted:?}");
     }
     ok(&run(&moto, &without, &["apply", "--auto-approve"]), "apply without [alerts]");
@@ -211,7 +223,9 @@ async fn a_full_log_group_blocks_that_clusters_alerts_not_its_pipeline() {
     let drift = run(&moto, &w, &["drift", "--json"]);
     let findings = drift.json()["findings"].as_array().unwrap().clone();
     assert!(
-        findings.iter().any(|f| f["kind"] == "blocked" && f["address"] == "region.eu-central-1.cluster.prod-2.alerts_filter"),
+        findings
+            .iter()
+            .any(|f| f["kind"] == "blocked" && f["address"] == "region.eu-central-1.cluster.prod-2.alerts_filter"),
         "{findings:?}"
     );
 }
@@ -233,7 +247,9 @@ log_retention_days = 8
     out.assert_no_panic();
     assert_eq!(out.code(), 1, "{}", out.stdout());
     let text = format!("{}{}", out.stdout(), out.stderr());
-    for path in ["alerts.userz", "alerts.namespaces[0]", "alerts.email[0]", "alerts.https[0]", "alerts.log_retention_days"] {
+    for path in
+        ["alerts.userz", "alerts.namespaces[0]", "alerts.email[0]", "alerts.https[0]", "alerts.log_retention_days"]
+    {
         assert!(text.contains(path), "{path} not reported:\n{text}");
     }
     assert!(text.contains("did you mean `users`?"), "{text}");

@@ -6,24 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types as lt;
-use eksaudit_plan::{alerts as plan_alerts, Action, DesiredResource, Kind, Observation, ObservedResource, ObservedState, ResourceChange, StaleResource};
+use eksaudit_plan::{
+    alerts as plan_alerts, Action, DesiredResource, Kind, Observation, ObservedResource, ObservedState, ResourceChange,
+    StaleResource,
+};
 use eksaudit_spec::{Spec, OWNER_TAG_KEY};
 use serde_json::{json, Value};
 
+use crate::observe::{optional, unknown};
 use crate::retry::{retry, wait_for};
 use crate::{Aws, Error, ErrorKind, Reconciler, RegionClients};
-
-fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn unknown(e: &Error) -> Observation {
-    Observation::Unknown { reason: e.to_string() }
-}
 
 /// The function (one GetFunction: configuration and tags) and its permission for CloudWatch Logs (GetPolicy,
 /// only when the function exists), by address.
@@ -47,7 +39,12 @@ pub(crate) async fn observe_function(
 
 async fn read_function(c: &RegionClients, name: &str) -> Result<Observation, Error> {
     let out = optional(
-        c.lambda.get_function().function_name(name).send().await.map_err(|e| Error::call("lambda:GetFunction", name, e)),
+        c.lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::call("lambda:GetFunction", name, e)),
     )?;
     let Some(out) = out else { return Ok(Observation::Absent) };
     let mut o = ObservedResource {
@@ -83,14 +80,20 @@ fn condition(statement: &Value, operator: &str, key: &str) -> Value {
 
 async fn read_permission(c: &RegionClients, function: &str, statement_id: &str) -> Result<Observation, Error> {
     let out = optional(
-        c.lambda.get_policy().function_name(function).send().await.map_err(|e| Error::call("lambda:GetPolicy", function, e)),
+        c.lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| Error::call("lambda:GetPolicy", function, e)),
     )?;
     let policy: Value = out.and_then(|o| o.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or(Value::Null);
     let statements = policy.get("Statement").and_then(Value::as_array).cloned().unwrap_or_default();
     let Some(s) = statements.iter().find(|s| s.get("Sid").and_then(Value::as_str) == Some(statement_id)) else {
         return Ok(Observation::Absent);
     };
-    let principal = s.get("Principal").map(|p| p.get("Service").cloned().unwrap_or_else(|| p.clone())).unwrap_or(Value::Null);
+    let principal =
+        s.get("Principal").map(|p| p.get("Service").cloned().unwrap_or_else(|| p.clone())).unwrap_or(Value::Null);
     let action = match s.get("Action") {
         Some(Value::Array(a)) if a.len() == 1 => a[0].clone(),
         Some(a) => a.clone(),
@@ -107,7 +110,10 @@ async fn read_permission(c: &RegionClients, function: &str, statement_id: &str) 
 
 /// The alerts topic's email and HTTPS subscriptions the spec asks for: one ListSubscriptionsByTopic for them all.
 /// An unconfirmed one counts as present (SNS keeps it pending until the recipient confirms).
-pub(crate) async fn observe_subscriptions(c: &RegionClients, desired: &[&DesiredResource]) -> Vec<(String, Observation)> {
+pub(crate) async fn observe_subscriptions(
+    c: &RegionClients,
+    desired: &[&DesiredResource],
+) -> Vec<(String, Observation)> {
     let topic = desired.first().map(|d| string(d, "topic_arn")).unwrap_or_default();
     let mut live: Vec<(String, String, String)> = Vec::new();
     let mut pages = c.sns.list_subscriptions_by_topic().topic_arn(&topic).into_paginator().send();
@@ -203,7 +209,8 @@ pub(crate) async fn observe_leftovers(
             (stale, unknowns)
         }
     });
-    let (found, role) = futures::join!(futures::future::join_all(tasks), crate::observe::owned_role(aws, &name, pipeline));
+    let (found, role) =
+        futures::join!(futures::future::join_all(tasks), crate::observe::owned_role(aws, &name, pipeline));
     for (stale, unknowns) in found {
         observed.stale.extend(stale);
         observed.resources.extend(unknowns);
@@ -347,7 +354,12 @@ impl Reconciler<'_> {
     }
 
     /// Adds the permission; a replace removes the old statement first.
-    pub(crate) async fn put_permission(&self, c: &RegionClients, d: &DesiredResource, action: Action) -> Result<(), Error> {
+    pub(crate) async fn put_permission(
+        &self,
+        c: &RegionClients,
+        d: &DesiredResource,
+        action: Action,
+    ) -> Result<(), Error> {
         let function = string(d, "function");
         if action == Action::Replace {
             remove_permission(c, &function, &d.name).await?;

@@ -33,7 +33,7 @@ impl Found {
 }
 
 /// `Ok(None)` for "does not exist", the error otherwise.
-fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+pub(crate) fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -41,7 +41,7 @@ fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
-fn unknown(err: &Error) -> Observation {
+pub(crate) fn unknown(err: &Error) -> Observation {
     let reason = match err.kind() {
         ErrorKind::AccessDenied => format!("access denied ({err})"),
         ErrorKind::Throttled => format!("throttled, retries exhausted ({err})"),
@@ -242,7 +242,6 @@ pub async fn observe(
     }
     observed
 }
-
 
 /// Regions the spec no longer names but the pipeline's CloudWatch Logs role still trusts (its trust policy lists
 /// `arn:<partition>:logs:<region>:...` for every region it was applied to). What eksaudit left there is stale.
@@ -1087,7 +1086,11 @@ async fn stale_filter(c: &RegionClients, cluster: String, pipeline: &str) -> Fou
                 .into_iter()
                 .filter(|f| f.0 == pipeline || f.0 == alerts)
                 .map(|(name, fields)| StaleResource {
-                    address: if name == alerts { format!("{}alerts_filter", address.trim_end_matches("filter")) } else { address.clone() },
+                    address: if name == alerts {
+                        format!("{}alerts_filter", address.trim_end_matches("filter"))
+                    } else {
+                        address.clone()
+                    },
                     kind: Kind::SubscriptionFilter,
                     region: Some(c.region.clone()),
                     name,

@@ -136,7 +136,8 @@ fn random_string(n: usize, alphabet: &str) -> String {
 /// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
 fn test_message_not_delivered(e: &Error) -> bool {
     // A Lambda destination: its permission for CloudWatch Logs is not visible everywhere yet.
-    e.message().contains("Could not deliver test message") || e.message().contains("Could not execute the lambda function")
+    e.message().contains("Could not deliver test message")
+        || e.message().contains("Could not execute the lambda function")
 }
 
 impl Reconciler<'_> {

@@ -8,8 +8,8 @@ use eksaudit_spec::{log_group_name, partition, Alerts, Spec};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::desired::{DesiredState, Inputs};
-use crate::model::{DesiredResource, Field, Kind, Management};
+use crate::desired::{resource, DesiredState, Inputs};
+use crate::model::{DesiredResource, Field, Kind};
 use crate::report::{Cause, Message};
 
 /// The alert function's source, packaged into its zip at apply time.
@@ -130,10 +130,6 @@ impl AlertNames<'_> {
     }
 }
 
-fn owned(address: String, kind: Kind, region: Option<&str>, name: String, fields: BTreeMap<String, Field>) -> DesiredResource {
-    DesiredResource { address, kind, region: region.map(str::to_string), name, management: Management::Owned, fields }
-}
-
 fn role(n: &AlertNames<'_>, alerts: &Alerts) -> DesiredResource {
     let regions: Vec<&str> = n.spec.regions.iter().map(|r| r.name.as_str()).collect();
     let log_streams: Vec<String> = regions
@@ -153,7 +149,7 @@ fn role(n: &AlertNames<'_>, alerts: &Alerts) -> DesiredResource {
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": n.account}}
     }]});
-    owned(
+    resource(
         ROLE_ADDRESS.into(),
         Kind::Role,
         None,
@@ -186,7 +182,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 "Action": ["SNS:GetTopicAttributes", "SNS:Publish", "SNS:Subscribe"],
                 "Resource": topic
             }]});
-            out.resources.push(owned(
+            out.resources.push(resource(
                 at("alerts_topic"),
                 Kind::Topic,
                 Some(r),
@@ -195,7 +191,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
             ));
             let endpoints = alerts.email.iter().map(|e| ("email", e)).chain(alerts.https.iter().map(|h| ("https", h)));
             for (i, (protocol, endpoint)) in endpoints.enumerate() {
-                out.resources.push(owned(
+                out.resources.push(resource(
                     at(&format!("alerts_subscription.{protocol}-{i}")),
                     Kind::TopicSubscription,
                     Some(r),
@@ -208,7 +204,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 ));
             }
         }
-        out.resources.push(owned(
+        out.resources.push(resource(
             at("alerts_log_group"),
             Kind::FunctionLogGroup,
             Some(r),
@@ -218,7 +214,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 ("retention_days".into(), Field::exact(json!(alerts.log_retention_days))),
             ]),
         ));
-        out.resources.push(owned(
+        out.resources.push(resource(
             at("alerts_function"),
             Kind::Function,
             Some(r),
@@ -234,7 +230,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 ("tags".into(), Field::tags(&tags)),
             ]),
         ));
-        out.resources.push(owned(
+        out.resources.push(resource(
             at("alerts_permission"),
             Kind::FunctionPermission,
             Some(r),
@@ -249,7 +245,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
         ));
         let matched = out.matched_clusters.get(r).cloned().unwrap_or_default();
         for cluster in &matched {
-            out.resources.push(owned(
+            out.resources.push(resource(
                 format!("region.{r}.cluster.{cluster}.alerts_filter"),
                 Kind::SubscriptionFilter,
                 Some(r),

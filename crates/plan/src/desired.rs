@@ -407,7 +407,7 @@ fn queue_fields(n: &Names<'_>, region: &str, dead_letter: bool) -> BTreeMap<Stri
     fields
 }
 
-fn resource(
+pub(crate) fn resource(
     address: String,
     kind: Kind,
     region: Option<&str>,

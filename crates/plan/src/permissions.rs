@@ -386,9 +386,10 @@ impl Scope<'_> {
 
     /// `[alerts]`: the role the alert functions run as.
     fn alerts_role(&self) -> Option<String> {
-        self.spec.alerts.as_ref().map(|_| {
-            format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.alerts_name())
-        })
+        self.spec
+            .alerts
+            .as_ref()
+            .map(|_| format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.alerts_name()))
     }
 
     /// `[alerts]`: each region's alert function.
@@ -618,7 +619,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let mut targets = s.topics();
     targets.extend(s.queues());
     p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
-    p.grant("ReadAlertTopics", &[READ_TOPICS], s.alert_topics());
+    let alert_subscribers = spec.alerts.as_ref().is_some_and(|a| !a.email.is_empty() || !a.https.is_empty());
+    p.grant("ReadAlertTopics", &[READ_TOPICS, optional(alert_subscribers, READ_SUBSCRIPTIONS)], s.alert_topics());
     p.grant("ReadAlertFunctions", &[READ_FUNCTIONS], s.alert_functions());
     p.grant("ReadAlertFunctionLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.alert_log_groups());
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
@@ -655,9 +657,22 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
-            p.grant("CreateAndConfigureAlertTopics", &[MANAGE_TOPICS], s.alert_topics());
+            p.grant(
+                "CreateAndConfigureAlertTopics",
+                &[MANAGE_TOPICS, optional(alert_subscribers, SUBSCRIBE)],
+                s.alert_topics(),
+            );
             p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
             p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
+            // The run that removes [alerts] is made with the policy of the spec that still has it (as for a
+            // removed region): it deletes the function, the topic and the role.
+            p.grant("DeleteAlertsWhenRemoved", &[DELETE_FUNCTIONS], s.alert_functions());
+            p.grant(
+                "DeleteAlertTopicsWhenRemoved",
+                &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)],
+                s.alert_topics(),
+            );
+            p.grant("DeleteAlertsRoleWhenRemoved", &[DELETE_ROLES], s.alerts_role().into_iter().collect());
         }
         Command::Destroy => {
             p.grant("DeleteClusterLogGroupFilters", &[DELETE_FILTERS], s.cluster_log_groups(all));
@@ -679,7 +694,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
             }
             p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
-            p.grant("DeleteAlertTopics", &[DELETE_TOPICS], s.alert_topics());
+            p.grant("DeleteAlertTopics", &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)], s.alert_topics());
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
     }

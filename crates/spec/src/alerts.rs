@@ -81,6 +81,23 @@ mod tests {
     }
 
     #[test]
+    fn the_default_alert_pattern_forwards_the_manual_changes_of_the_testdata() {
+        // The same users and namespaces as lambda/alerts/test_handler.py, which alerts on exactly these events.
+        let users = vec!["kubernetes-admin".to_string(), "arn:aws:sts::*".to_string()];
+        let namespaces = vec!["kube-system".to_string(), "default".to_string()];
+        let pattern = eksaudit_filter::parse(&default_pattern(&users, &namespaces)).unwrap();
+        let events = include_str!("../../../lambda/alerts/testdata/eks-audit-events.jsonl");
+        let forwarded: Vec<usize> =
+            events.lines().enumerate().filter(|(_, e)| pattern.matches(e)).map(|(i, _)| i).collect();
+        // The secret create, the cluster-role-binding create (ResponseComplete), the pod exec; not the
+        // RequestReceived stage, health checks, or the anonymous (forbidden) secret list.
+        assert_eq!(forwarded, [0, 3, 5]);
+        // Only in the listed namespaces: the same pod exec in another namespace is not an alert.
+        let elsewhere = events.lines().nth(5).unwrap().replace("\"namespace\":\"default\"", "\"namespace\":\"apps\"");
+        assert!(!pattern.matches(&elsewhere));
+    }
+
+    #[test]
     fn globs_are_what_a_pattern_value_takes() {
         assert!(glob_value("kubernetes-admin").is_ok());
         assert!(glob_value("sso-*").is_ok());

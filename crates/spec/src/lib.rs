@@ -17,9 +17,9 @@ mod tests;
 
 use std::path::Path;
 
+pub use alerts::Alerts;
 pub use error::{Error, Location, Problem, Problems};
 pub use load::parse_spec;
-pub use alerts::Alerts;
 pub use model::*;
 pub use naming::{log_group_name, render_bucket_name, RoleKind, OWNER_TAG_KEY};
 pub use presets::{AzureCloud, Notify, Preset, PresetData, Trust};

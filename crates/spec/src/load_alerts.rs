@@ -23,7 +23,12 @@ impl Ctx<'_> {
             return None;
         };
         if items.is_empty() {
-            self.push(&path, Some(v.span()), "the list is empty", Some(format!("for example: {example}; or leave {key} out")));
+            self.push(
+                &path,
+                Some(v.span()),
+                "the list is empty",
+                Some(format!("for example: {example}; or leave {key} out")),
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -34,7 +39,12 @@ impl Ctx<'_> {
                 Some(s) => match rule(s) {
                     Ok(()) if out.iter().any(|o| o == s) => {
                         ok = false;
-                        self.push(&item_path, Some(item.span()), format!("{s:?} is listed twice"), Some("remove the duplicate".into()));
+                        self.push(
+                            &item_path,
+                            Some(item.span()),
+                            format!("{s:?} is listed twice"),
+                            Some("remove the duplicate".into()),
+                        );
                     }
                     Ok(()) => out.push(s.to_string()),
                     Err(message) => {
@@ -58,15 +68,30 @@ impl Ctx<'_> {
             &["users", "namespaces", "pattern", "topic_arn", "email", "https", "log_retention_days"],
         );
         let mut ok = true;
-        let glob_hint = "write an exact name or put `*` only at the start or end, e.g. \"kubernetes-admin\" or \"sso-admin:*\"";
-        let users = self.string_list(t, "users", "users = [\"kubernetes-admin\", \"sso-admin:*\"]", alerts::glob_value, glob_hint);
-        let namespaces = self.string_list(t, "namespaces", "namespaces = [\"kube-system\", \"vault\"]", alerts::glob_value, glob_hint);
+        let glob_hint =
+            "write an exact name or put `*` only at the start or end, e.g. \"kubernetes-admin\" or \"sso-admin:*\"";
+        let users = self.string_list(
+            t,
+            "users",
+            "users = [\"kubernetes-admin\", \"sso-admin:*\"]",
+            alerts::glob_value,
+            glob_hint,
+        );
+        let namespaces = self.string_list(
+            t,
+            "namespaces",
+            "namespaces = [\"kube-system\", \"vault\"]",
+            alerts::glob_value,
+            glob_hint,
+        );
         let email = self.string_list(
             t,
             "email",
             "email = [\"secops@example.com\"]",
             |s| match s.split_once('@') {
-                Some((user, host)) if !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace) => Ok(()),
+                Some((user, host)) if !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace) => {
+                    Ok(())
+                }
                 _ => Err(format!("{s:?} is not an email address")),
             },
             "SNS sends a confirmation to each address: write it as name@example.com",
@@ -82,7 +107,8 @@ impl Ctx<'_> {
             "SNS delivers alerts over HTTPS only: start the endpoint with https://",
         );
         ok &= users.is_some() && namespaces.is_some() && email.is_some() && https.is_some();
-        let topic_arn = self.string(t, "alerts", "topic_arn", "topic_arn = \"arn:aws:sns:eu-central-1:123456789012:eks-alerts\"");
+        let topic_arn =
+            self.string(t, "alerts", "topic_arn", "topic_arn = \"arn:aws:sns:eu-central-1:123456789012:eks-alerts\"");
         if let Some((arn, span)) = &topic_arn {
             ok &= self.check("alerts.topic_arn", span, rules::sns_topic_arn(arn).map(|_| ()));
             let subscribers = ["email", "https"].into_iter().filter(|k| t.contains_key(*k)).collect::<Vec<_>>();
@@ -91,8 +117,14 @@ impl Ctx<'_> {
                 self.push(
                     "alerts.topic_arn",
                     Some(span.clone()),
-                    format!("{} subscribe to the topic eksaudit creates, but topic_arn names your own", subscribers.join(" and ")),
-                    Some("subscribe them to your topic yourself, or remove topic_arn so eksaudit creates one per region".into()),
+                    format!(
+                        "{} subscribe to the topic eksaudit creates, but topic_arn names your own",
+                        subscribers.join(" and ")
+                    ),
+                    Some(
+                        "subscribe them to your topic yourself, or remove topic_arn so eksaudit creates one per region"
+                            .into(),
+                    ),
                 );
             }
         }
@@ -118,8 +150,10 @@ impl Ctx<'_> {
             }
             None => {
                 let users = users.clone().flatten().unwrap_or_else(|| alerts::DEFAULT_USERS.map(String::from).to_vec());
-                let namespaces =
-                    namespaces.clone().flatten().unwrap_or_else(|| alerts::DEFAULT_NAMESPACES.map(String::from).to_vec());
+                let namespaces = namespaces
+                    .clone()
+                    .flatten()
+                    .unwrap_or_else(|| alerts::DEFAULT_NAMESPACES.map(String::from).to_vec());
                 let p = alerts::default_pattern(&users, &namespaces);
                 if ok {
                     let span = t.get("users").or_else(|| t.get("namespaces")).map(|v| v.span());
