@@ -182,7 +182,9 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
 
     // Back on, then destroy removes everything of the alerts (and the pipeline, as always).
     ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
-    ok(&run(&moto, &w, &["destroy", "--auto-approve"]), "destroy");
+    let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
+    ok(&destroy, "destroy");
+    assert!(destroy.stdout().contains("log group /aws/lambda/eks-audit-alerts is kept"), "{}", destroy.stdout());
     assert!(filters(&moto, GROUP).await.is_empty());
     assert!(!function_exists(&moto).await, "function deleted");
     assert!(eu.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(), "topic deleted");

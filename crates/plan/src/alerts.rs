@@ -304,6 +304,66 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    const SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-*"]
+[alerts]
+users = ["kubernetes-admin"]
+"#;
+
+    fn desired() -> DesiredState {
+        let spec = eksaudit_spec::parse_spec(SPEC).unwrap();
+        let clusters = BTreeMap::from([("eu-central-1".to_string(), vec!["prod-1".to_string(), "prod-2".to_string()])]);
+        DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters })
+    }
+
+    #[test]
+    fn the_alerts_role_may_only_log_and_publish_to_the_alerts_topic() {
+        let d = desired();
+        let role = d.resources.iter().find(|r| r.address == ROLE_ADDRESS).unwrap();
+        let statements = role.fields["permissions"].value["Statement"].as_array().unwrap().clone();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1]["Action"], json!(["sns:Publish"]));
+        assert_eq!(statements[1]["Resource"], json!(["arn:aws:sns:eu-central-1:123456789012:eks-audit-alerts"]));
+        assert_eq!(
+            statements[0]["Resource"],
+            json!(["arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/eks-audit-alerts:*"])
+        );
+        let filters: Vec<&str> =
+            d.resources.iter().filter(|r| r.address.ends_with(".alerts_filter")).map(|r| r.address.as_str()).collect();
+        assert_eq!(
+            filters,
+            ["region.eu-central-1.cluster.prod-1.alerts_filter", "region.eu-central-1.cluster.prod-2.alerts_filter"]
+        );
+    }
+
+    #[test]
+    fn a_full_log_group_warns_and_blocks_only_the_alerts_filter() {
+        use crate::{diff, Action, DiffOptions, Observation, ObservedState};
+        let d = desired();
+        let mut o = ObservedState { account: "123456789012".into(), ..Default::default() };
+        for r in &d.resources {
+            o.resources.insert(r.address.clone(), Observation::Absent);
+        }
+        let full = "region.eu-central-1.cluster.prod-2.alerts_filter";
+        o.neighbours.insert("region.eu-central-1.cluster.prod-2.filter".into(), vec!["their-siem".into()]);
+        o.neighbours.insert(full.into(), vec!["their-siem".into(), "eks-audit".into()]);
+        let plan = diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: eksaudit_spec::Adopt::Nothing });
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        let warning = plan.warnings.iter().find(|w| w.address == full).expect("a warning on the full log group");
+        assert_eq!(warning.cause, Cause::Blocked);
+        let action = |a: &str| plan.resources.iter().find(|r| r.address == a).map(|r| r.action);
+        assert_eq!(action(full), None);
+        assert_eq!(action("region.eu-central-1.cluster.prod-2.filter"), Some(Action::Create));
+        assert_eq!(action("region.eu-central-1.cluster.prod-1.alerts_filter"), Some(Action::Create));
+    }
+
     #[test]
     fn base64_matches_the_standard_alphabet_with_padding() {
         assert_eq!(base64(b""), "");

@@ -97,6 +97,27 @@ mod tests {
         assert!(!pattern.matches(&elsewhere));
     }
 
+    const PIPELINE: &str = "[pipeline]\nname = \"eks-p\"\n[consumer]\naccount_id = \"434813966438\"\nexternal_id = \"x-id\"\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n";
+
+    #[test]
+    fn alerts_are_off_unless_configured_and_default_to_the_built_pattern() {
+        assert_eq!(crate::parse_spec(PIPELINE).unwrap().alerts, None);
+        let spec = crate::parse_spec(&format!("{PIPELINE}[alerts]\n")).unwrap();
+        let alerts = spec.alerts.clone().unwrap();
+        assert_eq!(alerts.users, ["kubernetes-admin"]);
+        assert_eq!(alerts.namespaces, ["kube-system"]);
+        assert_eq!(alerts.pattern, default_pattern(&alerts.users, &alerts.namespaces));
+        assert_eq!(alerts.log_retention_days, DEFAULT_LOG_RETENTION_DAYS);
+        assert_eq!(spec.alerts_name(), "eks-p-alerts");
+    }
+
+    #[test]
+    fn a_pattern_too_long_from_many_users_is_located() {
+        let users: Vec<String> = (0..60).map(|i| format!("\"user-{i}\"")).collect();
+        let problems = crate::parse_spec(&format!("{PIPELINE}[alerts]\nusers = [{}]\n", users.join(", "))).unwrap_err();
+        assert!(problems.0.iter().any(|p| p.path == "alerts.users" && p.message.contains("1024")), "{problems:?}");
+    }
+
     #[test]
     fn globs_are_what_a_pattern_value_takes() {
         assert!(glob_value("kubernetes-admin").is_ok());
