@@ -4,7 +4,7 @@
 //! cluster's alerts; removing `[alerts]` deletes what it made and leaves the pipeline's filter alone; destroy
 //! removes it all. (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
 
-use eksaudit_test_support::Moto;
+use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
 use crate::support::{Run, Workdir};
@@ -230,6 +230,38 @@ async fn a_full_log_group_blocks_that_clusters_alerts_not_its_pipeline() {
             .any(|f| f["kind"] == "blocked" && f["address"] == "region.eu-central-1.cluster.prod-2.alerts_filter"),
         "{findings:?}"
     );
+}
+
+#[tokio::test]
+async fn apply_waits_out_iam_propagation_to_lambda_and_cloudwatch_logs() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    // Lambda cannot assume the role just created, then CloudWatch Logs cannot invoke the function yet.
+    moto.recorder().inject(
+        Fault::error(
+            "POST /2015-03-31/functions",
+            400,
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        )
+        .times(2),
+    );
+    moto.recorder().inject(
+        Fault::error(
+            "PutSubscriptionFilter",
+            400,
+            "InvalidParameterException",
+            "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your function.",
+        )
+        .times(1),
+    );
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
+    assert_eq!(moto.recorder().count("POST /2015-03-31/functions"), 3, "created on the third try");
+    assert!(function_exists(&moto).await);
+    assert_eq!(filters(&moto, GROUP).await.len(), 2);
+    let again = run(&moto, &w, &["plan"]);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
 }
 
 #[test]

@@ -536,7 +536,7 @@ fn error_response(
         );
         return (vec![status_line, "Content-Type: text/xml".into()], body.into_bytes());
     }
-    if target.starts_with("/clusters") {
+    if rest_json(target) {
         let body = serde_json::json!({"message": message}).to_string();
         return (
             vec![status_line, "Content-Type: application/json".into(), format!("x-amzn-ErrorType: {code}")],
@@ -547,9 +547,14 @@ fn error_response(
     (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
 }
 
+/// REST-JSON services (EKS, Lambda): errors name their type in `x-amzn-ErrorType`.
+fn rest_json(target: &str) -> bool {
+    ["/clusters", "/2015-03-31/", "/2017-03-31/"].iter().any(|p| target.starts_with(p))
+}
+
 /// The service's throttling answer: S3 says 503 SlowDown, query APIs `Throttling`, the rest `ThrottlingException`.
 fn throttle_response(target: &str, amz_target: Option<&str>, query_api: bool) -> (Vec<String>, Vec<u8>) {
-    let rest_s3 = amz_target.is_none() && !query_api && !target.starts_with("/clusters");
+    let rest_s3 = amz_target.is_none() && !query_api && !rest_json(target);
     match (rest_s3, query_api) {
         (true, _) => error_response(target, amz_target, query_api, 503, "SlowDown", "Please reduce your request rate."),
         (false, true) => error_response(target, amz_target, query_api, 400, "Throttling", "Rate exceeded"),
