@@ -7,7 +7,7 @@
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{Run, Workdir};
+use crate::support::{apply, assert_converged, run, Run, Workdir};
 
 const REGION: &str = "eu-central-1";
 const ACCOUNT: &str = "123456789012";
@@ -34,12 +34,6 @@ namespaces = ["kube-system", "default"]
 email = ["secops@example.com"]
 log_retention_days = 14
 "#;
-
-fn run(moto: &Moto, w: &Workdir, args: &[&str]) -> Run {
-    let run = w.run(Some(&moto.endpoint()), args);
-    run.assert_no_panic();
-    run
-}
 
 fn ok(run: &Run, what: &str) {
     assert_eq!(run.code(), 0, "{what} failed:\n{}\n{}", run.stdout(), run.stderr());
@@ -87,7 +81,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     }
     assert!(plan.stdout().contains("second subscription filter slot"), "plan says so: {}", plan.stdout());
 
-    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
+    apply(&moto, &w);
     let eu = moto.region(REGION);
     // The function runs the packaged handler as the alerts role, publishing to the alerts topic.
     let f = eu.lambda.get_function().function_name(FUNCTION).send().await.unwrap();
@@ -130,10 +124,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     let again = run(&moto, &w, &["plan"]);
     ok(&again, "plan");
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
-    moto.recorder().reset();
-    let again = run(&moto, &w, &["apply", "--auto-approve"]);
-    ok(&again, "apply");
-    assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
+    assert_converged(&moto, &w);
     assert_eq!(moto.recorder().count("GET /2015-03-31/functions/eks-audit-alerts"), 1, "the function is read once");
     let drift = run(&moto, &w, &["drift", "--json"]);
     assert_eq!(drift.json()["verdict"], "in_sync", "{}", drift.stdout());
@@ -149,7 +140,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
             .any(|f| f["kind"] == "missing" && f["address"] == "region.eu-central-1.cluster.prod-1.alerts_filter"),
         "{findings:?}"
     );
-    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply repairs");
+    apply(&moto, &w);
     assert_eq!(filters(&moto, GROUP).await.len(), 2);
 
     // [alerts] removed: found through the alerts filter, everything it made goes; the pipeline's filter stays.
@@ -172,7 +163,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     ] {
         assert!(deleted.iter().any(|d| d == address), "{address} not deleted: {deleted:?}");
     }
-    ok(&run(&moto, &without, &["apply", "--auto-approve"]), "apply without [alerts]");
+    apply(&moto, &without);
     assert_eq!(filters(&moto, GROUP).await, [pipeline_filter_before]);
     assert!(!function_exists(&moto).await, "function deleted");
     assert!(eu.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(), "topic deleted");
@@ -181,7 +172,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     assert!(clean.stdout().contains("No changes."), "{}", clean.stdout());
 
     // Back on, then destroy removes everything of the alerts (and the pipeline, as always).
-    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
+    apply(&moto, &w);
     let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
     ok(&destroy, "destroy");
     assert!(destroy.stdout().contains("log group /aws/lambda/eks-audit-alerts is kept"), "{}", destroy.stdout());
@@ -217,7 +208,7 @@ async fn a_full_log_group_blocks_that_clusters_alerts_not_its_pipeline() {
     ok(&plan, "plan");
     let out = plan.stdout();
     assert!(out.contains("no subscription filter slot is free on log group /aws/eks/prod-2/cluster"), "{out}");
-    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
+    apply(&moto, &w);
     let mut prod2: Vec<String> = filters(&moto, "/aws/eks/prod-2/cluster").await.into_iter().map(|f| f.0).collect();
     prod2.sort();
     assert_eq!(prod2, ["eks-audit", "their-siem"], "the pipeline's filter got the slot");
@@ -256,7 +247,7 @@ async fn apply_waits_out_iam_propagation_to_lambda_and_cloudwatch_logs() {
         .times(1),
     );
     let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
-    ok(&run(&moto, &w, &["apply", "--auto-approve"]), "apply");
+    apply(&moto, &w);
     assert_eq!(moto.recorder().count("POST /2015-03-31/functions"), 3, "created on the third try");
     assert!(function_exists(&moto).await);
     assert_eq!(filters(&moto, GROUP).await.len(), 2);
