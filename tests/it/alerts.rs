@@ -143,6 +143,20 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     apply(&moto, &w);
     assert_eq!(filters(&moto, GROUP).await.len(), 2);
 
+    // The pipeline's pattern changed: its filter is updated in place beside the alerts filter (CloudWatch Logs
+    // allows it on a full log group; the recorder makes moto do the same).
+    let narrower =
+        format!("{}\n[filter]\npattern = '{{ $.stage = \"ResponseComplete\" }}'\n{ALERTS}", PIPELINE.trim_end());
+    let w2 = Workdir::with_spec(&narrower);
+    apply(&moto, &w2);
+    let group = eu.logs.describe_subscription_filters().log_group_name(GROUP).send().await.unwrap();
+    let patterns: Vec<(&str, &str)> =
+        group.subscription_filters().iter().map(|f| (f.filter_name().unwrap(), f.filter_pattern().unwrap())).collect();
+    assert!(patterns.contains(&("eks-audit", r#"{ $.stage = "ResponseComplete" }"#)), "{patterns:?}");
+    assert_eq!(patterns.len(), 2, "{patterns:?}");
+    assert_converged(&moto, &w2);
+    apply(&moto, &w);
+
     // [alerts] removed: found through the alerts filter, everything it made goes; the pipeline's filter stays.
     let pipeline_filter_before = filters(&moto, GROUP).await.into_iter().find(|f| f.0 == "eks-audit").unwrap();
     let without = Workdir::with_spec(PIPELINE);
