@@ -9,3 +9,5 @@ scripts/install-parliament.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The alert function's own tests (lambda/alerts), publishing to a local moto's SNS.
+.venv-moto/bin/python -m unittest discover -s lambda/alerts

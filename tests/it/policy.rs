@@ -150,6 +150,13 @@ name = "us-east-1"
 clusters = ["*"]
 "#;
 
+/// `[alerts]` added to a spec.
+const ALERTS: &str = r#"
+[alerts]
+users = ["kubernetes-admin"]
+email = ["secops@example.com"]
+"#;
+
 const BUCKET_EU: &str = "eks-audit-123456789012-eu-central-1";
 
 fn eu_only(spec: &str) -> String {
@@ -212,7 +219,7 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 9] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms"];
+const CLIENTS: [&str; 10] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -346,7 +353,8 @@ clusters = ["prod-1"]
 #[test]
 fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
     let (full, reused, sentinel) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED), Workdir::with_spec(SENTINEL));
-    let plans = [policy(&full, "plan"), policy(&reused, "plan"), policy(&sentinel, "plan")];
+    let alerts = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
+    let plans = [policy(&full, "plan"), policy(&reused, "plan"), policy(&sentinel, "plan"), policy(&alerts, "plan")];
     let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";
     let run = full.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
@@ -358,11 +366,14 @@ fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
         policy(&reused, "destroy"),
         policy(&sentinel, "apply"),
         policy(&sentinel, "destroy"),
+        policy(&alerts, "apply"),
+        policy(&alerts, "destroy"),
     ];
     let mut called = BTreeSet::new();
     let mut problems = Vec::new();
     for (file, source) in aws_sources() {
-        // observe.rs: plan's reads; lib.rs: discovery's reads, and drift's alert.
+        // observe.rs: plan's reads; lib.rs: discovery's reads, and drift's alert. alerts.rs reads and writes:
+        // its reads are checked against the plan policy below.
         let reads = file == "observe.rs" || file == "lib.rs";
         for name in sdk_operations(&source) {
             called.insert(name.clone());
@@ -536,6 +547,22 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &BTreeMap<Stri
                 _ => return None,
             })
         }
+        "lambda" => {
+            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            Some(match (method, parts.as_slice()) {
+                ("GET", [_, "functions", _]) => "GetFunction",
+                ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
+                ("GET", [_, "functions", _, "policy"]) => "GetPolicy",
+                ("POST", [_, "functions"]) => "CreateFunction",
+                ("PUT", [_, "functions", _, "code"]) => "UpdateFunctionCode",
+                ("PUT", [_, "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+                ("POST", [_, "functions", _, "policy"]) => "AddPermission",
+                ("DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
+                ("DELETE", [_, "functions", _]) => "DeleteFunction",
+                ("POST", [_, "tags", ..]) => "TagResource",
+                _ => return None,
+            })
+        }
         "eks" => {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
             Some(match (method, parts.as_slice()) {
@@ -619,6 +646,16 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
         }
         ("s3", "AbortMultipartUpload") => vec![format!("arn:aws:s3:::{}", path.trim_start_matches('/'))],
         ("s3", _) => vec![format!("arn:aws:s3:::{bucket}")],
+        ("lambda", "CreateFunction") => {
+            vec![format!("arn:aws:lambda:{region}:{account}:function:{}", field("FunctionName"))]
+        }
+        ("lambda", "TagResource") => {
+            vec![decode(path.trim_start_matches('/').splitn(3, '/').nth(2).unwrap())]
+        }
+        ("lambda", _) => {
+            let function = path.trim_start_matches('/').split('/').nth(2).unwrap();
+            vec![format!("arn:aws:lambda:{region}:{account}:function:{function}")]
+        }
         ("eks", _) => {
             let cluster = path.trim_start_matches('/').split('/').nth(1).unwrap();
             vec![format!("arn:aws:eks:{region}:{account}:cluster/{cluster}")]
@@ -650,11 +687,14 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
             })
         })
         .collect();
-    if let Some(to) = op.passes_role_to {
+    // A subscription filter to a Lambda function (`[alerts]`) passes no role.
+    let lambda_filter = operation == "PutSubscriptionFilter" && json["roleArn"].is_null();
+    if let Some(to) = op.passes_role_to.filter(|_| !lambda_filter) {
         let role = match operation.as_str() {
             "CreateDeliveryStream" => json["ExtendedS3DestinationConfiguration"]["RoleARN"].as_str(),
             "UpdateDestination" => json["ExtendedS3DestinationUpdate"]["RoleARN"].as_str(),
             "PutSubscriptionFilter" => json["roleArn"].as_str(),
+            "CreateFunction" | "UpdateFunctionConfiguration" => json["Role"].as_str(),
             other => panic!("where does {other} name the role it passes?"),
         };
         let role = role.unwrap_or_else(|| panic!("{call} passes no role: {json}"));
@@ -917,5 +957,40 @@ async fn sentinel_calls_are_allowed_by_its_policies() {
     ok(&run, "destroy");
     for call in ["iam:ListRoles", "iam:DeleteOpenIDConnectProvider", "sqs:DeleteQueue", "iam:DeleteRole"] {
         assert!(destroy_calls.contains(call), "destroy did not call {call}: {destroy_calls:?}");
+    }
+}
+
+#[tokio::test]
+async fn alerts_calls_are_allowed_by_their_policies() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    let with_alerts = format!("{}{ALERTS}", eu_only(SPEC));
+    let w = Workdir::with_spec(&with_alerts);
+    let (run, mut made) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply");
+    let (run, plan_made) = run_allowed(&moto, &w, &["plan"], &policy(&w, "plan"));
+    ok(&run, "plan");
+    assert!(run.stdout().contains("No changes."), "{}", run.stdout());
+    for read in ["lambda:GetFunction", "lambda:GetPolicy"] {
+        assert!(plan_made.contains(read), "{plan_made:?}");
+    }
+    // [alerts] removed: the run that deletes what it left is made with the policy of the spec that had it, as
+    // for a removed region.
+    let without = Workdir::with_spec(&eu_only(SPEC));
+    let (run, deleted) = run_allowed(&moto, &without, &["apply", "--auto-approve"], &policy(&w, "apply"));
+    ok(&run, "apply without [alerts]");
+    made.extend(deleted);
+    let (run, destroyed) = run_allowed(&moto, &w, &["destroy", "--auto-approve"], &policy(&w, "destroy"));
+    ok(&run, "destroy");
+    made.extend(destroyed);
+    for call in [
+        "lambda:CreateFunction",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:DeleteFunction",
+        "sns:Subscribe",
+        "iam:DeleteRole",
+    ] {
+        assert!(made.contains(call), "{call} not called: {made:?}");
     }
 }

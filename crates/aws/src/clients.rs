@@ -34,6 +34,7 @@ pub struct RegionClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub kms: aws_sdk_kms::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 impl Aws {
@@ -112,6 +113,9 @@ impl Aws {
             ),
             kms: aws_sdk_kms::Client::from_conf(
                 aws_sdk_kms::config::Builder::from(&config).interceptor(CallLogger).build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(&config).interceptor(CallLogger).build(),
             ),
         }
     }

@@ -1,6 +1,7 @@
 //! Every AWS SDK call eksaudit makes lives in this crate: client construction, identity, and the observation of
 //! live resources. The domain crates never see an SDK type.
 
+mod alerts;
 mod calls;
 mod clients;
 mod error;

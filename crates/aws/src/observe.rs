@@ -33,7 +33,7 @@ impl Found {
 }
 
 /// `Ok(None)` for "does not exist", the error otherwise.
-fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+pub(crate) fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -41,7 +41,7 @@ fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
-fn unknown(err: &Error) -> Observation {
+pub(crate) fn unknown(err: &Error) -> Observation {
     let reason = match err.kind() {
         ErrorKind::AccessDenied => format!("access denied ({err})"),
         ErrorKind::Throttled => format!("throttled, retries exhausted ({err})"),
@@ -112,6 +112,8 @@ pub async fn observe(
                 let arn = topic_arn(c, account, &d.name);
                 tasks.push(Box::pin(async move { settle(&d.address, topic(c, &arn).await) }));
             }
+            // Every alerts subscription of a region: one read of the alerts topic, below.
+            (Kind::TopicSubscription, Some(_)) if d.address.contains(".alerts_subscription.") => {}
             (Kind::TopicSubscription, Some(c)) => {
                 let arn = topic_arn(c, account, &spec.topic_name());
                 tasks.push(Box::pin(async move { settle(&d.address, subscription(c, &arn, &d.name).await) }));
@@ -125,19 +127,42 @@ pub async fn observe(
             (Kind::ClusterLogging, Some(c)) => {
                 tasks.push(Box::pin(async move { settle(&d.address, cluster_logging(c, &d.name).await) }))
             }
-            (Kind::SubscriptionFilter, Some(c)) => {
+            (Kind::SubscriptionFilter, Some(c)) if !d.address.ends_with(".alerts_filter") => {
                 let group_address = d.address.replace(".filter", ".log_group");
                 let has_group = by_address.contains_key(group_address.as_str());
-                tasks.push(Box::pin(cluster_filters(c, d, group_address, has_group)));
+                let alerts =
+                    by_address.get(format!("{}alerts_filter", d.address.trim_end_matches("filter")).as_str()).copied();
+                let alerts_name = spec.alerts_name();
+                tasks.push(Box::pin(async move {
+                    cluster_filters(c, d, group_address, has_group, alerts, &alerts_name).await
+                }));
             }
-            // Read together with the bucket and the filters respectively.
-            (Kind::BucketNotification | Kind::LogGroup, _) => {}
+            (Kind::Function, Some(c)) => {
+                let statement = eksaudit_plan::alerts::AlertNames::new(spec, account).statement_id();
+                tasks.push(Box::pin(async move {
+                    let resources = crate::alerts::observe_function(c, &d.address, &d.name, &statement).await;
+                    Found { resources, ..Default::default() }
+                }))
+            }
+            (Kind::FunctionLogGroup, Some(c)) => {
+                tasks.push(Box::pin(async move { settle(&d.address, firehose_log_group(c, &d.name).await) }))
+            }
+            // Read together with the bucket, the filters and the function respectively.
+            (Kind::BucketNotification | Kind::LogGroup | Kind::SubscriptionFilter | Kind::FunctionPermission, _) => {}
             (_, None) => {}
         }
     }
     // What another preset or notify left: topics, queues, an OIDC provider, the reader role under another name.
     for region in &spec.regions {
         let Some(c) = regions.get(&region.name) else { continue };
+        let prefix = format!("region.{}.alerts_subscription.", region.name);
+        let subscriptions: Vec<&DesiredResource> =
+            desired.resources.iter().filter(|d| d.address.starts_with(&prefix)).collect();
+        if !subscriptions.is_empty() {
+            tasks.push(Box::pin(async move {
+                Found { resources: crate::alerts::observe_subscriptions(c, &subscriptions).await, ..Default::default() }
+            }));
+        }
         if spec.consumer.notify != Notify::Sns {
             tasks.push(Box::pin(left_topic(c, spec, account)));
         }
@@ -218,6 +243,9 @@ pub async fn observe(
         observed.stale.extend(f.stale);
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    if spec.alerts.is_none() {
+        crate::alerts::observe_leftovers(aws, regions, spec, account, &mut observed).await;
+    }
     observed
 }
 
@@ -476,7 +504,7 @@ fn role_name(name_or_arn: &str) -> &str {
     name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
 
-async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation, Error> {
+pub(crate) async fn owned_role(aws: &Aws, name: &str, pipeline: &str) -> Result<Observation, Error> {
     let iam = aws.iam();
     let role = optional(iam.get_role().role_name(name).send().await.map_err(|e| Error::call("iam:GetRole", name, e)))?;
     let Some(role) = role.and_then(|r| r.role) else { return Ok(Observation::Absent) };
@@ -836,7 +864,7 @@ async fn notification(c: &RegionClients, bucket: &str, pipeline: &str) -> Result
     Ok((ours.map_or(Observation::Absent, Observation::Present), others))
 }
 
-async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
+pub(crate) async fn topic(c: &RegionClients, arn: &str) -> Result<Observation, Error> {
     let attrs = optional(
         c.sns
             .get_topic_attributes()
@@ -981,9 +1009,18 @@ async fn cluster_logging(c: &RegionClients, name: &str) -> Result<Observation, E
     Ok(Observation::Present(o))
 }
 
-/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so) and our filter,
-/// and names the filters of others that hold the group's slots.
-async fn cluster_filters(c: &RegionClients, d: &DesiredResource, group_address: String, has_group: bool) -> Found {
+/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the
+/// alerts filter (`{pipeline}-alerts`: observed when the spec wants it, stale otherwise), and names the filters of
+/// others that hold the group's slots. The alerts filter's neighbours include the pipeline's filter, which comes
+/// first.
+async fn cluster_filters(
+    c: &RegionClients,
+    d: &DesiredResource,
+    group_address: String,
+    has_group: bool,
+    alerts: Option<&DesiredResource>,
+    alerts_name: &str,
+) -> Found {
     let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
     let mut found = Found::default();
     match describe_filters(c, &group).await {
@@ -992,23 +1029,51 @@ async fn cluster_filters(c: &RegionClients, d: &DesiredResource, group_address: 
             if has_group {
                 found.resources.push((group_address, Observation::Absent));
             }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), Observation::Absent));
+            }
         }
         Ok(Some(filters)) => {
             if has_group {
                 found.resources.push((group_address, Observation::Present(ObservedResource::default())));
             }
             let (ours, others): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| f.0 == d.name);
-            found.neighbours.push((d.address.clone(), others.into_iter().map(|f| f.0).collect()));
+            let alert = others.iter().find(|f| f.0 == alerts_name).cloned();
+            let names: Vec<String> = others.into_iter().map(|f| f.0).collect();
+            found.neighbours.push((d.address.clone(), names.clone()));
             let observation = match ours.into_iter().next() {
                 Some((_, fields)) => Observation::Present(ObservedResource { fields, ..Default::default() }),
                 None => Observation::Absent,
             };
             found.resources.push((d.address.clone(), observation));
+            match (alerts, alert) {
+                (Some(a), alert) => {
+                    let mut neighbours: Vec<String> = names.into_iter().filter(|n| n != alerts_name).collect();
+                    neighbours.push(d.name.clone());
+                    found.neighbours.push((a.address.clone(), neighbours));
+                    let observation = match alert {
+                        Some((_, fields)) => Observation::Present(ObservedResource { fields, ..Default::default() }),
+                        None => Observation::Absent,
+                    };
+                    found.resources.push((a.address.clone(), observation));
+                }
+                (None, Some((name, fields))) => found.stale.push(StaleResource {
+                    address: format!("{}alerts_filter", d.address.trim_end_matches("filter")),
+                    kind: Kind::SubscriptionFilter,
+                    region: Some(c.region.clone()),
+                    name,
+                    fields,
+                }),
+                (None, None) => {}
+            }
         }
         Err(e) => {
             found.resources.push((d.address.clone(), unknown(&e)));
             if has_group {
                 found.resources.push((group_address, unknown(&e)));
+            }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), unknown(&e)));
             }
         }
     }
@@ -1046,13 +1111,18 @@ async fn describe_filters(c: &RegionClients, group: &str) -> Result<Option<Vec<F
 async fn stale_filter(c: &RegionClients, cluster: String, pipeline: &str) -> Found {
     let group = log_group_name(&cluster);
     let address = format!("region.{}.cluster.{cluster}.filter", c.region);
+    let alerts = format!("{pipeline}-alerts");
     match describe_filters(c, &group).await {
         Ok(Some(filters)) => Found {
             stale: filters
                 .into_iter()
-                .filter(|f| f.0 == pipeline)
+                .filter(|f| f.0 == pipeline || f.0 == alerts)
                 .map(|(name, fields)| StaleResource {
-                    address: address.clone(),
+                    address: if name == alerts {
+                        format!("{}alerts_filter", address.trim_end_matches("filter"))
+                    } else {
+                        address.clone()
+                    },
                     kind: Kind::SubscriptionFilter,
                     region: Some(c.region.clone()),
                     name,

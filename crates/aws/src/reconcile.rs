@@ -135,7 +135,9 @@ fn random_string(n: usize, alphabet: &str) -> String {
 
 /// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
 fn test_message_not_delivered(e: &Error) -> bool {
+    // A Lambda destination: its permission for CloudWatch Logs is not visible everywhere yet.
     e.message().contains("Could not deliver test message")
+        || e.message().contains("Could not execute the lambda function")
 }
 
 impl Reconciler<'_> {
@@ -243,6 +245,7 @@ impl Reconciler<'_> {
             self.step("role.firehose", &needs, &failed, &results),
             self.step("role.cloudwatch", &needs, &failed, &results),
             self.step("role.reader", &reader_needs, &failed, &results),
+            self.step(eksaudit_plan::alerts::ROLE_ADDRESS, &needs, &failed, &results),
         );
         join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
         // What another preset left globally: an OIDC provider no role of ours trusts any more (once the reader's
@@ -290,16 +293,19 @@ impl Reconciler<'_> {
                 self.step(&stream, &[&bucket, "role.firehose", &log_group], failed, results).await;
             }
         );
+        let permission = self.apply_alerts(region, failed, results).await;
         let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
         stream::iter(clusters)
             .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
-                let stream = stream.clone();
+                let (stream, permission) = (stream.clone(), permission.clone());
                 async move {
                     let at = |what: &str| format!("region.{region}.cluster.{cluster}.{what}");
                     let (logging, group, filter) = (at("audit_logging"), at("log_group"), at("filter"));
                     self.step(&logging, &[], failed, results).await;
                     self.step(&group, &[], failed, results).await;
                     self.step(&filter, &[&stream, "role.cloudwatch", &group], failed, results).await;
+                    // After the pipeline's filter, which has the first claim on the log group's slots.
+                    self.step(&at("alerts_filter"), &[&permission, &group, &filter], failed, results).await;
                 }
             })
             .await;
@@ -312,17 +318,44 @@ impl Reconciler<'_> {
         // Nothing is deleted while something of ours still points at it: our notification entry before its
         // topic or queue, a queue before its dead-letter queue.
         let rank = |r: &ResourceChange| match r.kind {
-            Kind::BucketNotification => 0,
-            Kind::TopicSubscription => 1,
-            Kind::Topic => 2,
-            Kind::Queue if r.address.ends_with(".queue") => 3,
-            Kind::Queue => 4,
-            _ => 5,
+            Kind::BucketNotification | Kind::SubscriptionFilter => 0,
+            Kind::TopicSubscription | Kind::FunctionPermission => 1,
+            Kind::Function => 2,
+            Kind::Topic => 3,
+            Kind::Queue if r.address.ends_with(".queue") => 4,
+            Kind::Queue => 5,
+            _ => 6,
         };
         stale.sort_by_key(|r| rank(r));
         for s in stale {
             self.step(&s.address, &[], failed, results).await;
         }
+    }
+
+    /// `[alerts]` in a region: topic and log group → function (its role, topic and log group first) → the
+    /// permission for CloudWatch Logs. Returns the permission's address, which the alerts filters need.
+    async fn apply_alerts(
+        &self,
+        region: &str,
+        failed: &std::sync::Mutex<BTreeSet<String>>,
+        results: &std::sync::Mutex<Vec<StepResult>>,
+    ) -> String {
+        let at = |what: &str| format!("region.{region}.{what}");
+        let (topic, group, function) = (at("alerts_topic"), at("alerts_log_group"), at("alerts_function"));
+        self.step(&topic, &[], failed, results).await;
+        for s in self.alerts_subscriptions(region) {
+            self.step(&s, &[&topic], failed, results).await;
+        }
+        self.step(&group, &[], failed, results).await;
+        self.step(&function, &[eksaudit_plan::alerts::ROLE_ADDRESS, &topic, &group], failed, results).await;
+        self.step(&at("alerts_permission"), &[&function], failed, results).await;
+        at("alerts_permission")
+    }
+
+    /// The email and HTTPS subscriptions of a region's alerts topic that the plan changes.
+    fn alerts_subscriptions(&self, region: &str) -> Vec<String> {
+        let prefix = format!("region.{region}.alerts_subscription.");
+        self.plan.resources.iter().filter(|r| r.address.starts_with(&prefix)).map(|r| r.address.clone()).collect()
     }
 
     /// Destroy: the reverse order. Filters first (so nothing sends into a stream being deleted), then stream,
@@ -340,7 +373,10 @@ impl Reconciler<'_> {
             .map(|r| r.address.clone())
             .collect();
         let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
-        let mut roles: Vec<String> = ["role.firehose", "role.cloudwatch", "role.reader"].map(str::to_string).to_vec();
+        let mut roles: Vec<String> =
+            ["role.firehose", "role.cloudwatch", "role.reader", eksaudit_plan::alerts::ROLE_ADDRESS]
+                .map(str::to_string)
+                .to_vec();
         for former in self.global(Kind::Role, true) {
             if !roles.contains(&former) {
                 roles.push(former);
@@ -375,6 +411,12 @@ impl Reconciler<'_> {
         let at = |what: &str| format!("region.{region}.{what}");
         let filter_refs: Vec<&str> = filters.iter().map(String::as_str).collect();
         self.step(&at("stream"), &filter_refs, failed, results).await;
+        self.step(&at("alerts_permission"), &filter_refs, failed, results).await;
+        self.step(&at("alerts_function"), &[&at("alerts_permission")], failed, results).await;
+        for s in self.alerts_subscriptions(region) {
+            self.step(&s, &[], failed, results).await;
+        }
+        self.step(&at("alerts_topic"), &[&at("alerts_function")], failed, results).await;
         self.step(&at("bucket_notification"), &[], failed, results).await;
         self.step(&at("topic_subscription"), &[], failed, results).await;
         self.step(&at("topic"), &[&at("bucket_notification"), &at("topic_subscription")], failed, results).await;
@@ -423,14 +465,23 @@ impl Reconciler<'_> {
                 }
                 Ok(())
             }
-            (Kind::Topic, Action::Delete, Some(c), _) => self.delete_topic(c).await,
+            (Kind::Topic, Action::Delete, Some(c), _) => self.delete_topic(c, &change.name).await,
             (Kind::Topic, Action::Create, Some(c), Some(d)) => self.create_topic(c, d).await,
             (Kind::Topic, _, Some(c), Some(d)) => self.update_topic(c, d, &changed(change)).await,
             (Kind::TopicSubscription, Action::Delete, Some(c), _) => unsubscribe(c, change).await,
             (Kind::TopicSubscription, _, Some(c), Some(d)) => subscribe(c, d).await,
             (Kind::BucketNotification, Action::Delete, Some(c), _) => self.notification(c, &change.name, None).await,
             (Kind::BucketNotification, _, Some(c), Some(d)) => self.notification(c, &change.name, Some(d)).await,
-            (Kind::FirehoseLogGroup | Kind::LogGroup, _, Some(c), Some(d)) => self.log_group(c, d, change.action).await,
+            (Kind::FirehoseLogGroup | Kind::LogGroup | Kind::FunctionLogGroup, _, Some(c), Some(d)) => {
+                self.log_group(c, d, change.action).await
+            }
+            (Kind::Function, Action::Delete, Some(c), _) => crate::alerts::delete_function(c, &change.name).await,
+            (Kind::Function, Action::Create, Some(c), Some(d)) => self.create_function(c, d).await,
+            (Kind::Function, _, Some(c), Some(d)) => self.update_function(c, d, &changed(change)).await,
+            (Kind::FunctionPermission, Action::Delete, Some(c), _) => {
+                crate::alerts::remove_permission(c, &crate::alerts::permission_function(change), &change.name).await
+            }
+            (Kind::FunctionPermission, _, Some(c), Some(d)) => self.put_permission(c, d, change.action).await,
             (Kind::DeliveryStream, Action::Delete, Some(c), _) => {
                 self.delete_stream(c, &change.name, &change.address).await
             }
@@ -944,14 +995,9 @@ impl Reconciler<'_> {
 
     // --- SNS --------------------------------------------------------------------------------------------
 
-    fn topic_arn(&self, c: &RegionClients) -> String {
-        format!(
-            "arn:{}:sns:{}:{}:{}",
-            eksaudit_spec::partition(&c.region),
-            c.region,
-            self.account,
-            self.spec.topic_name()
-        )
+    /// The pipeline's topic, or the alerts topic: `name` is the desired or changed resource's.
+    fn topic_arn(&self, c: &RegionClients, name: &str) -> String {
+        format!("arn:{}:sns:{}:{}:{name}", eksaudit_spec::partition(&c.region), c.region, self.account)
     }
 
     async fn create_topic(&self, c: &RegionClients, d: &DesiredResource) -> Result<(), Error> {
@@ -968,7 +1014,7 @@ impl Reconciler<'_> {
     }
 
     async fn update_topic(&self, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
-        let arn = self.topic_arn(c);
+        let arn = self.topic_arn(c, &d.name);
         if fields.iter().any(|f| f == "policy") {
             c.sns
                 .set_topic_attributes()
@@ -999,8 +1045,8 @@ impl Reconciler<'_> {
         Ok(())
     }
 
-    async fn delete_topic(&self, c: &RegionClients) -> Result<(), Error> {
-        let arn = self.topic_arn(c);
+    async fn delete_topic(&self, c: &RegionClients, name: &str) -> Result<(), Error> {
+        let arn = self.topic_arn(c, name);
         gone_ok(
             c.sns
                 .delete_topic()
@@ -1205,7 +1251,7 @@ impl Reconciler<'_> {
                     .map(|_| ())
                     .map_err(|e| Error::call("logs:CreateLogGroup", name, e)),
             )?;
-        } else if d.kind == Kind::FirehoseLogGroup {
+        } else if matches!(d.kind, Kind::FirehoseLogGroup | Kind::FunctionLogGroup) {
             let arn = format!(
                 "arn:{}:logs:{}:{}:log-group:{name}",
                 eksaudit_spec::partition(&c.region),
@@ -1253,7 +1299,8 @@ impl Reconciler<'_> {
                 .filter_name(&d.name)
                 .filter_pattern(text(field(d, "filter_pattern")))
                 .destination_arn(text(field(d, "destination_arn")))
-                .role_arn(text(field(d, "role_arn")))
+                // A Lambda destination takes no role.
+                .set_role_arn(Some(text(field(d, "role_arn"))).filter(|r| !r.is_empty()))
                 .send()
                 .await
                 .map(|_| ())
@@ -1541,7 +1588,7 @@ async fn subscribe(c: &RegionClients, d: &DesiredResource) -> Result<(), Error> 
     c.sns
         .subscribe()
         .topic_arn(&topic)
-        .protocol("sqs")
+        .protocol(text(field(d, "protocol")))
         .endpoint(text(field(d, "endpoint")))
         .send()
         .await

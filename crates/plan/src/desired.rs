@@ -568,7 +568,7 @@ fn queue_fields(n: &Names<'_>, region: &str, dead_letter: bool) -> BTreeMap<Stri
     fields
 }
 
-fn resource(
+pub(crate) fn resource(
     address: String,
     kind: Kind,
     region: Option<&str>,
@@ -841,6 +841,7 @@ impl DesiredState {
             }
             out.matched_clusters.insert(r.to_string(), matched);
         }
+        crate::alerts::add(inputs, &mut out);
         out
     }
 }

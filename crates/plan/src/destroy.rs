@@ -38,7 +38,7 @@ pub fn destroy_plan(
             }
             _ => continue,
         };
-        if matches!(d.kind, Kind::ClusterLogging | Kind::LogGroup | Kind::FirehoseLogGroup) {
+        if matches!(d.kind, Kind::ClusterLogging | Kind::LogGroup | Kind::FirehoseLogGroup | Kind::FunctionLogGroup) {
             if d.kind != Kind::ClusterLogging {
                 plan.notes.push(Message::new(
                     &d.address,

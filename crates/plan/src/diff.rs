@@ -166,6 +166,22 @@ fn diff_resource(
 
 /// A resource of ours that does not exist yet: create it, unless its place is full.
 fn absent_owned(d: &DesiredResource, neighbours: &[String], plan: &mut Plan) -> Option<ResourceChange> {
+    if d.kind == Kind::SubscriptionFilter
+        && crate::alerts::is_alerts_address(&d.address)
+        && neighbours.len() >= SUBSCRIPTION_FILTERS_PER_LOG_GROUP
+    {
+        // The pipeline's own filter comes first: a full log group blocks only this cluster's alerts.
+        plan.warnings.push(Message::new(
+            &d.address,
+            format!(
+                "no subscription filter slot is free on log group {} for the alerts filter ({} hold both): this cluster's alerts are off",
+                d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default(),
+                neighbours.join(", ")
+            ),
+            "CloudWatch Logs allows 2 per log group by default: remove another filter, or ask AWS to raise the quota",
+        ));
+        return None;
+    }
     if d.kind == Kind::SubscriptionFilter && neighbours.len() >= SUBSCRIPTION_FILTERS_PER_LOG_GROUP {
         plan.errors.push(Message::new(
             &d.address,

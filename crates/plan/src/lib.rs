@@ -3,6 +3,7 @@
 //! The AWS crate fills an [`ObservedState`] keyed by the same resource addresses the [`DesiredState`] uses;
 //! [`diff`] compares them field by field (policies by meaning) into a [`Plan`]; [`render`] shows it.
 
+pub mod alerts;
 pub mod desired;
 mod destroy;
 mod diff;

@@ -22,6 +22,9 @@ pub enum Kind {
     ClusterLogging,
     LogGroup,
     SubscriptionFilter,
+    FunctionLogGroup,
+    Function,
+    FunctionPermission,
 }
 
 impl Kind {
@@ -40,6 +43,9 @@ impl Kind {
             Kind::ClusterLogging => "EKS audit logging",
             Kind::LogGroup => "log group",
             Kind::SubscriptionFilter => "subscription filter",
+            Kind::FunctionLogGroup => "Lambda log group",
+            Kind::Function => "Lambda function",
+            Kind::FunctionPermission => "Lambda permission",
         }
     }
 
@@ -56,6 +62,8 @@ impl Kind {
                 | Kind::Queue
                 | Kind::DeliveryStream
                 | Kind::FirehoseLogGroup
+                | Kind::FunctionLogGroup
+                | Kind::Function
         )
     }
 }

@@ -74,6 +74,7 @@ const fn op_passing(
 
 pub const FIREHOSE_PRINCIPAL: &str = "firehose.amazonaws.com";
 pub const LOGS_PRINCIPAL: &str = "logs.amazonaws.com";
+pub const LAMBDA_PRINCIPAL: &str = "lambda.amazonaws.com";
 
 /// Every AWS API operation eksaudit calls, with the IAM action(s) it needs. Where the IAM name differs from the
 /// API name, the Service Authorization Reference is the authority.
@@ -199,6 +200,18 @@ pub const OPERATIONS: &[Operation] = &[
     op("logs", "CreateLogStream", "logs:CreateLogStream"),
     op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
     op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
+    // Lambda (`[alerts]`)
+    op("lambda", "GetFunction", "lambda:GetFunction"),
+    op("lambda", "GetPolicy", "lambda:GetPolicy"),
+    op("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"),
+    // Tags on create need lambda:TagResource too.
+    op_passing("lambda", "CreateFunction", "lambda:CreateFunction", &["lambda:TagResource"], LAMBDA_PRINCIPAL),
+    op("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode"),
+    op_passing("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration", &[], LAMBDA_PRINCIPAL),
+    op("lambda", "TagResource", "lambda:TagResource"),
+    op("lambda", "AddPermission", "lambda:AddPermission"),
+    op("lambda", "RemovePermission", "lambda:RemovePermission"),
+    op("lambda", "DeleteFunction", "lambda:DeleteFunction"),
 ];
 
 /// The table entry of an operation: `"service:Operation"` (`"s3:GetBucketNotificationConfiguration"`, the form
@@ -332,6 +345,19 @@ const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
     &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
 const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
 const ENABLE_AUDIT_LOGGING: &[&str] = &["eks:UpdateClusterConfig", "eks:DescribeUpdate"];
+/// `[alerts]`: the function (and its permission for CloudWatch Logs) read by every command.
+const READ_FUNCTIONS: &[&str] = &["lambda:GetFunction", "lambda:GetPolicy"];
+const MANAGE_FUNCTIONS: &[&str] = &[
+    "lambda:CreateFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:TagResource",
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+];
+const DELETE_FUNCTIONS: &[&str] = &["lambda:RemovePermission", "lambda:DeleteFunction"];
+const MANAGE_FUNCTION_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy"];
 
 // What destroy deletes. It also reads, with every command's reads: ListAttachedRolePolicies before detaching,
 // DescribeDeliveryStream to wait for a deletion, GetBucketNotificationConfiguration to keep others' entries.
@@ -392,7 +418,40 @@ impl Scope<'_> {
 
     /// The roles eksaudit creates and manages.
     fn owned_roles(&self) -> Vec<String> {
-        RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect()
+        let mut roles: Vec<String> =
+            RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect();
+        roles.extend(self.alerts_role());
+        roles
+    }
+
+    /// `[alerts]`: the role the alert functions run as.
+    fn alerts_role(&self) -> Option<String> {
+        self.spec
+            .alerts
+            .as_ref()
+            .map(|_| format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.alerts_name()))
+    }
+
+    /// `[alerts]`: each region's alert function.
+    fn alert_functions(&self) -> Vec<String> {
+        let name = self.spec.alerts_name();
+        self.per_region(
+            |_| self.spec.alerts.is_some(),
+            |p, r| vec![format!("arn:{p}:lambda:{}:{}:function:{name}", r.name, self.account)],
+        )
+    }
+
+    /// `[alerts]`: each region's alerts topic, unless the spec names its own.
+    fn alert_topics(&self) -> Vec<String> {
+        let name = self.spec.alerts_name();
+        let ours = self.spec.alerts.as_ref().is_some_and(|a| a.topic_arn.is_none());
+        self.per_region(|_| ours, |p, r| vec![format!("arn:{p}:sns:{}:{}:{name}", r.name, self.account)])
+    }
+
+    /// `[alerts]`: each region's alert function log group.
+    fn alert_log_groups(&self) -> Vec<String> {
+        let name = format!("/aws/lambda/{}", self.spec.alerts_name());
+        self.per_region(|_| self.spec.alerts.is_some(), |p, r| self.log_group(p, &r.name, &name))
     }
 
     /// The reader role under the name another preset gives it: left behind by a switch of preset, deleted then.
@@ -625,6 +684,10 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let mut targets = s.topics();
     targets.extend(s.queues());
     p.grant("ReadTopicsAndQueues", &[READ_TOPICS, optional(subscription, READ_SUBSCRIPTIONS), READ_QUEUES], targets);
+    let alert_subscribers = spec.alerts.as_ref().is_some_and(|a| !a.email.is_empty() || !a.https.is_empty());
+    p.grant("ReadAlertTopics", &[READ_TOPICS, optional(alert_subscribers, READ_SUBSCRIPTIONS)], s.alert_topics());
+    p.grant("ReadAlertFunctions", &[READ_FUNCTIONS], s.alert_functions());
+    p.grant("ReadAlertFunctionLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.alert_log_groups());
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
     p.grant("ReadPipelineKeys", &[READ_KEYS], s.keys());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
@@ -667,6 +730,22 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
+            p.grant(
+                "CreateAndConfigureAlertTopics",
+                &[MANAGE_TOPICS, optional(alert_subscribers, SUBSCRIBE)],
+                s.alert_topics(),
+            );
+            p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
+            p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
+            // The run that removes [alerts] is made with the policy of the spec that still has it (as for a
+            // removed region): it deletes the function, the topic and the role.
+            p.grant("DeleteAlertsWhenRemoved", &[DELETE_FUNCTIONS], s.alert_functions());
+            p.grant(
+                "DeleteAlertTopicsWhenRemoved",
+                &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)],
+                s.alert_topics(),
+            );
+            p.grant("DeleteAlertsRoleWhenRemoved", &[DELETE_ROLES], s.alerts_role().into_iter().collect());
         }
         Command::Destroy => {
             p.grant("DeleteClusterLogGroupFilters", &[DELETE_FILTERS], s.cluster_log_groups(all));
@@ -692,6 +771,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 // Only once the buckets it encrypts are gone; retained buckets keep their key.
                 p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
             }
+            p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
+            p.grant("DeleteAlertTopics", &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)], s.alert_topics());
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
     }
@@ -704,6 +785,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             }
             LOGS_PRINCIPAL => {
                 p.pass_role("PassCloudwatchRoleToCloudWatchLogs", s.role_arn(RoleKind::Cloudwatch), LOGS_PRINCIPAL)
+            }
+            LAMBDA_PRINCIPAL => {
+                if let Some(role) = s.alerts_role() {
+                    p.pass_role("PassAlertsRoleToLambda", role, LAMBDA_PRINCIPAL)
+                }
             }
             other => panic!("no pipeline role is passed to {other}"),
         }

@@ -15,6 +15,9 @@ use crate::suggest::closest;
 
 type Span = Range<usize>;
 
+#[path = "load_alerts.rs"]
+mod load_alerts;
+
 /// Parses and validates spec text. Makes no AWS call.
 pub fn parse_spec(src: &str) -> Result<Spec, Problems> {
     let mut ctx = Ctx { src, problems: Vec::new() };
@@ -179,7 +182,11 @@ impl Ctx<'_> {
     }
 
     fn spec(&mut self, root: &DeTable<'_>, root_span: Span) -> Option<Spec> {
-        self.check_keys(root, "", &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "region"]);
+        self.check_keys(
+            root,
+            "",
+            &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "region", "alerts"],
+        );
         let empty = DeTable::new();
         let pipeline = match self.section(root, "pipeline") {
             Some((t, span)) => self.pipeline(t, span),
@@ -220,6 +227,10 @@ impl Ctx<'_> {
         let drift = self.section(root, "drift").map(|(t, _)| t);
         let drift = self.drift(drift.unwrap_or(&empty));
         let regions = self.regions(root, root_span);
+        let alerts = match self.section(root, "alerts") {
+            Some((t, _)) => self.alerts(t).map(Some),
+            None => Some(None),
+        };
 
         let spec = Spec {
             pipeline: pipeline?,
@@ -230,6 +241,7 @@ impl Ctx<'_> {
             iam: iam?,
             drift: drift?,
             regions: regions?,
+            alerts: alerts?,
         };
         self.cross_checks(&spec, root);
         Some(spec)

@@ -25,6 +25,8 @@ pub struct Spec {
     pub iam: Iam,
     pub drift: Drift,
     pub regions: Vec<Region>,
+    /// Real-time alerts on manual changes (`[alerts]`); `None`: off.
+    pub alerts: Option<crate::alerts::Alerts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

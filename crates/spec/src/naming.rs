@@ -95,6 +95,11 @@ impl Spec {
         format!("{}-dlq", self.pipeline.name)
     }
 
+    /// The alerts' subscription filter, Lambda function, role and topic (`[alerts]`).
+    pub fn alerts_name(&self) -> String {
+        format!("{}-alerts", self.pipeline.name)
+    }
+
     /// Every tag a resource created by this pipeline carries.
     pub fn resource_tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.pipeline.tags.clone();

@@ -389,6 +389,11 @@ pub const FINDING_RESOURCES: &[&str] = &[
     "firehose_log_group",
     "stream",
     "cluster",
+    "alerts_topic",
+    "alerts_log_group",
+    "alerts_function",
+    "alerts_permission",
+    "alerts_subscription",
 ];
 
 /// A `[drift] ignore` rule: a finding path, `*` matching any part.

@@ -501,6 +501,62 @@ fn moto_call(port: u16, method: &str, target: &str, body: &[u8]) -> std::io::Res
     Ok((status, out))
 }
 
+/// Sends one request to moto as it is (same signature headers), with `body`, and reads the whole answer.
+fn send_upstream(upstream_port: u16, head: &[String], body: &[u8]) -> std::io::Result<(Vec<String>, Vec<u8>)> {
+    let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
+    let mut out = Vec::new();
+    out.extend_from_slice(head[0].as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for line in head.iter().skip(1) {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if ["connection", "expect", "content-length", "transfer-encoding"].contains(&name.as_str()) {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    upstream.write_all(&out)?;
+    let mut response = BufReader::new(upstream);
+    let head = read_head(&mut response)?;
+    let mut body = Vec::new();
+    response.read_to_end(&mut body)?;
+    Ok((head, body))
+}
+
+/// moto refuses PutSubscriptionFilter with LimitExceededException whenever a log group holds 2 filters, even to
+/// update one of them in place, which CloudWatch Logs allows. When that filter exists (its deletion succeeds), the
+/// update is made as delete and put again, and that answer given.
+fn update_full_log_group_filter(
+    upstream_port: u16,
+    request_head: &[String],
+    request_body: &[u8],
+    head: &[String],
+    body: &[u8],
+) -> std::io::Result<Option<(Vec<String>, Vec<u8>)>> {
+    if head.first().is_some_and(|l| l.contains(" 200 ")) || !String::from_utf8_lossy(body).contains("LimitExceeded") {
+        return Ok(None);
+    }
+    let request: serde_json::Value = serde_json::from_slice(request_body).unwrap_or_default();
+    let delete = serde_json::json!({"logGroupName": request["logGroupName"], "filterName": request["filterName"]});
+    let delete_head: Vec<String> = request_head
+        .iter()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("x-amz-target:") {
+                "X-Amz-Target: Logs_20140328.DeleteSubscriptionFilter".to_string()
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    let (deleted, _) = send_upstream(upstream_port, &delete_head, delete.to_string().as_bytes())?;
+    if !deleted.first().is_some_and(|l| l.contains(" 200 ")) {
+        return Ok(None);
+    }
+    send_upstream(upstream_port, request_head, request_body).map(Some)
+}
+
 /// Rewrites moto's answers where they differ from AWS's.
 fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8>) {
     let ok = head.first().is_some_and(|l| l.contains(" 200 "));
@@ -589,7 +645,7 @@ fn error_response(
         );
         return (vec![status_line, "Content-Type: text/xml".into()], body.into_bytes());
     }
-    if target.starts_with("/clusters") {
+    if rest_json(target) {
         let body = serde_json::json!({"message": message}).to_string();
         return (
             vec![status_line, "Content-Type: application/json".into(), format!("x-amzn-ErrorType: {code}")],
@@ -600,9 +656,14 @@ fn error_response(
     (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
 }
 
+/// REST-JSON services (EKS, Lambda): errors name their type in `x-amzn-ErrorType`.
+fn rest_json(target: &str) -> bool {
+    ["/clusters", "/2015-03-31/", "/2017-03-31/"].iter().any(|p| target.starts_with(p))
+}
+
 /// The service's throttling answer: S3 says 503 SlowDown, query APIs `Throttling`, the rest `ThrottlingException`.
 fn throttle_response(target: &str, amz_target: Option<&str>, query_api: bool) -> (Vec<String>, Vec<u8>) {
-    let rest_s3 = amz_target.is_none() && !query_api && !target.starts_with("/clusters");
+    let rest_s3 = amz_target.is_none() && !query_api && !rest_json(target);
     match (rest_s3, query_api) {
         (true, _) => error_response(target, amz_target, query_api, 503, "SlowDown", "Please reduce your request rate."),
         (false, true) => error_response(target, amz_target, query_api, 400, "Throttling", "Rate exceeded"),
@@ -671,28 +732,16 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     }
 
     let lifted = lift_bucket_policy(&method, &target, upstream_port);
-    let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
-    let mut out = Vec::new();
-    out.extend_from_slice(head[0].as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for line in head.iter().skip(1) {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-        if name == "connection" || name == "expect" {
-            continue;
-        }
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    out.extend_from_slice(&body);
-    upstream.write_all(&out)?;
-
-    let mut response = BufReader::new(upstream);
-    let mut head = read_head(&mut response)?;
-    let mut body = Vec::new();
-    response.read_to_end(&mut body)?;
+    let request_head = head.clone();
+    let (mut head, mut body) = send_upstream(upstream_port, &head, &body)?;
     if let Some((bucket, policy)) = lifted {
         moto_call(upstream_port, "PUT", &format!("/{bucket}?policy"), &policy)?;
+    }
+    if operation == "PutSubscriptionFilter" {
+        if let Some(updated) = update_full_log_group_filter(upstream_port, &request_head, &request_body, &head, &body)?
+        {
+            (head, body) = updated;
+        }
     }
     let ok = head.first().is_some_and(|l| l.contains(" 200 ") || l.contains(" 204 "));
     let hook = {

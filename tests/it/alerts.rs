@@ -1,0 +1,310 @@
+//! `[alerts]` against moto: apply creates the alert function (its code packaged by eksaudit), its permission for
+//! CloudWatch Logs, the topic with its subscriptions and a second filter per cluster; plan is clean after and an
+//! in-sync apply makes no mutating call; drift sees the alerts resources; a full log group blocks only the
+//! cluster's alerts; removing `[alerts]` deletes what it made and leaves the pipeline's filter alone; destroy
+//! removes it all. (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
+
+use eksaudit_test_support::{Fault, Moto};
+use serde_json::Value;
+
+use crate::support::{apply, assert_converged, run, Run, Workdir};
+
+const REGION: &str = "eu-central-1";
+const ACCOUNT: &str = "123456789012";
+const FUNCTION: &str = "eks-audit-alerts";
+const GROUP: &str = "/aws/eks/prod-1/cluster";
+
+const PIPELINE: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-*"]
+"#;
+
+const ALERTS: &str = r#"
+[alerts]
+users = ["kubernetes-admin", "arn:aws:sts::*"]
+namespaces = ["kube-system", "default"]
+email = ["secops@example.com"]
+log_retention_days = 14
+"#;
+
+fn ok(run: &Run, what: &str) {
+    assert_eq!(run.code(), 0, "{what} failed:\n{}\n{}", run.stdout(), run.stderr());
+}
+
+/// Filter name → destination, on a log group.
+async fn filters(moto: &Moto, group: &str) -> Vec<(String, String)> {
+    let out = moto.region(REGION).logs.describe_subscription_filters().log_group_name(group).send().await.unwrap();
+    out.subscription_filters()
+        .iter()
+        .map(|f| (f.filter_name().unwrap().to_string(), f.destination_arn().unwrap().to_string()))
+        .collect()
+}
+
+async fn function_exists(moto: &Moto) -> bool {
+    moto.region(REGION).lambda.get_function().function_name(FUNCTION).send().await.is_ok()
+}
+
+#[tokio::test]
+async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipeline() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+
+    let plan = run(&moto, &w, &["plan", "--json"]);
+    ok(&plan, "plan");
+    let doc = plan.json();
+    let created: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "create")
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    for address in [
+        "role.alerts",
+        "region.eu-central-1.alerts_topic",
+        "region.eu-central-1.alerts_subscription.email-0",
+        "region.eu-central-1.alerts_log_group",
+        "region.eu-central-1.alerts_function",
+        "region.eu-central-1.alerts_permission",
+        "region.eu-central-1.cluster.prod-1.alerts_filter",
+    ] {
+        assert!(created.contains(&address), "{address} not planned: {created:?}");
+    }
+    assert!(plan.stdout().contains("second subscription filter slot"), "plan says so: {}", plan.stdout());
+
+    apply(&moto, &w);
+    let eu = moto.region(REGION);
+    // The function runs the packaged handler as the alerts role, publishing to the alerts topic.
+    let f = eu.lambda.get_function().function_name(FUNCTION).send().await.unwrap();
+    let config = f.configuration().unwrap();
+    assert_eq!(config.handler(), Some("handler.handler"));
+    assert_eq!(config.role(), Some(format!("arn:aws:iam::{ACCOUNT}:role/eks-audit-alerts").as_str()));
+    assert_eq!(config.code_sha256(), Some(eksaudit_plan::alerts::code_sha256().as_str()));
+    let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:eks-audit-alerts");
+    let env = config.environment().unwrap().variables().unwrap();
+    assert_eq!(env.get("TOPIC_ARN"), Some(&topic));
+    // CloudWatch Logs may invoke it, only for this account's EKS log groups in the region.
+    let policy = eu.lambda.get_policy().function_name(FUNCTION).send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "logs.amazonaws.com");
+    assert_eq!(
+        statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/eks/*/cluster:*")
+    );
+    assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceAccount"], ACCOUNT);
+    // Two filters on the log group: the pipeline's to Firehose, the alerts' to the function.
+    let mut on_group = filters(&moto, GROUP).await;
+    on_group.sort();
+    assert_eq!(on_group.len(), 2, "{on_group:?}");
+    assert_eq!(on_group[0].0, "eks-audit");
+    assert!(on_group[0].1.contains(":firehose:"), "{on_group:?}");
+    assert_eq!(
+        on_group[1],
+        ("eks-audit-alerts".to_string(), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"))
+    );
+    let subs = eu.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    let subs: Vec<(&str, &str)> =
+        subs.subscriptions().iter().map(|s| (s.protocol().unwrap(), s.endpoint().unwrap())).collect();
+    assert_eq!(subs, [("email", "secops@example.com")]);
+    let groups =
+        eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await.unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+
+    // In sync: plan clean, apply makes no mutating call, drift clean.
+    let again = run(&moto, &w, &["plan"]);
+    ok(&again, "plan");
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+    assert_converged(&moto, &w);
+    assert_eq!(moto.recorder().count("GET /2015-03-31/functions/eks-audit-alerts"), 1, "the function is read once");
+    let drift = run(&moto, &w, &["drift", "--json"]);
+    assert_eq!(drift.json()["verdict"], "in_sync", "{}", drift.stdout());
+
+    // Drift sees the alerts resources: the alerts filter deleted by hand is missing.
+    eu.logs.delete_subscription_filter().log_group_name(GROUP).filter_name("eks-audit-alerts").send().await.unwrap();
+    let drift = run(&moto, &w, &["drift", "--json"]);
+    assert_eq!(drift.code(), 2, "{}", drift.stdout());
+    let findings = drift.json()["findings"].as_array().unwrap().clone();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"] == "missing" && f["address"] == "region.eu-central-1.cluster.prod-1.alerts_filter"),
+        "{findings:?}"
+    );
+    apply(&moto, &w);
+    assert_eq!(filters(&moto, GROUP).await.len(), 2);
+
+    // The pipeline's pattern changed: its filter is updated in place beside the alerts filter (CloudWatch Logs
+    // allows it on a full log group; the recorder makes moto do the same).
+    let narrower =
+        format!("{}\n[filter]\npattern = '{{ $.stage = \"ResponseComplete\" }}'\n{ALERTS}", PIPELINE.trim_end());
+    let w2 = Workdir::with_spec(&narrower);
+    apply(&moto, &w2);
+    let group = eu.logs.describe_subscription_filters().log_group_name(GROUP).send().await.unwrap();
+    let patterns: Vec<(&str, &str)> =
+        group.subscription_filters().iter().map(|f| (f.filter_name().unwrap(), f.filter_pattern().unwrap())).collect();
+    assert!(patterns.contains(&("eks-audit", r#"{ $.stage = "ResponseComplete" }"#)), "{patterns:?}");
+    assert_eq!(patterns.len(), 2, "{patterns:?}");
+    assert_converged(&moto, &w2);
+    apply(&moto, &w);
+
+    // [alerts] removed: found through the alerts filter, everything it made goes; the pipeline's filter stays.
+    let pipeline_filter_before = filters(&moto, GROUP).await.into_iter().find(|f| f.0 == "eks-audit").unwrap();
+    let without = Workdir::with_spec(PIPELINE);
+    let plan = run(&moto, &without, &["plan", "--json"]);
+    let deleted: Vec<String> = plan.json()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "delete")
+        .map(|r| r["address"].as_str().unwrap().to_string())
+        .collect();
+    for address in [
+        "role.alerts",
+        "region.eu-central-1.alerts_function",
+        "region.eu-central-1.alerts_permission",
+        "region.eu-central-1.alerts_topic",
+        "region.eu-central-1.cluster.prod-1.alerts_filter",
+    ] {
+        assert!(deleted.iter().any(|d| d == address), "{address} not deleted: {deleted:?}");
+    }
+    apply(&moto, &without);
+    assert_eq!(filters(&moto, GROUP).await, [pipeline_filter_before]);
+    assert!(!function_exists(&moto).await, "function deleted");
+    assert!(eu.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(), "topic deleted");
+    assert!(moto.aws().iam().get_role().role_name("eks-audit-alerts").send().await.is_err(), "role deleted");
+    let clean = run(&moto, &without, &["plan"]);
+    assert!(clean.stdout().contains("No changes."), "{}", clean.stdout());
+
+    // Back on, then destroy removes everything of the alerts (and the pipeline, as always).
+    apply(&moto, &w);
+    let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
+    ok(&destroy, "destroy");
+    assert!(destroy.stdout().contains("log group /aws/lambda/eks-audit-alerts is kept"), "{}", destroy.stdout());
+    assert!(filters(&moto, GROUP).await.is_empty());
+    assert!(!function_exists(&moto).await, "function deleted");
+    assert!(eu.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(), "topic deleted");
+    moto.recorder().reset();
+    ok(&run(&moto, &w, &["destroy", "--auto-approve"]), "destroy again");
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+}
+
+#[tokio::test]
+async fn a_full_log_group_blocks_that_clusters_alerts_not_its_pipeline() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    moto.create_cluster(REGION, "prod-2", true).await;
+    let eu = moto.region(REGION);
+    // Someone else's filter holds one slot of prod-2's log group.
+    for group in ["/aws/eks/prod-2/cluster", "elsewhere"] {
+        eu.logs.create_log_group().log_group_name(group).send().await.unwrap();
+    }
+    eu.logs
+        .put_subscription_filter()
+        .log_group_name("/aws/eks/prod-2/cluster")
+        .filter_name("their-siem")
+        .filter_pattern("")
+        .destination_arn(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:elsewhere:*"))
+        .send()
+        .await
+        .unwrap();
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    let plan = run(&moto, &w, &["plan"]);
+    ok(&plan, "plan");
+    let out = plan.stdout();
+    assert!(out.contains("no subscription filter slot is free on log group /aws/eks/prod-2/cluster"), "{out}");
+    apply(&moto, &w);
+    let mut prod2: Vec<String> = filters(&moto, "/aws/eks/prod-2/cluster").await.into_iter().map(|f| f.0).collect();
+    prod2.sort();
+    assert_eq!(prod2, ["eks-audit", "their-siem"], "the pipeline's filter got the slot");
+    assert_eq!(filters(&moto, GROUP).await.len(), 2, "prod-1 has its alerts");
+    let drift = run(&moto, &w, &["drift", "--json"]);
+    let findings = drift.json()["findings"].as_array().unwrap().clone();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"] == "blocked" && f["address"] == "region.eu-central-1.cluster.prod-2.alerts_filter"),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn apply_waits_out_iam_propagation_to_lambda_and_cloudwatch_logs() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    // Lambda cannot assume the role just created, then CloudWatch Logs cannot invoke the function yet.
+    moto.recorder().inject(
+        Fault::error(
+            "POST /2015-03-31/functions",
+            400,
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        )
+        .times(2),
+    );
+    moto.recorder().inject(
+        Fault::error(
+            "PutSubscriptionFilter",
+            400,
+            "InvalidParameterException",
+            "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your function.",
+        )
+        .times(1),
+    );
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    apply(&moto, &w);
+    assert_eq!(moto.recorder().count("POST /2015-03-31/functions"), 3, "created on the third try");
+    assert!(function_exists(&moto).await);
+    assert_eq!(filters(&moto, GROUP).await.len(), 2);
+    let again = run(&moto, &w, &["plan"]);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+}
+
+#[test]
+fn validate_locates_every_bad_alerts_key() {
+    let w = Workdir::with_spec(&format!(
+        "{PIPELINE}{}",
+        r#"
+[alerts]
+userz = ["kubernetes-admin"]
+namespaces = ["kube*system"]
+email = ["not-an-address"]
+https = ["http://insecure.example.com"]
+log_retention_days = 8
+"#
+    ));
+    let out = w.run(None, &["validate"]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    for path in
+        ["alerts.userz", "alerts.namespaces[0]", "alerts.email[0]", "alerts.https[0]", "alerts.log_retention_days"]
+    {
+        assert!(text.contains(path), "{path} not reported:\n{text}");
+    }
+    assert!(text.contains("did you mean `users`?"), "{text}");
+
+    let w = Workdir::with_spec(&format!(
+        "{PIPELINE}\n[alerts]\npattern = \"{{ $.verb = \"\n users = [\"x\"]\ntopic_arn = \"arn:aws:sns:eu-central-1:123456789012:mine\"\nemail = [\"a@example.com\"]\n"
+    ));
+    let out = w.run(None, &["validate"]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 1);
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    for path in ["alerts.pattern", "alerts.users", "alerts.topic_arn"] {
+        assert!(text.contains(path), "{path} not reported:\n{text}");
+    }
+    // A good one is accepted.
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    let out = w.run(None, &["validate"]);
+    assert_eq!(out.code(), 0, "{}{}", out.stdout(), out.stderr());
+}
