@@ -19,18 +19,6 @@ pins=(
   "six==1.17.0"
   "urllib3==2.8.0"
 )
-check='
-import sys
-from importlib.metadata import version, PackageNotFoundError
-try:
-    sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
-except PackageNotFoundError:
-    sys.exit(1)
-'
-if [ -x "$venv/bin/parliament" ] && "$venv/bin/python" -c "$check" "${pins[@]}" 2>/dev/null; then
-  echo "parliament already installed in $venv"
-  exit 0
-fi
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
-echo "parliament installed in $venv: ${pins[*]}"
+# shellcheck source=scripts/pinned-venv.sh
+source "$root/scripts/pinned-venv.sh"
+ensure_pinned_venv "parliament" "$venv" "parliament" "${pins[@]}"

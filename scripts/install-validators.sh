@@ -18,19 +18,6 @@ pins=(
   "PyYAML==6.0.3"
   "ruamel.yaml==0.19.1"
 )
-check='
-import sys
-from importlib.metadata import version, PackageNotFoundError
-try:
-    sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
-except PackageNotFoundError:
-    sys.exit(1)
-'
-if [ -x "$venv/bin/kubernetes-validate" ] && [ -x "$venv/bin/check-jsonschema" ] \
-  && "$venv/bin/python" -c "$check" "${pins[@]}" 2>/dev/null; then
-  echo "schema validators already installed in $venv"
-  exit 0
-fi
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
-echo "schema validators installed in $venv: ${pins[*]}"
+# shellcheck source=scripts/pinned-venv.sh
+source "$root/scripts/pinned-venv.sh"
+ensure_pinned_venv "schema validators" "$venv" "kubernetes-validate check-jsonschema" "${pins[@]}"
