@@ -233,6 +233,9 @@ impl Shared {
     }
 }
 
+/// Held while an IAM write is with moto (see `forward`).
+static IAM_WRITES: Mutex<()> = Mutex::new(());
+
 /// A proxy that forwards to `upstream` and records every call, stopped when dropped.
 pub struct Recorder {
     port: u16,
@@ -733,7 +736,13 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
 
     let lifted = lift_bucket_policy(&method, &target, upstream_port);
     let request_head = head.clone();
+    // moto's IAM checks a name is free and then stores the entity without a lock: two CreateRole calls of the same
+    // name at once both succeed there (and a delete racing a read loses the role mid-lookup), where IAM answers
+    // EntityAlreadyExists. IAM's writes are made one at a time, as IAM makes each entity's.
+    let iam_write = write && header(&head, "authorization").is_some_and(|a| a.contains("/iam/aws4_request"));
+    let serialized = iam_write.then(|| IAM_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
     let (mut head, mut body) = send_upstream(upstream_port, &head, &body)?;
+    drop(serialized);
     if let Some((bucket, policy)) = lifted {
         moto_call(upstream_port, "PUT", &format!("/{bucket}?policy"), &policy)?;
     }
