@@ -112,6 +112,18 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
         on_group[1],
         ("eks-audit-alerts".to_string(), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"))
     );
+    // The alerts topic is encrypted with the pipeline's key, whose policy lets the alerts role (only through SNS)
+    // encrypt what it publishes.
+    let attrs = eu.sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap();
+    let key_id = attrs.attributes().unwrap().get("KmsMasterKeyId").cloned();
+    assert_eq!(key_id, Some(format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/eks-audit")));
+    let key = eu.kms.describe_key().key_id("alias/eks-audit").send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = eu.kms.get_key_policy().key_id(key).policy_name("default").send().await.unwrap();
+    let key_policy: Value = serde_json::from_str(key.policy().unwrap()).unwrap();
+    let alerts = key_policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AlertsFunctionPublishes");
+    let alerts = alerts.unwrap_or_else(|| panic!("{key_policy:#}"));
+    assert_eq!(alerts["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:role/eks-audit-alerts"));
+    assert_eq!(alerts["Condition"]["StringEquals"]["kms:ViaService"], format!("sns.{REGION}.amazonaws.com"));
     let subs = eu.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
     let subs: Vec<(&str, &str)> =
         subs.subscriptions().iter().map(|s| (s.protocol().unwrap(), s.endpoint().unwrap())).collect();

@@ -276,7 +276,7 @@ impl Reconciler<'_> {
         let (key, access_logs) = (at("kms_key"), at("access_log_bucket"));
         // The key policy names the roles; the bucket and topic are encrypted with the key; the bucket logs into
         // the access-log bucket.
-        self.step(&key, &["role.firehose", "role.reader"], failed, results).await;
+        self.step(&key, &["role.firehose", "role.reader", eksaudit_plan::alerts::ROLE_ADDRESS], failed, results).await;
         self.step(&access_logs, &[], failed, results).await;
         self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
         self.step(&topic, &[key.as_str()], failed, results).await;
@@ -342,7 +342,8 @@ impl Reconciler<'_> {
     ) -> String {
         let at = |what: &str| format!("region.{region}.{what}");
         let (topic, group, function) = (at("alerts_topic"), at("alerts_log_group"), at("alerts_function"));
-        self.step(&topic, &[], failed, results).await;
+        // Encrypted with the pipeline's key, whose policy names the alerts role.
+        self.step(&topic, &[&at("kms_key")], failed, results).await;
         for s in self.alerts_subscriptions(region) {
             self.step(&s, &[&topic], failed, results).await;
         }

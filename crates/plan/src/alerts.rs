@@ -187,7 +187,15 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
                 Kind::Topic,
                 Some(r),
                 spec.alerts_name(),
-                BTreeMap::from([("policy".into(), Field::policy(policy)), ("tags".into(), Field::tags(&tags))]),
+                BTreeMap::from([
+                    ("policy".into(), Field::policy(policy)),
+                    ("tags".into(), Field::tags(&tags)),
+                    // Encrypted at rest like the pipeline's topic (the key policy lets the alerts role use it).
+                    (
+                        "kms_master_key_id".into(),
+                        Field::exact(json!(crate::desired::topic_key(spec, inputs.account, n.partition, r))),
+                    ),
+                ]),
             ));
             let endpoints = alerts.email.iter().map(|e| ("email", e)).chain(alerts.https.iter().map(|h| ("https", h)));
             for (i, (protocol, endpoint)) in endpoints.enumerate() {

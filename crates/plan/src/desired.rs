@@ -437,6 +437,11 @@ pub const KMS_KEY_ADMIN_ACTIONS: &[&str] = &[
 /// The key policy of the pipeline's key in a region: the account administers it; the Firehose role encrypts
 /// through S3; S3 (and SNS, when the pipeline notifies through a topic) use it for this account's bucket and topic
 /// only; the reader decrypts through S3. Nothing else.
+/// The key a topic of the pipeline's in `region` is encrypted with ("" for none): the alerts topic uses it too.
+pub(crate) fn topic_key(spec: &Spec, account: &str, partition: &'static str, region: &str) -> String {
+    Names { spec, account, partition }.kms_key(region).unwrap_or_default()
+}
+
 fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
     let via_s3 = json!({"StringEquals": {"kms:ViaService": format!("s3.{region}.amazonaws.com")}});
     // A key policy applies to its own key only: AWS writes that "*"; the ARN pattern of the region's keys says the
@@ -476,6 +481,18 @@ fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": this_key,
             "Condition": {"ArnLike": {"aws:SourceArn": n.topic_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
+        }));
+    }
+    // The alerts function publishes to the alerts topic, which the key encrypts (a topic brought along is not ours).
+    if n.spec.alerts.as_ref().is_some_and(|a| a.topic_arn.is_none()) {
+        let alerts = crate::alerts::AlertNames::new(n.spec, n.account);
+        statements.push(json!({
+            "Sid": "AlertsFunctionPublishes",
+            "Effect": "Allow",
+            "Principal": {"AWS": alerts.role_arn()},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": this_key,
+            "Condition": {"StringEquals": {"kms:ViaService": format!("sns.{region}.amazonaws.com")}}
         }));
     }
     statements.push(json!({
