@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use eksaudit_spec::{log_group_name, partition, Alerts, Spec};
+use eksaudit_spec::{log_group_name, partition, Spec};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -130,7 +130,7 @@ impl AlertNames<'_> {
     }
 }
 
-fn role(n: &AlertNames<'_>, alerts: &Alerts) -> DesiredResource {
+fn role(n: &AlertNames<'_>) -> DesiredResource {
     let regions: Vec<&str> = n.spec.regions.iter().map(|r| r.name.as_str()).collect();
     let log_streams: Vec<String> = regions
         .iter()
@@ -138,7 +138,6 @@ fn role(n: &AlertNames<'_>, alerts: &Alerts) -> DesiredResource {
         .collect();
     let mut topics: Vec<String> = regions.iter().map(|r| n.topic_arn(r)).collect();
     topics.dedup();
-    let _ = alerts;
     let permissions = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_streams},
         {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topics},
@@ -169,7 +168,7 @@ pub(crate) fn add(inputs: &Inputs<'_>, out: &mut DesiredState) {
     let Some(alerts) = &spec.alerts else { return };
     let n = AlertNames::new(spec, inputs.account);
     let tags = spec.resource_tags();
-    out.resources.push(role(&n, alerts));
+    out.resources.push(role(&n));
     for region in &spec.regions {
         let r = region.name.as_str();
         let at = |what: &str| format!("region.{r}.{what}");

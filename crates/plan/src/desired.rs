@@ -170,7 +170,7 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                 ),
             ];
             if let Some(key) = kms {
-                s.push(via_s3(allow("EncryptObjects", &["kms:Decrypt", "kms:GenerateDataKey"], vec![key]), &n));
+                s.push(via_s3(allow("EncryptObjects", &KMS_DATA_KEY_ACTIONS, vec![key]), &n));
             }
             s
         }
@@ -375,17 +375,14 @@ fn hardened_bucket_fields(spec: &Spec, encryption: Value, lifecycle: Value, poli
 fn access_log_bucket_policy(n: &Names<'_>, region: &str) -> Value {
     let arn = n.access_log_bucket_arn(region);
     policy_document(vec![
-        json!({
-            "Sid": "S3ServerAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logging.s3.amazonaws.com"},
-            "Action": ["s3:PutObject"],
-            "Resource": format!("{arn}/{ACCESS_LOG_PREFIX}*"),
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": n.bucket_arn(region)},
-                "StringEquals": {"aws:SourceAccount": n.account}
-            }
-        }),
+        service_grant(
+            "S3ServerAccessLogs",
+            "logging.s3.amazonaws.com",
+            json!(["s3:PutObject"]),
+            json!(format!("{arn}/{ACCESS_LOG_PREFIX}*")),
+            &n.bucket_arn(region),
+            n.account,
+        ),
         json!({
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
@@ -460,28 +457,28 @@ fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
             "Sid": "FirehoseWritesObjects",
             "Effect": "Allow",
             "Principal": {"AWS": n.role_arn(RoleKind::Firehose)},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Action": KMS_DATA_KEY_ACTIONS,
             "Resource": this_key,
             "Condition": via_s3
         }),
-        json!({
-            "Sid": "S3Service",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": this_key,
-            "Condition": {"ArnLike": {"aws:SourceArn": n.bucket_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
-        }),
+        service_grant(
+            "S3Service",
+            "s3.amazonaws.com",
+            json!(KMS_DATA_KEY_ACTIONS),
+            json!(this_key),
+            &n.bucket_arn(region),
+            n.account,
+        ),
     ];
     if n.spec.consumer.notify == Notify::Sns {
-        statements.push(json!({
-            "Sid": "SnsService",
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": this_key,
-            "Condition": {"ArnLike": {"aws:SourceArn": n.topic_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
-        }));
+        statements.push(service_grant(
+            "SnsService",
+            "sns.amazonaws.com",
+            json!(KMS_DATA_KEY_ACTIONS),
+            json!(this_key),
+            &n.topic_arn(region),
+            n.account,
+        ));
     }
     // The alerts function publishes to the alerts topic, which the key encrypts (a topic brought along is not ours).
     if n.spec.alerts.as_ref().is_some_and(|a| a.topic_arn.is_none()) {
@@ -490,7 +487,7 @@ fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
             "Sid": "AlertsFunctionPublishes",
             "Effect": "Allow",
             "Principal": {"AWS": alerts.role_arn()},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Action": KMS_DATA_KEY_ACTIONS,
             "Resource": this_key,
             "Condition": {"StringEquals": {"kms:ViaService": format!("sns.{region}.amazonaws.com")}}
         }));
@@ -506,17 +503,33 @@ fn kms_key_policy(n: &Names<'_>, region: &str) -> Value {
     policy_document(statements)
 }
 
+/// What a service needs of a key to write what it encrypts and read it back.
+const KMS_DATA_KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
+
+/// A grant to an AWS service acting for one resource of this pipeline's (`source`), from this account only: the
+/// confused-deputy conditions AWS documents for service principals.
+fn service_grant(sid: &str, service: &str, action: Value, resource: Value, source: &str, account: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"ArnLike": {"aws:SourceArn": source}, "StringEquals": {"aws:SourceAccount": account}}
+    })
+}
+
 fn topic_policy(n: &Names<'_>, region: &str) -> Value {
     let topic = n.topic_arn(region);
     policy_document(vec![
-        json!({
-            "Sid": "S3Publish",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "SNS:Publish",
-            "Resource": topic,
-            "Condition": {"ArnLike": {"aws:SourceArn": n.bucket_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
-        }),
+        service_grant(
+            "S3Publish",
+            "s3.amazonaws.com",
+            json!("SNS:Publish"),
+            json!(topic),
+            &n.bucket_arn(region),
+            n.account,
+        ),
         json!({
             "Sid": "ConsumerSubscribe",
             "Effect": "Allow",
@@ -543,14 +556,14 @@ fn deny_insecure_transport(resource: &str) -> Value {
 fn queue_policy(n: &Names<'_>, region: &str) -> Value {
     let queue = n.queue_arn(region);
     policy_document(vec![
-        json!({
-            "Sid": "S3SendMessage",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "SQS:SendMessage",
-            "Resource": queue,
-            "Condition": {"ArnLike": {"aws:SourceArn": n.bucket_arn(region)}, "StringEquals": {"aws:SourceAccount": n.account}}
-        }),
+        service_grant(
+            "S3SendMessage",
+            "s3.amazonaws.com",
+            json!("SQS:SendMessage"),
+            json!(queue),
+            &n.bucket_arn(region),
+            n.account,
+        ),
         json!({
             "Sid": "ReaderConsume",
             "Effect": "Allow",

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 
+use crate::tests::MINIMAL;
 use crate::*;
 
 const EXAMPLE: &str = include_str!("../../../config.example.toml");
@@ -100,17 +101,6 @@ proptest! {
         }
     }
 }
-
-const MINIMAL: &str = r#"
-[pipeline]
-name = "eks-audit"
-[consumer]
-account_id = "434813966438"
-external_id = "external-id"
-[[region]]
-name = "eu-central-1"
-clusters = ["prod-1"]
-"#;
 
 #[test]
 fn filter_patterns_longer_than_1024_characters_are_refused_at_their_key() {

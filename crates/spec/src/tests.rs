@@ -4,7 +4,7 @@ use crate::*;
 
 const EXAMPLE: &str = include_str!("../../../config.example.toml");
 
-const MINIMAL: &str = r#"
+pub(crate) const MINIMAL: &str = r#"
 [pipeline]
 name = "eks-audit"
 
