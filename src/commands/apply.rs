@@ -6,7 +6,7 @@ use std::path::Path;
 use eksaudit_plan::saved;
 
 use crate::cli::ApplyArgs;
-use crate::commands::plan::Live;
+use crate::commands::live::Live;
 use crate::commands::reconcile::{Approval, Mode};
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;

@@ -4,7 +4,7 @@
 use eksaudit_spec::OnDestroy;
 
 use crate::cli::DestroyArgs;
-use crate::commands::plan::Live;
+use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 

@@ -6,7 +6,7 @@ use eksaudit_plan::drift::{DriftReport, Verdict};
 use eksaudit_plan::render::Colors;
 
 use crate::cli::DriftArgs;
-use crate::commands::plan::Live;
+use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 

@@ -4,6 +4,7 @@ mod apply;
 mod destroy;
 mod drift;
 mod filter;
+mod live;
 mod outputs;
 mod plan;
 mod policy;

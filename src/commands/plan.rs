@@ -1,58 +1,11 @@
 //! `eksaudit plan`: reads live AWS and shows what apply would change. Read-only: no mutating call.
 
-use std::collections::BTreeMap;
-
-use eksaudit_aws::{Aws, RegionClients};
 use eksaudit_plan::render::{self, Colors};
-use eksaudit_plan::{DesiredState, DiffOptions, Inputs, ObservedState, Plan};
-use eksaudit_spec::Spec;
 
 use crate::cli::PlanArgs;
+use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
-
-/// Live AWS as read for one run, and the desired state computed against it (apply and destroy act on both).
-pub struct Live {
-    pub aws: Aws,
-    pub regions: BTreeMap<String, RegionClients>,
-    pub account: String,
-    pub desired: DesiredState,
-    pub observed: ObservedState,
-}
-
-impl Live {
-    /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
-    pub async fn read(spec: &Spec, settings: &GlobalSettings) -> Result<Live, eksaudit_aws::Error> {
-        let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
-        let regions: BTreeMap<String, RegionClients> =
-            spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
-        let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
-        let account = discovery.identity.account.clone();
-        let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
-        let mut observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;
-        // Regions removed from the spec: what the pipeline left there is found through its own role's trust.
-        let former: BTreeMap<String, RegionClients> =
-            eksaudit_aws::former_regions(&observed, spec).into_iter().map(|r| (r.clone(), aws.region(&r))).collect();
-        let mut regions = regions;
-        if !former.is_empty() {
-            eksaudit_aws::observe_former(&former, spec, &account, &mut observed).await;
-            regions.extend(former);
-        }
-        Ok(Live { aws, regions, account, desired, observed })
-    }
-
-    pub fn options(spec: &Spec) -> DiffOptions {
-        DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
-    }
-
-    /// Compare: what apply would do, with a warning for each class of events the consumer needs that the filter
-    /// pattern would never forward.
-    pub fn plan(&self, spec: &Spec) -> Plan {
-        let mut plan = eksaudit_plan::diff(&self.desired, &self.observed, &Self::options(spec));
-        plan.warnings.extend(super::filter::pattern_warnings(spec));
-        plan
-    }
-}
 
 pub async fn run(args: &PlanArgs, settings: &GlobalSettings) -> ExitStatus {
     let spec = match super::load_spec(settings) {

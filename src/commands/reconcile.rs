@@ -8,7 +8,7 @@ use eksaudit_plan::Plan;
 use eksaudit_spec::Spec;
 
 use crate::cli::RunArgs;
-use crate::commands::plan::Live;
+use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::progress::{Lines, Spinner};
 use crate::settings::{GlobalSettings, Verbosity};
