@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-moto.sh
 scripts/install-validators.sh
 scripts/install-parliament.sh
+scripts/install-linters.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

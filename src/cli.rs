@@ -60,6 +60,17 @@ pub enum Command {
     Filter(FilterCommand),
     /// Print, per region, what to paste into the consumer's console (role ARN, external id, bucket, topic or queue)
     Outputs(OutputsArgs),
+    /// Print a shell completion script (e.g. `eksaudit completions bash > /etc/bash_completion.d/eksaudit`)
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff (e.g. `eksaudit man > /usr/local/share/man/man1/eksaudit.1`)
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,8 +84,10 @@ pub struct FilterTestArgs {
     /// The pattern to test (default: the spec's [filter] pattern)
     #[arg(long, value_name = "PATTERN")]
     pub pattern: Option<String>,
-    /// Events to test, one JSON event per line (default: a built-in set of realistic EKS audit events)
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// Events to test (`-` for standard input): one log event per line as the cluster's log group holds them
+    /// (JSON audit events and text lines), a subscription envelope, or the JSON `aws logs filter-log-events` or
+    /// `get-log-events` prints (default: a built-in set of realistic EKS audit events)
+    #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Print one JSON document instead of text
     #[arg(long)]

@@ -42,7 +42,7 @@ pub fn test(args: &FilterTestArgs, settings: &GlobalSettings) -> ExitStatus {
     let (events, events_source) = match &args.events {
         None => (eksaudit_filter::samples(), "built-in EKS audit samples".to_string()),
         Some(path) => match read_events(path) {
-            Ok(events) => (events, path.display().to_string()),
+            Ok(read) => read,
             Err(message) => {
                 super::print_error(settings, &message);
                 return ExitStatus::Error;
@@ -77,38 +77,71 @@ fn print_pattern_error(settings: &GlobalSettings, pattern: &str, e: &ParseError)
     }
 }
 
-/// One JSON audit event per line (blank lines skipped), or the JSON document CloudWatch Logs hands a
-/// subscription destination (its `logEvents[].message`).
-fn read_events(path: &Path) -> Result<Vec<Event>, String> {
+/// What `--events` names: a file, or `-` for standard input.
+fn read_source(path: &Path) -> Result<(String, String), String> {
+    if path == Path::new("-") {
+        let mut content = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut content)
+            .map_err(|e| format!("cannot read events from standard input: {e}"))?;
+        return Ok((content, "standard input".to_string()));
+    }
     let content =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read events file {}: {e}", path.display()))?;
-    if let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(&content) {
-        if let Some(Value::Array(log_events)) = doc.get("logEvents") {
-            return log_events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| match e.get("message").and_then(Value::as_str) {
-                    Some(m) => Ok(Event::new(i + 1, m)),
-                    None => Err(format!("{}: logEvents[{i}] has no message", path.display())),
-                })
-                .collect();
-        }
-    }
+    Ok((content, path.display().to_string()))
+}
+
+/// The events of a document, in the shapes people have at hand: what CloudWatch Logs hands a subscription
+/// destination (`logEvents[].message`), or what `aws logs filter-log-events` and `aws logs get-log-events` print
+/// (`events[].message`). `None` when the text is no such document.
+fn document_events(content: &str, source: &str) -> Option<Result<Vec<Event>, String>> {
+    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(content) else { return None };
+    let (key, items) = ["logEvents", "events"]
+        .into_iter()
+        .find_map(|key| doc.get(key).and_then(Value::as_array).map(|items| (key, items)))?;
+    Some(
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e.get("message").and_then(Value::as_str) {
+                Some(m) => Ok(Event::new(i + 1, m)),
+                None => Err(format!("{source}: {key}[{i}] has no message")),
+            })
+            .collect(),
+    )
+}
+
+/// One log event per line (blank lines skipped), as the cluster's log group holds them: JSON audit events beside
+/// the text lines of the API server and the authenticator. A text line is an event like any other (a JSON pattern
+/// never forwards it, a term pattern may). A line that opens like JSON but does not parse is refused: EKS writes
+/// whole JSON events, so such a line means a cut or mangled file, which would otherwise be read silently as text.
+fn line_events(content: &str, source: &str) -> Result<Vec<Event>, String> {
     let mut events = Vec::new();
     for (i, line) in content.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        if let Err(e) = serde_json::from_str::<Value>(line) {
-            return Err(format!(
-                "{}:{}: not a JSON event: {e}\n  hint: one JSON audit event per line, as EKS writes them to CloudWatch Logs",
-                path.display(),
-                i + 1
-            ));
+        let opens_like_json = matches!(line.trim_start().chars().next(), Some('{' | '['));
+        if opens_like_json {
+            if let Err(e) = serde_json::from_str::<Value>(line) {
+                return Err(format!(
+                    "{source}:{}: not a JSON event: {e}\n  hint: one log event per line, as EKS writes them to CloudWatch Logs (JSON audit events or text lines), or the JSON `aws logs filter-log-events` prints",
+                    i + 1
+                ));
+            }
         }
         events.push(Event::new(i + 1, line));
     }
     Ok(events)
+}
+
+/// The events to test and where they came from.
+fn read_events(path: &Path) -> Result<(Vec<Event>, String), String> {
+    let (content, source) = read_source(path)?;
+    let events = match document_events(&content, &source) {
+        Some(events) => events?,
+        None => line_events(&content, &source)?,
+    };
+    Ok((events, source))
 }
 
 struct Report<'a> {

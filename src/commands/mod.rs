@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes resolved settings and returns an [`ExitStatus`].
 
 mod apply;
+mod completions;
 mod destroy;
 mod drift;
 mod filter;
@@ -28,6 +29,8 @@ pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
         Command::Policy(args) => policy::run(&args, settings).await,
         Command::Filter(crate::cli::FilterCommand::Test(args)) => filter::test(&args, settings),
         Command::Outputs(args) => outputs::run(&args, settings).await,
+        Command::Completions(args) => completions::completions(&args, settings),
+        Command::Man => completions::man(settings),
     }
 }
 

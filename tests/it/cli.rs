@@ -119,3 +119,49 @@ fn no_color_when_not_a_terminal() {
     let run = w.run(None, &["validate"]);
     assert!(!run.stderr().contains('\x1b'), "ANSI escape in piped output");
 }
+
+/// Completions come from the same clap definition that parses the command line: bash loads the script, and it
+/// completes the real subcommands and flags.
+#[test]
+fn completions_install_in_bash_and_the_man_page_renders() {
+    let w = Workdir { dir: tempfile::tempdir().unwrap() };
+    let run = w.run(None, &["completions", "bash"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let script = w.path().join("eksaudit.bash");
+    std::fs::write(&script, run.stdout()).unwrap();
+    // Source it as a bash_completion.d file is sourced, then ask bash what it would complete after `eksaudit `.
+    let probe = format!(
+        "source {}; complete -p eksaudit; COMP_WORDS=(eksaudit ''); COMP_CWORD=1; COMP_LINE='eksaudit '; COMP_POINT=9; _eksaudit eksaudit '' eksaudit; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(&probe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("-F _eksaudit eksaudit"), "{stdout}");
+    let words: Vec<&str> = stdout.lines().collect();
+    for sub in ["validate", "plan", "apply", "destroy", "drift", "policy", "filter", "outputs", "completions"] {
+        assert!(words.contains(&sub), "bash does not complete {sub}: {words:?}");
+    }
+    for shell in ["zsh", "fish"] {
+        let run = w.run(None, &["completions", shell]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        assert!(run.stdout().contains("detailed-exitcode"), "{shell}: {}", run.stdout());
+    }
+    let run = w.run(None, &["completions", "tcsh"]);
+    assert_eq!(run.code(), 1, "an unknown shell is a usage error: {}", run.stderr());
+
+    let run = w.run(None, &["man"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let page = w.path().join("eksaudit.1");
+    std::fs::write(&page, run.stdout()).unwrap();
+    assert!(run.stdout().contains("\n.TH eksaudit 1 "), "{}", run.stdout());
+    // groff renders it without a warning, and the page names the subcommands.
+    let out = std::process::Command::new("groff").args(["-man", "-Tutf8", "-ww"]).arg(&page).output();
+    if let Ok(out) = out {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for sub in ["eksaudit-plan(1)", "eksaudit-drift(1)", "eksaudit-completions(1)"] {
+            assert!(text.contains(sub), "the page does not name {sub}: {text}");
+        }
+    }
+}

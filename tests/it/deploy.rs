@@ -340,7 +340,7 @@ fn workflow_runs_hourly_with_oidc_and_always_uploads_the_report() {
     assert_eq!(jobs.len(), 1);
     let steps = jobs.values().next().unwrap()["steps"].as_array().expect("steps");
     let uses = |prefix: &'static str| move |s: &Value| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix));
-    let creds = step_index(steps, "configures AWS credentials", uses("aws-actions/configure-aws-credentials@v4"));
+    let creds = step_index(steps, "configures AWS credentials", uses("aws-actions/configure-aws-credentials@"));
     let role = str_at(&steps[creds], "/with/role-to-assume");
     assert!(role.starts_with("arn:aws:iam::") && role.contains(":role/"), "{role}");
     assert!(steps[creds]["with"].get("aws-access-key-id").is_none(), "use OIDC, not long-lived keys");
@@ -422,5 +422,87 @@ fn workflow_drift_step_fails_on_drift_and_on_error_with_distinct_messages() {
         let error = log.lines().find(|l| l.starts_with("::error")).expect("an ::error:: for an error");
         assert!(!error.to_lowercase().contains("drift found"), "an error must not read like drift: {error}");
         assert!(error.contains(&format!("exit {failure}")), "{error}");
+    }
+}
+
+/// A linter from `.venv-linters` (`scripts/install-linters.sh`); panics with the fix when it is not installed.
+fn linter(name: &str) -> Command {
+    let venv =
+        std::env::var_os("EKSAUDIT_LINTERS_VENV").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv-linters"));
+    let path = venv.join("bin").join(name);
+    assert!(path.exists(), "{} not found: run scripts/install-linters.sh", path.display());
+    let mut cmd = Command::new(path);
+    cmd.current_dir(repo());
+    cmd
+}
+
+/// checkov's Kubernetes checks over one manifest, offline (`--skip-download`: no Prisma Cloud look-ups): the ids
+/// of the failed checks, and the skipped ones with the reason the manifest gives.
+fn checkov(file: &Path) -> (Vec<String>, Vec<(String, String)>, Vec<String>) {
+    let out =
+        output(linter("checkov").args(["--framework", "kubernetes", "--skip-download", "-o", "json", "-f"]).arg(file));
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("checkov printed no JSON report ({e}):\n{}", text(&out)));
+    assert_eq!(report["summary"]["parsing_errors"], 0, "{report}");
+    assert_eq!(report["summary"]["resource_count"], 4, "checkov did not read every document: {}", report["summary"]);
+    let ids = |key: &str| -> Vec<String> {
+        report["results"][key]
+            .as_array()
+            .map_or(Vec::new(), |a| a.iter().map(|c| c["check_id"].as_str().expect("check_id").to_string()).collect())
+    };
+    let skipped = report["results"]["skipped_checks"].as_array().map_or(Vec::new(), |a| {
+        a.iter()
+            .map(|c| {
+                let id = c["check_id"].as_str().expect("check_id").to_string();
+                (id, c["check_result"]["suppress_comment"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    });
+    (ids("failed_checks"), skipped, ids("passed_checks"))
+}
+
+/// zizmor's findings over one workflow, offline, as (audit, severity).
+fn zizmor(file: &Path) -> Vec<(String, String)> {
+    let out = output(linter("zizmor").args(["--offline", "--format", "json"]).arg(file));
+    let findings: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("zizmor printed no JSON ({e}):\n{}", text(&out)));
+    findings
+        .as_array()
+        .expect("a list of findings")
+        .iter()
+        .map(|f| (f["ident"].as_str().unwrap_or_default().to_string(), f["determinations"]["severity"].to_string()))
+        .collect()
+}
+
+/// What security teams run over deployment files finds nothing: checkov over the CronJob (two checks skipped in
+/// the manifest itself, each with its reason), zizmor over the workflow (every action pinned to a commit).
+#[test]
+fn the_deploy_files_are_clean_under_checkov_and_zizmor() {
+    let (failed, skipped, passed) = checkov(&repo().join(CRONJOB));
+    assert!(failed.is_empty(), "checkov fails {failed:?} on {CRONJOB}");
+    let skipped_ids: Vec<&str> = skipped.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(skipped_ids, ["CKV_K8S_43", "CKV_K8S_15"], "only the two explained skips: {skipped:?}");
+    assert!(skipped.iter().all(|(_, why)| why.len() > 40), "each skip says why: {skipped:?}");
+    for check in ["CKV_K8S_38", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_28", "CKV_K8S_40"] {
+        assert!(passed.contains(&check.to_string()), "{check} not passed: {passed:?}");
+    }
+    // The control: mounting the API token again fails CKV_K8S_38.
+    let (_dir, token) = mutated(CRONJOB, "automountServiceAccountToken: false", "automountServiceAccountToken: true");
+    let (failed, _, _) = checkov(&token);
+    assert_eq!(failed, ["CKV_K8S_38"], "{failed:?}");
+
+    let findings = zizmor(&repo().join(WORKFLOW));
+    assert!(findings.is_empty(), "zizmor finds {findings:?} in {WORKFLOW}");
+    // The control: one action back on its tag is an unpinned use.
+    let (_dir, tag) =
+        mutated(WORKFLOW, "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "actions/checkout@v4");
+    let findings = zizmor(&tag);
+    assert!(findings.iter().any(|(audit, _)| audit == "unpinned-uses"), "{findings:?}");
+    // Every `uses:` names a full 40-hex commit with its version beside it.
+    for line in read(WORKFLOW).lines().filter(|l| l.trim_start().starts_with("uses:")) {
+        let (_, target) = line.split_once('@').unwrap_or_else(|| panic!("{line}"));
+        let (sha, version) = target.split_once(" # v").unwrap_or_else(|| panic!("no version comment: {line}"));
+        assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "not a commit SHA: {line}");
+        assert!(version.split('.').all(|p| p.parse::<u32>().is_ok()), "{line}");
     }
 }

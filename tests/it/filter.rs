@@ -270,3 +270,87 @@ async fn plan_and_drift_warn_when_the_pattern_drops_every_write() {
         "{text}"
     );
 }
+
+/// What `/aws/eks/<cluster>/cluster` really holds: JSON audit events beside the API server's and the
+/// authenticator's text lines. The text lines are log events: a JSON pattern drops them, a term pattern may
+/// forward them; neither is an error.
+#[test]
+fn filter_test_reads_a_log_group_with_text_lines_the_cli_json_and_standard_input() {
+    let w = empty_dir();
+    let audit = std::fs::read_to_string(TESTDATA).unwrap();
+    let first_two: Vec<&str> = audit.lines().take(2).collect();
+    let text_lines = [
+        r#"I1201 10:00:00.123456      10 trace.go:236] Trace[1234]: "List" url:/api/v1/secrets (01-Dec-2026 10:00:00.000) (total time: 612ms)"#,
+        r#"time="2026-12-01T10:00:01Z" level=info msg="access granted" arn="arn:aws:iam::123456789012:role/admin" client="127.0.0.1:44332" method=POST path=/authenticate"#,
+    ];
+    let mixed = format!("{}\n{}\n{}\n{}\n", text_lines[0], first_two[0], text_lines[1], first_two[1]);
+    let file = w.path().join("log-group.txt");
+    std::fs::write(&file, &mixed).unwrap();
+    let file = file.to_str().unwrap();
+
+    // The default (JSON) pattern: the secret create is forwarded, /healthz and both text lines dropped.
+    let run = w.run(
+        None,
+        &[
+            "filter",
+            "test",
+            "--pattern",
+            r#"{ $.stage = "ResponseComplete" && $.requestURI != "/healthz" }"#,
+            "--events",
+            file,
+            "--json",
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let doc = run.json();
+    let seen: Vec<(u64, bool, bool)> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["json"] == true, e["forwarded"] == true))
+        .collect();
+    assert_eq!(seen, [(1, false, false), (2, true, true), (3, false, false), (4, true, false)]);
+
+    // A term pattern reads the text lines too.
+    let run = w.run(None, &["filter", "test", "--pattern", r#""access granted""#, "--events", file]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(out.contains("Forwarded 1 of 4 events, dropped 3."), "{out}");
+    assert!(out.contains("forwarded  time=\"2026-12-01T10:00:01Z\" level=info msg=\"access granted\""), "{out}");
+
+    // What `aws logs filter-log-events` prints (and `get-log-events`, the same `events[].message`).
+    let cli = serde_json::json!({
+        "events": [
+            {"logStreamName": "kube-apiserver-audit-abc", "timestamp": 1764583200000_u64, "message": first_two[0], "ingestionTime": 1764583201000_u64, "eventId": "1"},
+            {"logStreamName": "authenticator-abc", "timestamp": 1764583201000_u64, "message": text_lines[1], "ingestionTime": 1764583202000_u64, "eventId": "2"},
+        ],
+        "searchedLogStreams": [],
+    });
+    let cli_file = w.path().join("filter-log-events.json");
+    std::fs::write(&cli_file, serde_json::to_string_pretty(&cli).unwrap()).unwrap();
+    let run = w.run(
+        None,
+        &["filter", "test", "--pattern", r#"{ $.verb = "create" }"#, "--events", cli_file.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let doc = run.json();
+    assert_eq!((doc["summary"]["events"].as_u64(), doc["summary"]["forwarded"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(doc["events"][0]["resource"], "secrets kube-system/db-password");
+
+    // A CLI document whose event lacks its message is named, not skipped.
+    std::fs::write(&cli_file, r#"{"events": [{"message": "x"}, {"timestamp": 1}]}"#).unwrap();
+    let run = w.run(None, &["filter", "test", "--pattern", "", "--events", cli_file.to_str().unwrap()]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("filter-log-events.json: events[1] has no message"), "{}", run.stderr());
+
+    // `--events -`: standard input, as piped from the CLI.
+    let mut cmd = w.command(None, &["filter", "test", "--pattern", "", "--events", "-", "--json"]);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), mixed.as_bytes()).unwrap();
+    let run = crate::support::Run(child.wait_with_output().unwrap());
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let doc = run.json();
+    assert_eq!(doc["events_source"], "standard input");
+    assert_eq!((doc["summary"]["events"].as_u64(), doc["summary"]["forwarded"].as_u64()), (Some(4), Some(4)));
+}
