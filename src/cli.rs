@@ -43,6 +43,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a spec for this account: finds the regions and EKS clusters, asks which to cover and who reads
+    Init(InitArgs),
     /// Check the spec without calling AWS
     Validate(ValidateArgs),
     /// Read live AWS and show what apply would change
@@ -64,6 +66,36 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page in roff (e.g. `eksaudit man > /usr/local/share/man/man1/eksaudit.1`)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Who reads the logs: generic, forticnapp, rad or sentinel (asked on a terminal when not given)
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// Regions to cover: `all` (every region with a cluster) or a list such as `eu-central-1,us-east-1`
+    #[arg(long, value_name = "all|R1,R2")]
+    pub regions: Option<String>,
+    /// The clusters to select in each region, as a glob the spec keeps (new matching clusters are picked up);
+    /// default: the clusters found, by name
+    #[arg(long, value_name = "GLOB")]
+    pub clusters: Option<String>,
+    /// Set any spec key, e.g. `--set consumer.external_id=abc` or `--set region.log_retention_days=90` (every
+    /// region); values are TOML (true, 90, ["a"]) or plain text. Repeatable
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Ask nothing: take the flags and the defaults (audit logging turned on where it is off, no [alerts])
+    #[arg(long)]
+    pub yes: bool,
+    /// Where to write the spec (default: --config, eksaudit.toml)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite the file if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Run `eksaudit plan` on the new spec (asked on a terminal)
+    #[arg(long)]
+    pub plan: bool,
 }
 
 #[derive(Debug, Args)]

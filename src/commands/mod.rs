@@ -5,6 +5,7 @@ mod completions;
 mod destroy;
 mod drift;
 mod filter;
+mod init;
 mod live;
 mod outputs;
 mod plan;
@@ -21,6 +22,7 @@ use crate::style::Style;
 
 pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
     match command {
+        Command::Init(args) => init::run(&args, settings).await,
         Command::Validate(args) => validate::run(&args, settings),
         Command::Plan(args) => plan::run(&args, settings).await,
         Command::Apply(args) => apply::run(&args, settings).await,

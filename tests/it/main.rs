@@ -11,6 +11,7 @@ mod deploy;
 mod drift;
 mod faults;
 mod filter;
+mod init;
 mod moto;
 mod parliament;
 mod plan;

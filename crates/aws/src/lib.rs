@@ -5,6 +5,7 @@ mod alerts;
 mod calls;
 mod clients;
 mod error;
+mod inventory;
 mod kms;
 mod observe;
 mod reconcile;
@@ -16,6 +17,7 @@ use futures::future::join_all;
 
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind};
+pub use inventory::{inventory, ClusterInventory, Inventory, RegionInventory};
 pub use observe::{former_regions, observe, observe_former};
 pub use reconcile::{Outcome, Progress, Reconciler, StepResult};
 pub use retry::{Budget, Budgets};

@@ -231,7 +231,7 @@ pub enum ClusterSelector {
 }
 
 impl ClusterSelector {
-    pub(crate) fn parse(s: &str) -> ClusterSelector {
+    pub fn parse(s: &str) -> ClusterSelector {
         if s.contains(['*', '?', '[']) {
             ClusterSelector::Glob(s.to_string())
         } else {
