@@ -201,7 +201,8 @@ pub const OPERATIONS: &[Operation] = &[
     op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
     op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
     // Lambda (`[alerts]`)
-    op("lambda", "GetFunction", "lambda:GetFunction"),
+    // GetFunction returns the function's tags (which prove it is ours) only when the caller may lambda:ListTags.
+    op_also("lambda", "GetFunction", "lambda:GetFunction", &["lambda:ListTags"]),
     op("lambda", "GetPolicy", "lambda:GetPolicy"),
     op("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"),
     // Tags on create need lambda:TagResource too.
@@ -1346,6 +1347,7 @@ clusters = ["prod-1"]
         }
         assert_eq!(iam_actions_for("DeleteObjects"), ["s3:DeleteObject", "s3:DeleteObjectVersion"]);
         assert_eq!(iam_actions_for("CreateRole"), ["iam:CreateRole", "iam:TagRole"]);
+        assert_eq!(iam_actions_for("GetFunction"), ["lambda:GetFunction", "lambda:ListTags"]);
         // Two services have it: the caller must say which.
         assert_eq!(iam_action_for("TagResource"), None);
         assert_eq!(iam_action_for("ListTagsForResource"), None);
@@ -1363,6 +1365,22 @@ clusters = ["prod-1"]
                 assert!(a.starts_with(&format!("{}:", o.service)), "{}: {a} is on another service", o.name);
             }
             assert!(o.name.bytes().all(|b| b.is_ascii_alphanumeric()) && o.name.as_bytes()[0].is_ascii_uppercase());
+        }
+    }
+
+    /// Without lambda:ListTags, GetFunction answers without the tags, and the alert function would read as
+    /// someone else's.
+    #[test]
+    fn every_command_may_read_the_alert_functions_tags() {
+        let alerts = spec(&format!("{EVERYTHING}\n[alerts]\nusers = [\"kubernetes-admin\"]\n"));
+        for command in ALL {
+            let by_sid = actions_by_sid(&operator_policy(&alerts, command, None));
+            assert_eq!(
+                by_sid["ReadAlertFunctions"],
+                ["lambda:GetFunction", "lambda:GetPolicy", "lambda:ListTags"],
+                "{}",
+                command.name()
+            );
         }
     }
 
