@@ -1,10 +1,11 @@
 //! The least-privilege IAM policy an operator (the person or CI role running eksaudit) needs for one command with
 //! one spec. Pure: no AWS, no async.
 //!
-//! [`OPERATIONS`] is the single source of truth for which IAM actions authorise each AWS API operation eksaudit
-//! calls; [`operator_policy`] grants operations (never raw actions) on the resources the spec names, so the policy
-//! can only grant what the table says the calls need. The integration tests check the table against the SDK calls
-//! in `crates/aws` and the policy against every call the binary makes.
+//! [`OPERATIONS`] says which IAM actions authorise each AWS API operation eksaudit calls; it is derived from the
+//! kinds' registry (`crate::kinds`), each kind's module listing its own calls. [`operator_policy`] grants
+//! operations (never raw actions) on the resources the spec names, so the policy can only grant what the table
+//! says the calls need. The integration tests check the table against the SDK calls in `crates/aws` and the
+//! policy against every call the binary makes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use eksaudit_spec::{Address, Encryption, ExternalId, Notify, Reader, RoleKind, RoleSlot, Spec};
+use eksaudit_spec::{Address, Encryption, ExternalId, Notify, Reader, RoleKind, Spec};
 use serde_json::{json, Value};
 
 use super::kms_key::KMS_DATA_KEY_ACTIONS;
@@ -19,7 +19,8 @@ use crate::operation::{op, op_also, Operation, FIREHOSE_PRINCIPAL, LAMBDA_PRINCI
 pub const GENERATED: &str = "<generated>";
 /// Where a reader role left under another preset's name (Sentinel's `OIDC_` prefix) shows in a plan.
 pub const FORMER_READER_ROLE: &str = "role.former_reader";
-/// The address of the role the alert function runs as.
+/// The address of the role the alert function runs as (`Address::Role(RoleSlot::Alerts)`, a constant for `match`
+/// and the aws crate).
 pub const ALERTS_ROLE: &str = "role.alerts";
 
 /// The three pipeline roles, each owned or reused.
@@ -73,7 +74,6 @@ fn role_fields(trust: Value, permissions: Value, spec: &Spec) -> BTreeMap<String
 
 /// `[alerts]`: the role the alert function runs as; it may only write its own logs and publish alerts.
 pub fn alerts(n: &Names<'_>) -> DesiredResource {
-    debug_assert_eq!(ALERTS_ROLE, Address::Role(RoleSlot::Alerts).to_string());
     let log_streams: Vec<String> = n.regions().map(|r| n.log_group_streams_arn(r, &n.alerts_log_group())).collect();
     let mut topics: Vec<String> = n.regions().map(|r| n.alerts_topic_arn(r)).collect();
     topics.dedup();
