@@ -7,9 +7,14 @@ pub mod alerts;
 pub mod desired;
 mod destroy;
 mod diff;
+mod document;
 pub mod drift;
+pub mod kinds;
 mod model;
+pub mod names;
+mod operation;
 pub mod outputs;
+pub mod package;
 pub mod permissions;
 pub mod policy;
 pub mod render;
@@ -27,4 +32,5 @@ pub use diff::{
     SUBSCRIPTION_FILTERS_PER_LOG_GROUP,
 };
 pub use model::*;
+pub use names::Names;
 pub use report::*;

@@ -28,6 +28,26 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order (`kinds::REGISTRY` registers each once).
+    pub const ALL: [Kind; 16] = [
+        Kind::OidcProvider,
+        Kind::Role,
+        Kind::KmsKey,
+        Kind::Bucket,
+        Kind::Topic,
+        Kind::TopicSubscription,
+        Kind::Queue,
+        Kind::BucketNotification,
+        Kind::FirehoseLogGroup,
+        Kind::DeliveryStream,
+        Kind::ClusterLogging,
+        Kind::LogGroup,
+        Kind::SubscriptionFilter,
+        Kind::FunctionLogGroup,
+        Kind::Function,
+        Kind::FunctionPermission,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Kind::OidcProvider => "IAM OIDC provider",

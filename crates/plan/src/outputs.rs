@@ -3,12 +3,13 @@
 
 use std::fmt::Write;
 
-use eksaudit_spec::{ExternalId, Notify, RoleKind, Spec};
+use eksaudit_spec::{Address, ExternalId, Notify, RegionalSlot, RoleKind, RoleSlot, Spec};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::resolve_generated;
 use crate::model::{Kind, Observation, ObservedState};
+use crate::names::Names;
 use crate::render::Colors;
 use crate::DesiredState;
 
@@ -67,21 +68,16 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
             missing.push(address.to_string());
         }
     };
-    let reader = find("role.reader");
-    let reader_role_arn = match &spec.iam.reader_role_arn {
-        Some(arn) => arn.clone(),
-        None => format!(
-            "arn:{}:iam::{account}:role/{}",
-            spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name)),
-            spec.role_name(RoleKind::Reader)
-        ),
-    };
-    check("role.reader");
+    let n = Names::new(spec, &account);
+    let reader_address = Address::Role(RoleSlot::Reader).to_string();
+    let reader = find(&reader_address);
+    let reader_role_arn = n.role_arn(RoleKind::Reader);
+    check(&reader_address);
     let external_id = spec.consumer.aws().and_then(|a| a.external_id.as_ref()).and_then(|id| match id {
         ExternalId::Fixed(id) => Some(id.clone()),
         ExternalId::Generated { .. } => {
             let want = reader.and_then(|r| r.fields.get("trust_policy")).map(|f| f.value.clone())?;
-            let live = present(observed, "role.reader").and_then(|o| o.fields.get("trust_policy"));
+            let live = present(observed, &reader_address).and_then(|o| o.fields.get("trust_policy"));
             let resolved = resolve_generated(&want, live);
             let prefix = id.generated_prefix(&account)?;
             let mut found = None;
@@ -97,31 +93,23 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
     if let Some(p) = provider {
         check(&p.address);
     }
-    let oidc_provider_arn = provider.map(|p| {
-        format!(
-            "arn:{}:iam::{account}:oidc-provider/{}",
-            spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name)),
-            p.name
-        )
-    });
+    let oidc_provider_arn = provider.map(|p| n.oidc_provider_arn(&p.name));
     let web = spec.consumer.web_identity();
     let mut regions = Vec::new();
     for region in &spec.regions {
         let r = region.name.as_str();
-        let at = |what: &str| format!("region.{r}.{what}");
-        let partition = eksaudit_spec::partition(r);
-        let bucket_name = spec.bucket_name(&account, r);
-        check(&at("bucket"));
+        let at = |slot: RegionalSlot| Address::regional(r, slot).to_string();
+        check(&at(RegionalSlot::Bucket));
         let (mut topic_arn, mut queue_arn, mut queue_url) = (None, None, None);
         match spec.consumer.notify {
             Notify::Sns => {
-                check(&at("topic"));
-                topic_arn = Some(format!("arn:{partition}:sns:{r}:{account}:{}", spec.topic_name()));
+                check(&at(RegionalSlot::Topic));
+                topic_arn = Some(n.topic_arn(r));
             }
             Notify::Sqs => {
-                check(&at("queue"));
-                queue_arn = Some(format!("arn:{partition}:sqs:{r}:{account}:{}", spec.queue_name()));
-                queue_url = present(observed, &at("queue"))
+                check(&at(RegionalSlot::Queue));
+                queue_arn = Some(n.queue_arn(r));
+                queue_url = present(observed, &at(RegionalSlot::Queue))
                     .and_then(|o| o.fields.get("url"))
                     .and_then(Value::as_str)
                     .map(str::to_string);
@@ -130,8 +118,8 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
         }
         regions.push(RegionOutputs {
             region: r.to_string(),
-            bucket_arn: format!("arn:{partition}:s3:::{bucket_name}"),
-            bucket_name,
+            bucket_arn: n.bucket_arn(r),
+            bucket_name: n.bucket(r),
             prefix: spec.firehose.prefix.clone(),
             notify: spec.consumer.notify.as_str(),
             topic_arn,

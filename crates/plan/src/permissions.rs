@@ -1,17 +1,19 @@
 //! The least-privilege IAM policy an operator (the person or CI role running eksaudit) needs for one command with
 //! one spec. Pure: no AWS, no async.
 //!
-//! [`OPERATIONS`] is the single source of truth for which IAM actions authorise each AWS API operation eksaudit
-//! calls; [`operator_policy`] grants operations (never raw actions) on the resources the spec names, so the policy
-//! can only grant what the table says the calls need. The integration tests check the table against the SDK calls
-//! in `crates/aws` and the policy against every call the binary makes.
+//! [`OPERATIONS`] says which IAM actions authorise each AWS API operation eksaudit calls; it is derived from the
+//! kinds' registry (`crate::kinds`), each kind's module listing its own calls. [`operator_policy`] grants
+//! operations (never raw actions) on the resources the spec names, so the policy can only grant what the table
+//! says the calls need. The integration tests check the table against the SDK calls in `crates/aws` and the
+//! policy against every call the binary makes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
-use eksaudit_spec::{
-    log_group_name, partition, ClusterSelector, Notify, OnDestroy, Preset, Region, RoleKind, Spec, Trust,
-};
+use eksaudit_spec::{log_group_name, ClusterSelector, Notify, OnDestroy, Preset, Region, RoleKind, Spec, Trust};
 use serde_json::{json, Value};
+
+use crate::names::Names;
 
 /// The commands an operator policy can be printed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,186 +35,12 @@ impl Command {
     }
 }
 
-/// One AWS API operation eksaudit calls, and what IAM must allow for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operation {
-    /// The service's IAM prefix, which is also how eksaudit names the service in its errors (`s3`, `logs`).
-    pub service: &'static str,
-    /// The API operation, as the SDK and the service's API reference name it.
-    pub name: &'static str,
-    /// The IAM action that authorises it.
-    pub action: &'static str,
-    /// Further actions the call needs on the same resource, the way eksaudit makes it (tags on create, every
-    /// version of an object deleted).
-    pub also: &'static [&'static str],
-    /// The call hands a role to this service principal, so it also needs `iam:PassRole` on that role.
-    pub passes_role_to: Option<&'static str>,
-}
+pub use crate::operation::{Operation, FIREHOSE_PRINCIPAL, LAMBDA_PRINCIPAL, LOGS_PRINCIPAL};
 
-const fn op(service: &'static str, name: &'static str, action: &'static str) -> Operation {
-    Operation { service, name, action, also: &[], passes_role_to: None }
-}
-
-const fn op_also(
-    service: &'static str,
-    name: &'static str,
-    action: &'static str,
-    also: &'static [&'static str],
-) -> Operation {
-    Operation { service, name, action, also, passes_role_to: None }
-}
-
-const fn op_passing(
-    service: &'static str,
-    name: &'static str,
-    action: &'static str,
-    also: &'static [&'static str],
-    to: &'static str,
-) -> Operation {
-    Operation { service, name, action, also, passes_role_to: Some(to) }
-}
-
-pub const FIREHOSE_PRINCIPAL: &str = "firehose.amazonaws.com";
-pub const LOGS_PRINCIPAL: &str = "logs.amazonaws.com";
-pub const LAMBDA_PRINCIPAL: &str = "lambda.amazonaws.com";
-
-/// Every AWS API operation eksaudit calls, with the IAM action(s) it needs. Where the IAM name differs from the
-/// API name, the Service Authorization Reference is the authority.
-pub const OPERATIONS: &[Operation] = &[
-    // STS
-    op("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
-    // EKS
-    op("eks", "ListClusters", "eks:ListClusters"),
-    op("eks", "DescribeCluster", "eks:DescribeCluster"),
-    op("eks", "UpdateClusterConfig", "eks:UpdateClusterConfig"),
-    op("eks", "DescribeUpdate", "eks:DescribeUpdate"),
-    // IAM
-    op("iam", "GetRole", "iam:GetRole"),
-    op("iam", "GetRolePolicy", "iam:GetRolePolicy"),
-    op("iam", "ListRolePolicies", "iam:ListRolePolicies"),
-    op("iam", "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies"),
-    op("iam", "GetPolicy", "iam:GetPolicy"),
-    op("iam", "GetPolicyVersion", "iam:GetPolicyVersion"),
-    // Tags on create need iam:TagRole too.
-    op_also("iam", "CreateRole", "iam:CreateRole", &["iam:TagRole"]),
-    op("iam", "UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy"),
-    op("iam", "PutRolePolicy", "iam:PutRolePolicy"),
-    op("iam", "DetachRolePolicy", "iam:DetachRolePolicy"),
-    op("iam", "TagRole", "iam:TagRole"),
-    op("iam", "UntagRole", "iam:UntagRole"),
-    op("iam", "DeleteRolePolicy", "iam:DeleteRolePolicy"),
-    op("iam", "DeleteRole", "iam:DeleteRole"),
-    op("iam", "ListRoles", "iam:ListRoles"),
-    op("iam", "GetOpenIDConnectProvider", "iam:GetOpenIDConnectProvider"),
-    // Tags on create need iam:TagOpenIDConnectProvider too.
-    op_also("iam", "CreateOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", &["iam:TagOpenIDConnectProvider"]),
-    op("iam", "AddClientIDToOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider"),
-    op("iam", "TagOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"),
-    op("iam", "DeleteOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"),
-    // S3
-    op("s3", "HeadBucket", "s3:ListBucket"),
-    op("s3", "GetBucketTagging", "s3:GetBucketTagging"),
-    op("s3", "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
-    op("s3", "GetBucketOwnershipControls", "s3:GetBucketOwnershipControls"),
-    op("s3", "GetBucketEncryption", "s3:GetEncryptionConfiguration"),
-    op("s3", "GetBucketPolicy", "s3:GetBucketPolicy"),
-    op("s3", "GetBucketVersioning", "s3:GetBucketVersioning"),
-    op("s3", "GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
-    op("s3", "GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
-    op("s3", "CreateBucket", "s3:CreateBucket"),
-    op("s3", "PutBucketTagging", "s3:PutBucketTagging"),
-    op("s3", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
-    op("s3", "PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
-    op("s3", "PutBucketEncryption", "s3:PutEncryptionConfiguration"),
-    op("s3", "PutBucketPolicy", "s3:PutBucketPolicy"),
-    op("s3", "PutBucketVersioning", "s3:PutBucketVersioning"),
-    op("s3", "PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
-    op("s3", "PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
-    op("s3", "ListObjectVersions", "s3:ListBucketVersions"),
-    // Every key is deleted by version id.
-    op_also("s3", "DeleteObjects", "s3:DeleteObject", &["s3:DeleteObjectVersion"]),
-    op("s3", "ListMultipartUploads", "s3:ListBucketMultipartUploads"),
-    op("s3", "AbortMultipartUpload", "s3:AbortMultipartUpload"),
-    op("s3", "DeleteBucket", "s3:DeleteBucket"),
-    op("s3", "GetBucketLogging", "s3:GetBucketLogging"),
-    op("s3", "PutBucketLogging", "s3:PutBucketLogging"),
-    // KMS
-    op("kms", "DescribeKey", "kms:DescribeKey"),
-    op("kms", "GetKeyPolicy", "kms:GetKeyPolicy"),
-    op("kms", "GetKeyRotationStatus", "kms:GetKeyRotationStatus"),
-    op("kms", "ListResourceTags", "kms:ListResourceTags"),
-    // Tags on create need kms:TagResource too.
-    // Its tags need kms:TagResource on the new key (ManagePipelineKeys grants it on the region's keys).
-    op("kms", "CreateKey", "kms:CreateKey"),
-    op("kms", "ListKeys", "kms:ListKeys"),
-    op("kms", "ListAliases", "kms:ListAliases"),
-    op("kms", "CreateAlias", "kms:CreateAlias"),
-    op("kms", "EnableKeyRotation", "kms:EnableKeyRotation"),
-    op("kms", "PutKeyPolicy", "kms:PutKeyPolicy"),
-    op("kms", "TagResource", "kms:TagResource"),
-    op("kms", "CancelKeyDeletion", "kms:CancelKeyDeletion"),
-    op("kms", "EnableKey", "kms:EnableKey"),
-    op("kms", "ScheduleKeyDeletion", "kms:ScheduleKeyDeletion"),
-    // SNS
-    op("sns", "GetTopicAttributes", "sns:GetTopicAttributes"),
-    op("sns", "ListTagsForResource", "sns:ListTagsForResource"),
-    op("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
-    // Tags on create need sns:TagResource too.
-    op_also("sns", "CreateTopic", "sns:CreateTopic", &["sns:TagResource"]),
-    op("sns", "SetTopicAttributes", "sns:SetTopicAttributes"),
-    op("sns", "TagResource", "sns:TagResource"),
-    op("sns", "Subscribe", "sns:Subscribe"),
-    op("sns", "Unsubscribe", "sns:Unsubscribe"),
-    op("sns", "DeleteTopic", "sns:DeleteTopic"),
-    op("sns", "Publish", "sns:Publish"),
-    // SQS
-    op("sqs", "GetQueueUrl", "sqs:GetQueueUrl"),
-    op("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
-    op("sqs", "ListQueueTags", "sqs:ListQueueTags"),
-    // Tags on create need sqs:TagQueue too.
-    op_also("sqs", "CreateQueue", "sqs:CreateQueue", &["sqs:TagQueue"]),
-    op("sqs", "SetQueueAttributes", "sqs:SetQueueAttributes"),
-    op("sqs", "TagQueue", "sqs:TagQueue"),
-    op("sqs", "DeleteQueue", "sqs:DeleteQueue"),
-    // Kinesis Data Firehose
-    op("firehose", "DescribeDeliveryStream", "firehose:DescribeDeliveryStream"),
-    op("firehose", "ListTagsForDeliveryStream", "firehose:ListTagsForDeliveryStream"),
-    // Tags on create are authorised as firehose:TagDeliveryStream too.
-    op_passing(
-        "firehose",
-        "CreateDeliveryStream",
-        "firehose:CreateDeliveryStream",
-        &["firehose:TagDeliveryStream"],
-        FIREHOSE_PRINCIPAL,
-    ),
-    op_passing("firehose", "UpdateDestination", "firehose:UpdateDestination", &[], FIREHOSE_PRINCIPAL),
-    op("firehose", "TagDeliveryStream", "firehose:TagDeliveryStream"),
-    op("firehose", "DeleteDeliveryStream", "firehose:DeleteDeliveryStream"),
-    op("firehose", "StartDeliveryStreamEncryption", "firehose:StartDeliveryStreamEncryption"),
-    // CloudWatch Logs
-    op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
-    op("logs", "ListTagsForResource", "logs:ListTagsForResource"),
-    op("logs", "DescribeSubscriptionFilters", "logs:DescribeSubscriptionFilters"),
-    // Tags on create need logs:TagResource too.
-    op_also("logs", "CreateLogGroup", "logs:CreateLogGroup", &["logs:TagResource"]),
-    op("logs", "TagResource", "logs:TagResource"),
-    op("logs", "PutRetentionPolicy", "logs:PutRetentionPolicy"),
-    op("logs", "CreateLogStream", "logs:CreateLogStream"),
-    op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
-    op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
-    // Lambda (`[alerts]`)
-    op("lambda", "GetFunction", "lambda:GetFunction"),
-    op("lambda", "GetPolicy", "lambda:GetPolicy"),
-    op("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"),
-    // Tags on create need lambda:TagResource too.
-    op_passing("lambda", "CreateFunction", "lambda:CreateFunction", &["lambda:TagResource"], LAMBDA_PRINCIPAL),
-    op("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode"),
-    op_passing("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration", &[], LAMBDA_PRINCIPAL),
-    op("lambda", "TagResource", "lambda:TagResource"),
-    op("lambda", "AddPermission", "lambda:AddPermission"),
-    op("lambda", "RemovePermission", "lambda:RemovePermission"),
-    op("lambda", "DeleteFunction", "lambda:DeleteFunction"),
-];
+/// Every AWS API operation eksaudit calls, with the IAM action(s) it needs: derived from the kinds' registry
+/// (`crate::kinds`), each kind's module listing the calls its observe, create, update and delete make. Where the
+/// IAM name differs from the API name, the Service Authorization Reference is the authority.
+pub static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(crate::kinds::operations);
 
 /// The table entry of an operation: `"service:Operation"` (`"s3:GetBucketNotificationConfiguration"`, the form
 /// eksaudit's errors use), or the bare operation name when only one service has it (`"CreateDeliveryStream"`;
@@ -397,23 +225,16 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn iam_partition(&self) -> &'static str {
-        self.spec.regions.first().map_or("aws", |r| partition(&r.name))
+    fn names(&self) -> Names<'_> {
+        Names::new(self.spec, &self.account)
     }
 
     fn reused(&self, kind: RoleKind) -> Option<&String> {
-        let iam = &self.spec.iam;
-        match kind {
-            RoleKind::Firehose => iam.firehose_role_arn.as_ref(),
-            RoleKind::Cloudwatch => iam.cloudwatch_role_arn.as_ref(),
-            RoleKind::Reader => iam.reader_role_arn.as_ref(),
-        }
+        self.names().reused_role(kind)
     }
 
     fn role_arn(&self, kind: RoleKind) -> String {
-        self.reused(kind).cloned().unwrap_or_else(|| {
-            format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.role_name(kind))
-        })
+        self.names().role_arn(kind)
     }
 
     /// The roles eksaudit creates and manages.
@@ -426,32 +247,24 @@ impl Scope<'_> {
 
     /// `[alerts]`: the role the alert functions run as.
     fn alerts_role(&self) -> Option<String> {
-        self.spec
-            .alerts
-            .as_ref()
-            .map(|_| format!("arn:{}:iam::{}:role/{}", self.iam_partition(), self.account, self.spec.alerts_name()))
+        self.spec.alerts.as_ref().map(|_| self.names().alerts_role_arn())
     }
 
     /// `[alerts]`: each region's alert function.
     fn alert_functions(&self) -> Vec<String> {
-        let name = self.spec.alerts_name();
-        self.per_region(
-            |_| self.spec.alerts.is_some(),
-            |p, r| vec![format!("arn:{p}:lambda:{}:{}:function:{name}", r.name, self.account)],
-        )
+        self.per_region(|_| self.spec.alerts.is_some(), |r| vec![self.names().alerts_function_arn(&r.name)])
     }
 
     /// `[alerts]`: each region's alerts topic, unless the spec names its own.
     fn alert_topics(&self) -> Vec<String> {
-        let name = self.spec.alerts_name();
         let ours = self.spec.alerts.as_ref().is_some_and(|a| a.topic_arn.is_none());
-        self.per_region(|_| ours, |p, r| vec![format!("arn:{p}:sns:{}:{}:{name}", r.name, self.account)])
+        self.per_region(|_| ours, |r| vec![self.names().own_alerts_topic_arn(&r.name)])
     }
 
     /// `[alerts]`: each region's alert function log group.
     fn alert_log_groups(&self) -> Vec<String> {
-        let name = format!("/aws/lambda/{}", self.spec.alerts_name());
-        self.per_region(|_| self.spec.alerts.is_some(), |p, r| self.log_group(p, &r.name, &name))
+        let name = self.names().alerts_log_group();
+        self.per_region(|_| self.spec.alerts.is_some(), |r| self.log_group(&r.name, &name))
     }
 
     /// The reader role under the name another preset gives it: left behind by a switch of preset, deleted then.
@@ -464,18 +277,13 @@ impl Scope<'_> {
             .reader_role_names()
             .into_iter()
             .filter(|n| *n != current)
-            .map(|n| format!("arn:{}:iam::{}:role/{n}", self.iam_partition(), self.account))
+            .map(|n| self.names().role_arn_named(&n))
             .collect()
     }
 
     /// The spec's own OIDC provider (Sentinel's issuer in its Azure cloud).
     fn oidc_provider(&self) -> Vec<String> {
-        self.spec
-            .consumer
-            .web_identity()
-            .map(|w| format!("arn:{}:iam::{}:oidc-provider/{}", self.iam_partition(), self.account, w.issuer))
-            .into_iter()
-            .collect()
+        self.spec.consumer.web_identity().map(|w| self.names().oidc_provider_arn(&w.issuer)).into_iter().collect()
     }
 
     /// Every OIDC provider a web-identity preset could have made (Microsoft's issuers, in every Azure cloud):
@@ -492,10 +300,7 @@ impl Scope<'_> {
                 }
             }
         }
-        hosts
-            .iter()
-            .map(|h| format!("arn:{}:iam::{}:oidc-provider/{h}/*", self.iam_partition(), self.account))
-            .collect()
+        hosts.iter().map(|h| self.names().oidc_provider_arn(&format!("{h}/*"))).collect()
     }
 
     /// The roles another spec made, which this one reads and passes but never changes.
@@ -508,42 +313,31 @@ impl Scope<'_> {
         if self.reused_roles().is_empty() {
             return Vec::new();
         }
-        let p = self.iam_partition();
-        vec![format!("arn:{p}:iam::aws:policy/*"), format!("arn:{p}:iam::{}:policy/*", self.account)]
+        let n = self.names();
+        vec![n.iam_arn_of("aws", "policy/*"), n.iam_arn("policy/*")]
     }
 
-    fn per_region(&self, keep: impl Fn(&Region) -> bool, arns: impl Fn(&str, &Region) -> Vec<String>) -> Vec<String> {
+    fn per_region(&self, keep: impl Fn(&Region) -> bool, arns: impl Fn(&Region) -> Vec<String>) -> Vec<String> {
         let mut seen = BTreeSet::new();
-        self.spec
-            .regions
-            .iter()
-            .filter(|r| keep(r))
-            .flat_map(|r| arns(partition(&r.name), r))
-            .filter(|a| seen.insert(a.clone()))
-            .collect()
+        self.spec.regions.iter().filter(|r| keep(r)).flat_map(arns).filter(|a| seen.insert(a.clone())).collect()
     }
 
     /// Each region's bucket and, with access logging, its access-log bucket.
     fn buckets(&self) -> Vec<String> {
-        self.per_region(
-            |_| true,
-            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}")).collect(),
-        )
+        self.per_region(|_| true, |r| self.bucket_arns(&r.name))
     }
 
     fn bucket_objects(&self) -> Vec<String> {
-        self.per_region(
-            |_| true,
-            |p, r| self.bucket_names(&r.name).iter().map(|b| format!("arn:{p}:s3:::{b}/*")).collect(),
-        )
+        self.per_region(|_| true, |r| self.bucket_arns(&r.name).iter().map(|b| format!("{b}/*")).collect())
     }
 
-    fn bucket_names(&self, region: &str) -> Vec<String> {
-        let mut names = vec![self.spec.bucket_name(&self.account, region)];
+    fn bucket_arns(&self, region: &str) -> Vec<String> {
+        let n = self.names();
+        let mut arns = vec![n.bucket_arn(region)];
         if self.spec.bucket.access_logging {
-            names.push(self.spec.access_log_bucket_name(&self.account, region));
+            arns.push(n.access_log_bucket_arn(region));
         }
-        names
+        arns
     }
 
     /// The keys of the spec's regions (a key's id is not known before it exists), when the pipeline owns one.
@@ -551,61 +345,52 @@ impl Scope<'_> {
         if !self.spec.bucket.owns_key() {
             return Vec::new();
         }
-        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:key/*", r.name, self.account)])
+        self.per_region(|_| true, |r| vec![self.names().kms_keys_arn(&r.name)])
     }
 
     fn key_aliases(&self) -> Vec<String> {
         if !self.spec.bucket.owns_key() {
             return Vec::new();
         }
-        let alias = self.spec.kms_alias();
-        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:kms:{}:{}:{alias}", r.name, self.account)])
+        self.per_region(|_| true, |r| vec![self.names().kms_alias_arn(&r.name)])
     }
 
     fn topics(&self) -> Vec<String> {
-        let topic = self.spec.topic_name();
-        self.per_region(|_| true, |p, r| vec![format!("arn:{p}:sns:{}:{}:{topic}", r.name, self.account)])
+        self.per_region(|_| true, |r| vec![self.names().topic_arn(&r.name)])
     }
 
     /// Each region's notification queue and its dead-letter queue.
     fn queues(&self) -> Vec<String> {
-        let names = [self.spec.queue_name(), self.spec.dead_letter_queue_name()];
-        self.per_region(
-            |_| true,
-            |p, r| names.iter().map(|q| format!("arn:{p}:sqs:{}:{}:{q}", r.name, self.account)).collect(),
-        )
+        let n = self.names();
+        self.per_region(|_| true, |r| vec![n.queue_arn(&r.name), n.dead_letter_queue_arn(&r.name)])
     }
 
     fn streams(&self) -> Vec<String> {
-        let stream = self.spec.stream_name();
-        self.per_region(
-            |_| true,
-            |p, r| vec![format!("arn:{p}:firehose:{}:{}:deliverystream/{stream}", r.name, self.account)],
-        )
+        self.per_region(|_| true, |r| vec![self.names().stream_arn(&r.name)])
     }
 
-    /// A log group by name: the group itself (tagging APIs) and everything in it (the classic log APIs).
-    fn log_group(&self, p: &str, region: &str, name: &str) -> Vec<String> {
-        let group = format!("arn:{p}:logs:{region}:{}:log-group:{name}", self.account);
-        vec![format!("{group}:*"), group]
+    /// A log group by name: everything in it (the classic log APIs) and the group itself (tagging APIs).
+    fn log_group(&self, region: &str, name: &str) -> Vec<String> {
+        let n = self.names();
+        vec![n.log_group_streams_arn(region, name), n.log_group_arn(region, name)]
     }
 
-    /// Where Firehose logs delivery errors (the stream's `error_logging`, see `desired.rs`).
+    /// Where Firehose logs delivery errors (the stream's `error_logging`, see `kinds/stream.rs`).
     fn firehose_log_groups(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
-        let name = format!("/aws/kinesisfirehose/{}", self.spec.stream_name());
-        self.per_region(keep, |p, r| self.log_group(p, &r.name, &name))
+        let name = self.names().firehose_log_group();
+        self.per_region(keep, |r| self.log_group(&r.name, &name))
     }
 
     /// Every EKS cluster's log group in the spec's regions: filters are also read and removed on clusters the spec
     /// no longer selects.
     fn cluster_log_groups(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
-        self.per_region(keep, |p, r| self.log_group(p, &r.name, &log_group_name("*")))
+        self.per_region(keep, |r| self.log_group(&r.name, &log_group_name("*")))
     }
 
     /// The selected clusters: names as they are, globs as IAM wildcards (`*` and `?` mean the same; a `[...]`
     /// class widens to `*` from where it starts).
     fn clusters(&self, keep: impl Fn(&Region) -> bool) -> Vec<String> {
-        self.per_region(keep, |p, r| {
+        self.per_region(keep, |r| {
             r.clusters
                 .iter()
                 .map(|c| {
@@ -616,7 +401,7 @@ impl Scope<'_> {
                             None => glob.clone(),
                         },
                     };
-                    format!("arn:{p}:eks:{}:{}:cluster/{pattern}", r.name, self.account)
+                    self.names().cluster_arn(&r.name, &pattern)
                 })
                 .collect()
         })
@@ -1346,6 +1131,7 @@ clusters = ["prod-1"]
         }
         assert_eq!(iam_actions_for("DeleteObjects"), ["s3:DeleteObject", "s3:DeleteObjectVersion"]);
         assert_eq!(iam_actions_for("CreateRole"), ["iam:CreateRole", "iam:TagRole"]);
+        assert_eq!(iam_actions_for("GetFunction"), ["lambda:GetFunction", "lambda:ListTags"]);
         // Two services have it: the caller must say which.
         assert_eq!(iam_action_for("TagResource"), None);
         assert_eq!(iam_action_for("ListTagsForResource"), None);
@@ -1356,13 +1142,29 @@ clusters = ["prod-1"]
     #[test]
     fn the_table_is_consistent() {
         let mut seen = BTreeSet::new();
-        for o in OPERATIONS {
+        for o in OPERATIONS.iter() {
             assert!(seen.insert((o.service, o.name)), "{}:{} twice", o.service, o.name);
             assert_eq!(o.action.split_once(':').map(|(s, _)| s), Some(o.service), "{}", o.name);
             for a in o.also {
                 assert!(a.starts_with(&format!("{}:", o.service)), "{}: {a} is on another service", o.name);
             }
             assert!(o.name.bytes().all(|b| b.is_ascii_alphanumeric()) && o.name.as_bytes()[0].is_ascii_uppercase());
+        }
+    }
+
+    /// Without lambda:ListTags, GetFunction answers without the tags, and the alert function would read as
+    /// someone else's.
+    #[test]
+    fn every_command_may_read_the_alert_functions_tags() {
+        let alerts = spec(&format!("{EVERYTHING}\n[alerts]\nusers = [\"kubernetes-admin\"]\n"));
+        for command in ALL {
+            let by_sid = actions_by_sid(&operator_policy(&alerts, command, None));
+            assert_eq!(
+                by_sid["ReadAlertFunctions"],
+                ["lambda:GetFunction", "lambda:GetPolicy", "lambda:ListTags"],
+                "{}",
+                command.name()
+            );
         }
     }
 

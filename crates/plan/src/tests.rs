@@ -809,3 +809,133 @@ fn outputs_name_what_the_console_asks_for() {
     insta::assert_snapshot!(outputs::text(&out, Colors(false)));
     insta::assert_json_snapshot!(out);
 }
+
+// --- Addresses: every one the desired state makes is typed, and every path drift prints can be ignored --------
+
+const ALERTS: &str = r#"
+[alerts]
+users = ["kubernetes-admin"]
+email = ["secops@example.com"]
+https = ["https://hooks.example.com/eks"]
+"#;
+
+/// Every preset and notify, with `[alerts]`, and every opt-out, in two regions.
+fn every_kind_of_spec() -> Vec<(String, eksaudit_spec::Spec)> {
+    let consumer = "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"";
+    let two_regions = |src: &str| format!("{src}\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
+    let generic = |notify: &str| {
+        SPEC.replace(
+            consumer,
+            &format!("account_id = \"434813966438\"\nexternal_id = \"external-id\"\nnotify = \"{notify}\""),
+        )
+    };
+    let mut sources = vec![
+        ("forticnapp".to_string(), FORTICNAPP.to_string()),
+        ("rad".to_string(), SPEC.replace(consumer, "preset = \"rad\"")),
+        ("sentinel".to_string(), SENTINEL.to_string()),
+        ("generic, sns to a queue".to_string(), SPEC.to_string()),
+        ("generic, sns".to_string(), generic("sns")),
+        ("generic, sqs".to_string(), generic("sqs")),
+        ("generic, none".to_string(), generic("none")),
+        ("sse-s3, no access logging".to_string(), SPEC.replace("[[region]]", "[bucket]\nencryption = \"sse-s3\"\naccess_logging = false\n\n[[region]]")),
+        (
+            "a key brought along".to_string(),
+            SPEC.replace("[[region]]", "[bucket]\nkms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n\n[[region]]"),
+        ),
+        (
+            "reused roles".to_string(),
+            SPEC.replace(
+                "[[region]]",
+                "[iam]\nfirehose_role_arn = \"arn:aws:iam::123456789012:role/shared/fh\"\ncloudwatch_role_arn = \"arn:aws:iam::123456789012:role/shared-cwl\"\nreader_role_arn = \"arn:aws:iam::123456789012:role/reader\"\n\n[[region]]",
+            ),
+        ),
+    ];
+    let with_alerts: Vec<(String, String)> =
+        sources.iter().map(|(name, src)| (format!("{name}, [alerts]"), format!("{src}{ALERTS}"))).collect();
+    sources.extend(with_alerts);
+    sources.push((
+        "[alerts] to a topic brought along".to_string(),
+        format!("{SPEC}\n[alerts]\nusers = [\"kubernetes-admin\"]\ntopic_arn = \"arn:aws:sns:eu-central-1:123456789012:secops\"\n"),
+    ));
+    sources
+        .into_iter()
+        .flat_map(|(name, src)| {
+            // A key brought along is in one region: such a spec has one region.
+            let two = (!name.starts_with("a key")).then(|| (format!("{name}, two regions"), two_regions(&src)));
+            std::iter::once((name, src)).chain(two)
+        })
+        .map(|(name, src)| {
+            let s = eksaudit_spec::parse_spec(&src).unwrap_or_else(|p| panic!("{name}: {p:?}"));
+            (name, s)
+        })
+        .collect()
+}
+
+fn every_cluster(spec: &eksaudit_spec::Spec) -> BTreeMap<String, Vec<String>> {
+    spec.regions.iter().map(|r| (r.name.clone(), vec!["prod-1".to_string(), "stage-a".to_string()])).collect()
+}
+
+/// Live AWS where every compared field and every tag but the owner's differs from the spec.
+fn drifted(d: &DesiredState) -> ObservedState {
+    let mut observed = applied(d);
+    for r in &d.resources {
+        let o = present(&mut observed, &r.address);
+        for (key, value) in o.tags.iter_mut() {
+            if key != eksaudit_spec::OWNER_TAG_KEY {
+                *value = "drifted".into();
+            }
+        }
+        for value in o.fields.values_mut() {
+            *value = json!("drifted");
+        }
+    }
+    observed
+}
+
+#[test]
+fn every_address_is_typed_and_every_path_drift_prints_can_be_ignored() {
+    use eksaudit_spec::rules::drift_ignore;
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut tag_findings = 0;
+    for (name, s) in every_kind_of_spec() {
+        let clusters = every_cluster(&s);
+        let d = DesiredState::build(&Inputs { spec: &s, account: ACCOUNT, clusters: &clusters });
+        assert!(d.errors.is_empty(), "{name}: {:?}", d.errors);
+        for r in &d.resources {
+            kinds.insert(r.kind);
+            let address: eksaudit_spec::Address = r.address.parse().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(address.to_string(), r.address, "{name}");
+            assert_eq!(address.region(), r.region.as_deref(), "{name}: {}", r.address);
+            assert_eq!(drift_ignore(&r.address), Ok(()), "{name}: {}", r.address);
+            for (field, value) in &r.fields {
+                let path = format!("{}.{field}", r.address);
+                assert_eq!(drift_ignore(&path), Ok(()), "{name}: {path}");
+                if field == "tags" {
+                    for key in value.value.as_object().expect("tags are a map").keys() {
+                        let path = format!("{path}.{key}");
+                        assert_eq!(drift_ignore(&path), Ok(()), "{name}: {path}");
+                    }
+                }
+            }
+        }
+        // What drift prints, from an empty account and from one where everything drifted.
+        for observed in [empty(&d), drifted(&d)] {
+            let plan = diff(&d, &observed, &options(&s));
+            for f in drift::findings(&plan, &[]) {
+                assert_eq!(drift_ignore(&f.path), Ok(()), "{name}: {}", f.path);
+                assert!(f.address.parse::<eksaudit_spec::Address>().is_ok(), "{name}: {}", f.address);
+                tag_findings += usize::from(f.field.as_deref().is_some_and(|f| f.starts_with("tags.")));
+            }
+        }
+    }
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), Kind::ALL, "the specs make every kind");
+    assert!(tag_findings > 0, "the drifted account has tag findings");
+}
+
+#[test]
+fn the_address_constants_are_the_typed_addresses() {
+    use eksaudit_spec::{Address, RoleSlot};
+    assert_eq!(desired::FORMER_READER_ROLE, Address::Role(RoleSlot::FormerReader).to_string());
+    assert_eq!(alerts::ROLE_ADDRESS, Address::Role(RoleSlot::Alerts).to_string());
+    assert_eq!(desired::oidc_provider_address("commercial"), PROVIDER);
+}

@@ -1,6 +1,7 @@
 //! The eksaudit spec: the TOML model, its defaults, its validation and the resource names it implies.
 //! Pure: no AWS, no async. Validation reports every problem at once, each with a key path and a location.
 
+pub mod address;
 pub mod alerts;
 mod error;
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use address::{Address, AddressError, ClusterSlot, RegionalSlot, RoleSlot};
 pub use alerts::Alerts;
 pub use error::{Error, Location, Problem, Problems};
 pub use load::parse_spec;

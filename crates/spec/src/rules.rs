@@ -376,27 +376,8 @@ pub fn filter_pattern(pattern: &str) -> Rule {
     })
 }
 
-/// The resource words a drift finding path can start with (after an optional `region.<name>.`).
-pub const FINDING_RESOURCES: &[&str] = &[
-    "role",
-    "oidc_provider",
-    "bucket",
-    "topic",
-    "topic_subscription",
-    "queue",
-    "dead_letter_queue",
-    "bucket_notification",
-    "firehose_log_group",
-    "stream",
-    "cluster",
-    "alerts_topic",
-    "alerts_log_group",
-    "alerts_function",
-    "alerts_permission",
-    "alerts_subscription",
-];
-
-/// A `[drift] ignore` rule: a finding path, `*` matching any part.
+/// A `[drift] ignore` rule: a finding path, `*` matching any part. It must start (after an optional
+/// `region.<name>.`) with a word an address starts with ([`crate::address::resource_words`]).
 pub fn drift_ignore(rule: &str) -> Rule {
     let hint = "a finding path as `eksaudit drift` prints it, e.g. \"bucket.tags.cost-center\", \"role.reader.tags\", \"region.us-east-1.topic.policy\" or \"cluster.*.log_group.retention_days\"";
     if rule.is_empty() || rule.split('.').any(str::is_empty) {
@@ -411,8 +392,9 @@ pub fn drift_ignore(rule: &str) -> Rule {
             return Err(invalid(format!("{rule:?} names a region but no resource in it"), hint));
         }
     }
-    if first != "*" && !FINDING_RESOURCES.contains(&first) {
-        let known = FINDING_RESOURCES.join(", ");
+    let words = crate::address::resource_words();
+    if first != "*" && !words.contains(&first) {
+        let known = words.join(", ");
         return Err(invalid(format!("{rule:?} does not start with a resource ({known})"), hint));
     }
     Ok(())

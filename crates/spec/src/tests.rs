@@ -557,3 +557,35 @@ fn drift_ignore_takes_finding_paths() {
     assert!(!ps.iter().any(|p| p.path == "drift.ignore[0]"));
     assert_one(&format!("{MINIMAL}\n[drift]\nignor = []\n"), "drift.ignor", "unknown key");
 }
+
+#[test]
+fn drift_ignore_takes_every_path_drift_prints() {
+    // The key and the access-log bucket were refused once, though plan and drift print them.
+    for rule in [
+        "region.eu-central-1.kms_key.rotation",
+        "kms_key.policy",
+        "region.eu-central-1.access_log_bucket.tags.team",
+        "access_log_bucket",
+        "region.eu-central-1.clusters",
+        "region.eu-central-1.alerts_subscription.email-0",
+        "oidc_provider.commercial.client_ids",
+        "role.former_reader",
+        "cluster.*.alerts_filter.filter_pattern",
+    ] {
+        assert_eq!(rules::drift_ignore(rule), Ok(()), "{rule}");
+    }
+    for slot in RegionalSlot::ALL {
+        let path = format!("{}.tags.team", Address::regional("eu-central-1", *slot));
+        assert_eq!(rules::drift_ignore(&path), Ok(()), "{path}");
+    }
+    for slot in ClusterSlot::ALL {
+        let path = format!("{}.log_group", Address::cluster("eu-central-1", "prod-1", *slot));
+        assert_eq!(rules::drift_ignore(&path), Ok(()), "{path}");
+    }
+    for slot in RoleSlot::ALL {
+        let path = format!("{}.permissions", Address::Role(*slot));
+        assert_eq!(rules::drift_ignore(&path), Ok(()), "{path}");
+    }
+    let spec = parse_spec(&format!("{MINIMAL}\n[drift]\nignore = [\"region.eu-central-1.kms_key.rotation\"]\n"));
+    assert_eq!(spec.unwrap().drift.ignore, ["region.eu-central-1.kms_key.rotation"]);
+}
