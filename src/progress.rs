@@ -3,13 +3,12 @@
 //! plain log lines, one per start, wait and end, for CI logs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eksaudit_aws::{Outcome, Progress, StepResult};
 use eksaudit_plan::{Action, ResourceChange};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::style::Style;
 
@@ -94,44 +93,43 @@ pub fn status_line(running: &Running, tick: usize, now: Instant, width: usize) -
     }
 }
 
-/// A spinner line on a terminal, redrawn by a ticker thread until dropped.
+/// A spinner line on a terminal (indicatif's, which redraws it and clears it), with each finished resource printed
+/// above it.
 pub struct Spinner {
     style: Style,
     quiet: bool,
     running: Arc<Mutex<Running>>,
-    stop: Arc<AtomicBool>,
-    ticker: Option<std::thread::JoinHandle<()>>,
+    bar: ProgressBar,
 }
-
-/// Clears the current terminal line.
-const CLEAR: &str = "\r\x1b[2K";
 
 impl Spinner {
     pub fn start(style: Style, quiet: bool) -> Spinner {
         let running: Arc<Mutex<Running>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (Arc::clone(&running), Arc::clone(&stop));
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100usize);
-        let ticker = std::thread::spawn(move || {
-            let mut tick = 0;
-            while !s.load(Ordering::Relaxed) {
-                {
-                    let running = r.lock().expect("progress lock");
-                    let line = status_line(&running, tick, Instant::now(), width);
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "{CLEAR}{line}");
-                    let _ = err.flush();
-                }
-                tick += 1;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        Spinner { style, quiet, running, stop, ticker: Some(ticker) }
+        let r = Arc::clone(&running);
+        // The status line is computed at each draw, so the seconds of what is running keep counting.
+        let status = ProgressStyle::with_template("{running}").expect("a valid template").with_key(
+            "running",
+            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let running = r.lock().expect("progress lock");
+                // The spinner's frame follows the clock: one frame per 100 ms tick.
+                let tick = (state.elapsed().as_millis() / 100) as usize;
+                let _ = out.write_str(&status_line(&running, tick, Instant::now(), console_width()));
+            },
+        );
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(status);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Spinner { style, quiet, running, bar }
     }
 
     fn set(&self, address: &str, what: String) {
         self.running.lock().expect("progress lock").insert(address.to_string(), (what, Instant::now()));
+        self.bar.tick();
     }
+}
+
+/// The width the status line fits in: `COLUMNS` where the shell exports it, else 100.
+fn console_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100usize)
 }
 
 impl Progress for Spinner {
@@ -144,23 +142,17 @@ impl Progress for Spinner {
         running.insert(address.to_string(), (format!("waiting for {what}"), since));
     }
     fn finished(&self, r: &StepResult) {
-        // Holding the lock keeps the ticker from drawing half a line over this one.
-        let mut running = self.running.lock().expect("progress lock");
-        running.remove(&r.address);
+        self.running.lock().expect("progress lock").remove(&r.address);
         if let Some(line) = finished_line(r, self.style, self.quiet) {
-            eprint!("{CLEAR}");
-            eprintln!("{line}");
+            // Printed above the status line, which indicatif redraws below it.
+            self.bar.println(line);
         }
     }
 }
 
 impl Drop for Spinner {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.ticker.take() {
-            let _ = t.join();
-        }
-        eprint!("{CLEAR}");
+        self.bar.finish_and_clear();
     }
 }
 

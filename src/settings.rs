@@ -1,6 +1,5 @@
 //! Settings resolved from the command line and the environment, between the CLI and the work.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use eksaudit_aws::ConnectionSettings;
@@ -28,7 +27,6 @@ pub enum Verbosity {
 
 impl GlobalSettings {
     pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
-        let no_color = args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         GlobalSettings {
             config: args.config.clone(),
             connection: ConnectionSettings { endpoint_url: args.endpoint_url.clone(), profile: args.profile.clone() },
@@ -38,18 +36,26 @@ impl GlobalSettings {
                 (false, 1) => Verbosity::Verbose,
                 (false, _) => Verbosity::Debug,
             },
-            color_stdout: !no_color && std::io::stdout().is_terminal(),
-            color_stderr: !no_color && std::io::stderr().is_terminal(),
+            color_stdout: !args.no_color && colour(&std::io::stdout()),
+            color_stderr: !args.no_color && colour(&std::io::stderr()),
         }
     }
 }
 
-/// Logs go to standard error; `-v` shows eksaudit's own events (each AWS call), `-vv` the SDK's.
+/// Whether a stream gets colour: anstream's reading of the conventions (a terminal, `NO_COLOR`, `CLICOLOR=0`,
+/// `CLICOLOR_FORCE`, `TERM=dumb`, Windows consoles).
+fn colour<S: anstream::stream::RawStream>(stream: &S) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
+}
+
+/// Logs go to standard error; `-v` shows eksaudit's own events (each AWS call), `-vv` the SDK's. Below `-vv` the
+/// SDK's own log lines stay off: what went wrong reaches the user as eksaudit's error, with the fix, not as the
+/// credential chain's or the instance-metadata client's internals.
 pub fn init_tracing(settings: &GlobalSettings) {
     let filter = match settings.verbosity {
-        Verbosity::Quiet => "error",
-        Verbosity::Normal => "warn",
-        Verbosity::Verbose => "warn,eksaudit=debug,eksaudit_aws=debug,eksaudit_plan=debug",
+        Verbosity::Quiet => "off,eksaudit=error,eksaudit_aws=error,eksaudit_plan=error",
+        Verbosity::Normal => "off,eksaudit=warn,eksaudit_aws=warn,eksaudit_plan=warn",
+        Verbosity::Verbose => "off,eksaudit=debug,eksaudit_aws=debug,eksaudit_plan=debug",
         Verbosity::Debug => "debug,hyper=info,h2=info,rustls=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("EKSAUDIT_LOG")

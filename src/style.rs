@@ -1,4 +1,7 @@
-//! Terminal colour, only when the stream is a terminal and colour is not turned off.
+//! Terminal colour for the binary's own messages, in the plan crate's palette; on only when the stream is a
+//! terminal and colour is not turned off (see `settings`).
+
+use eksaudit_plan::palette::{self, paint};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -10,27 +13,19 @@ impl Style {
         Style { enabled }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.enabled {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
     pub fn red(&self, text: &str) -> String {
-        self.paint("31", text)
+        paint(self.enabled, palette::RED, text)
     }
     pub fn green(&self, text: &str) -> String {
-        self.paint("32", text)
+        paint(self.enabled, palette::GREEN, text)
     }
     pub fn cyan(&self, text: &str) -> String {
-        self.paint("36", text)
+        paint(self.enabled, palette::CYAN, text)
     }
     pub fn bold(&self, text: &str) -> String {
-        self.paint("1", text)
+        paint(self.enabled, palette::BOLD, text)
     }
     pub fn dim(&self, text: &str) -> String {
-        self.paint("2", text)
+        paint(self.enabled, palette::DIM, text)
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::palette;
 use crate::render::{self, Colors};
 use crate::report::{Action, Cause, FieldChange, Message, Plan, ResourceChange};
 
@@ -330,13 +331,13 @@ impl DriftReport {
         for (region, items) in &mut groups {
             items.sort_by_key(|f| f.ignored);
             let title = region.map_or_else(|| "Global".to_string(), |r| format!("Region {r}"));
-            let _ = writeln!(out, "\n{}", colors.paint("1", &title));
+            let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD, &title));
             for f in items.iter() {
                 render_finding(&mut out, f, colors);
             }
         }
         if !self.warnings.is_empty() {
-            let _ = writeln!(out, "\n{}", colors.paint("1;33", "Warnings"));
+            let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD_YELLOW, "Warnings"));
             for w in &self.warnings {
                 let _ = writeln!(out, "  ! {}: {}\n    hint: {}", w.address, w.message, w.hint);
             }
@@ -344,9 +345,9 @@ impl DriftReport {
         let _ = writeln!(out);
         let summary = self.summary();
         let painted = match self.verdict() {
-            Verdict::InSync => colors.paint("32", &summary),
-            Verdict::Drift => colors.paint("31", &summary),
-            Verdict::Unknown => colors.paint("33", &summary),
+            Verdict::InSync => colors.paint(palette::GREEN, &summary),
+            Verdict::Drift => colors.paint(palette::RED, &summary),
+            Verdict::Unknown => colors.paint(palette::YELLOW, &summary),
         };
         let _ = writeln!(out, "{painted}");
         if self.verdict() != Verdict::InSync {
@@ -359,10 +360,10 @@ impl DriftReport {
 fn render_finding(out: &mut String, f: &Finding, colors: Colors) {
     let label = format!("{:<11}", f.kind.label());
     let label = match (f.ignored, f.kind) {
-        (true, _) => colors.paint("2", &format!("{:<11}", "ignored")),
-        (_, FindingKind::Missing | FindingKind::Unmanaged) => colors.paint("31", &label),
-        (_, FindingKind::Changed) => colors.paint("33", &label),
-        (_, FindingKind::Blocked | FindingKind::NotChecked) => colors.paint("35", &label),
+        (true, _) => colors.paint(palette::DIM, &format!("{:<11}", "ignored")),
+        (_, FindingKind::Missing | FindingKind::Unmanaged) => colors.paint(palette::RED, &label),
+        (_, FindingKind::Changed) => colors.paint(palette::YELLOW, &label),
+        (_, FindingKind::Blocked | FindingKind::NotChecked) => colors.paint(palette::MAGENTA, &label),
     };
     let what = if f.resource.is_empty() { String::new() } else { format!(" ({} {})", f.resource, f.name) };
     let _ = writeln!(out, "  {label} {}{what}", f.path);

@@ -15,6 +15,7 @@ pub mod names;
 mod operation;
 pub mod outputs;
 pub mod package;
+pub mod palette;
 pub mod permissions;
 pub mod policy;
 pub mod render;

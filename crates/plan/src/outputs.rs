@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::desired::resolve_generated;
 use crate::model::{Kind, Observation, ObservedState};
 use crate::names::Names;
+use crate::palette;
 use crate::render::Colors;
 use crate::DesiredState;
 
@@ -159,7 +160,7 @@ pub fn text(o: &Outputs, colors: Colors) -> String {
     let _ = writeln!(
         out,
         "{} for pipeline {:?} in account {} (consumer: {})",
-        colors.paint("1", "Outputs"),
+        colors.paint(palette::BOLD, "Outputs"),
         o.pipeline,
         o.account,
         o.consumer
@@ -182,7 +183,7 @@ pub fn text(o: &Outputs, colors: Colors) -> String {
         let _ = writeln!(out, "  OIDC provider:     {p}");
     }
     for r in &o.regions {
-        let _ = writeln!(out, "\n{}", colors.paint("1", &format!("Region {}", r.region)));
+        let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD, &format!("Region {}", r.region)));
         let _ = writeln!(out, "  bucket ARN:        {}", r.bucket_arn);
         let _ = writeln!(out, "  bucket prefix:     {}", r.prefix);
         if let Some(t) = &r.topic_arn {
@@ -202,7 +203,7 @@ pub fn text(o: &Outputs, colors: Colors) -> String {
         }
     }
     if !o.missing.is_empty() {
-        let _ = writeln!(out, "\n{} {}", colors.paint("1;33", "Not created yet:"), o.missing.join(", "));
+        let _ = writeln!(out, "\n{} {}", colors.paint(palette::BOLD_YELLOW, "Not created yet:"), o.missing.join(", "));
     }
     out
 }

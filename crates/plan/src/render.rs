@@ -4,30 +4,26 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use crate::policy;
 use crate::report::{Action, FieldChange, Plan, ResourceChange};
+use crate::{palette, policy};
 
 /// Version of the `--json` plan document; bumped on any incompatible change.
 pub const FORMAT_VERSION: &str = "1";
 
-/// ANSI colour, or none.
+/// Colour (anstyle's escapes), or none.
 #[derive(Debug, Clone, Copy)]
 pub struct Colors(pub bool);
 
 impl Colors {
-    pub(crate) fn paint(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+    pub(crate) fn paint(self, style: anstyle::Style, s: &str) -> String {
+        palette::paint(self.0, style, s)
     }
     fn action(self, action: Action, s: &str) -> String {
         match action {
-            Action::Create => self.paint("32", s),
-            Action::Update => self.paint("33", s),
-            Action::Replace => self.paint("35", s),
-            Action::Delete => self.paint("31", s),
+            Action::Create => self.paint(palette::GREEN, s),
+            Action::Update => self.paint(palette::YELLOW, s),
+            Action::Replace => self.paint(palette::MAGENTA, s),
+            Action::Delete => self.paint(palette::RED, s),
             Action::NoOp => s.to_string(),
         }
     }
@@ -70,14 +66,14 @@ pub(crate) fn render_field(out: &mut String, c: &FieldChange, action: Action, co
             let _ = writeln!(out, "      {} = {}", c.field, old.as_ref().map(short).unwrap_or_default());
         }
         (_, Some(old), Some(new)) if old.is_object() || new.is_object() => {
-            let _ = writeln!(out, "      {} {}:", colors.paint("33", "~"), c.field);
+            let _ = writeln!(out, "      {} {}:", colors.paint(palette::YELLOW, "~"), c.field);
             let (old, new) = (pretty(old), pretty(new));
             let diff = similar::TextDiff::from_lines(&old, &new);
             for change in diff.iter_all_changes() {
                 let line = change.value().trim_end_matches('\n');
                 let text = match change.tag() {
-                    similar::ChangeTag::Delete => colors.paint("31", &format!("- {line}")),
-                    similar::ChangeTag::Insert => colors.paint("32", &format!("+ {line}")),
+                    similar::ChangeTag::Delete => colors.paint(palette::RED, &format!("- {line}")),
+                    similar::ChangeTag::Insert => colors.paint(palette::GREEN, &format!("+ {line}")),
                     similar::ChangeTag::Equal => format!("  {line}"),
                 };
                 let _ = writeln!(out, "          {text}");
@@ -85,7 +81,7 @@ pub(crate) fn render_field(out: &mut String, c: &FieldChange, action: Action, co
         }
         (_, old, Some(new)) => {
             let old = old.as_ref().map_or_else(|| "(not set)".to_string(), short);
-            let _ = writeln!(out, "      {} {}: {} → {}", colors.paint("33", "~"), c.field, old, short(new));
+            let _ = writeln!(out, "      {} {}: {} → {}", colors.paint(palette::YELLOW, "~"), c.field, old, short(new));
         }
     }
 }
@@ -118,25 +114,25 @@ pub fn text(plan: &Plan, colors: Colors) -> String {
             None => "Global".to_string(),
             Some(r) => format!("Region {r}"),
         };
-        let _ = writeln!(out, "\n{}", colors.paint("1", &title));
+        let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD, &title));
         for r in items {
             render_resource(&mut out, r, colors);
         }
     }
     if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\n{}", colors.paint("1", "Kept"));
+        let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD, "Kept"));
         for n in &plan.notes {
             let _ = writeln!(out, "  = {}: {} ({})", n.address, n.message, n.hint);
         }
     }
     if !plan.warnings.is_empty() {
-        let _ = writeln!(out, "\n{}", colors.paint("1;33", "Warnings"));
+        let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD_YELLOW, "Warnings"));
         for w in &plan.warnings {
             let _ = writeln!(out, "  ! {}: {}\n    hint: {}", w.address, w.message, w.hint);
         }
     }
     if !plan.errors.is_empty() {
-        let _ = writeln!(out, "\n{}", colors.paint("1;31", "Errors (apply would refuse to start)"));
+        let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD_RED, "Errors (apply would refuse to start)"));
         for e in &plan.errors {
             let _ = writeln!(out, "  ✗ {}: {}\n    hint: {}", e.address, e.message, e.hint);
         }
@@ -148,7 +144,7 @@ pub fn text(plan: &Plan, colors: Colors) -> String {
         let _ = writeln!(
             out,
             "{} {n} problem{} must be fixed before apply can run.",
-            colors.paint("1;31", "Plan refused:"),
+            colors.paint(palette::BOLD_RED, "Plan refused:"),
             if n == 1 { "" } else { "s" }
         );
     } else if !plan.has_changes() {
@@ -157,7 +153,7 @@ pub fn text(plan: &Plan, colors: Colors) -> String {
         let _ = writeln!(
             out,
             "{} {} to create, {} to update, {} to replace, {} to delete.",
-            colors.paint("1", "Plan:"),
+            colors.paint(palette::BOLD, "Plan:"),
             s.create,
             s.update,
             s.replace,
