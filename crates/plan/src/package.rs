@@ -20,63 +20,23 @@ pub fn code_sha256() -> String {
 }
 
 fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
-    let crc = crc32fast::hash(data);
-    let (size, name_len) = (data.len() as u32, name.len() as u16);
-    // 1980-01-01 00:00, the earliest MS-DOS date: a fixed time keeps the package reproducible.
-    let (time, date) = (0u16, (1 << 5) | 1);
-    let mut out = Vec::new();
-    let common = |out: &mut Vec<u8>| {
-        out.extend(20u16.to_le_bytes()); // version needed
-        out.extend(0u16.to_le_bytes()); // flags
-        out.extend(0u16.to_le_bytes()); // method: stored
-        out.extend(time.to_le_bytes());
-        out.extend((date as u16).to_le_bytes());
-        out.extend(crc.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(size.to_le_bytes());
-        out.extend(name_len.to_le_bytes());
-        out.extend(0u16.to_le_bytes()); // extra length
-    };
-    out.extend(0x0403_4b50u32.to_le_bytes());
-    common(&mut out);
-    out.extend(name.as_bytes());
-    out.extend(data);
-    let central = out.len() as u32;
-    out.extend(0x0201_4b50u32.to_le_bytes());
-    out.extend(0x031eu16.to_le_bytes()); // made by: Unix, 3.0
-    common(&mut out);
-    out.extend(0u16.to_le_bytes()); // comment length
-    out.extend(0u16.to_le_bytes()); // disk number
-    out.extend(0u16.to_le_bytes()); // internal attributes
-    out.extend((0o100644u32 << 16).to_le_bytes()); // external attributes: a regular file, rw-r--r--
-    out.extend(0u32.to_le_bytes()); // local header offset
-    out.extend(name.as_bytes());
-    let central_size = out.len() as u32 - central;
-    out.extend(0x0605_4b50u32.to_le_bytes());
-    out.extend([0u8; 4]); // disk numbers
-    out.extend(1u16.to_le_bytes());
-    out.extend(1u16.to_le_bytes());
-    out.extend(central_size.to_le_bytes());
-    out.extend(central.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    // 1980-01-01 00:00 (zip's earliest date) and fixed permissions: the same source always gives the same bytes.
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Writing into memory cannot fail short of allocation failure; a name and a file of this size fit a zip.
+    zip.start_file(name, options).expect("a zip entry in memory");
+    zip.write_all(data).expect("written to memory");
+    zip.finish().expect("a zip in memory").into_inner()
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
