@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use eksaudit_aws::{Aws, RegionClients};
 
 mod recorder;
-pub use recorder::{classify, Call, Fault, Recorder, Request};
+pub use recorder::{classify, Call, EksOutcome, EksUpdateScript, Fault, Recorder, Request};
 
 /// The account moto answers for.
 pub const MOTO_ACCOUNT: &str = "123456789012";

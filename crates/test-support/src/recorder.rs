@@ -12,7 +12,8 @@
 //! - GetBucketNotificationConfiguration on a bucket without one: moto answers an empty body, AWS an empty
 //!   `<NotificationConfiguration/>` document (the Rust SDK rejects the empty body).
 //! - EKS UpdateClusterConfig: moto answers with the cluster, AWS with an update id to wait on; and moto has
-//!   no DescribeUpdate, which the proxy answers itself (every update has succeeded).
+//!   no DescribeUpdate, which the proxy answers itself, as scripted (`EksUpdateScript`: InProgress for some polls,
+//!   then Successful, Failed or Cancelled; ResourceInUse while one runs).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -172,6 +173,46 @@ struct Shared {
     rng: u64,
     /// Audiences added to OIDC providers, by provider ARN: moto has no AddClientIDToOpenIDConnectProvider.
     oidc_client_ids: HashMap<String, Vec<String>>,
+    /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
+    eks_script: EksUpdateScript,
+    eks_updates: HashMap<String, EksUpdate>,
+}
+
+/// How an EKS update ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EksOutcome {
+    Successful,
+    /// `Failed`, with the update's error messages.
+    Failed(Vec<String>),
+    Cancelled,
+}
+
+/// How the EKS updates started from now on behave, as real EKS does: `InProgress` for a number of DescribeUpdate
+/// polls, then the outcome; while one is `InProgress`, another UpdateClusterConfig on the same cluster is refused
+/// with `ResourceInUseException`. The default: finished at once, `Successful`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksUpdateScript {
+    pub in_progress_polls: usize,
+    pub outcome: EksOutcome,
+}
+
+impl Default for EksUpdateScript {
+    fn default() -> EksUpdateScript {
+        EksUpdateScript { in_progress_polls: 0, outcome: EksOutcome::Successful }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EksUpdate {
+    cluster: String,
+    polls_left: usize,
+    outcome: EksOutcome,
+}
+
+impl EksUpdate {
+    fn in_progress(&self) -> bool {
+        self.polls_left > 0
+    }
 }
 
 impl Shared {
@@ -267,6 +308,11 @@ impl Recorder {
     }
 
     /// Adds a fault. Latencies add up; of the other faults, the first that matches answers the call.
+    /// How the EKS updates started from now on go (see [`EksUpdateScript`]).
+    pub fn script_eks_updates(&self, script: EksUpdateScript) {
+        self.shared.lock().expect("recorder state").eks_script = script;
+    }
+
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);
     }
@@ -391,17 +437,71 @@ fn write_response(client: &mut TcpStream, head: &[String], body: &[u8]) -> std::
     client.write_all(&out)
 }
 
-/// EKS's DescribeUpdate, which moto lacks: every update it reports has succeeded.
-fn answer_locally(method: &str, target: &str) -> Option<String> {
+/// The cluster of an EKS `/clusters/{name}/...` path, and what follows it.
+fn eks_path(target: &str) -> Option<(String, Vec<String>)> {
     let path = target.split('?').next().unwrap_or(target);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if method == "GET" && parts.len() == 4 && parts[0] == "clusters" && parts[2] == "updates" {
-        return Some(format!(
-            r#"{{"update":{{"id":"{}","status":"Successful","type":"LoggingUpdate","params":[],"errors":[]}}}}"#,
-            parts[3]
-        ));
+    (parts.len() >= 3 && parts[0] == "clusters")
+        .then(|| (parts[1].to_string(), parts[2..].iter().map(|p| p.to_string()).collect()))
+}
+
+/// EKS's DescribeUpdate, which moto lacks: each update as its script says (`InProgress` for its polls, then its
+/// outcome); an update this proxy never started is answered as AWS does, `ResourceNotFoundException`.
+fn describe_update(method: &str, target: &str, shared: &Mutex<Shared>) -> Option<(u16, String)> {
+    let (_, rest) = eks_path(target)?;
+    if method != "GET" || rest.len() != 2 || rest[0] != "updates" {
+        return None;
     }
-    None
+    let id = &rest[1];
+    let mut state = shared.lock().expect("recorder state");
+    let Some(update) = state.eks_updates.get_mut(id) else {
+        return Some((404, format!("No update found for ID: {id}")));
+    };
+    let (status, errors) = if update.polls_left > 0 {
+        update.polls_left -= 1;
+        ("InProgress", Vec::new())
+    } else {
+        match &update.outcome {
+            EksOutcome::Successful => ("Successful", Vec::new()),
+            EksOutcome::Failed(errors) => ("Failed", errors.clone()),
+            EksOutcome::Cancelled => ("Cancelled", Vec::new()),
+        }
+    };
+    let errors: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|m| serde_json::json!({"errorCode": "Unknown", "errorMessage": m, "resourceIds": [update.cluster]}))
+        .collect();
+    let doc = serde_json::json!({"update": {"id": id, "status": status, "type": "LoggingUpdate", "params": [], "errors": errors}});
+    Some((200, doc.to_string()))
+}
+
+/// An UpdateClusterConfig on a cluster with an update still `InProgress`: EKS refuses it.
+fn update_in_use(method: &str, target: &str, shared: &Mutex<Shared>) -> Option<String> {
+    let (cluster, rest) = eks_path(target)?;
+    if method != "POST" || rest != ["update-config"] {
+        return None;
+    }
+    let state = shared.lock().expect("recorder state");
+    state
+        .eks_updates
+        .values()
+        .any(|u| u.cluster == cluster && u.in_progress())
+        .then(|| format!("Cannot LoggingUpdate because cluster {cluster} currently has update in progress"))
+}
+
+/// Records the update an UpdateClusterConfig answer (as `emulate` shaped it) started, to run as scripted.
+fn start_eks_update(method: &str, target: &str, body: &[u8], shared: &Mutex<Shared>) {
+    let Some((cluster, rest)) = eks_path(target) else { return };
+    if method != "POST" || rest != ["update-config"] {
+        return;
+    }
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+    let Some(id) = doc.pointer("/update/id").and_then(serde_json::Value::as_str) else { return };
+    let mut state = shared.lock().expect("recorder state");
+    let script = state.eks_script.clone();
+    state
+        .eks_updates
+        .insert(id.to_string(), EksUpdate { cluster, polls_left: script.in_progress_polls, outcome: script.outcome });
 }
 
 /// IAM's AddClientIDToOpenIDConnectProvider, which moto lacks: the audience is remembered here (and forgotten when
@@ -707,9 +807,19 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: text/xml".to_string()];
         return answer(&mut client_w, (head, local.into_bytes()));
     }
-    if let Some(local) = answer_locally(&method, &target) {
+    if let Some((status, local)) = describe_update(&method, &target, shared) {
+        if status != 200 {
+            let error = error_response(&target, amz_target, query_api, status, "ResourceNotFoundException", &local);
+            return answer(&mut client_w, error);
+        }
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
         return answer(&mut client_w, (head, local.into_bytes()));
+    }
+    if let Some(message) = update_in_use(&method, &target, shared) {
+        return answer(
+            &mut client_w,
+            error_response(&target, amz_target, query_api, 409, "ResourceInUseException", &message),
+        );
     }
 
     let lifted = lift_bucket_policy(&method, &target, upstream_port);
@@ -756,6 +866,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         return Ok(());
     }
     emulate(&method, &target, &mut head, &mut body);
+    start_eks_update(&method, &target, &body, shared);
     emulate_operation(&operation, &mut body);
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");
