@@ -9,6 +9,7 @@ mod consumers;
 mod crash;
 mod deploy;
 mod drift;
+mod eks;
 mod faults;
 mod filter;
 mod init;

@@ -15,10 +15,22 @@ pub enum ErrorKind {
     Other,
 }
 
+/// The SDK's own error behind a failed call, kept for `source()` (its request id, raw response, retry history).
+pub type SdkSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{operation} on {target} failed: {message}")]
-    Call { operation: &'static str, target: String, code: Option<String>, message: String, kind: ErrorKind },
+    Call {
+        operation: &'static str,
+        target: String,
+        code: Option<String>,
+        message: String,
+        kind: ErrorKind,
+        /// `None` only for errors made in tests.
+        #[source]
+        source: Option<SdkSource>,
+    },
     #[error(
         "the credentials belong to account {actual} ({arn}), but pipeline.account_id is {expected}; \
          switch credentials (--profile or AWS_PROFILE) or fix pipeline.account_id"
@@ -31,10 +43,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed SDK call, named by its operation (`s3:PutBucketPolicy`) and what it was on, AWS's code and
+    /// message read out, the SDK error kept as the source. Called through [`crate::shared::Call`].
     pub fn call<E, R>(operation: &'static str, target: impl Into<String>, err: SdkError<E, R>) -> Error
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let (code, message, kind) = match &err {
             SdkError::ServiceError(service) => {
@@ -58,7 +72,7 @@ impl Error {
             }
             _ => (None, DisplayErrorContext(&err).to_string(), ErrorKind::Other),
         };
-        Error::Call { operation, target: target.into(), code, message, kind }
+        Error::Call { operation, target: target.into(), code, message, kind, source: Some(Box::new(err)) }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -85,12 +99,13 @@ impl Error {
 
     pub(crate) fn gave_up_after(self, elapsed: std::time::Duration) -> Error {
         match self {
-            Error::Call { operation, target, code, message, kind } => Error::Call {
+            Error::Call { operation, target, code, message, kind, source } => Error::Call {
                 operation,
                 target,
                 code,
                 message: format!("{message} (gave up after {}s of retries)", elapsed.as_secs()),
                 kind,
+                source,
             },
             other => other,
         }

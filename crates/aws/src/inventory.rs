@@ -4,7 +4,8 @@
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
-use crate::{Aws, Error, Identity, RegionClients};
+use crate::kinds::cluster_logging;
+use crate::{Aws, Error, Identity};
 
 /// One EKS cluster as init offers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +41,6 @@ fn region_not_enabled(e: &Error) -> bool {
     matches!(e.code(), Some("UnrecognizedClientException" | "InvalidClientTokenId" | "AuthFailure"))
 }
 
-/// eks:DescribeCluster: whether the `audit` log type is on.
-pub(crate) async fn audit_logging(c: &RegionClients, name: &str) -> Result<bool, Error> {
-    let out =
-        c.eks.describe_cluster().name(name).send().await.map_err(|e| Error::call("eks:DescribeCluster", name, e))?;
-    Ok(out.cluster().and_then(|c| c.logging()).is_some_and(|l| {
-        l.cluster_logging().iter().any(|s| s.enabled() == Some(true) && s.types().iter().any(|t| t.as_str() == "audit"))
-    }))
-}
-
 /// Identity, then every region's clusters and each cluster's audit logging, all regions at once. An error other
 /// than a region not enabled ends it: init cannot offer a region it could not read.
 pub async fn inventory(aws: &Aws, regions: &[String]) -> Result<Inventory, Error> {
@@ -61,12 +53,15 @@ pub async fn inventory(aws: &Aws, regions: &[String]) -> Result<Inventory, Error
             Err(e) => return Err(e),
         };
         // EKS's describe calls are rate-limited per account and region: a few at a time, in order.
-        let states: Vec<_> =
-            stream::iter(names.iter()).map(|n| audit_logging(&c, n)).buffered(DESCRIBES_AT_ONCE).collect().await;
+        let states: Vec<_> = stream::iter(names.iter())
+            .map(|n| cluster_logging::audit_logging(&c, n))
+            .buffered(DESCRIBES_AT_ONCE)
+            .collect()
+            .await;
         let clusters = names
             .into_iter()
             .zip(states)
-            .map(|(name, state)| ClusterInventory { name, audit_logging: state.ok() })
+            .map(|(name, state)| ClusterInventory { name, audit_logging: state.ok().flatten() })
             .collect();
         Ok(Some(RegionInventory { region: region.clone(), clusters }))
     }))

@@ -1,25 +1,30 @@
 //! Every AWS SDK call eksaudit makes lives in this crate: client construction, identity, and the observation of
 //! live resources. The domain crates never see an SDK type.
 
-mod alerts;
+mod address;
 mod calls;
 mod clients;
 mod error;
 mod inventory;
-mod kms;
+mod kinds;
 mod observe;
+mod progress;
 mod reconcile;
 mod retry;
+mod shared;
 
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
 
+use crate::shared::{Call, Named};
+
 pub use clients::{Aws, ConnectionSettings, RegionClients};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, SdkSource};
 pub use inventory::{inventory, ClusterInventory, Inventory, RegionInventory};
 pub use observe::{former_regions, observe, observe_former};
-pub use reconcile::{Outcome, Progress, Reconciler, StepResult};
+pub use progress::{Outcome, Progress, StepResult};
+pub use reconcile::Reconciler;
 pub use retry::{Budget, Budgets};
 
 /// What must be known before the desired state can be computed: whose account, and which clusters exist.
@@ -56,12 +61,7 @@ pub struct Identity {
 impl Aws {
     /// STS GetCallerIdentity: the account everything runs against.
     pub async fn identity(&self) -> Result<Identity, Error> {
-        let out = self
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| Error::call("sts:GetCallerIdentity", "caller identity", e))?;
+        let out = self.sts().get_caller_identity().send().call("sts:GetCallerIdentity", "caller identity").await?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -100,8 +100,8 @@ impl Aws {
             .subject(subject)
             .message(message)
             .send()
-            .await
-            .map_err(|e| Error::call("sns:Publish", topic_arn, e))?;
+            .call("sns:Publish", topic_arn)
+            .await?;
         Ok(out.message_id().unwrap_or_default().to_string())
     }
 }
@@ -112,7 +112,7 @@ impl RegionClients {
         let mut names = Vec::new();
         let mut pages = self.eks.list_clusters().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::call("eks:ListClusters", &self.region, e))?;
+            let page = page.named("eks:ListClusters", &self.region)?;
             names.extend(page.clusters().iter().cloned());
         }
         names.sort();

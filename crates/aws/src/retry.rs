@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::shared::is_code;
 use crate::Error;
 
 /// How long one kind of wait may take, and how often it looks.
@@ -111,6 +112,53 @@ where
     }
 }
 
+// --- The error policy: what AWS says while it is not consistent yet ---------------------------------------
+// Each kind's actions retry exactly these, each around the one call AWS answers them to; kept here, apart from
+// the actions, so the policy is read in one place.
+
+/// Firehose's words while the role it was given has not propagated yet.
+pub(crate) fn iam_not_propagated(e: &Error) -> bool {
+    let m = e.message().to_ascii_lowercase();
+    [
+        "unable to assume role",
+        "is not authorized to",
+        "access was denied",
+        "the security token included in the request is invalid",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+/// SQS and S3's words while a principal or destination named in a policy is not known everywhere yet (a reader
+/// role just created, a queue policy just set).
+pub(crate) fn policy_not_propagated(e: &Error) -> bool {
+    let m = e.message();
+    (is_code(e, &["InvalidAttributeValue", "InvalidParameterValue"]) && m.contains("Policy"))
+        || m.contains("Unable to validate the following destination configurations")
+}
+
+/// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
+pub(crate) fn test_message_not_delivered(e: &Error) -> bool {
+    // A Lambda destination: its permission for CloudWatch Logs is not visible everywhere yet.
+    e.message().contains("Could not deliver test message")
+        || e.message().contains("Could not execute the lambda function")
+}
+
+/// Lambda's words while the role just created cannot be assumed yet.
+pub(crate) fn role_not_propagated(e: &Error) -> bool {
+    e.message().contains("cannot be assumed by Lambda")
+}
+
+/// S3's answer to concurrent configuration calls on one bucket.
+pub(crate) fn s3_conflict(e: &Error) -> bool {
+    is_code(e, &["OperationAborted"])
+}
+
+/// Refused while the resource is busy (a Firehose stream CREATING, an EKS update in progress).
+pub(crate) fn in_use(e: &Error) -> bool {
+    is_code(e, &["ResourceInUseException"])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +171,7 @@ mod tests {
             code: Some(code.into()),
             message: "m".into(),
             kind: ErrorKind::Other,
+            source: None,
         }
     }
 

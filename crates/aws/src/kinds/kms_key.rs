@@ -6,28 +6,20 @@ use aws_sdk_kms::types as kt;
 use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
 use serde_json::{json, Value};
 
+use super::{Context, Found, Target, Task};
+use crate::shared::{build_error, field, optional, policy_value, Call, Named};
 use crate::{Error, ErrorKind, RegionClients};
 
 /// The AWS minimum: a key scheduled for deletion can still be recovered (apply cancels the deletion) for a week.
 pub const DELETION_WINDOW_DAYS: i32 = 7;
 
-fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn build_error(e: impl std::fmt::Display) -> Error {
-    Error::Failed { what: format!("could not build an AWS request: {e}") }
+pub(crate) fn observe<'a>(c: &'a RegionClients, d: &'a DesiredResource) -> Task<'a> {
+    Box::pin(async move { Found::settle(&d.address, read(c, &d.name).await) })
 }
 
 /// The key's id behind the alias, `None` when the alias does not exist.
 async fn key_id(c: &RegionClients, alias: &str) -> Result<Option<(String, String)>, Error> {
-    let out = optional(
-        c.kms.describe_key().key_id(alias).send().await.map_err(|e| Error::call("kms:DescribeKey", alias, e)),
-    )?;
+    let out = optional(c.kms.describe_key().key_id(alias).send().call("kms:DescribeKey", alias).await)?;
     Ok(out
         .and_then(|o| o.key_metadata)
         .map(|m| (m.key_id().to_string(), m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default())))
@@ -35,21 +27,12 @@ async fn key_id(c: &RegionClients, alias: &str) -> Result<Option<(String, String
 
 /// The key behind `alias`: its policy, rotation, state (`Enabled`, `PendingDeletion`...) and tags. Rotation is
 /// not readable while the key is not enabled; it is then `null` and converged once the key is enabled again.
-pub(crate) async fn observe_key(c: &RegionClients, alias: &str) -> Result<Observation, Error> {
+async fn read(c: &RegionClients, alias: &str) -> Result<Observation, Error> {
     let Some((id, state)) = key_id(c, alias).await? else { return Ok(Observation::Absent) };
     let kms = &c.kms;
     let (policy, tags, rotation) = futures::join!(
-        async {
-            kms.get_key_policy()
-                .key_id(&id)
-                .policy_name("default")
-                .send()
-                .await
-                .map_err(|e| Error::call("kms:GetKeyPolicy", alias, e))
-        },
-        async {
-            kms.list_resource_tags().key_id(&id).send().await.map_err(|e| Error::call("kms:ListResourceTags", alias, e))
-        },
+        kms.get_key_policy().key_id(&id).policy_name("default").send().call("kms:GetKeyPolicy", alias),
+        kms.list_resource_tags().key_id(&id).send().call("kms:ListResourceTags", alias),
         async {
             if state != "Enabled" {
                 return Ok(None);
@@ -57,17 +40,16 @@ pub(crate) async fn observe_key(c: &RegionClients, alias: &str) -> Result<Observ
             kms.get_key_rotation_status()
                 .key_id(&id)
                 .send()
+                .call("kms:GetKeyRotationStatus", alias)
                 .await
                 .map(|r| Some(r.key_rotation_enabled()))
-                .map_err(|e| Error::call("kms:GetKeyRotationStatus", alias, e))
         },
     );
     let mut o = ObservedResource {
         tags: tags?.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
         ..Default::default()
     };
-    let policy = policy?.policy().and_then(eksaudit_plan::policy::parse).unwrap_or(Value::Null);
-    o.fields.insert("policy".into(), policy);
+    o.fields.insert("policy".into(), policy_value(policy?.policy()));
     o.fields.insert("rotation".into(), rotation?.map_or(Value::Null, |r| json!(r)));
     o.fields.insert("state".into(), json!(state));
     o.fields.insert("key_id".into(), json!(id));
@@ -78,23 +60,20 @@ fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<kt::Tag>, Error> {
     tags.iter().map(|(k, v)| kt::Tag::builder().tag_key(k).tag_value(v).build().map_err(build_error)).collect()
 }
 
-fn field<'a>(d: &'a DesiredResource, name: &str) -> &'a Value {
-    d.fields.get(name).map(|f| &f.value).unwrap_or(&Value::Null)
-}
+/// Every field of the key: what a create converges when it finds a key already there.
+const ALL_FIELDS: [&str; 4] = ["policy", "rotation", "state", "tags"];
 
 /// Creates the key (policy and tags at once), points the alias at it and turns rotation on. A run stopped between
 /// CreateKey and CreateAlias left a key tagged as this pipeline's without the alias: that key is used rather than a
 /// second one made (searched for only here, when the alias is missing, so an in-sync run never pays for it).
-pub(crate) async fn create_key(
-    c: &RegionClients,
-    d: &DesiredResource,
-    pipeline: &str,
-    owner_tags: &BTreeMap<String, String>,
-) -> Result<(), Error> {
+pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    let (c, d) = (t.clients()?, t.desired()?);
+    let pipeline = cx.spec.pipeline.name.as_str();
+    let owner_tags = cx.tags();
+    let all_fields = ALL_FIELDS.map(String::from);
     let alias = d.name.as_str();
-    let all_fields = ["policy".into(), "rotation".into(), "state".into(), "tags".into()];
     if key_id(c, alias).await?.is_some() {
-        return update_key(c, d, &all_fields, owner_tags).await;
+        return converge(c, d, &all_fields, &owner_tags).await;
     }
     let orphan = orphan_key(c, alias, pipeline).await?;
     let id = match &orphan {
@@ -107,28 +86,21 @@ pub(crate) async fn create_key(
                 .key_usage(kt::KeyUsageType::EncryptDecrypt)
                 .key_spec(kt::KeySpec::SymmetricDefault)
                 .policy(field(d, "policy").to_string())
-                .set_tags(Some(tags(owner_tags)?))
+                .set_tags(Some(tags(&owner_tags)?))
                 .send()
-                .await
-                .map_err(|e| Error::call("kms:CreateKey", alias, e))?;
+                .call("kms:CreateKey", alias)
+                .await?;
             created
                 .key_metadata()
                 .map(|m| m.key_id().to_string())
                 .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?
         }
     };
-    let aliased = c
-        .kms
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(&id)
-        .send()
-        .await
-        .map_err(|e| Error::call("kms:CreateAlias", alias, e));
+    let aliased = c.kms.create_alias().alias_name(alias).target_key_id(&id).send().call("kms:CreateAlias", alias).await;
     match aliased {
         Ok(_) if orphan.is_none() => enable_rotation(c, alias, &id).await,
         // An adopted key may predate today's policy or tags: converge all of it.
-        Ok(_) => update_key(c, d, &all_fields, owner_tags).await,
+        Ok(_) => converge(c, d, &all_fields, &owner_tags).await,
         // Another apply of the same spec aliased a key first. If that is not the one we hold, ours was never
         // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
         Err(e) if e.code() == Some("AlreadyExistsException") => {
@@ -138,10 +110,10 @@ pub(crate) async fn create_key(
                     .key_id(&id)
                     .pending_window_in_days(DELETION_WINDOW_DAYS)
                     .send()
-                    .await
-                    .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))?;
+                    .call("kms:ScheduleKeyDeletion", alias)
+                    .await?;
             }
-            update_key(c, d, &all_fields, owner_tags).await
+            converge(c, d, &all_fields, &owner_tags).await
         }
         Err(e) => Err(e),
     }
@@ -152,15 +124,13 @@ pub(crate) async fn create_key(
 async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Option<String>, Error> {
     let mut keys = c.kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
-        let key = key.map_err(|e| Error::call("kms:ListKeys", alias, e))?;
+        let key = key.named("kms:ListKeys", alias)?;
         let Some(id) = key.key_id() else { continue };
         // Keys of others (AWS managed ones among them) may not let us read their tags: not ours.
-        let tags = match c.kms.list_resource_tags().key_id(id).send().await {
+        let tags = match c.kms.list_resource_tags().key_id(id).send().call("kms:ListResourceTags", id).await {
             Ok(t) => Some(t),
-            Err(e) => match Error::call("kms:ListResourceTags", id, e) {
-                e if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AccessDenied) => None,
-                e => return Err(e),
-            },
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AccessDenied) => None,
+            Err(e) => return Err(e),
         };
         let ours = tags.is_some_and(|t| {
             t.tags().iter().any(|t| t.tag_key() == eksaudit_spec::OWNER_TAG_KEY && t.tag_value() == pipeline)
@@ -168,11 +138,10 @@ async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Op
         if !ours {
             continue;
         }
-        let meta = c.kms.describe_key().key_id(id).send().await.map_err(|e| Error::call("kms:DescribeKey", id, e))?;
+        let meta = c.kms.describe_key().key_id(id).send().call("kms:DescribeKey", id).await?;
         let usable =
             meta.key_metadata().and_then(|m| m.key_state()).is_some_and(|s| *s != kt::KeyState::PendingDeletion);
-        let aliases =
-            c.kms.list_aliases().key_id(id).send().await.map_err(|e| Error::call("kms:ListAliases", id, e))?;
+        let aliases = c.kms.list_aliases().key_id(id).send().call("kms:ListAliases", id).await?;
         if usable && aliases.aliases().is_empty() {
             return Ok(Some(id.to_string()));
         }
@@ -181,18 +150,17 @@ async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Op
 }
 
 async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {
-    c.kms
-        .enable_key_rotation()
-        .key_id(id)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::call("kms:EnableKeyRotation", alias, e))
+    c.kms.enable_key_rotation().key_id(id).send().call("kms:EnableKeyRotation", alias).await.map(drop)
+}
+
+/// Update and replace alike: the changed fields converged in place.
+pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    converge(t.clients()?, t.desired()?, &t.changed(), &cx.tags()).await
 }
 
 /// Converges the given fields. A key pending deletion (a destroy, then an apply within the window) is recovered
 /// first: its deletion cancelled and the key enabled, so the logs it encrypted stay readable.
-pub(crate) async fn update_key(
+async fn converge(
     c: &RegionClients,
     d: &DesiredResource,
     fields: &[String],
@@ -206,13 +174,9 @@ pub(crate) async fn update_key(
     let has = |f: &str| fields.iter().any(|x| x == f);
     if has("state") && state != "Enabled" {
         if state == "PendingDeletion" {
-            kms.cancel_key_deletion()
-                .key_id(&id)
-                .send()
-                .await
-                .map_err(|e| Error::call("kms:CancelKeyDeletion", alias, e))?;
+            kms.cancel_key_deletion().key_id(&id).send().call("kms:CancelKeyDeletion", alias).await?;
         }
-        kms.enable_key().key_id(&id).send().await.map_err(|e| Error::call("kms:EnableKey", alias, e))?;
+        kms.enable_key().key_id(&id).send().call("kms:EnableKey", alias).await?;
     }
     if has("policy") {
         kms.put_key_policy()
@@ -220,27 +184,23 @@ pub(crate) async fn update_key(
             .policy_name("default")
             .policy(field(d, "policy").to_string())
             .send()
-            .await
-            .map_err(|e| Error::call("kms:PutKeyPolicy", alias, e))?;
+            .call("kms:PutKeyPolicy", alias)
+            .await?;
     }
     // A key enabled again gets its rotation back.
     if has("rotation") || (has("state") && state != "Enabled") {
         enable_rotation(c, alias, &id).await?;
     }
     if has("tags") {
-        kms.tag_resource()
-            .key_id(&id)
-            .set_tags(Some(tags(owner_tags)?))
-            .send()
-            .await
-            .map_err(|e| Error::call("kms:TagResource", alias, e))?;
+        kms.tag_resource().key_id(&id).set_tags(Some(tags(owner_tags)?)).send().call("kms:TagResource", alias).await?;
     }
     Ok(())
 }
 
 /// Schedules the key's deletion with the shortest window AWS allows; the alias stays with it, so an apply within
 /// the window finds the key and recovers it. Already scheduled or gone is done.
-pub(crate) async fn schedule_deletion(c: &RegionClients, alias: &str) -> Result<(), Error> {
+pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    let (c, alias) = (t.clients()?, t.name());
     let Some((id, state)) = key_id(c, alias).await? else { return Ok(()) };
     if state == "PendingDeletion" {
         return Ok(());
@@ -250,7 +210,7 @@ pub(crate) async fn schedule_deletion(c: &RegionClients, alias: &str) -> Result<
         .key_id(&id)
         .pending_window_in_days(DELETION_WINDOW_DAYS)
         .send()
+        .call("kms:ScheduleKeyDeletion", alias)
         .await
-        .map(|_| ())
-        .map_err(|e| Error::call("kms:ScheduleKeyDeletion", alias, e))
+        .map(drop)
 }

@@ -1,0 +1,195 @@
+//! CloudWatch Logs subscription filters on a cluster's control-plane log group: the pipeline's (to the stream)
+//! and the alerts filter (to the alert function). One read of the group's filters answers for both, for the
+//! group itself, and for the filters of others that hold the group's two slots.
+
+use std::collections::BTreeMap;
+
+use eksaudit_plan::{DesiredResource, Kind, Observation, StaleResource};
+use eksaudit_spec::log_group_name;
+use serde_json::{json, Value};
+
+use super::{present, Context, Found, Reading, Target, Task};
+use crate::address::{alerts_filter_of, cluster, is_alerts_filter, log_group_of};
+use crate::retry::{retry, test_message_not_delivered};
+use crate::shared::{field, gone_ok, optional, text, unknown, Call};
+use crate::{Error, RegionClients};
+
+/// The pipeline's filter, with its log group and the alerts filter; `None` for the alerts filter itself.
+pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a DesiredResource) -> Option<Task<'a>> {
+    if is_alerts_filter(&d.address) {
+        return None;
+    }
+    let group_address = log_group_of(&d.address);
+    let has_group = cx.desired.contains_key(group_address.as_str());
+    let alerts = cx.desired.get(alerts_filter_of(&d.address).as_str()).copied();
+    let alerts_name = cx.spec.alerts_name();
+    Some(Box::pin(async move { with_group_and_alerts(c, d, group_address, has_group, alerts, &alerts_name).await }))
+}
+
+/// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the
+/// alerts filter (`{pipeline}-alerts`: observed when the spec wants it, stale otherwise), and names the filters of
+/// others that hold the group's slots. The alerts filter's neighbours include the pipeline's filter, which comes
+/// first.
+async fn with_group_and_alerts(
+    c: &RegionClients,
+    d: &DesiredResource,
+    group_address: String,
+    has_group: bool,
+    alerts: Option<&DesiredResource>,
+    alerts_name: &str,
+) -> Found {
+    let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
+    let mut found = Found::default();
+    match read(c, &group).await {
+        Ok(None) => {
+            found.resources.push((d.address.clone(), Observation::Absent));
+            if has_group {
+                found.resources.push((group_address, Observation::Absent));
+            }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), Observation::Absent));
+            }
+        }
+        Ok(Some(filters)) => {
+            if has_group {
+                found.resources.push((group_address, present(BTreeMap::new())));
+            }
+            let (ours, others): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| f.0 == d.name);
+            let alert = others.iter().find(|f| f.0 == alerts_name).cloned();
+            let names: Vec<String> = others.into_iter().map(|f| f.0).collect();
+            found.neighbours.push((d.address.clone(), names.clone()));
+            let observation = match ours.into_iter().next() {
+                Some((_, fields)) => present(fields),
+                None => Observation::Absent,
+            };
+            found.resources.push((d.address.clone(), observation));
+            match (alerts, alert) {
+                (Some(a), alert) => {
+                    let mut neighbours: Vec<String> = names.into_iter().filter(|n| n != alerts_name).collect();
+                    neighbours.push(d.name.clone());
+                    found.neighbours.push((a.address.clone(), neighbours));
+                    let observation = match alert {
+                        Some((_, fields)) => present(fields),
+                        None => Observation::Absent,
+                    };
+                    found.resources.push((a.address.clone(), observation));
+                }
+                (None, Some((name, fields))) => found.stale.push(StaleResource {
+                    address: alerts_filter_of(&d.address),
+                    kind: Kind::SubscriptionFilter,
+                    region: Some(c.region.clone()),
+                    name,
+                    fields,
+                }),
+                (None, None) => {}
+            }
+        }
+        Err(e) => {
+            found.resources.push((d.address.clone(), unknown(&e)));
+            if has_group {
+                found.resources.push((group_address, unknown(&e)));
+            }
+            if let Some(a) = alerts {
+                found.resources.push((a.address.clone(), unknown(&e)));
+            }
+        }
+    }
+    found
+}
+
+type FilterFields = (String, BTreeMap<String, Value>);
+
+/// Every filter on the group, by name; `None` when the log group does not exist.
+async fn read(c: &RegionClients, group: &str) -> Result<Option<Vec<FilterFields>>, Error> {
+    let out = optional(
+        c.logs
+            .describe_subscription_filters()
+            .log_group_name(group)
+            .send()
+            .call("logs:DescribeSubscriptionFilters", group)
+            .await,
+    )?;
+    Ok(out.map(|out| {
+        out.subscription_filters()
+            .iter()
+            .map(|f| {
+                let fields = BTreeMap::from([
+                    ("log_group".to_string(), json!(group)),
+                    ("filter_pattern".to_string(), json!(f.filter_pattern().unwrap_or_default())),
+                    ("destination_arn".to_string(), json!(f.destination_arn().unwrap_or_default())),
+                    ("role_arn".to_string(), json!(f.role_arn().unwrap_or_default())),
+                ]);
+                (f.filter_name().unwrap_or_default().to_string(), fields)
+            })
+            .collect()
+    }))
+}
+
+/// The filters of ours (`pipeline`, `alerts_name`) on a cluster the spec does not select: stale.
+pub(crate) async fn stale(c: &RegionClients, cluster_name: String, pipeline: &str, alerts_name: &str) -> Found {
+    let group = log_group_name(&cluster_name);
+    let address = cluster(&c.region, &cluster_name, "filter");
+    match read(c, &group).await {
+        Ok(Some(filters)) => Found {
+            stale: filters
+                .into_iter()
+                .filter(|f| f.0 == pipeline || f.0 == alerts_name)
+                .map(|(name, fields)| StaleResource {
+                    address: if name == alerts_name { alerts_filter_of(&address) } else { address.clone() },
+                    kind: Kind::SubscriptionFilter,
+                    region: Some(c.region.clone()),
+                    name,
+                    fields,
+                })
+                .collect(),
+            ..Default::default()
+        },
+        Ok(None) => Found::default(),
+        // An unreadable log group of a cluster the spec does not select cannot hide anything the spec wants;
+        // say so rather than guess.
+        Err(e) => Found::one(&address, unknown(&e)),
+    }
+}
+
+/// PutSubscriptionFilter creates or replaces the filter of that name. CloudWatch Logs sends a test message
+/// first, which fails until the destination (and its role or permission) is usable.
+pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    let (c, d) = (t.clients()?, t.desired()?);
+    let group = text(field(d, "log_group"));
+    retry(cx.budgets.filter_test_message, test_message_not_delivered, || async {
+        c.logs
+            .put_subscription_filter()
+            .log_group_name(&group)
+            .filter_name(&d.name)
+            .filter_pattern(text(field(d, "filter_pattern")))
+            .destination_arn(text(field(d, "destination_arn")))
+            // A Lambda destination takes no role.
+            .set_role_arn(Some(text(field(d, "role_arn"))).filter(|r| !r.is_empty()))
+            .send()
+            .call("logs:PutSubscriptionFilter", &group)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// Update and replace alike: the filter put again.
+pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    create(cx, t).await
+}
+
+/// On the log group the filter was read on.
+pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    let c = t.clients()?;
+    let group = t.old("log_group").map(text).unwrap_or_default();
+    gone_ok(
+        c.logs
+            .delete_subscription_filter()
+            .log_group_name(&group)
+            .filter_name(t.name())
+            .send()
+            .call("logs:DeleteSubscriptionFilter", &group)
+            .await
+            .map(drop),
+    )
+}

@@ -1,0 +1,102 @@
+//! CloudWatch Logs log groups: Firehose's error log group (with its one log stream), each cluster's control-plane
+//! log group (EKS makes it; the pipeline's filter read says whether it exists) and the alert function's. Log
+//! groups hold log data: eksaudit never deletes one.
+
+use std::collections::HashMap;
+
+use eksaudit_plan::{Action, DesiredResource, Kind, Observation, ObservedResource};
+use serde_json::{json, Value};
+
+use super::{Context, Found, Target, Task};
+use crate::shared::{exists_ok, Call};
+use crate::{Error, RegionClients};
+
+/// The one place a log group's ARN is made.
+fn arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:{}:logs:{region}:{account}:log-group:{name}", eksaudit_spec::partition(region))
+}
+
+/// The Firehose error and function log groups; `None` for a cluster's, which `filter::observe` reads.
+pub(crate) fn observe<'a>(c: &'a RegionClients, d: &'a DesiredResource) -> Option<Task<'a>> {
+    match d.kind {
+        Kind::LogGroup => None,
+        _ => Some(Box::pin(async move { Found::settle(&d.address, read(c, &d.name).await) })),
+    }
+}
+
+/// Its retention and tags.
+async fn read(c: &RegionClients, name: &str) -> Result<Observation, Error> {
+    let groups =
+        c.logs.describe_log_groups().log_group_name_prefix(name).send().call("logs:DescribeLogGroups", name).await?;
+    let Some(group) = groups.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
+        return Ok(Observation::Absent);
+    };
+    let arn =
+        group.log_group_arn().map(str::to_string).or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_string()));
+    let mut o = ObservedResource::default();
+    if let Some(arn) = arn {
+        let tags =
+            c.logs.list_tags_for_resource().resource_arn(&arn).send().call("logs:ListTagsForResource", name).await?;
+        o.tags = tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    }
+    o.fields.insert("retention_days".into(), group.retention_in_days().map_or(Value::Null, |d| json!(d)));
+    Ok(Observation::Present(o))
+}
+
+pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    converge(cx, t.clients()?, t.desired()?, t.change.action).await
+}
+
+/// Update and replace alike: tags and retention set in place.
+pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    create(cx, t).await
+}
+
+/// Never planned: a log group holds log data.
+pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+    Err(t.cannot())
+}
+
+/// A create makes the group with its tags; an update tags the groups eksaudit made (a cluster's is EKS's).
+/// Then the retention, and Firehose's log stream in its error log group.
+async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, action: Action) -> Result<(), Error> {
+    let name = d.name.as_str();
+    let tags: HashMap<String, String> = cx.tags().into_iter().collect();
+    if action == Action::Create {
+        exists_ok(
+            c.logs
+                .create_log_group()
+                .log_group_name(name)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .call("logs:CreateLogGroup", name)
+                .await
+                .map(drop),
+        )?;
+    } else if matches!(d.kind, Kind::FirehoseLogGroup | Kind::FunctionLogGroup) {
+        let arn = arn(&c.region, cx.account, name);
+        c.logs.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().call("logs:TagResource", name).await?;
+    }
+    if let Some(days) = d.fields.get("retention_days").and_then(|f| f.value.as_i64()) {
+        c.logs
+            .put_retention_policy()
+            .log_group_name(name)
+            .retention_in_days(days as i32)
+            .send()
+            .call("logs:PutRetentionPolicy", name)
+            .await?;
+    }
+    if d.kind == Kind::FirehoseLogGroup {
+        exists_ok(
+            c.logs
+                .create_log_stream()
+                .log_group_name(name)
+                .log_stream_name(eksaudit_plan::desired::FIREHOSE_ERROR_LOG_STREAM)
+                .send()
+                .call("logs:CreateLogStream", name)
+                .await
+                .map(drop),
+        )?;
+    }
+    Ok(())
+}
