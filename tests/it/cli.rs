@@ -1,5 +1,7 @@
 //! The CLI contract: validate, exit codes, errors a person can act on.
 
+use eksaudit_test_support::{Fault, Moto};
+
 use crate::support::{Workdir, EXAMPLE};
 
 #[test]
@@ -164,4 +166,78 @@ fn completions_install_in_bash_and_the_man_page_renders() {
             assert!(text.contains(sub), "the page does not name {sub}: {text}");
         }
     }
+}
+
+/// Each way the credentials can stop a run is one line naming the problem and what to run, exit 1, and none of
+/// the SDK's own log lines (they need -vv).
+#[tokio::test]
+async fn credential_and_network_problems_are_one_actionable_line() {
+    let w = Workdir::with_spec(EXAMPLE);
+    let config = w.path().join("aws-config");
+    let one_line = |args: &[&str], env: &[(&str, &str)], unset_keys: bool, endpoint: Option<&str>, says: &str| {
+        let mut cmd = w.command(endpoint, args);
+        // Never the instance-metadata endpoint, whatever the case: test_env() turns it off.
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        if unset_keys {
+            cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").env_remove("AWS_SESSION_TOKEN");
+        }
+        cmd.envs(env.iter().copied());
+        let run = crate::support::Run(cmd.output().unwrap());
+        run.assert_no_panic();
+        assert_eq!(run.code(), 1, "{args:?}: {}", run.stderr());
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
+        assert!(err.starts_with("error: ") && err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("WARN") && !err.contains("Attempted:"), "{err}");
+    };
+    let config_path = config.to_str().unwrap();
+    one_line(&["plan"], &[], true, None, "no AWS credentials found (tried the environment, the AWS config and credentials files, web identity, and the ECS and EC2 instance metadata); sign in with `aws sso login --profile P`");
+    std::fs::write(&config, "[default]\nregion = eu-central-1\n").unwrap();
+    one_line(
+        &["--profile", "nope", "plan"],
+        &[("AWS_CONFIG_FILE", config_path)],
+        true,
+        None,
+        "the AWS profile \"nope\" is not defined in ~/.aws/config or ~/.aws/credentials; list the profiles with `aws configure list-profiles`",
+    );
+    std::fs::write(
+        &config,
+        "[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = eu-central-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-central-1\n",
+    )
+    .unwrap();
+    let home = w.path().to_str().unwrap();
+    one_line(
+        &["--profile", "corp", "plan"],
+        &[("AWS_CONFIG_FILE", config_path), ("HOME", home)],
+        true,
+        None,
+        "the AWS SSO session is expired or was never signed in on this machine; run `aws sso login --profile P`",
+    );
+    // Nothing listens on the endpoint: the network, named.
+    one_line(&["plan"], &[], false, Some("http://127.0.0.1:9"), "cannot reach AWS: Connection refused");
+
+    // What AWS answers to expired or unknown credentials (moto accepts any key: test support answers as AWS).
+    let moto = Moto::start();
+    for (code, says) in [
+        ("ExpiredToken", "the AWS session has expired (its temporary credentials are no longer valid); get new ones"),
+        ("InvalidClientTokenId", "AWS does not recognise these credentials"),
+    ] {
+        moto.recorder().clear_faults();
+        moto.recorder().inject(Fault::error(
+            "GetCallerIdentity",
+            403,
+            code,
+            "The security token included in the request is invalid",
+        ));
+        one_line(&["plan"], &[], false, Some(&moto.endpoint()), says);
+    }
+    // With -vv the SDK's own words are there for whoever debugs it.
+    moto.recorder().clear_faults();
+    let run = w.run_env(
+        None,
+        &["-vv", "plan"],
+        &[("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")],
+    );
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().lines().count() > 1, "-vv shows the SDK's logs: {}", run.stderr());
 }

@@ -40,6 +40,78 @@ pub enum Error {
     Timeout { what: String, after: std::time::Duration },
     #[error("{what}")]
     Failed { what: String },
+    /// The credentials could not be found, loaded or used: what is wrong, and what to run.
+    #[error("{problem}; {fix}")]
+    Credentials {
+        problem: String,
+        fix: String,
+        #[source]
+        source: Option<SdkSource>,
+    },
+}
+
+/// What to do when no credentials, or stale ones, are what stops the run.
+const SIGN_IN: &str = "sign in with `aws sso login --profile P` and pass --profile P (or set AWS_PROFILE=P), or set \
+                       AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
+/// A credentials problem behind a failed call, worded for the person who has to fix it: the chain found nothing,
+/// the profile does not exist, the SSO session expired, or AWS refused the credentials. `None` for anything else.
+fn credentials_problem<E, R>(err: &SdkError<E, R>) -> Option<(String, String)>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_credential_types::provider::error::CredentialsError;
+    if let SdkError::ServiceError(service) = err {
+        return match service.err().code() {
+            Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired") => Some((
+                "the AWS session has expired (its temporary credentials are no longer valid)".into(),
+                format!("get new ones and run again: {SIGN_IN}"),
+            )),
+            Some("InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch") => Some((
+                "AWS does not recognise these credentials (a wrong, deleted or mistyped access key, or one of \
+                 another partition)"
+                    .into(),
+                "check which credentials are in use with `aws sts get-caller-identity`, then fix the profile or \
+                 the AWS_* variables"
+                    .into(),
+            )),
+            _ => None,
+        };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if let Some(credentials) = c.downcast_ref::<CredentialsError>() {
+            let text = DisplayErrorContext(credentials).to_string();
+            if let Some(profile) = text.split("profile `").nth(1).and_then(|t| t.split('`').next()) {
+                if text.contains("was not defined") {
+                    return Some((
+                        format!("the AWS profile {profile:?} is not defined in ~/.aws/config or ~/.aws/credentials"),
+                        "list the profiles with `aws configure list-profiles` and pass one with --profile (or \
+                         AWS_PROFILE), or create it with `aws configure sso --profile NAME`"
+                            .into(),
+                    ));
+                }
+            }
+            if text.to_ascii_lowercase().contains("sso token") {
+                return Some((
+                    "the AWS SSO session is expired or was never signed in on this machine".into(),
+                    "run `aws sso login --profile P` for the profile in use, then run again".into(),
+                ));
+            }
+            return Some(match credentials {
+                CredentialsError::CredentialsNotLoaded(_) => (
+                    "no AWS credentials found (tried the environment, the AWS config and credentials files, web \
+                     identity, and the ECS and EC2 instance metadata)"
+                        .into(),
+                    SIGN_IN.into(),
+                ),
+                _ => (format!("the AWS credentials could not be loaded: {text}"), SIGN_IN.into()),
+            });
+        }
+        cause = c.source();
+    }
+    None
 }
 
 impl Error {
@@ -50,6 +122,9 @@ impl Error {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
+        if let Some((problem, fix)) = credentials_problem(&err) {
+            return Error::Credentials { problem, fix, source: Some(Box::new(err)) };
+        }
         let (code, message, kind) = match &err {
             SdkError::ServiceError(service) => {
                 let e = service.err();

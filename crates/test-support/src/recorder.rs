@@ -489,6 +489,27 @@ fn update_in_use(method: &str, target: &str, shared: &Mutex<Shared>) -> Option<S
         .then(|| format!("Cannot LoggingUpdate because cluster {cluster} currently has update in progress"))
 }
 
+/// An UpdateClusterConfig scripted to fail or be cancelled changes nothing, as in EKS: it is not forwarded (moto
+/// would apply it at once), only recorded and answered with the update to wait on.
+fn unsuccessful_update(method: &str, target: &str, shared: &Mutex<Shared>) -> Option<String> {
+    let (cluster, rest) = eks_path(target)?;
+    if method != "POST" || rest != ["update-config"] {
+        return None;
+    }
+    let mut state = shared.lock().expect("recorder state");
+    if state.eks_script.outcome == EksOutcome::Successful {
+        return None;
+    }
+    let id = format!("unsuccessful-{}", state.eks_updates.len() + 1);
+    let script = state.eks_script.clone();
+    state
+        .eks_updates
+        .insert(id.clone(), EksUpdate { cluster, polls_left: script.in_progress_polls, outcome: script.outcome });
+    Some(format!(
+        r#"{{"update":{{"id":"{id}","status":"InProgress","type":"LoggingUpdate","params":[],"errors":[]}}}}"#
+    ))
+}
+
 /// Records the update an UpdateClusterConfig answer (as `emulate` shaped it) started, to run as scripted.
 fn start_eks_update(method: &str, target: &str, body: &[u8], shared: &Mutex<Shared>) {
     let Some((cluster, rest)) = eks_path(target) else { return };
@@ -820,6 +841,10 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
             &mut client_w,
             error_response(&target, amz_target, query_api, 409, "ResourceInUseException", &message),
         );
+    }
+    if let Some(local) = unsuccessful_update(&method, &target, shared) {
+        let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
+        return answer(&mut client_w, (head, local.into_bytes()));
     }
 
     let lifted = lift_bucket_policy(&method, &target, upstream_port);
