@@ -14,6 +14,7 @@ mod faults;
 mod filter;
 mod init;
 mod moto;
+mod order;
 mod parliament;
 mod plan;
 mod policy;

@@ -11,7 +11,9 @@ use eksaudit_spec::{Notify, RoleKind, Spec};
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
-use crate::address::{self, alerts_subscriptions, regional};
+use eksaudit_spec::address::{RegionalSlot, RoleSlot};
+
+use crate::address::{self, alerts_subscriptions, regional, role};
 use crate::kinds::{
     bucket, bucket_notification, cluster_logging, filter, function, kms_key, log_group, oidc_provider, permission,
     queue, role, stale, stream as firehose_stream, topic, topic_subscription, Found, Reading, Task,
@@ -167,7 +169,9 @@ pub fn former_regions(observed: &ObservedState, spec: &Spec) -> Vec<String> {
             _ => {}
         }
     }
-    let Some(Observation::Present(role)) = observed.resources.get("role.cloudwatch") else { return Vec::new() };
+    let Some(Observation::Present(role)) = observed.resources.get(role(RoleSlot::Cloudwatch)) else {
+        return Vec::new();
+    };
     let mut regions = BTreeSet::new();
     if let Some(trust) = role.fields.get("trust_policy") {
         walk(trust, &mut regions);
@@ -189,22 +193,23 @@ pub async fn observe_former(
     let alerts_name = alerts_name.as_str();
     let mut tasks: Vec<Task<'_>> = Vec::new();
     for (region, c) in regions {
-        let at = move |what: &str| regional(region, what);
-        let left = move |what: &str, kind: Kind, name: String| stale(at(what), kind, Some(region.clone()), name);
+        let at = move |slot: RegionalSlot| regional(region, slot);
+        let left =
+            move |slot: RegionalSlot, kind: Kind, name: String| stale(at(slot), kind, Some(region.clone()), name);
         tasks.push(Box::pin(async move {
             let name = spec.stream_name();
             let result = firehose_stream::read(c, &name).await;
-            Found::owned_leftover(left("stream", Kind::DeliveryStream, name), pipeline, result)
+            Found::owned_leftover(left(RegionalSlot::Stream, Kind::DeliveryStream, name), pipeline, result)
         }));
         tasks.push(Box::pin(async move {
             let arn = topic::arn(region, account, &spec.topic_name());
             let result = topic::read(c, &arn).await;
-            Found::owned_leftover(left("topic", Kind::Topic, spec.topic_name()), pipeline, result)
+            Found::owned_leftover(left(RegionalSlot::Topic, Kind::Topic, spec.topic_name()), pipeline, result)
         }));
         tasks.push(Box::pin(left_queues(c, spec)));
         tasks.push(Box::pin(async move {
             let bucket = spec.bucket_name(account, region);
-            let address = at("bucket_notification");
+            let address = at(RegionalSlot::BucketNotification);
             match optional(bucket_notification::read(c, &bucket, pipeline).await) {
                 Ok(Some((Observation::Present(_), _))) => Found {
                     stale: vec![stale(address, Kind::BucketNotification, Some(region.clone()), bucket)],
@@ -223,7 +228,7 @@ pub async fn observe_former(
                     }
                     found
                 }
-                Err(e) => Found::one(&at("clusters"), unknown(&e)),
+                Err(e) => Found::one(&at(RegionalSlot::Clusters), unknown(&e)),
             }
         }));
     }
@@ -237,7 +242,7 @@ pub async fn observe_former(
 
 /// The region's topic when the spec no longer notifies through SNS: stale if it is ours.
 async fn left_topic(c: &RegionClients, spec: &Spec, account: &str) -> Found {
-    let address = regional(&c.region, "topic");
+    let address = regional(&c.region, RegionalSlot::Topic);
     let arn = topic::arn(&c.region, account, &spec.topic_name());
     let result = topic::read(c, &arn).await;
     Found::owned_leftover(
@@ -250,7 +255,9 @@ async fn left_topic(c: &RegionClients, spec: &Spec, account: &str) -> Found {
 /// The region's queues when the spec no longer notifies through SQS: stale if they are ours.
 async fn left_queues(c: &RegionClients, spec: &Spec) -> Found {
     let mut found = Found::default();
-    for (what, name) in [("queue", spec.queue_name()), ("dead_letter_queue", spec.dead_letter_queue_name())] {
+    for (what, name) in
+        [(RegionalSlot::Queue, spec.queue_name()), (RegionalSlot::DeadLetterQueue, spec.dead_letter_queue_name())]
+    {
         let address = regional(&c.region, what);
         let result = queue::read(c, &name).await;
         let left = stale(address, Kind::Queue, Some(c.region.clone()), name);
@@ -285,7 +292,7 @@ async fn observe_alerts_leftovers(
     let tasks = left.iter().filter_map(|r| regions.get(r).map(|c| (r, c))).map(|(r, c)| {
         let (name, n) = (&name, &n);
         async move {
-            let at = |what: &str| regional(r, what);
+            let at = |slot: RegionalSlot| regional(r, slot);
             let mut gone = Vec::new();
             let mut unknowns = Vec::new();
             let stale_of = |address: String, kind: Kind, name: String, o: ObservedResource| StaleResource {
@@ -295,23 +302,26 @@ async fn observe_alerts_leftovers(
             match function::read(c, name).await {
                 Ok(Observation::Present(o)) if ours(&o) => {
                     match permission::read(c, name, &n.statement_id()).await {
-                        Ok(Observation::Present(p)) => {
-                            gone.push(stale_of(at("alerts_permission"), Kind::FunctionPermission, n.statement_id(), p))
-                        }
+                        Ok(Observation::Present(p)) => gone.push(stale_of(
+                            at(RegionalSlot::AlertsPermission),
+                            Kind::FunctionPermission,
+                            n.statement_id(),
+                            p,
+                        )),
                         Ok(_) => {}
-                        Err(e) => unknowns.push((at("alerts_permission"), unknown(&e))),
+                        Err(e) => unknowns.push((at(RegionalSlot::AlertsPermission), unknown(&e))),
                     }
-                    gone.push(stale_of(at("alerts_function"), Kind::Function, name.clone(), o));
+                    gone.push(stale_of(at(RegionalSlot::AlertsFunction), Kind::Function, name.clone(), o));
                 }
                 Ok(_) => {}
-                Err(e) => unknowns.push((at("alerts_function"), unknown(&e))),
+                Err(e) => unknowns.push((at(RegionalSlot::AlertsFunction), unknown(&e))),
             }
             match topic::read(c, &n.topic_arn(r)).await {
                 Ok(Observation::Present(o)) if ours(&o) => {
-                    gone.push(stale_of(at("alerts_topic"), Kind::Topic, name.clone(), o))
+                    gone.push(stale_of(at(RegionalSlot::AlertsTopic), Kind::Topic, name.clone(), o))
                 }
                 Ok(_) => {}
-                Err(e) => unknowns.push((at("alerts_topic"), unknown(&e))),
+                Err(e) => unknowns.push((at(RegionalSlot::AlertsTopic), unknown(&e))),
             }
             (gone, unknowns)
         }

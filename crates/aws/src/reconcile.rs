@@ -12,7 +12,9 @@ use eksaudit_spec::Spec;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
-use crate::address::{self, alerts_subscriptions, queue_role, regional, QueueRole};
+use eksaudit_spec::address::{ClusterSlot, RegionalSlot, RoleSlot};
+
+use crate::address::{self, alerts_subscriptions, queue_role, regional, role, QueueRole};
 use crate::kinds::{
     bucket, bucket_notification, cluster_logging, filter, function, kms_key, log_group, oidc_provider, permission,
     queue, role, stream as firehose_stream, topic, topic_subscription, Context, Target,
@@ -131,15 +133,15 @@ impl Reconciler<'_> {
         let providers = self.global(Kind::OidcProvider, false);
         let reader_needs: Vec<&str> = needs.iter().copied().chain(providers.iter().map(String::as_str)).collect();
         futures::join!(
-            self.step("role.firehose", &needs, &failed, &results),
-            self.step("role.cloudwatch", &needs, &failed, &results),
-            self.step("role.reader", &reader_needs, &failed, &results),
-            self.step(eksaudit_plan::alerts::ROLE_ADDRESS, &needs, &failed, &results),
+            self.step(role(RoleSlot::Firehose), &needs, &failed, &results),
+            self.step(role(RoleSlot::Cloudwatch), &needs, &failed, &results),
+            self.step(role(RoleSlot::Reader), &reader_needs, &failed, &results),
+            self.step(role(RoleSlot::Alerts), &needs, &failed, &results),
         );
         join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
         // What another preset left globally: an OIDC provider no role of ours trusts any more (once the reader's
         // trust moved off it), the reader role under its other name.
-        needs = vec!["role.reader"];
+        needs = vec![role(RoleSlot::Reader)];
         for address in self.global(Kind::OidcProvider, true).into_iter().chain(self.global(Kind::Role, true)) {
             self.step(&address, &needs, &failed, &results).await;
         }
@@ -152,26 +154,27 @@ impl Reconciler<'_> {
         failed: &std::sync::Mutex<BTreeSet<String>>,
         results: &std::sync::Mutex<Vec<StepResult>>,
     ) {
-        let at = |what: &str| regional(region, what);
+        let at = |slot: RegionalSlot| regional(region, slot);
         let (bucket, topic, notification, subscription, log_group, stream) = (
-            at("bucket"),
-            at("topic"),
-            at("bucket_notification"),
-            at("topic_subscription"),
-            at("firehose_log_group"),
-            at("stream"),
+            at(RegionalSlot::Bucket),
+            at(RegionalSlot::Topic),
+            at(RegionalSlot::BucketNotification),
+            at(RegionalSlot::TopicSubscription),
+            at(RegionalSlot::FirehoseLogGroup),
+            at(RegionalSlot::Stream),
         );
-        let (queue, dead_letter) = (at("queue"), at("dead_letter_queue"));
-        let (key, access_logs) = (at("kms_key"), at("access_log_bucket"));
+        let (queue, dead_letter) = (at(RegionalSlot::Queue), at(RegionalSlot::DeadLetterQueue));
+        let (key, access_logs) = (at(RegionalSlot::KmsKey), at(RegionalSlot::AccessLogBucket));
         // The key policy names the roles; the bucket and topic are encrypted with the key; the bucket logs into
         // the access-log bucket.
-        self.step(&key, &["role.firehose", "role.reader", eksaudit_plan::alerts::ROLE_ADDRESS], failed, results).await;
+        self.step(&key, &[role(RoleSlot::Firehose), role(RoleSlot::Reader), role(RoleSlot::Alerts)], failed, results)
+            .await;
         self.step(&access_logs, &[], failed, results).await;
         self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
         self.step(&topic, &[key.as_str()], failed, results).await;
         self.step(&dead_letter, &[], failed, results).await;
         // Its policy names the reader role; its redrive policy the dead-letter queue.
-        self.step(&queue, &[dead_letter.as_str(), "role.reader"], failed, results).await;
+        self.step(&queue, &[dead_letter.as_str(), role(RoleSlot::Reader)], failed, results).await;
         let (notification_needs, subscription_needs) =
             ([bucket.as_str(), topic.as_str(), queue.as_str()], [topic.as_str()]);
         futures::join!(
@@ -179,7 +182,7 @@ impl Reconciler<'_> {
             self.step(&subscription, &subscription_needs, failed, results),
             async {
                 self.step(&log_group, &[], failed, results).await;
-                self.step(&stream, &[&bucket, "role.firehose", &log_group], failed, results).await;
+                self.step(&stream, &[&bucket, role(RoleSlot::Firehose), &log_group], failed, results).await;
             }
         );
         let permission = self.apply_alerts(region, failed, results).await;
@@ -188,13 +191,14 @@ impl Reconciler<'_> {
             .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
                 let (stream, permission) = (stream.clone(), permission.clone());
                 async move {
-                    let at = |what: &str| address::cluster(region, &cluster, what);
-                    let (logging, group, filter) = (at("audit_logging"), at("log_group"), at("filter"));
+                    let at = |slot: ClusterSlot| address::cluster(region, &cluster, slot);
+                    let (logging, group, filter) =
+                        (at(ClusterSlot::AuditLogging), at(ClusterSlot::LogGroup), at(ClusterSlot::Filter));
                     self.step(&logging, &[], failed, results).await;
                     self.step(&group, &[], failed, results).await;
-                    self.step(&filter, &[&stream, "role.cloudwatch", &group], failed, results).await;
+                    self.step(&filter, &[&stream, role(RoleSlot::Cloudwatch), &group], failed, results).await;
                     // After the pipeline's filter, which has the first claim on the log group's slots.
-                    self.step(&at("alerts_filter"), &[&permission, &group, &filter], failed, results).await;
+                    self.step(&at(ClusterSlot::AlertsFilter), &[&permission, &group, &filter], failed, results).await;
                 }
             })
             .await;
@@ -239,17 +243,18 @@ impl Reconciler<'_> {
         failed: &std::sync::Mutex<BTreeSet<String>>,
         results: &std::sync::Mutex<Vec<StepResult>>,
     ) -> String {
-        let at = |what: &str| regional(region, what);
-        let (topic, group, function) = (at("alerts_topic"), at("alerts_log_group"), at("alerts_function"));
+        let at = |slot: RegionalSlot| regional(region, slot);
+        let (topic, group, function) =
+            (at(RegionalSlot::AlertsTopic), at(RegionalSlot::AlertsLogGroup), at(RegionalSlot::AlertsFunction));
         // Encrypted with the pipeline's key, whose policy names the alerts role.
-        self.step(&topic, &[&at("kms_key")], failed, results).await;
+        self.step(&topic, &[&at(RegionalSlot::KmsKey)], failed, results).await;
         for s in self.alerts_subscriptions(region) {
             self.step(&s, &[&topic], failed, results).await;
         }
         self.step(&group, &[], failed, results).await;
-        self.step(&function, &[eksaudit_plan::alerts::ROLE_ADDRESS, &topic, &group], failed, results).await;
-        self.step(&at("alerts_permission"), &[&function], failed, results).await;
-        at("alerts_permission")
+        self.step(&function, &[role(RoleSlot::Alerts), &topic, &group], failed, results).await;
+        self.step(&at(RegionalSlot::AlertsPermission), &[&function], failed, results).await;
+        at(RegionalSlot::AlertsPermission)
     }
 
     /// The email and HTTPS subscriptions of a region's alerts topic that the plan changes.
@@ -274,7 +279,7 @@ impl Reconciler<'_> {
             .collect();
         let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
         let mut roles: Vec<String> =
-            ["role.firehose", "role.cloudwatch", "role.reader", eksaudit_plan::alerts::ROLE_ADDRESS]
+            [role(RoleSlot::Firehose), role(RoleSlot::Cloudwatch), role(RoleSlot::Reader), role(RoleSlot::Alerts)]
                 .map(str::to_string)
                 .to_vec();
         for former in self.global(Kind::Role, true) {
@@ -285,7 +290,7 @@ impl Reconciler<'_> {
         join_all(roles.iter().map(|r| self.step(r, &needs, &failed, &results))).await;
         // The OIDC provider last: the reader role trusting it is gone.
         for provider in self.global(Kind::OidcProvider, true) {
-            self.step(&provider, &["role.reader"], &failed, &results).await;
+            self.step(&provider, &[role(RoleSlot::Reader)], &failed, &results).await;
         }
         results.into_inner().expect("lock")
     }
@@ -308,24 +313,42 @@ impl Reconciler<'_> {
                 self.step(f, &[], failed, results).await;
             })
             .await;
-        let at = |what: &str| regional(region, what);
+        let at = |slot: RegionalSlot| regional(region, slot);
         let filter_refs: Vec<&str> = filters.iter().map(String::as_str).collect();
-        self.step(&at("stream"), &filter_refs, failed, results).await;
-        self.step(&at("alerts_permission"), &filter_refs, failed, results).await;
-        self.step(&at("alerts_function"), &[&at("alerts_permission")], failed, results).await;
+        self.step(&at(RegionalSlot::Stream), &filter_refs, failed, results).await;
+        self.step(&at(RegionalSlot::AlertsPermission), &filter_refs, failed, results).await;
+        self.step(&at(RegionalSlot::AlertsFunction), &[&at(RegionalSlot::AlertsPermission)], failed, results).await;
         for s in self.alerts_subscriptions(region) {
             self.step(&s, &[], failed, results).await;
         }
-        self.step(&at("alerts_topic"), &[&at("alerts_function")], failed, results).await;
-        self.step(&at("bucket_notification"), &[], failed, results).await;
-        self.step(&at("topic_subscription"), &[], failed, results).await;
-        self.step(&at("topic"), &[&at("bucket_notification"), &at("topic_subscription")], failed, results).await;
-        self.step(&at("queue"), &[&at("bucket_notification")], failed, results).await;
-        self.step(&at("dead_letter_queue"), &[&at("queue")], failed, results).await;
-        self.step(&at("bucket"), &[&at("stream"), &at("bucket_notification")], failed, results).await;
-        self.step(&at("access_log_bucket"), &[&at("bucket")], failed, results).await;
+        self.step(&at(RegionalSlot::AlertsTopic), &[&at(RegionalSlot::AlertsFunction)], failed, results).await;
+        self.step(&at(RegionalSlot::BucketNotification), &[], failed, results).await;
+        self.step(&at(RegionalSlot::TopicSubscription), &[], failed, results).await;
+        self.step(
+            &at(RegionalSlot::Topic),
+            &[&at(RegionalSlot::BucketNotification), &at(RegionalSlot::TopicSubscription)],
+            failed,
+            results,
+        )
+        .await;
+        self.step(&at(RegionalSlot::Queue), &[&at(RegionalSlot::BucketNotification)], failed, results).await;
+        self.step(&at(RegionalSlot::DeadLetterQueue), &[&at(RegionalSlot::Queue)], failed, results).await;
+        self.step(
+            &at(RegionalSlot::Bucket),
+            &[&at(RegionalSlot::Stream), &at(RegionalSlot::BucketNotification)],
+            failed,
+            results,
+        )
+        .await;
+        self.step(&at(RegionalSlot::AccessLogBucket), &[&at(RegionalSlot::Bucket)], failed, results).await;
         // The key goes last, once nothing it encrypts is left.
-        self.step(&at("kms_key"), &[&at("bucket"), &at("topic"), &at("stream")], failed, results).await;
+        self.step(
+            &at(RegionalSlot::KmsKey),
+            &[&at(RegionalSlot::Bucket), &at(RegionalSlot::Topic), &at(RegionalSlot::Stream)],
+            failed,
+            results,
+        )
+        .await;
     }
 
     /// Carries out one change through its kind's module. The match is exhaustive: a new kind does not compile

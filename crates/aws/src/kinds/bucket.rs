@@ -10,7 +10,9 @@ use eksaudit_plan::{Management, CREATION_INTENT_TAG_PREFIX};
 use serde_json::{json, Value};
 
 use super::{bucket_notification, Context, Found, Reading, Target, Task};
-use crate::address::{bucket_role, notification_of, BucketRole};
+use eksaudit_spec::address::RoleSlot;
+
+use crate::address::{bucket_role, notification_of, role, BucketRole};
 use crate::retry::{retry, s3_conflict};
 use crate::shared::{
     build_error, exists_ok, field, gone_ok, is_code, optional, policy_value, tag_map, text, unknown, Call,
@@ -258,7 +260,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
 /// bucket left by an interrupted apply is ours. Best effort: without it (a reused role, a role that failed),
 /// such a bucket must be adopted by hand.
 async fn creation_intent(cx: &Context<'_>, c: &RegionClients, bucket: Option<&str>) {
-    let Some(role) = cx.desired("role.firehose").filter(|r| r.management == Management::Owned) else {
+    let Some(role) = cx.desired(role(RoleSlot::Firehose)).filter(|r| r.management == Management::Owned) else {
         return;
     };
     let key = format!("{CREATION_INTENT_TAG_PREFIX}{}", c.region);

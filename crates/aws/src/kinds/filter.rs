@@ -9,6 +9,8 @@ use eksaudit_spec::log_group_name;
 use serde_json::{json, Value};
 
 use super::{present, Context, Found, Reading, Target, Task};
+use eksaudit_spec::address::ClusterSlot;
+
 use crate::address::{alerts_filter_of, cluster, is_alerts_filter, log_group_of};
 use crate::retry::{retry, test_message_not_delivered};
 use crate::shared::{field, gone_ok, optional, text, unknown, Call};
@@ -128,7 +130,7 @@ async fn read(c: &RegionClients, group: &str) -> Result<Option<Vec<FilterFields>
 /// The filters of ours (`pipeline`, `alerts_name`) on a cluster the spec does not select: stale.
 pub(crate) async fn stale(c: &RegionClients, cluster_name: String, pipeline: &str, alerts_name: &str) -> Found {
     let group = log_group_name(&cluster_name);
-    let address = cluster(&c.region, &cluster_name, "filter");
+    let address = cluster(&c.region, &cluster_name, ClusterSlot::Filter);
     match read(c, &group).await {
         Ok(Some(filters)) => Found {
             stale: filters
