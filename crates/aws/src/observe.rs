@@ -202,7 +202,7 @@ pub async fn observe_former(
             Found::owned_leftover(left(RegionalSlot::Stream, Kind::DeliveryStream, name), pipeline, result)
         }));
         tasks.push(Box::pin(async move {
-            let arn = topic::arn(region, account, &spec.topic_name());
+            let arn = topic::arn(spec, region, account, &spec.topic_name());
             let result = topic::read(c, &arn).await;
             Found::owned_leftover(left(RegionalSlot::Topic, Kind::Topic, spec.topic_name()), pipeline, result)
         }));
@@ -243,7 +243,7 @@ pub async fn observe_former(
 /// The region's topic when the spec no longer notifies through SNS: stale if it is ours.
 async fn left_topic(c: &RegionClients, spec: &Spec, account: &str) -> Found {
     let address = regional(&c.region, RegionalSlot::Topic);
-    let arn = topic::arn(&c.region, account, &spec.topic_name());
+    let arn = topic::arn(spec, &c.region, account, &spec.topic_name());
     let result = topic::read(c, &arn).await;
     Found::owned_leftover(
         stale(address, Kind::Topic, Some(c.region.clone()), spec.topic_name()),

@@ -11,9 +11,9 @@ use super::{Context, Found, Target, Task};
 use crate::shared::{exists_ok, Call};
 use crate::{Error, RegionClients};
 
-/// The one place a log group's ARN is made.
-fn arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:{}:logs:{region}:{account}:log-group:{name}", eksaudit_spec::partition(region))
+/// A log group's ARN, as the plan crate's `Names` makes it.
+fn arn(spec: &eksaudit_spec::Spec, region: &str, account: &str, name: &str) -> String {
+    eksaudit_plan::Names::new(spec, account).log_group_arn(region, name)
 }
 
 /// The Firehose error and function log groups; `None` for a cluster's, which `filter::observe` reads.
@@ -74,7 +74,7 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, acti
                 .map(drop),
         )?;
     } else if matches!(d.kind, Kind::FirehoseLogGroup | Kind::FunctionLogGroup) {
-        let arn = arn(&c.region, cx.account, name);
+        let arn = arn(cx.spec, &c.region, cx.account, name);
         c.logs.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().call("logs:TagResource", name).await?;
     }
     if let Some(days) = d.fields.get("retention_days").and_then(|f| f.value.as_i64()) {

@@ -10,10 +10,9 @@ use super::{Context, Found, Reading, Target, Task};
 use crate::shared::{field, gone_ok, is_code, optional, owned_by, policy_value, tag_map, text, Call, Named};
 use crate::{Aws, Error};
 
-/// The one place the provider's ARN is made.
+/// The provider's ARN, as the plan crate's `Names` makes it.
 pub(crate) fn arn(spec: &Spec, account: &str, issuer: &str) -> String {
-    let partition = spec.regions.first().map_or("aws", |r| eksaudit_spec::partition(&r.name));
-    format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}")
+    eksaudit_plan::Names::new(spec, account).oidc_provider_arn(issuer)
 }
 
 /// Every issuer a web-identity preset trusts, by Azure cloud.

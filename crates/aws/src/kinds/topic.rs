@@ -8,13 +8,13 @@ use super::{Context, Found, Reading, Target, Task};
 use crate::shared::{build_error, field, gone_ok, optional, policy_value, tag_map, text, Call};
 use crate::{Error, RegionClients};
 
-/// The one place a topic's ARN is made (the pipeline's, or the alerts topic of the region).
-pub(crate) fn arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:{}:sns:{region}:{account}:{name}", eksaudit_spec::partition(region))
+/// A topic's ARN (the pipeline's, or the alerts topic of the region), as the plan crate's `Names` makes it.
+pub(crate) fn arn(spec: &eksaudit_spec::Spec, region: &str, account: &str, name: &str) -> String {
+    eksaudit_plan::Names::new(spec, account).sns_arn(region, name)
 }
 
 pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a DesiredResource) -> Task<'a> {
-    let arn = arn(&c.region, cx.account, &d.name);
+    let arn = arn(cx.spec, &c.region, cx.account, &d.name);
     Box::pin(async move { Found::settle(&d.address, read(c, &arn).await) })
 }
 
@@ -56,7 +56,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
 }
 
 async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
-    let arn = arn(&c.region, cx.account, &d.name);
+    let arn = arn(cx.spec, &c.region, cx.account, &d.name);
     if fields.iter().any(|f| f == "policy") {
         c.sns
             .set_topic_attributes()
@@ -91,6 +91,6 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
 
 pub(crate) async fn delete(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let c = t.clients()?;
-    let arn = arn(&c.region, cx.account, t.name());
+    let arn = arn(cx.spec, &c.region, cx.account, t.name());
     gone_ok(c.sns.delete_topic().topic_arn(&arn).send().call("sns:DeleteTopic", &arn).await.map(drop))
 }

@@ -14,7 +14,7 @@ pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a Desi
     if is_alerts_subscription(&d.address) {
         return None;
     }
-    let arn = topic::arn(&c.region, cx.account, &cx.spec.topic_name());
+    let arn = topic::arn(cx.spec, &c.region, cx.account, &cx.spec.topic_name());
     Some(Box::pin(async move { Found::settle(&d.address, read(c, &arn, &d.name).await) }))
 }
 
