@@ -231,7 +231,7 @@ async fn drift_in_rotation_topic_key_and_stream_encryption_is_planned_and_conver
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["action"] != "no_op")
+        .filter(|r| r["action"] != "no-op")
         .flat_map(|r| {
             let address = r["address"].as_str().unwrap().to_string();
             r["changes"].as_array().unwrap().iter().map(move |c| format!("{address}.{}", c["field"].as_str().unwrap()))

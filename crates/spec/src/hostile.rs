@@ -53,6 +53,25 @@ fn example_keys() -> Vec<(usize, String)> {
         .collect()
 }
 
+/// The full key path of the example's key at line `at`, as problems name it: `pipeline.name`, `region[0].clusters`.
+/// The section is the real one above it (a key uncommented under a commented-out `# [alerts]` is in the table
+/// before it).
+fn key_path(at: usize, key: &str) -> String {
+    let lines: Vec<&str> = EXAMPLE.lines().collect();
+    let section = lines[..at].iter().rev().find_map(|l| {
+        let l = l.trim();
+        if let Some(array) = l.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+            Some(format!("{array}[0]"))
+        } else {
+            l.strip_prefix('[').and_then(|l| l.strip_suffix(']')).map(str::to_string)
+        }
+    });
+    match section {
+        Some(section) => format!("{section}.{key}"),
+        None => key.to_string(),
+    }
+}
+
 /// The example with the value at line `at` replaced (uncommenting it if needed).
 fn with_value(at: usize, key: &str, value: &str) -> String {
     EXAMPLE
@@ -90,12 +109,21 @@ proptest! {
         let src = with_value(*at, key, &value);
         if let Err(problems) = parse_spec(&src) {
             assert_located(&problems);
-            // A bad value is reported at its own key, not somewhere else.
+            // A bad value is reported on its own line and column, under its own key path (or inside it: a list
+            // item, a table's key), or, for a conflict between two keys, under the other key's path with this
+            // line: the key path, line and column the README promises.
             if toml::from_str::<toml::Table>(&src).is_ok() {
+                let path = key_path(*at, key);
                 assert!(
-                    problems.0.iter().any(|p| p.path.ends_with(key.as_str()) || p.path.contains(&format!("{key}["))
-                        || p.path.contains(key.as_str())),
-                    "{key} = {value}: {problems}"
+                    problems.0.iter().any(|p| {
+                        let at_key = p.path == path
+                            || p.path.starts_with(&format!("{path}."))
+                            || p.path.starts_with(&format!("{path}["));
+                        let on_line = p.location.is_some_and(|l| l.line == at + 1 && l.column > 0);
+                        on_line && (at_key || !p.path.is_empty())
+                    }),
+                    "{path} = {value} (line {}): {problems}",
+                    at + 1
                 );
             }
         }
