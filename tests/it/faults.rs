@@ -218,6 +218,107 @@ async fn apply_through_a_20_percent_throttle_and_5_percent_5xx_rate_ends_as_a_cl
     assert_converged(&faulty, &w);
 }
 
+/// Sentinel (the OIDC provider, SQS with its dead-letter queue) with `[alerts]` (Lambda, its permission, the
+/// alerts topic and subscription): every service eksaudit calls.
+const EVERY_SERVICE: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[alerts]
+namespaces = ["kube-system"]
+email = ["secops@example.com"]
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+enable_audit_logging = true
+"#;
+
+/// Everything plan reads, as the saved plan records it, with what differs between two accounts of the same
+/// spec by AWS's own making (a KMS key's id, a subscription's id, a function's timestamps and revision) masked.
+fn observed(moto: &Moto, w: &Workdir) -> Value {
+    let saved = w.path().join("observed.plan");
+    let out = run(moto, w, &["plan", "--out", saved.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    fn mask(v: &Value) -> Value {
+        match v {
+            // The emulator's own address, in a queue's URL.
+            Value::String(s) if s.starts_with("http://127.0.0.1:") => {
+                Value::String(s.splitn(4, '/').nth(3).map_or_else(String::new, |path| format!("<endpoint>/{path}")))
+            }
+            Value::String(s) => {
+                let uuid = |t: &str| {
+                    let parts: Vec<&str> = t.split('-').collect();
+                    parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n)
+                };
+                let masked: Vec<String> =
+                    s.split([':', '/']).map(|t| if uuid(t) { "<id>".to_string() } else { t.to_string() }).collect();
+                Value::String(if masked.iter().any(|t| t == "<id>") { masked.join("|") } else { s.clone() })
+            }
+            Value::Array(a) => Value::Array(a.iter().map(mask).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !["last_modified", "revision_id", "code_size"].contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), mask(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    mask(&doc["observed"])
+}
+
+#[tokio::test]
+async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drops_reads_back_as_a_clean_one() {
+    let (clean, faulty) = (Moto::start(), Moto::start());
+    for moto in [&clean, &faulty] {
+        moto.create_cluster("us-east-1", "prod", true).await;
+        moto.create_cluster("us-east-1", "stage", false).await;
+    }
+    let w = Workdir::with_spec(EVERY_SERVICE);
+    let out = run(&clean, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+
+    let recorder = faulty.recorder();
+    recorder.seed(23);
+    // Each at its own rate, drawn independently for every call.
+    recorder.inject(Fault::throttle("*").rate(0.20));
+    recorder.inject(Fault::internal_error("*").rate(0.05));
+    recorder.inject(Fault::unavailable("*").rate(0.05));
+    recorder.inject(Fault::drop_connection("*").rate(0.02));
+    let out = run(&faulty, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    // The faults were real, of every kind, on the services this spec adds.
+    let fired = recorder.faults_fired();
+    let calls = recorder.calls().len();
+    for kind in ["throttle", "500", "503"] {
+        assert!(fired.get(kind).copied().unwrap_or(0) > 0, "no {kind} among {calls} calls: {fired:?}");
+    }
+    // Independent draws: the 500s and 503s each come near their own 5 % (not 5 % shared, nor squeezed below it).
+    let share = |k: &str| fired[k] as f64 / calls as f64;
+    assert!(share("500") > 0.02 && share("503") > 0.02, "{fired:?} of {calls}");
+    recorder.clear_faults();
+    let (faulty_state, clean_state) = (observed(&faulty, &w), observed(&clean, &w));
+    let differ: Vec<String> = clean_state["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(address, state)| faulty_state["resources"].get(address.as_str()) != Some(state))
+        .map(|(address, state)| {
+            format!("{address}: clean {state}\n  faulty {}", faulty_state["resources"][address.as_str()])
+        })
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert_eq!(faulty_state, clean_state, "neighbours or stale resources differ");
+    assert!(clean_state["resources"].as_object().unwrap().len() > 25, "everything plan reads is compared");
+    support::assert_converged(&faulty, &w);
+}
+
 #[tokio::test]
 async fn drift_under_throttling_reports_not_checked_never_in_sync() {
     let moto = Moto::start();

@@ -95,6 +95,11 @@ impl Fault {
     }
 
     /// A 503 from the service.
+    /// AWS's 500: the service failed (retried by the SDK like a 503).
+    pub fn internal_error(operation: &str) -> Fault {
+        Fault::error(operation, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+    }
+
     pub fn unavailable(operation: &str) -> Fault {
         Fault::error(operation, 503, "ServiceUnavailable", "Service is unavailable, please try again")
     }
@@ -176,6 +181,8 @@ struct Shared {
     /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
     eks_script: EksUpdateScript,
     eks_updates: HashMap<String, EksUpdate>,
+    /// How many calls each kind of fault answered: its HTTP status, `throttle`, `drop`, `rewrite`.
+    fired: HashMap<String, usize>,
 }
 
 /// How an EKS update ends.
@@ -246,13 +253,15 @@ impl Shared {
                 latency += d;
                 continue;
             }
-            if chosen.is_some() {
-                continue;
-            }
+            // Every rated fault draws for every call it names, whether or not another fault already answers it:
+            // each fires at its own rate, independently (a 5 % 500 beside a 20 % throttle stays 5 % of calls).
             if let Some(rate) = f.rate {
                 if self.next_unit() >= rate {
                     continue;
                 }
+            }
+            if chosen.is_some() {
+                continue;
             }
             let f = &mut self.faults[i];
             // A rewrite is used up only when it rewrites (see `use_rewrite`).
@@ -261,7 +270,15 @@ impl Shared {
                     *n -= 1;
                 }
             }
+            let what = match &f.kind {
+                FaultKind::Error { status, .. } => status.to_string(),
+                FaultKind::Throttle => "throttle".to_string(),
+                FaultKind::Drop => "drop".to_string(),
+                FaultKind::Rewrite(_) => "rewrite".to_string(),
+                FaultKind::Latency(_) => "latency".to_string(),
+            };
             chosen = Some(f.kind.clone());
+            *self.fired.entry(what).or_default() += 1;
         }
         (latency, chosen)
     }
@@ -308,6 +325,12 @@ impl Recorder {
     }
 
     /// Adds a fault. Latencies add up; of the other faults, the first that matches answers the call.
+    /// How many calls each kind of fault answered since the start: by HTTP status (`"500"`, `"503"`), or
+    /// `"throttle"`, `"drop"`, `"rewrite"`.
+    pub fn faults_fired(&self) -> std::collections::BTreeMap<String, usize> {
+        self.shared.lock().expect("recorder state").fired.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     /// How the EKS updates started from now on go (see [`EksUpdateScript`]).
     pub fn script_eks_updates(&self, script: EksUpdateScript) {
         self.shared.lock().expect("recorder state").eks_script = script;
