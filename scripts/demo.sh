@@ -37,9 +37,9 @@ cd "$work"
 step eksaudit validate
 "$bin" validate
 step eksaudit plan
-"$bin" --endpoint-url "$endpoint" plan
+"$bin" --endpoint-url "$endpoint" --s3-path-style plan
 step eksaudit apply --auto-approve
-"$bin" --endpoint-url "$endpoint" apply --auto-approve
+"$bin" --endpoint-url "$endpoint" --s3-path-style apply --auto-approve
 
 echo
 echo "an EKS audit event is written to stage-a's audit log stream; the subscription filter and Firehose carry it to S3"
@@ -57,7 +57,7 @@ for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
     print(f"  s3://{bucket}/{obj['Key']} ({obj['Size']} bytes)")
 PY
 step eksaudit plan
-"$bin" --endpoint-url "$endpoint" plan
+"$bin" --endpoint-url "$endpoint" --s3-path-style plan
 
 echo
 echo "someone removes stage-a's subscription filter by hand"
@@ -67,12 +67,12 @@ logs = boto3.client("logs", endpoint_url=sys.argv[1], region_name="eu-central-1"
 logs.delete_subscription_filter(logGroupName="/aws/eks/stage-a/cluster", filterName="eks-audit")
 PY
 step eksaudit plan
-"$bin" --endpoint-url "$endpoint" plan
+"$bin" --endpoint-url "$endpoint" --s3-path-style plan
 step eksaudit drift
-"$bin" --endpoint-url "$endpoint" drift || echo "(exit $?: drift found)"
+"$bin" --endpoint-url "$endpoint" --s3-path-style drift || echo "(exit $?: drift found)"
 step eksaudit apply --auto-approve
-"$bin" --endpoint-url "$endpoint" apply --auto-approve
+"$bin" --endpoint-url "$endpoint" --s3-path-style apply --auto-approve
 step eksaudit drift
-"$bin" --endpoint-url "$endpoint" drift
+"$bin" --endpoint-url "$endpoint" --s3-path-style drift
 step eksaudit destroy --auto-approve
-"$bin" --endpoint-url "$endpoint" destroy --auto-approve
+"$bin" --endpoint-url "$endpoint" --s3-path-style destroy --auto-approve

@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// Send every AWS call to this endpoint (a local emulator); AWS_ENDPOINT_URL works too
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Address S3 by path (endpoint/bucket) instead of by virtual host (bucket.endpoint): for an endpoint without
+    /// wildcard DNS, such as a local emulator
+    #[arg(long, global = true, env = "EKSAUDIT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
     /// The AWS profile to use; AWS_PROFILE works too
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,

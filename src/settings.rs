@@ -29,7 +29,11 @@ impl GlobalSettings {
     pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
         GlobalSettings {
             config: args.config.clone(),
-            connection: ConnectionSettings { endpoint_url: args.endpoint_url.clone(), profile: args.profile.clone() },
+            connection: ConnectionSettings {
+                endpoint_url: args.endpoint_url.clone(),
+                profile: args.profile.clone(),
+                s3_path_style: args.s3_path_style,
+            },
             verbosity: match (args.quiet, args.verbose) {
                 (true, _) => Verbosity::Quiet,
                 (false, 0) => Verbosity::Normal,

@@ -241,3 +241,38 @@ async fn credential_and_network_problems_are_one_actionable_line() {
     assert_eq!(run.code(), 1);
     assert!(run.stderr().lines().count() > 1, "-vv shows the SDK's logs: {}", run.stderr());
 }
+
+/// S3 by path only when asked (`--s3-path-style` or `EKSAUDIT_S3_PATH_STYLE`), never guessed from the endpoint.
+/// The SDK's own endpoint rules already address S3 by path on an IP endpoint; a named endpoint (`localhost`, an
+/// S3-compatible store) is addressed by virtual host unless the flag says otherwise.
+#[tokio::test]
+async fn s3_path_style_is_asked_for_never_guessed_from_the_endpoint() {
+    let moto = Moto::start();
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    let w = Workdir::with_spec(EXAMPLE);
+    let by_path = |endpoint: &str, flag: bool| {
+        let mut args = vec!["plan", "--json"];
+        if flag {
+            args.insert(0, "--s3-path-style");
+        }
+        let mut cmd = w.command(Some(endpoint), &args);
+        cmd.env_remove("EKSAUDIT_S3_PATH_STYLE");
+        let run = crate::support::Run(cmd.output().unwrap());
+        run.assert_no_panic();
+        run
+    };
+    // An IP endpoint: the SDK's rules, no flag needed.
+    moto.recorder().reset();
+    assert_eq!(by_path(&moto.endpoint(), false).code(), 0);
+    let bucket_paths = moto
+        .recorder()
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/eks-audit-123456789012-eu-central-1"))
+        .count();
+    assert!(bucket_paths > 0, "S3 was addressed by path on an IP endpoint");
+    // A named endpoint: the flag makes S3 go by path (by virtual host, `bucket.localhost` would not resolve).
+    let named = moto.endpoint().replace("127.0.0.1", "localhost");
+    let run = by_path(&named, true);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+}

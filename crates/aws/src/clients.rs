@@ -11,14 +11,18 @@ pub struct ConnectionSettings {
     /// too, through the standard configuration loader.
     pub endpoint_url: Option<String>,
     pub profile: Option<String>,
+    /// S3 by path (`endpoint/bucket/key`) instead of by virtual host (`bucket.endpoint/key`): what an endpoint
+    /// without wildcard DNS needs (a local emulator, some S3-compatible stores, a proxy). Asked for explicitly,
+    /// never inferred from the endpoint: AWS itself is reached by virtual host, as the SDK does by default.
+    pub s3_path_style: bool,
 }
 
 /// Account-wide clients and the shared configuration regional clients are built from.
 #[derive(Clone, Debug)]
 pub struct Aws {
     base: SdkConfig,
-    /// Set when talking to an emulator: S3 then needs path-style addressing.
-    custom_endpoint: bool,
+    /// S3 by path instead of by virtual host (see [`ConnectionSettings::s3_path_style`]).
+    s3_path_style: bool,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
 }
@@ -60,12 +64,11 @@ impl Aws {
         } else {
             base
         };
-        let custom_endpoint = settings.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        Aws::from_config(base, custom_endpoint)
+        Aws::from_config(base, settings.s3_path_style)
     }
 
     /// Clients from an already built configuration (tests build one with static credentials).
-    pub fn from_config(base: SdkConfig, custom_endpoint: bool) -> Aws {
+    pub fn from_config(base: SdkConfig, s3_path_style: bool) -> Aws {
         Aws {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&base).interceptor(CallLogger).build(),
@@ -74,7 +77,7 @@ impl Aws {
                 aws_sdk_sts::config::Builder::from(&base).interceptor(CallLogger).build(),
             ),
             base,
-            custom_endpoint,
+            s3_path_style,
         }
     }
 
@@ -90,7 +93,7 @@ impl Aws {
     pub fn region(&self, name: &str) -> RegionClients {
         let config = self.base.to_builder().region(Region::new(name.to_string())).build();
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(self.custom_endpoint)
+            .force_path_style(self.s3_path_style)
             .interceptor(CallLogger)
             .build();
         RegionClients {
