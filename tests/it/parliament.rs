@@ -86,12 +86,23 @@ const BUCKETS: &[(&str, &str)] = &[
     ("sse-s3", "[bucket]\nencryption = \"sse-s3\"\naccess_logging = false\non_destroy = \"delete\"\n"),
 ];
 
+/// Without `[alerts]`, with it (the alerts role, its topic's policy, the key policy's alerts statement, the
+/// operator's alerts grants), and with a topic of the user's own.
+const ALERTS: &[(&str, &str)] = &[
+    ("no-alerts", ""),
+    ("alerts", "[alerts]\nnamespaces = [\"kube-system\"]\nemail = [\"secops@example.com\"]\n"),
+    (
+        "own-alerts-topic",
+        "[alerts]\nusers = [\"kubernetes-admin\"]\ntopic_arn = \"arn:aws:sns:eu-central-1:123456789012:security-alerts\"\n",
+    ),
+];
+
 const REGIONS: &[(&str, &[&str])] =
     &[("one", &["eu-central-1"]), ("three", &["eu-central-1", "us-east-1", "eu-west-1"])];
 
-fn spec_text(consumer: &str, bucket: &str, regions: &[&str], pinned: bool) -> String {
+fn spec_text(consumer: &str, bucket: &str, alerts: &str, regions: &[&str], pinned: bool) -> String {
     let account = if pinned { format!("account_id = \"{ACCOUNT}\"\n") } else { String::new() };
-    let mut s = format!("[pipeline]\nname = \"eks-audit\"\n{account}\n[consumer]\n{consumer}\n\n{bucket}\n");
+    let mut s = format!("[pipeline]\nname = \"eks-audit\"\n{account}\n[consumer]\n{consumer}\n\n{bucket}\n{alerts}\n");
     for r in regions {
         s.push_str(&format!(
             "[[region]]\nname = \"{r}\"\nclusters = [\"prod-*\"]\nenable_audit_logging = true\nlog_retention_days = 90\n\n"
@@ -125,6 +136,9 @@ fn documents(name: &str, src: &str) -> BTreeMap<String, Value> {
     out
 }
 
+/// How many policy documents the lint covers (the README says so).
+const DOCUMENTS: usize = 3_878;
+
 #[test]
 fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
     let dir = tempfile::tempdir().unwrap();
@@ -137,11 +151,13 @@ fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
                 if *bucket == "brought-key" && names.len() > 1 {
                     continue;
                 }
-                for pinned in [true, false] {
-                    let name = format!("{consumer}.{bucket}.{regions}.{}", if pinned { "pinned" } else { "any" });
-                    for (file, doc) in documents(&name, &spec_text(consumer_text, bucket_text, names, pinned)) {
+                for ((alerts, alerts_text), pinned) in ALERTS.iter().flat_map(|a| [(a, true), (a, false)]) {
+                    let name =
+                        format!("{consumer}.{bucket}.{alerts}.{regions}.{}", if pinned { "pinned" } else { "any" });
+                    let src = spec_text(consumer_text, bucket_text, alerts_text, names, pinned);
+                    for (file, doc) in documents(&name, &src) {
                         kinds.insert(
-                            file.splitn(5, '.').nth(4).unwrap_or_default().replace(|c: char| c.is_ascii_digit(), ""),
+                            file.splitn(6, '.').nth(5).unwrap_or_default().replace(|c: char| c.is_ascii_digit(), ""),
                         );
                         std::fs::write(
                             dir.path().join(format!("{file}.json")),
@@ -170,9 +186,20 @@ fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
         findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")
     );
     // Every kind of document was linted: the key policy, both bucket policies, topic and queue policies, trusts,
-    // permissions and the operator's policies.
-    assert!(count > 300, "{count} documents");
-    for kind in ["kms_key.policy", "access_log_bucket.policy", "bucket.policy", "topic.policy", "queue.policy"] {
+    // permissions and the operator's policies, the alerts role's and the alerts topic's; exactly as many as the
+    // README states (5 consumers × 4 bucket setups × 3 alerts setups × 2 region sets (a brought key: one) × pinned
+    // or not, each with its resource policies and 4 operator policies).
+    assert_eq!(count, DOCUMENTS, "the README's count of linted documents");
+    for kind in [
+        "kms_key.policy",
+        "access_log_bucket.policy",
+        "bucket.policy",
+        "topic.policy",
+        "queue.policy",
+        "alerts_topic.policy",
+        "role.alerts.permissions",
+        "role.alerts.trust_policy",
+    ] {
         assert!(kinds.iter().any(|k| k.ends_with(kind)), "no {kind} among {kinds:?}");
     }
 }

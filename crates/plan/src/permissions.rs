@@ -525,11 +525,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             // The run that removes [alerts] is made with the policy of the spec that still has it (as for a
             // removed region): it deletes the function, the topic and the role.
             p.grant("DeleteAlertsWhenRemoved", &[DELETE_FUNCTIONS], s.alert_functions());
-            p.grant(
-                "DeleteAlertTopicsWhenRemoved",
-                &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)],
-                s.alert_topics(),
-            );
+            p.grant("DeleteAlertTopicsWhenRemoved", &[DELETE_TOPICS], s.alert_topics());
+            // IAM authorises sns:Unsubscribe on no resource: a grant naming the topic would never match.
+            if alert_subscribers && !s.alert_topics().is_empty() {
+                p.grant("UnsubscribeAlertsWhenRemoved", &[UNSUBSCRIBE], vec!["*".to_string()]);
+            }
             p.grant("DeleteAlertsRoleWhenRemoved", &[DELETE_ROLES], s.alerts_role().into_iter().collect());
         }
         Command::Destroy => {
@@ -557,7 +557,10 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
             }
             p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
-            p.grant("DeleteAlertTopics", &[DELETE_TOPICS, optional(alert_subscribers, UNSUBSCRIBE)], s.alert_topics());
+            p.grant("DeleteAlertTopics", &[DELETE_TOPICS], s.alert_topics());
+            if alert_subscribers && !s.alert_topics().is_empty() {
+                p.grant("UnsubscribeAlerts", &[UNSUBSCRIBE], vec!["*".to_string()]);
+            }
             p.grant("DeletePipelineRoles", &[DELETE_ROLES], s.owned_roles());
         }
     }
@@ -872,8 +875,14 @@ clusters = ["*"]
                     let sid = s["Sid"].as_str().unwrap();
                     let resources = list(&s["Resource"]);
                     // Actions without resource-level permissions: discovery, and creating a key.
-                    let unscoped =
-                        ["DiscoverAccountAndClusters", "CreatePipelineKeys", "UnsubscribeConsumer"].contains(&sid);
+                    let unscoped = [
+                        "DiscoverAccountAndClusters",
+                        "CreatePipelineKeys",
+                        "UnsubscribeConsumer",
+                        "UnsubscribeAlerts",
+                        "UnsubscribeAlertsWhenRemoved",
+                    ]
+                    .contains(&sid);
                     if unscoped {
                         assert_eq!(resources, ["*"], "only actions without resource-level permissions use *");
                     }
