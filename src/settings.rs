@@ -29,7 +29,11 @@ impl GlobalSettings {
     pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
         GlobalSettings {
             config: args.config.clone(),
-            connection: ConnectionSettings { endpoint_url: args.endpoint_url.clone(), profile: args.profile.clone() },
+            connection: ConnectionSettings {
+                endpoint_url: args.endpoint_url.clone(),
+                profile: args.profile.clone(),
+                max_concurrency: args.max_concurrency,
+            },
             verbosity: match (args.quiet, args.verbose) {
                 (true, _) => Verbosity::Quiet,
                 (false, 0) => Verbosity::Normal,

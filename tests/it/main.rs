@@ -17,5 +17,6 @@ mod moto;
 mod parliament;
 mod plan;
 mod policy;
+mod quotas;
 mod security;
 mod support;
