@@ -43,6 +43,10 @@ pub struct GlobalArgs {
     /// No colour, even on a terminal (NO_COLOR works too)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// AWS calls in flight at once (default 16), for accounts with raised API quotas; each operation's rate
+    /// stays paced by AWS's default quotas
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub max_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

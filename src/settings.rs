@@ -33,6 +33,7 @@ impl GlobalSettings {
                 endpoint_url: args.endpoint_url.clone(),
                 profile: args.profile.clone(),
                 s3_path_style: args.s3_path_style,
+                max_concurrency: args.max_concurrency,
             },
             verbosity: match (args.quiet, args.verbose) {
                 (true, _) => Verbosity::Quiet,

@@ -8,7 +8,8 @@ use eksaudit_test_support::Moto;
 
 use crate::support::Workdir;
 
-const SPEC: &str = r#"
+/// Every cluster of two regions (shared with `quotas.rs`).
+pub(crate) const SPEC: &str = r#"
 [pipeline]
 name = "eks-audit"
 

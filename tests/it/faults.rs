@@ -366,3 +366,21 @@ async fn iam_propagation_for_a_few_seconds_after_the_roles_are_created_is_waited
     assert_eq!(filter_names(&moto).await, ["eks-audit"]);
     assert_converged(&moto, &w);
 }
+
+#[tokio::test]
+async fn kms_refusing_the_just_created_roles_as_invalid_principals_is_waited_out() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    for fault in Fault::kms_principal_propagation(std::time::Duration::from_secs(3)) {
+        moto.recorder().inject(fault);
+    }
+    let w = Workdir::with_spec(SPEC);
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(moto.recorder().count("CreateKey") > 1, "it had to wait for the roles");
+    let keys = moto.region("us-east-1").kms.list_aliases().send().await.unwrap();
+    let ours: Vec<_> =
+        keys.aliases().iter().filter(|a| a.alias_name().is_some_and(|n| n.contains("eks-audit"))).collect();
+    assert_eq!(ours.len(), 1, "one key, not one per refusal: {ours:?}");
+    assert_converged(&moto, &w);
+}

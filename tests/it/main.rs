@@ -18,5 +18,6 @@ mod order;
 mod parliament;
 mod plan;
 mod policy;
+mod quotas;
 mod security;
 mod support;

@@ -1,8 +1,41 @@
 //! SDK clients, built once from one loaded configuration and shared by every call.
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 
 use crate::calls::CallLogger;
+use crate::pace::{Paced, PacedHttpClient, Pacer, DEFAULT_MAX_CONCURRENCY, GLOBAL};
+
+/// A client of `$sdk` from `$builder`, with the call logger, pacing and the retry partition (see `Aws::extras`).
+macro_rules! client {
+    ($aws:expr, $sdk:ident, $region:expr, $service:literal, $builder:expr) => {{
+        let (paced, partition) = $aws.extras($region, $service);
+        let mut builder = $builder.interceptor(CallLogger).retry_partition(partition);
+        if let Some(paced) = paced {
+            builder = builder.interceptor(paced);
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
+/// The HTTPS client the SDK builds by default (hyper 1 with rustls on aws-lc, proxies from the environment),
+/// built here so pacing can wrap it.
+fn default_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut conn =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
 
 /// How to reach AWS: the CLI's `--endpoint-url` and `--profile`, resolved.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +48,9 @@ pub struct ConnectionSettings {
     /// without wildcard DNS needs (a local emulator, some S3-compatible stores, a proxy). Asked for explicitly,
     /// never inferred from the endpoint: AWS itself is reached by virtual host, as the SDK does by default.
     pub s3_path_style: bool,
+    /// Calls in flight at once (`--max-concurrency`), for accounts with raised quotas; the default is
+    /// `pace::DEFAULT_MAX_CONCURRENCY`. The rate of each operation stays paced by the quota table.
+    pub max_concurrency: Option<usize>,
 }
 
 /// Account-wide clients and the shared configuration regional clients are built from.
@@ -25,6 +61,9 @@ pub struct Aws {
     s3_path_style: bool,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    /// Paces every call by the quota table; `None` for the clients tests set up with (not paced).
+    pacer: Option<Arc<Pacer>>,
+    max_concurrency: usize,
 }
 
 /// The clients of one region.
@@ -48,10 +87,19 @@ impl Aws {
         // More attempts than the SDK's default 3: a large account throttles plan's concurrent reads, and a
         // throttled-out read is a resource that cannot be checked.
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE win, as everywhere in the SDK.
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
+        // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE win, as everywhere in the SDK (throttling included).
+        let sdk_default_retry =
+            std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none();
+        if sdk_default_retry {
             loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
         }
+        // A paced request waits for its token after the SDK made its body, which the upload half of stalled-stream
+        // protection would take for a stalled upload (eksaudit uploads nothing large; downloads stay protected).
+        loader = loader.stalled_stream_protection(
+            aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        );
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -64,21 +112,50 @@ impl Aws {
         } else {
             base
         };
-        Aws::from_config(base, settings.s3_path_style)
+        let max_concurrency = settings.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY).max(1);
+        let pacer = Arc::new(Pacer::new(max_concurrency, sdk_default_retry));
+        let inner = base.http_client().unwrap_or_else(default_https_client);
+        let base = base.into_builder().http_client(PacedHttpClient { inner, pacer: Arc::clone(&pacer) }).build();
+        Aws::build(base, settings.s3_path_style, Some(pacer), max_concurrency)
+    }
+
+    /// Calls in flight at once.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
     }
 
     /// Clients from an already built configuration (tests build one with static credentials).
     pub fn from_config(base: SdkConfig, s3_path_style: bool) -> Aws {
-        Aws {
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&base).interceptor(CallLogger).build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&base).interceptor(CallLogger).build(),
-            ),
+        Aws::build(base, s3_path_style, None, DEFAULT_MAX_CONCURRENCY)
+    }
+
+    fn build(base: SdkConfig, s3_path_style: bool, pacer: Option<Arc<Pacer>>, max_concurrency: usize) -> Aws {
+        let iam_builder = aws_sdk_iam::config::Builder::from(&base);
+        let sts_builder = aws_sdk_sts::config::Builder::from(&base);
+        let mut aws = Aws {
+            iam: aws_sdk_iam::Client::from_conf(iam_builder.clone().build()),
+            sts: aws_sdk_sts::Client::from_conf(sts_builder.clone().build()),
             base,
             s3_path_style,
-        }
+            pacer,
+            max_concurrency,
+        };
+        // IAM's quotas are global (it is called through one region).
+        aws.iam = client!(aws, aws_sdk_iam, GLOBAL, "iam", iam_builder);
+        aws.sts = client!(aws, aws_sdk_sts, GLOBAL, "sts", sts_builder);
+        aws
+    }
+
+    /// The interceptors and retry partition every client gets: the call logger, and pacing (when on) by
+    /// `region` and the service's signing name.
+    fn extras(&self, region: &str, service: &'static str) -> (Option<Paced>, RetryPartition) {
+        let paced = self.pacer.as_ref().map(|p| Paced { pacer: Arc::clone(p), region: region.to_string(), service });
+        // No retry quota: the standard strategy's shared token bucket stops retrying once many calls were
+        // throttled, which pacing makes the normal way to wait rather than a sign of an outage.
+        let partition = RetryPartition::custom(format!("eksaudit-{service}-{region}"))
+            .token_bucket(TokenBucket::unlimited())
+            .build();
+        (paced, partition)
     }
 
     pub fn iam(&self) -> &aws_sdk_iam::Client {
@@ -92,34 +169,29 @@ impl Aws {
     /// Clients for one region, sharing the loaded credentials and HTTP client.
     pub fn region(&self, name: &str) -> RegionClients {
         let config = self.base.to_builder().region(Region::new(name.to_string())).build();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(self.s3_path_style)
-            .interceptor(CallLogger)
-            .build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.s3_path_style);
         RegionClients {
             region: name.to_string(),
-            eks: aws_sdk_eks::Client::from_conf(
-                aws_sdk_eks::config::Builder::from(&config).interceptor(CallLogger).build(),
+            eks: client!(self, aws_sdk_eks, name, "eks", aws_sdk_eks::config::Builder::from(&config)),
+            s3: client!(self, aws_sdk_s3, name, "s3", s3_config),
+            sns: client!(self, aws_sdk_sns, name, "sns", aws_sdk_sns::config::Builder::from(&config)),
+            firehose: client!(
+                self,
+                aws_sdk_firehose,
+                name,
+                "firehose",
+                aws_sdk_firehose::config::Builder::from(&config)
             ),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&config).interceptor(CallLogger).build(),
+            logs: client!(
+                self,
+                aws_sdk_cloudwatchlogs,
+                name,
+                "logs",
+                aws_sdk_cloudwatchlogs::config::Builder::from(&config)
             ),
-            firehose: aws_sdk_firehose::Client::from_conf(
-                aws_sdk_firehose::config::Builder::from(&config).interceptor(CallLogger).build(),
-            ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(CallLogger).build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&config).interceptor(CallLogger).build(),
-            ),
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(&config).interceptor(CallLogger).build(),
-            ),
-            lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(&config).interceptor(CallLogger).build(),
-            ),
+            sqs: client!(self, aws_sdk_sqs, name, "sqs", aws_sdk_sqs::config::Builder::from(&config)),
+            kms: client!(self, aws_sdk_kms, name, "kms", aws_sdk_kms::config::Builder::from(&config)),
+            lambda: client!(self, aws_sdk_lambda, name, "lambda", aws_sdk_lambda::config::Builder::from(&config)),
         }
     }
 }

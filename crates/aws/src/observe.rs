@@ -21,9 +21,6 @@ use crate::kinds::{
 use crate::shared::{optional, owned_by, unknown};
 use crate::{Aws, RegionClients};
 
-/// Reads in flight at once: enough to hide latency, few enough not to be throttled.
-const CONCURRENT_READS: usize = 16;
-
 /// The read task of one desired resource, by its kind; `None` for a kind read together with another (the
 /// notification with its bucket, a cluster's log group and the alerts filter with the pipeline's filter, the
 /// permission with its function, the alerts subscriptions all at once per region) and for a regional resource
@@ -138,7 +135,7 @@ pub async fn observe(
         }
     }
 
-    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(CONCURRENT_READS).collect().await;
+    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(aws.max_concurrency()).collect().await;
     let mut observed = ObservedState { account: account.to_string(), ..Default::default() };
     for f in found {
         observed.resources.extend(f.resources);
@@ -232,7 +229,7 @@ pub async fn observe_former(
             }
         }));
     }
-    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(CONCURRENT_READS).collect().await;
+    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(crate::pace::DEFAULT_MAX_CONCURRENCY).collect().await;
     for f in found {
         observed.resources.extend(f.resources);
         observed.stale.extend(f.stale);

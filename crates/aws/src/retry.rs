@@ -137,6 +137,12 @@ pub(crate) fn policy_not_propagated(e: &Error) -> bool {
         || m.contains("Unable to validate the following destination configurations")
 }
 
+/// KMS's words while a principal its key policy names (a role just created) has not propagated yet; Terraform's
+/// AWS provider retries the same for its IAM propagation timeout.
+pub(crate) fn kms_principal_not_propagated(e: &Error) -> bool {
+    is_code(e, &["MalformedPolicyDocumentException"]) && e.message().contains("invalid principals")
+}
+
 /// CloudWatch Logs' words until the stream is ACTIVE and the role has propagated.
 pub(crate) fn test_message_not_delivered(e: &Error) -> bool {
     // A Lambda destination: its permission for CloudWatch Logs is not visible everywhere yet.

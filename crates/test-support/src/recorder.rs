@@ -8,6 +8,10 @@
 //! speaks) for its first N calls, or rewrite its successful answers, to produce what moto cannot: throttling, IAM
 //! propagation delays, a Firehose stream that fails to create.
 //!
+//! With [`Recorder::enable_quotas`] it also enforces AWS's request-rate quotas: a token bucket per account,
+//! region and operation (or operation class), from `eksaudit_aws::quotas`' table, answering an over-quota call
+//! with the service's own throttling error. This emulates AWS; product code only paces itself by the table.
+//!
 //! It also papers over the places where moto answers differently from AWS, so product code never has to:
 //! - GetBucketNotificationConfiguration on a bucket without one: moto answers an empty body, AWS an empty
 //!   `<NotificationConfiguration/>` document (the Rust SDK rejects the empty body).
@@ -21,6 +25,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use eksaudit_aws::quotas;
 
 /// One call the product made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +146,20 @@ impl Fault {
         ]
     }
 
+    /// IAM propagation as KMS sees it: for `window` after a role is created, a key policy naming it is refused.
+    pub fn kms_principal_propagation(window: Duration) -> Vec<Fault> {
+        let refuse = |operation: &str| {
+            Fault::error(
+                operation,
+                400,
+                "MalformedPolicyDocumentException",
+                "Policy contains a statement with one or more invalid principals.",
+            )
+            .within(window, "CreateRole")
+        };
+        vec![refuse("CreateKey"), refuse("PutKeyPolicy")]
+    }
+
     /// Only the first `n` matching calls (every call when not set).
     pub fn times(mut self, n: usize) -> Fault {
         self.remaining = Some(n);
@@ -183,6 +203,49 @@ struct Shared {
     eks_updates: HashMap<String, EksUpdate>,
     /// How many calls each kind of fault answered: its HTTP status, `throttle`, `drop`, `rewrite`.
     fired: HashMap<String, usize>,
+    /// The quota model, when enabled: the scale applied to the table, and the buckets by key.
+    quota_scale: Option<f64>,
+    buckets: HashMap<QuotaKey, TokenBucket>,
+    throttled: usize,
+}
+
+/// One quota bucket: account (access key), region, service and bucket (operation or class).
+type QuotaKey = (String, String, String, quotas::Bucket);
+
+/// A token bucket: `capacity` tokens, refilled at `rate` per second; each call takes one.
+#[derive(Debug, Clone)]
+struct TokenBucket {
+    tokens: f64,
+    capacity: f64,
+    rate: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, capacity: f64, now: Instant) -> TokenBucket {
+        TokenBucket { tokens: capacity, capacity, rate, at: now }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.capacity);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The credential scope of a SigV4 `Authorization` header: access key, region, service.
+fn credential_scope(authorization: &str) -> Option<(String, String, String)> {
+    let credential = authorization.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let mut parts = credential.split('/');
+    let key = parts.next()?.to_string();
+    let _date = parts.next()?;
+    Some((key, parts.next()?.to_string(), parts.next()?.to_string()))
 }
 
 /// How an EKS update ends.
@@ -283,6 +346,28 @@ impl Shared {
         (latency, chosen)
     }
 
+    /// Whether the quota model lets this call through (always, when it is off). REST calls (S3, EKS, Lambda) are
+    /// named by method and path here, so they draw from their service's class bucket.
+    fn within_quota(&mut self, authorization: Option<&str>, call: &Call) -> bool {
+        let Some(scale) = self.quota_scale else { return true };
+        let Some((account, region, service)) = authorization.and_then(credential_scope) else { return true };
+        let class = if call.write { quotas::Class::Write } else { quotas::Class::Read };
+        let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
+        let (bucket, quota) = quotas::quota(&service, named, class);
+        let now = Instant::now();
+        let rate = quota.per_second * scale;
+        let capacity = (quota.burst * scale).max(1.0);
+        let ok = self
+            .buckets
+            .entry((account, region, service, bucket))
+            .or_insert_with(|| TokenBucket::new(rate, capacity, now))
+            .take(now);
+        if !ok {
+            self.throttled += 1;
+        }
+        ok
+    }
+
     fn use_rewrite(&mut self, operation: &str) {
         let rewrite = self.faults.iter_mut().find(|f| f.names(operation) && matches!(f.kind, FaultKind::Rewrite(_)));
         if let Some(n) = rewrite.and_then(|f| f.remaining.as_mut()) {
@@ -336,6 +421,20 @@ impl Recorder {
         self.shared.lock().expect("recorder state").eks_script = script;
     }
 
+    /// Turns on the quota model: every call draws from its bucket (account, region, operation or class) of
+    /// `eksaudit_aws::quotas`, at `scale` × AWS's default (1.0: the real quotas; below 1, a tighter account, for
+    /// heavy throttling in a short test). An over-quota call is answered with the service's throttling error.
+    pub fn enable_quotas(&self, scale: f64) {
+        let mut state = self.state();
+        state.quota_scale = Some(scale);
+        state.buckets.clear();
+    }
+
+    /// How many calls the quota model has throttled since it was enabled or reset.
+    pub fn throttled(&self) -> usize {
+        self.state().throttled
+    }
+
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);
     }
@@ -385,7 +484,9 @@ impl Recorder {
     }
 
     pub fn reset(&self) {
-        self.state().calls.clear();
+        let mut state = self.state();
+        state.calls.clear();
+        state.throttled = 0;
     }
 }
 
@@ -821,10 +922,12 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
             .collect(),
         body: body.clone(),
     };
-    let (latency, fault) = {
+    let (latency, fault, within_quota) = {
         let mut state = shared.lock().expect("recorder state");
+        let within_quota = state.within_quota(header(&head, "authorization"), &call);
         state.calls.push((call, request));
-        state.faults_for(&operation)
+        let (latency, fault) = state.faults_for(&operation);
+        (latency, fault, within_quota)
     };
     if !latency.is_zero() {
         thread::sleep(latency);
@@ -834,6 +937,9 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         let _ = client_w.shutdown(std::net::Shutdown::Both);
         Ok(())
     };
+    if !within_quota {
+        return answer(&mut client_w, throttle_response(&target, amz_target, query_api));
+    }
     let mut rewrite = None;
     match fault {
         Some(FaultKind::Error { status, code, message }) => {
@@ -960,6 +1066,34 @@ mod tests {
         assert!(state.faults_for("PutSubscriptionFilter").1.is_some());
         state.succeeded.insert("CreateRole".into(), Instant::now() - Duration::from_secs(61));
         assert!(state.faults_for("CreateDeliveryStream").1.is_none(), "propagated");
+    }
+
+    #[test]
+    fn quotas_are_token_buckets_per_account_region_and_operation() {
+        let auth = |region: &str, service: &str| {
+            format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host")
+        };
+        let describe = Call { operation: "DescribeSubscriptionFilters".into(), write: false };
+        let mut state = Shared::default();
+        assert!((0..100).all(|_| state.within_quota(Some(&auth("eu-west-1", "logs")), &describe)), "off");
+        state.quota_scale = Some(1.0);
+        // 5 per second with a burst of 5: the sixth call at once is throttled, in this region only.
+        let passed = (0..6).filter(|_| state.within_quota(Some(&auth("eu-west-1", "logs")), &describe)).count();
+        assert_eq!(passed, 5);
+        assert!(state.within_quota(Some(&auth("us-east-1", "logs")), &describe));
+        let other = Call { operation: "DescribeLogGroups".into(), write: false };
+        assert!(state.within_quota(Some(&auth("eu-west-1", "logs")), &other), "another operation's bucket");
+        assert_eq!(state.throttled, 1);
+        // REST calls share their class's bucket: EKS writes at 2 per second.
+        let update = Call { operation: "POST /clusters/a/update-config".into(), write: true };
+        let passed = (0..3).filter(|_| state.within_quota(Some(&auth("eu-west-1", "eks")), &update)).count();
+        assert_eq!(passed, 2);
+        std::thread::sleep(Duration::from_millis(550));
+        assert!(state.within_quota(Some(&auth("eu-west-1", "eks")), &update), "refilled");
+        assert_eq!(
+            credential_scope(&auth("eu-west-1", "logs")),
+            Some(("testing".into(), "eu-west-1".into(), "logs".into()))
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
 use serde_json::{json, Value};
 
 use super::{Context, Found, Target, Task};
+use crate::retry::{kms_principal_not_propagated, retry, Budget};
 use crate::shared::{build_error, field, optional, policy_value, Call, Named};
 use crate::{Error, ErrorKind, RegionClients};
 
@@ -73,23 +74,27 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     let all_fields = ALL_FIELDS.map(String::from);
     let alias = d.name.as_str();
     if key_id(c, alias).await?.is_some() {
-        return converge(c, d, &all_fields, &owner_tags).await;
+        return converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await;
     }
     let orphan = orphan_key(c, alias, pipeline).await?;
     let id = match &orphan {
         Some(id) => id.clone(),
         None => {
-            let created = c
-                .kms
-                .create_key()
-                .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
-                .key_usage(kt::KeyUsageType::EncryptDecrypt)
-                .key_spec(kt::KeySpec::SymmetricDefault)
-                .policy(field(d, "policy").to_string())
-                .set_tags(Some(tags(&owner_tags)?))
-                .send()
-                .call("kms:CreateKey", alias)
-                .await?;
+            // The policy names roles just created: KMS refuses them until IAM has propagated.
+            let key_tags = tags(&owner_tags)?;
+            let created = retry(cx.budgets.iam_propagation, kms_principal_not_propagated, || async {
+                c.kms
+                    .create_key()
+                    .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
+                    .key_usage(kt::KeyUsageType::EncryptDecrypt)
+                    .key_spec(kt::KeySpec::SymmetricDefault)
+                    .policy(field(d, "policy").to_string())
+                    .set_tags(Some(key_tags.clone()))
+                    .send()
+                    .call("kms:CreateKey", alias)
+                    .await
+            })
+            .await?;
             created
                 .key_metadata()
                 .map(|m| m.key_id().to_string())
@@ -100,7 +105,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     match aliased {
         Ok(_) if orphan.is_none() => enable_rotation(c, alias, &id).await,
         // An adopted key may predate today's policy or tags: converge all of it.
-        Ok(_) => converge(c, d, &all_fields, &owner_tags).await,
+        Ok(_) => converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await,
         // Another apply of the same spec aliased a key first. If that is not the one we hold, ours was never
         // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
         Err(e) if e.code() == Some("AlreadyExistsException") => {
@@ -113,7 +118,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
                     .call("kms:ScheduleKeyDeletion", alias)
                     .await?;
             }
-            converge(c, d, &all_fields, &owner_tags).await
+            converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await
         }
         Err(e) => Err(e),
     }
@@ -155,7 +160,7 @@ async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(),
 
 /// Update and replace alike: the changed fields converged in place.
 pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
-    converge(t.clients()?, t.desired()?, &t.changed(), &cx.tags()).await
+    converge(t.clients()?, t.desired()?, &t.changed(), &cx.tags(), cx.budgets.iam_propagation).await
 }
 
 /// Converges the given fields. A key pending deletion (a destroy, then an apply within the window) is recovered
@@ -165,6 +170,7 @@ async fn converge(
     d: &DesiredResource,
     fields: &[String],
     owner_tags: &BTreeMap<String, String>,
+    propagation: Budget,
 ) -> Result<(), Error> {
     let alias = d.name.as_str();
     let Some((id, state)) = key_id(c, alias).await? else {
@@ -179,13 +185,17 @@ async fn converge(
         kms.enable_key().key_id(&id).send().call("kms:EnableKey", alias).await?;
     }
     if has("policy") {
-        kms.put_key_policy()
-            .key_id(&id)
-            .policy_name("default")
-            .policy(field(d, "policy").to_string())
-            .send()
-            .call("kms:PutKeyPolicy", alias)
-            .await?;
+        // The policy names roles just created: KMS refuses them until IAM has propagated.
+        retry(propagation, kms_principal_not_propagated, || async {
+            kms.put_key_policy()
+                .key_id(&id)
+                .policy_name("default")
+                .policy(field(d, "policy").to_string())
+                .send()
+                .call("kms:PutKeyPolicy", alias)
+                .await
+        })
+        .await?;
     }
     // A key enabled again gets its rotation back.
     if has("rotation") || (has("state") && state != "Enabled") {

@@ -1,0 +1,297 @@
+//! Staying under AWS's request-rate quotas by ourselves: every call eksaudit sends waits for a token of its
+//! bucket (region, service, operation or class, from `quotas.rs`' table) before it goes out, retries included;
+//! a throttled answer halves that bucket's rate for a while (it recovers by a twentieth of the quota on each
+//! success), and throttling is retried for as long as [`THROTTLE_BUDGET`], not for the SDK's few attempts.
+//!
+//! Three pieces, all SDK extension points: an interceptor ([`Paced`]) names each request's bucket (as a request
+//! extension), sees throttled answers and lets the SDK's standard retry go on past its attempts while the budget
+//! lasts; an HTTP client wrapper ([`PacedHttpClient`]) waits for the bucket's token and for a slot among
+//! `--max-concurrency` calls in flight; the [`Pacer`] holds the buckets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime::client::retries::classifiers::run_classifiers_on_ctx;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::retry::{ErrorKind, RetryConfig};
+use tokio::sync::Semaphore;
+
+use crate::quotas::{self, Bucket, Class};
+
+/// How long one call keeps retrying throttled answers (each retry waits its backoff and its token first).
+pub const THROTTLE_BUDGET: Duration = Duration::from_secs(600);
+
+/// Calls in flight at once, unless `--max-concurrency` says otherwise.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+
+/// The share of a quota eksaudit uses: a margin for clocks and for the order calls arrive in.
+const MARGIN: f64 = 0.9;
+
+/// How often the same service and region are reported throttled.
+const NOTICE_EVERY: Duration = Duration::from_secs(5);
+
+/// The region of global services' buckets (IAM, STS).
+pub(crate) const GLOBAL: &str = "global";
+
+type Key = (String, &'static str, Bucket);
+
+#[derive(Debug)]
+struct Slot {
+    tokens: f64,
+    capacity: f64,
+    quota: f64,
+    /// The share of the quota used now: 1 until AWS throttles, then halved, recovering on success.
+    factor: f64,
+    at: Instant,
+}
+
+impl Slot {
+    fn rate(&self) -> f64 {
+        self.quota * self.factor
+    }
+
+    /// Takes a token, going into debt when there is none; returns how long to wait for it.
+    fn reserve(&mut self, now: Instant) -> Duration {
+        let rate = self.rate();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(self.capacity);
+        self.at = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / rate)
+        }
+    }
+}
+
+/// The buckets of one run, shared by every client.
+#[derive(Debug)]
+pub struct Pacer {
+    slots: Mutex<HashMap<Key, Slot>>,
+    in_flight: Semaphore,
+    /// Retry throttling past the SDK's attempts (off when the user set `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE`:
+    /// theirs win, as everywhere in the SDK).
+    retry_throttling: bool,
+    noticed: Mutex<HashMap<(String, &'static str), Instant>>,
+}
+
+impl Pacer {
+    pub fn new(max_concurrency: usize, retry_throttling: bool) -> Pacer {
+        Pacer {
+            slots: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(max_concurrency.max(1)),
+            retry_throttling,
+            noticed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_slot<T>(&self, ticket: &Ticket, f: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (ticket.region.clone(), ticket.service, ticket.bucket.clone());
+        let slot = slots.entry(key).or_insert_with(|| Slot {
+            tokens: (ticket.quota.burst * MARGIN).max(1.0),
+            capacity: (ticket.quota.burst * MARGIN).max(1.0),
+            quota: ticket.quota.per_second * MARGIN,
+            factor: 1.0,
+            at: Instant::now(),
+        });
+        f(slot)
+    }
+
+    /// Waits until the call may go out.
+    async fn wait(&self, ticket: &Ticket) {
+        let delay = self.with_slot(ticket, |s| s.reserve(Instant::now()));
+        if !delay.is_zero() {
+            tracing::trace!(service = ticket.service, region = %ticket.region, delay_ms = delay.as_millis() as u64, "pacing");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn throttled(&self, ticket: &Ticket) {
+        self.with_slot(ticket, |s| s.factor = (s.factor * 0.5).max(0.05));
+        let now = Instant::now();
+        let mut noticed = self.noticed.lock().unwrap_or_else(|e| e.into_inner());
+        let last = noticed.entry((ticket.region.clone(), ticket.service)).or_insert(now - NOTICE_EVERY);
+        if now.duration_since(*last) >= NOTICE_EVERY {
+            *last = now;
+            tracing::info!("throttled by {} in {}, waiting", quotas::service_title(ticket.service), ticket.region);
+        }
+    }
+
+    fn succeeded(&self, ticket: &Ticket) {
+        self.with_slot(ticket, |s| s.factor = (s.factor + 0.05).min(1.0));
+    }
+}
+
+/// A request's bucket, carried from the interceptor to the HTTP client as a request extension.
+#[derive(Debug, Clone)]
+struct Ticket {
+    region: String,
+    service: &'static str,
+    bucket: Bucket,
+    quota: quotas::Quota,
+}
+
+/// When the call (all its attempts) started.
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The interceptor of one client: its region and service (the signing name, as the quota table keys it).
+#[derive(Debug, Clone)]
+pub(crate) struct Paced {
+    pub pacer: Arc<Pacer>,
+    pub region: String,
+    pub service: &'static str,
+}
+
+impl Paced {
+    fn ticket(&self, cfg: &ConfigBag) -> Ticket {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_string()).unwrap_or_default();
+        let (bucket, quota) = quotas::quota(self.service, Some(&operation), Class::of(&operation));
+        Ticket { region: self.region.clone(), service: self.service, bucket, quota }
+    }
+}
+
+impl Intercept for Paced {
+    fn name(&self) -> &'static str {
+        "eksaudit-pacing"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().add_extension(self.ticket(cfg));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let ticket = self.ticket(cfg);
+        let action = run_classifiers_on_ctx(components.retry_classifiers(), context.inner());
+        let throttled = matches!(
+            action,
+            RetryAction::RetryIndicated(RetryReason::RetryableError { kind: ErrorKind::ThrottlingError, .. })
+        );
+        if !throttled {
+            if !context.inner().is_failed() {
+                self.pacer.succeeded(&ticket);
+            }
+            return Ok(());
+        }
+        self.pacer.throttled(&ticket);
+        // Throttling is AWS asking to slow down, not a failure: let the SDK's standard retry (its backoff, then
+        // our token) go on past its attempts while the budget lasts.
+        let within =
+            self.pacer.retry_throttling && cfg.load::<Started>().is_some_and(|s| s.0.elapsed() < THROTTLE_BUDGET);
+        let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts()).unwrap_or(1);
+        if let Some(retry) = cfg.load::<RetryConfig>().cloned() {
+            if within && attempts >= retry.max_attempts() {
+                cfg.interceptor_state().store_put(retry.with_max_attempts(attempts + 1));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The HTTP client every paced SDK client sends through: it waits for the request's token and a slot among the
+/// calls in flight, then sends with the wrapped client.
+#[derive(Debug, Clone)]
+pub(crate) struct PacedHttpClient {
+    pub inner: SharedHttpClient,
+    pub pacer: Arc<Pacer>,
+}
+
+impl HttpClient for PacedHttpClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            pacer: Arc::clone(&self.pacer),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    pacer: Arc<Pacer>,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let ticket = request.extension::<Ticket>().cloned();
+        let (inner, pacer) = (self.inner.clone(), Arc::clone(&self.pacer));
+        HttpConnectorFuture::new(async move {
+            if let Some(ticket) = &ticket {
+                pacer.wait(ticket).await;
+            }
+            let _slot = pacer.in_flight.acquire().await.ok();
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(operation: &str) -> Ticket {
+        let (bucket, quota) = quotas::quota("logs", Some(operation), Class::of(operation));
+        Ticket { region: "eu-west-1".into(), service: "logs", bucket, quota }
+    }
+
+    #[tokio::test]
+    async fn calls_are_paced_to_the_quota_and_slow_down_when_throttled() {
+        let pacer = Pacer::new(4, true);
+        let t = ticket("DescribeSubscriptionFilters");
+        // 5 per second with a burst of 5, used at 90 %: ten calls take (10 - 4.5) / 4.5 s.
+        let start = Instant::now();
+        for _ in 0..10 {
+            pacer.wait(&t).await;
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(1150) && took < Duration::from_millis(1700), "{took:?}");
+        pacer.throttled(&t);
+        assert!((pacer.with_slot(&t, |s| s.rate()) - 2.25).abs() < 1e-9);
+        for _ in 0..20 {
+            pacer.succeeded(&t);
+        }
+        assert!((pacer.with_slot(&t, |s| s.rate()) - 4.5).abs() < 1e-9, "recovered, never above the quota");
+        // Another operation has its own bucket.
+        let start = Instant::now();
+        pacer.wait(&ticket("DescribeLogGroups")).await;
+        assert!(start.elapsed() < Duration::from_millis(50));
+    }
+}
