@@ -42,7 +42,13 @@ async fn apply_waits_while_the_update_is_in_progress_then_goes_on() {
     let (moto, w) = setup(script(3, EksOutcome::Successful)).await;
     let apply = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(apply.code(), 0, "{}\n{}", apply.stdout(), apply.stderr());
-    assert!(apply.stderr().contains("region.eu-central-1.cluster.prod-1.audit_logging: waiting for EKS to turn audit logging on"), "{}", apply.stderr());
+    assert!(
+        apply
+            .stderr()
+            .contains("region.eu-central-1.cluster.prod-1.audit_logging: waiting for EKS to turn audit logging on"),
+        "{}",
+        apply.stderr()
+    );
     // Three InProgress answers, then Successful: four polls, and the filter only after it.
     assert_eq!(moto.recorder().count("DescribeUpdate"), 4);
     let calls: Vec<String> = moto.recorder().calls().iter().map(|c| c.operation.clone()).collect();

@@ -178,7 +178,8 @@ impl Reconciler<'_> {
             self.step(&notification, &notification_needs, failed, results),
             self.step(&subscription, &subscription_needs, failed, results),
             async {
-                self.step(&log_group, &[], failed, results).await;
+                // Encrypted with the pipeline's key.
+                self.step(&log_group, &[key.as_str()], failed, results).await;
                 self.step(&stream, &[&bucket, "role.firehose", &log_group], failed, results).await;
             }
         );
@@ -186,12 +187,12 @@ impl Reconciler<'_> {
         let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
         stream::iter(clusters)
             .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
-                let (stream, permission) = (stream.clone(), permission.clone());
+                let (stream, permission, key) = (stream.clone(), permission.clone(), key.clone());
                 async move {
                     let at = |what: &str| address::cluster(region, &cluster, what);
                     let (logging, group, filter) = (at("audit_logging"), at("log_group"), at("filter"));
                     self.step(&logging, &[], failed, results).await;
-                    self.step(&group, &[], failed, results).await;
+                    self.step(&group, &[&key], failed, results).await;
                     self.step(&filter, &[&stream, "role.cloudwatch", &group], failed, results).await;
                     // After the pipeline's filter, which has the first claim on the log group's slots.
                     self.step(&at("alerts_filter"), &[&permission, &group, &filter], failed, results).await;
@@ -246,7 +247,7 @@ impl Reconciler<'_> {
         for s in self.alerts_subscriptions(region) {
             self.step(&s, &[&topic], failed, results).await;
         }
-        self.step(&group, &[], failed, results).await;
+        self.step(&group, &[&at("kms_key")], failed, results).await;
         self.step(&function, &[eksaudit_plan::alerts::ROLE_ADDRESS, &topic, &group], failed, results).await;
         self.step(&at("alerts_permission"), &[&function], failed, results).await;
         at("alerts_permission")

@@ -172,6 +172,8 @@ const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagRe
 const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
     &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
 const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
+/// The pipeline's key on a log group eksaudit made before it encrypted them.
+const ENCRYPT_LOG_GROUPS: &[&str] = &["logs:AssociateKmsKey"];
 const ENABLE_AUDIT_LOGGING: &[&str] = &["eks:UpdateClusterConfig", "eks:DescribeUpdate"];
 /// `[alerts]`: the function (and its permission for CloudWatch Logs) read by every command.
 const READ_FUNCTIONS: &[&str] = &["lambda:GetFunction", "lambda:GetPolicy"];
@@ -514,6 +516,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             let mut retained = s.firehose_log_groups(retention);
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
+            if spec.bucket.encrypts_log_groups() {
+                let mut ours = s.firehose_log_groups(all);
+                ours.extend(s.alert_log_groups());
+                p.grant("EncryptPipelineLogGroups", &[ENCRYPT_LOG_GROUPS], ours);
+            }
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
             p.grant(
                 "CreateAndConfigureAlertTopics",
