@@ -348,6 +348,19 @@ async fn the_pipelines_key_encrypts_the_log_groups_it_creates_and_a_plan_after_i
             assert_eq!(log_group_key(&moto, region, group).await.as_deref(), Some(arn.as_str()), "{group} in {region}");
         }
     }
+    // The function's environment too: CreateFunction named the key's ARN (Lambda takes no alias).
+    let created: Vec<Value> = moto
+        .recorder()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.target.split('?').next() == Some("/2015-03-31/functions"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(created.len(), 2, "one function per region");
+    for f in &created {
+        let arn = f["KMSKeyArn"].as_str().expect("KMSKeyArn");
+        assert!(arn.starts_with("arn:aws:kms:") && arn.contains(":key/"), "{arn}");
+    }
     // AWS answers with the key's ARN; the plan names the alias: the same key compares equal.
     assert_in_sync(&moto, &w);
 }

@@ -65,6 +65,17 @@ fn the_key_encrypts_the_log_groups_eksaudit_creates_unless_opted_out() {
         assert_eq!(g.fields["kms_key_id"].compare, crate::Compare::CreateOnly, "EKS's own group is never changed");
     }
 
+    // With [alerts], the function's environment too, and the account may have Lambda use the key (only via Lambda).
+    let with_alerts = desired(&format!("{SPEC}\n[alerts]\nusers = [\"kubernetes-admin\"]\n"));
+    assert_eq!(field(&with_alerts, "region.eu-central-1.alerts_function", "kms_key_arn"), alias);
+    let s = by_sid(&field(&with_alerts, "region.eu-central-1.kms_key", "policy"));
+    let lambda = &s["LambdaEncryptsFunctionEnvironment"];
+    assert_eq!(lambda["Principal"], json!({"AWS": "arn:aws:iam::123456789012:root"}));
+    assert_eq!(lambda["Condition"], json!({"StringEquals": {"kms:ViaService": "lambda.eu-central-1.amazonaws.com"}}));
+    assert!(
+        !by_sid(&field(&d, "region.eu-central-1.kms_key", "policy")).contains_key("LambdaEncryptsFunctionEnvironment")
+    );
+
     for opted_out in [
         SPEC.replace("[[region]]", "[bucket]\nencrypt_log_groups = false\n\n[[region]]"),
         SPEC.replace(

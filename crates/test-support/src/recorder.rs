@@ -14,6 +14,8 @@
 //! - EKS UpdateClusterConfig: moto answers with the cluster, AWS with an update id to wait on; and moto has
 //!   no DescribeUpdate, which the proxy answers itself, as scripted (`EksUpdateScript`: InProgress for some polls,
 //!   then Successful, Failed or Cancelled; ResourceInUse while one runs).
+//! - Lambda's KMSKeyArn (the key of a function's environment): moto drops it; the proxy remembers it and shows it
+//!   in GetFunction and GetFunctionConfiguration, as Lambda does.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -176,6 +178,9 @@ struct Shared {
     /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
     eks_script: EksUpdateScript,
     eks_updates: HashMap<String, EksUpdate>,
+    /// The KMS key each Lambda function's environment is encrypted with, by `<region>/<function name>`: moto takes KMSKeyArn
+    /// on CreateFunction and UpdateFunctionConfiguration but neither keeps nor returns it.
+    function_keys: HashMap<String, String>,
 }
 
 /// How an EKS update ends.
@@ -660,6 +665,79 @@ fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8
     }
 }
 
+/// The function a Lambda REST path names (`/2015-03-31/functions/{name}[/configuration]`), and whether it is the
+/// configuration's path.
+fn lambda_function(target: &str) -> Option<(String, bool)> {
+    let path = target.split('?').next().unwrap_or(target);
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    let mut parts = rest.split('/');
+    let name = parts.next().filter(|n| !n.is_empty())?.to_string();
+    match parts.next() {
+        None => Some((name, false)),
+        Some("configuration") if parts.next().is_none() => Some((name, true)),
+        Some(_) => None,
+    }
+}
+
+/// Lambda's KMSKeyArn, which moto drops: remembered from a successful CreateFunction or
+/// UpdateFunctionConfiguration (an empty one returns the environment to Lambda's own key), forgotten with the
+/// function, shown in GetFunction (`Configuration`) and GetFunctionConfiguration.
+fn emulate_function_key(
+    (method, target, head): (&str, &str, &[String]),
+    request: &[u8],
+    body: &mut Vec<u8>,
+    shared: &Mutex<Shared>,
+) {
+    // Functions of the same name in two regions: the region is the signature's (`.../<region>/lambda/aws4_request`).
+    let region = header(head, "authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .unwrap_or_default()
+        .to_string();
+    let mut state = shared.lock().expect("recorder state");
+    let requested = || serde_json::from_slice::<serde_json::Value>(request).ok();
+    let remember = |state: &mut Shared, name: String, v: &serde_json::Value| match v.get("KMSKeyArn") {
+        Some(serde_json::Value::String(k)) if !k.is_empty() => {
+            state.function_keys.insert(name, k.clone());
+        }
+        Some(_) => {
+            state.function_keys.remove(&name);
+        }
+        None => {}
+    };
+    let path = target.split('?').next().unwrap_or(target);
+    if method == "POST" && path == "/2015-03-31/functions" {
+        if let Some(v) = requested() {
+            let name = format!("{region}/{}", v["FunctionName"].as_str().unwrap_or_default());
+            state.function_keys.remove(&name);
+            remember(&mut state, name, &v);
+        }
+        return;
+    }
+    let Some((name, configuration)) = lambda_function(target) else { return };
+    let name = format!("{region}/{name}");
+    match method {
+        "PUT" if configuration => {
+            if let Some(v) = requested() {
+                remember(&mut state, name, &v);
+            }
+        }
+        "DELETE" if !configuration => {
+            state.function_keys.remove(&name);
+        }
+        "GET" => {
+            let Some(key) = state.function_keys.get(&name) else { return };
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+            let config = if configuration { Some(&mut v) } else { v.get_mut("Configuration") };
+            if let Some(serde_json::Value::Object(config)) = config {
+                config.insert("KMSKeyArn".into(), key.clone().into());
+                *body = v.to_string().into_bytes();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// moto keeps the encryption a stream was created with as given, without the status AWS reports (ENABLED once
 /// the stream is ACTIVE); StartDeliveryStreamEncryption sets it.
 fn emulate_operation(operation: &str, body: &mut Vec<u8>) {
@@ -868,6 +946,10 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     emulate(&method, &target, &mut head, &mut body);
     start_eks_update(&method, &target, &body, shared);
     emulate_operation(&operation, &mut body);
+    // CreateFunction answers 201.
+    if head.first().and_then(|l| l.split(' ').nth(1)).is_some_and(|status| status.starts_with('2')) {
+        emulate_function_key((&method, &target, &request_head), &request_body, &mut body, shared);
+    }
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");
         let added =

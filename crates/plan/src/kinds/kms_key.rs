@@ -114,6 +114,18 @@ fn key_policy(n: &Names<'_>, region: &str) -> Value {
     }
     if n.spec.bucket.encrypt_log_groups {
         statements.push(logs_statement(n, region, &this_key));
+        // The alert function's environment: the account's principals (the operator, as IAM allows it) may have
+        // Lambda encrypt it, grant Lambda its use, and read it back, through Lambda only.
+        if n.spec.alerts.is_some() {
+            statements.push(json!({
+                "Sid": "LambdaEncryptsFunctionEnvironment",
+                "Effect": "Allow",
+                "Principal": {"AWS": n.account_root()},
+                "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:Encrypt"],
+                "Resource": this_key,
+                "Condition": {"StringEquals": {"kms:ViaService": format!("lambda.{region}.amazonaws.com")}}
+            }));
+        }
     }
     statements.push(json!({
         "Sid": "ReaderReadsObjects",
