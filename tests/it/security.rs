@@ -109,7 +109,14 @@ async fn apply_creates_a_rotated_key_per_region_and_encrypts_bucket_topic_and_st
             policy["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
         assert_eq!(
             sids,
-            ["AccountAdministers", "FirehoseWritesObjects", "S3Service", "SnsService", "ReaderReadsObjects"],
+            [
+                "AccountAdministers",
+                "FirehoseWritesObjects",
+                "S3Service",
+                "SnsService",
+                "LogsEncryptsLogGroups",
+                "ReaderReadsObjects"
+            ],
             "exactly these principals, nothing else"
         );
         let firehose = statement(&policy, "FirehoseWritesObjects");
@@ -318,4 +325,56 @@ async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_re
 fn signing_region(request: &eksaudit_test_support::Request) -> String {
     let auth = request.header("authorization").unwrap_or_default();
     auth.split("Credential=").nth(1).and_then(|c| c.split('/').nth(2)).unwrap_or_default().to_string()
+}
+
+/// The key ARN a log group is encrypted with, if any.
+async fn log_group_key(moto: &Moto, region: &str, name: &str) -> Option<String> {
+    let out = moto.region(region).logs.describe_log_groups().log_group_name_prefix(name).send().await.unwrap();
+    let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(name)).expect("the log group");
+    group.kms_key_id().map(str::to_string)
+}
+
+const ALERTS: &str = "\n[alerts]\nusers = [\"kubernetes-admin\"]\n";
+
+#[tokio::test]
+async fn the_pipelines_key_encrypts_the_log_groups_it_creates_and_a_plan_after_is_in_sync() {
+    let moto = Moto::start();
+    let w = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
+    apply(&moto, &w);
+    for region in ["eu-central-1", "us-east-1"] {
+        let (id, ..) = key(&moto, region).await.expect("the pipeline's key");
+        let arn = format!("arn:aws:kms:{region}:{ACCOUNT}:key/{id}");
+        for group in ["/aws/kinesisfirehose/eks-audit", "/aws/lambda/eks-audit-alerts"] {
+            assert_eq!(log_group_key(&moto, region, group).await.as_deref(), Some(arn.as_str()), "{group} in {region}");
+        }
+    }
+    // The function's environment too: CreateFunction named the key's ARN (Lambda takes no alias).
+    let created: Vec<Value> = moto
+        .recorder()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.target.split('?').next() == Some("/2015-03-31/functions"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(created.len(), 2, "one function per region");
+    for f in &created {
+        let arn = f["KMSKeyArn"].as_str().expect("KMSKeyArn");
+        assert!(arn.starts_with("arn:aws:kms:") && arn.contains(":key/"), "{arn}");
+    }
+    // AWS answers with the key's ARN; the plan names the alias: the same key compares equal.
+    assert_in_sync(&moto, &w);
+}
+
+#[tokio::test]
+async fn encrypt_log_groups_false_leaves_log_groups_to_cloudwatch_logs() {
+    let moto = Moto::start();
+    let spec = SPEC.replacen("[[region]]", "[bucket]\nencrypt_log_groups = false\n\n[[region]]", 1);
+    let w = Workdir::with_spec(&format!("{spec}{ALERTS}"));
+    apply(&moto, &w);
+    let (.., policy) = key(&moto, "eu-central-1").await.expect("the pipeline's key");
+    assert!(!policy.to_string().contains("LogsEncryptsLogGroups"), "{policy}");
+    for group in ["/aws/kinesisfirehose/eks-audit", "/aws/lambda/eks-audit-alerts"] {
+        assert_eq!(log_group_key(&moto, "eu-central-1", group).await, None, "{group}");
+    }
+    assert_in_sync(&moto, &w);
 }

@@ -143,10 +143,39 @@ pub async fn observe(
         observed.stale.extend(f.stale);
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    read_own_key_as_alias(spec, account, desired, &mut observed);
     if spec.alerts.is_none() {
         observe_alerts_leftovers(aws, regions, spec, account, &mut observed).await;
     }
     observed
+}
+
+/// The fields that name a KMS key by ARN (log groups, the function's environment key).
+const KEY_FIELDS: [&str; 2] = ["kms_key_id", "kms_key_arn"];
+
+/// CloudWatch Logs and Lambda answer with the key's ARN; the plan names the pipeline's own key by its alias (its
+/// ARN is unknown until it exists). The key observed behind the alias in the same read is shown as the alias, so
+/// an in-sync key compares equal without another call; any other key stays as AWS gave it.
+fn read_own_key_as_alias(spec: &Spec, account: &str, desired: &DesiredState, observed: &mut ObservedState) {
+    if !spec.bucket.owns_key() {
+        return;
+    }
+    let names = eksaudit_plan::Names::new(spec, account);
+    for region in &spec.regions {
+        let r = region.name.as_str();
+        let Some(Observation::Present(key)) = observed.resources.get(&regional(r, RegionalSlot::KmsKey)) else { continue };
+        let Some(id) = key.fields.get("key_id").and_then(Value::as_str) else { continue };
+        let (arn, alias) = (kms_key::arn(r, account, id), names.kms_alias_arn(r));
+        for d in desired.resources.iter().filter(|d| d.region.as_deref() == Some(r)) {
+            if let Some(Observation::Present(o)) = observed.resources.get_mut(&d.address) {
+                for field in KEY_FIELDS {
+                    if o.fields.get(field).and_then(Value::as_str) == Some(arn.as_str()) {
+                        o.fields.insert(field.to_string(), Value::String(alias.clone()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Regions the spec no longer names but the pipeline's CloudWatch Logs role still trusts (its trust policy lists

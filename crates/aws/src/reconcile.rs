@@ -181,7 +181,8 @@ impl Reconciler<'_> {
             self.step(&notification, &notification_needs, failed, results),
             self.step(&subscription, &subscription_needs, failed, results),
             async {
-                self.step(&log_group, &[], failed, results).await;
+                // Encrypted with the pipeline's key.
+                self.step(&log_group, &[key.as_str()], failed, results).await;
                 self.step(&stream, &[&bucket, role(RoleSlot::Firehose), &log_group], failed, results).await;
             }
         );
@@ -189,13 +190,13 @@ impl Reconciler<'_> {
         let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
         stream::iter(clusters)
             .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
-                let (stream, permission) = (stream.clone(), permission.clone());
+                let (stream, permission, key) = (stream.clone(), permission.clone(), key.clone());
                 async move {
                     let at = |slot: ClusterSlot| address::cluster(region, &cluster, slot);
                     let (logging, group, filter) =
                         (at(ClusterSlot::AuditLogging), at(ClusterSlot::LogGroup), at(ClusterSlot::Filter));
                     self.step(&logging, &[], failed, results).await;
-                    self.step(&group, &[], failed, results).await;
+                    self.step(&group, &[&key], failed, results).await;
                     self.step(&filter, &[&stream, role(RoleSlot::Cloudwatch), &group], failed, results).await;
                     // After the pipeline's filter, which has the first claim on the log group's slots.
                     self.step(&at(ClusterSlot::AlertsFilter), &[&permission, &group, &filter], failed, results).await;
@@ -251,7 +252,7 @@ impl Reconciler<'_> {
         for s in self.alerts_subscriptions(region) {
             self.step(&s, &[&topic], failed, results).await;
         }
-        self.step(&group, &[], failed, results).await;
+        self.step(&group, &[&at(RegionalSlot::KmsKey)], failed, results).await;
         self.step(&function, &[role(RoleSlot::Alerts), &topic, &group], failed, results).await;
         self.step(&at(RegionalSlot::AlertsPermission), &[&function], failed, results).await;
         at(RegionalSlot::AlertsPermission)

@@ -124,6 +124,13 @@ impl<'a> Names<'a> {
 
     // SNS and SQS
 
+    /// The key that encrypts the log groups eksaudit creates and the alert function's environment: the pipeline's
+    /// own (by its alias; the aws crate resolves it to the key's ARN, which CloudWatch Logs wants), unless the spec
+    /// opts out (`[bucket] encrypt_log_groups = false`) or brings its own key.
+    pub fn log_group_key(&self, region: &str) -> Option<String> {
+        self.spec.bucket.encrypts_log_groups().then(|| self.kms_alias_arn(region))
+    }
+
     pub fn sns_arn(&self, region: &str, topic: &str) -> String {
         self.regional("sns", region, topic)
     }

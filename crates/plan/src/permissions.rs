@@ -172,6 +172,13 @@ const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagRe
 const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
     &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
 const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
+/// The pipeline's key on a log group eksaudit made before it encrypted them.
+const ENCRYPT_LOG_GROUPS: &[&str] = &["logs:AssociateKmsKey"];
+/// The alert function's environment under the pipeline's key: Lambda decrypts it for GetFunction's caller, and
+/// encrypts it and makes its grant as the caller of CreateFunction and UpdateFunctionConfiguration (the key
+/// policy allows these through Lambda only).
+const READ_FUNCTION_ENVIRONMENTS: &[&str] = &["kms:Decrypt"];
+const ENCRYPT_FUNCTION_ENVIRONMENTS: &[&str] = &["kms:CreateGrant", "kms:Encrypt"];
 const ENABLE_AUDIT_LOGGING: &[&str] = &["eks:UpdateClusterConfig", "eks:DescribeUpdate"];
 /// `[alerts]`: the function (and its permission for CloudWatch Logs) read by every command.
 const READ_FUNCTIONS: &[&str] = &["lambda:GetFunction", "lambda:GetPolicy"];
@@ -435,6 +442,18 @@ impl Policy {
         self.statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}));
     }
 
+    /// Actions no call of eksaudit names, which a service checks against the caller when it uses a key on the
+    /// caller's behalf (Lambda with a function's environment key): listed with the operation that needs them
+    /// ([`crate::kinds::function::ON_THE_CALLERS_BEHALF`]), granted here.
+    fn grant_on_behalf(&mut self, sid: &str, actions: &[&str], resources: Vec<String>) {
+        assert!(actions.iter().all(|a| crate::kinds::function::ON_THE_CALLERS_BEHALF.contains(a)), "{actions:?}");
+        if resources.is_empty() {
+            return;
+        }
+        let resource = if resources.len() == 1 { json!(resources[0]) } else { json!(resources) };
+        self.statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}));
+    }
+
     fn pass_role(&mut self, sid: &str, role: String, service: &str) {
         self.statements.push(json!({
             "Sid": sid,
@@ -472,6 +491,10 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let alert_subscribers = spec.alerts.as_ref().is_some_and(|a| !a.email.is_empty() || !a.https.is_empty());
     p.grant("ReadAlertTopics", &[READ_TOPICS, optional(alert_subscribers, READ_SUBSCRIPTIONS)], s.alert_topics());
     p.grant("ReadAlertFunctions", &[READ_FUNCTIONS], s.alert_functions());
+    let encrypted_environments = spec.alerts.is_some() && spec.bucket.encrypts_log_groups();
+    if encrypted_environments {
+        p.grant_on_behalf("ReadAlertFunctionEnvironments", READ_FUNCTION_ENVIRONMENTS, s.keys());
+    }
     p.grant("ReadAlertFunctionLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.alert_log_groups());
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
     p.grant("ReadPipelineKeys", &[READ_KEYS], s.keys());
@@ -514,6 +537,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             let mut retained = s.firehose_log_groups(retention);
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
+            if spec.bucket.encrypts_log_groups() {
+                let mut ours = s.firehose_log_groups(all);
+                ours.extend(s.alert_log_groups());
+                p.grant("EncryptPipelineLogGroups", &[ENCRYPT_LOG_GROUPS], ours);
+            }
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
             p.grant(
                 "CreateAndConfigureAlertTopics",
@@ -522,6 +550,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             );
             p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
             p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
+            if encrypted_environments {
+                p.grant_on_behalf("EncryptAlertFunctionEnvironments", ENCRYPT_FUNCTION_ENVIRONMENTS, s.keys());
+            }
             // The run that removes [alerts] is made with the policy of the spec that still has it (as for a
             // removed region): it deletes the function, the topic and the role.
             p.grant("DeleteAlertsWhenRemoved", &[DELETE_FUNCTIONS], s.alert_functions());

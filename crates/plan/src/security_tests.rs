@@ -42,6 +42,55 @@ fn by_sid(policy: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// CloudWatch Logs of the key's region uses it only for this account's log groups of that region (the encryption
+/// context AWS binds each use to), and the log groups eksaudit creates name it; `encrypt_log_groups = false` and a
+/// brought key leave both out.
+#[test]
+fn the_key_encrypts_the_log_groups_eksaudit_creates_unless_opted_out() {
+    let d = desired(SPEC);
+    let s = by_sid(&field(&d, "region.eu-central-1.kms_key", "policy"));
+    let logs = &s["LogsEncryptsLogGroups"];
+    assert_eq!(logs["Principal"], json!({"Service": "logs.eu-central-1.amazonaws.com"}));
+    assert_eq!(
+        logs["Condition"],
+        json!({"StringLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-central-1:123456789012:log-group:*"}})
+    );
+    let alias = json!("arn:aws:kms:eu-central-1:123456789012:alias/eks-audit");
+    assert_eq!(field(&d, "region.eu-central-1.firehose_log_group", "kms_key_id"), alias);
+    let cluster_groups: Vec<&DesiredResource> =
+        d.resources.iter().filter(|r| r.address.ends_with(".log_group")).collect();
+    assert!(!cluster_groups.is_empty());
+    for g in cluster_groups {
+        assert_eq!(g.fields["kms_key_id"].value, alias);
+        assert_eq!(g.fields["kms_key_id"].compare, crate::Compare::CreateOnly, "EKS's own group is never changed");
+    }
+
+    // With [alerts], the function's environment too, and the account may have Lambda use the key (only via Lambda).
+    let with_alerts = desired(&format!("{SPEC}\n[alerts]\nusers = [\"kubernetes-admin\"]\n"));
+    assert_eq!(field(&with_alerts, "region.eu-central-1.alerts_function", "kms_key_arn"), alias);
+    let s = by_sid(&field(&with_alerts, "region.eu-central-1.kms_key", "policy"));
+    let lambda = &s["LambdaEncryptsFunctionEnvironment"];
+    assert_eq!(lambda["Principal"], json!({"AWS": "arn:aws:iam::123456789012:root"}));
+    assert_eq!(lambda["Condition"], json!({"StringEquals": {"kms:ViaService": "lambda.eu-central-1.amazonaws.com"}}));
+    assert!(
+        !by_sid(&field(&d, "region.eu-central-1.kms_key", "policy")).contains_key("LambdaEncryptsFunctionEnvironment")
+    );
+
+    for opted_out in [
+        SPEC.replace("[[region]]", "[bucket]\nencrypt_log_groups = false\n\n[[region]]"),
+        SPEC.replace(
+            "[[region]]",
+            "[bucket]\nkms_key_arn = \"arn:aws:kms:eu-central-1:123456789012:key/k\"\n\n[[region]]",
+        ),
+    ] {
+        let d = desired(&opted_out);
+        assert!(d.resources.iter().all(|r| !r.fields.contains_key("kms_key_id")), "{opted_out}");
+        if let Some(key) = d.resources.iter().find(|r| r.address == "region.eu-central-1.kms_key") {
+            assert!(!by_sid(&key.fields["policy"].value).contains_key("LogsEncryptsLogGroups"));
+        }
+    }
+}
+
 #[test]
 fn the_key_policy_names_the_account_the_firehose_role_s3_sns_and_the_reader_and_nothing_else() {
     let d = desired(SPEC);
@@ -49,7 +98,14 @@ fn the_key_policy_names_the_account_the_firehose_role_s3_sns_and_the_reader_and_
     let s = by_sid(&policy);
     assert_eq!(
         s.keys().collect::<Vec<_>>(),
-        ["AccountAdministers", "FirehoseWritesObjects", "ReaderReadsObjects", "S3Service", "SnsService"]
+        [
+            "AccountAdministers",
+            "FirehoseWritesObjects",
+            "LogsEncryptsLogGroups",
+            "ReaderReadsObjects",
+            "S3Service",
+            "SnsService"
+        ]
     );
     let this_key = json!("arn:aws:kms:eu-central-1:123456789012:key/*");
     for (sid, statement) in &s {

@@ -163,6 +163,9 @@ pub struct Bucket {
     pub encryption: Encryption,
     /// Server access logging into a per-region `{bucket}-access-logs` bucket.
     pub access_logging: bool,
+    /// The pipeline's own key (`owns_key`) also encrypts the log groups eksaudit creates: Firehose's error log
+    /// groups, the alert function's, and the cluster log groups it creates when EKS has not.
+    pub encrypt_log_groups: bool,
 }
 
 /// `[bucket] encryption`.
@@ -180,6 +183,11 @@ impl Bucket {
     /// The key the pipeline creates and owns in each region: encryption is KMS and no key was brought.
     pub fn owns_key(&self) -> bool {
         self.encryption == Encryption::SseKms && self.kms_key_arn.is_none()
+    }
+
+    /// Whether the log groups eksaudit creates are encrypted with the pipeline's own key.
+    pub fn encrypts_log_groups(&self) -> bool {
+        self.owns_key() && self.encrypt_log_groups
     }
 }
 

@@ -18,6 +18,9 @@
 //! - EKS UpdateClusterConfig: moto answers with the cluster, AWS with an update id to wait on; and moto has
 //!   no DescribeUpdate, which the proxy answers itself, as scripted (`EksUpdateScript`: InProgress for some polls,
 //!   then Successful, Failed or Cancelled; ResourceInUse while one runs).
+//! - CloudWatch Logs' AssociateKmsKey, which moto lacks: answered here, the key shown in DescribeLogGroups.
+//! - Lambda's KMSKeyArn (the key of a function's environment): moto drops it; the proxy remembers it and shows it
+//!   in GetFunction and GetFunctionConfiguration, as Lambda does.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -201,6 +204,11 @@ struct Shared {
     /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
     eks_script: EksUpdateScript,
     eks_updates: HashMap<String, EksUpdate>,
+    /// The KMS key each Lambda function's environment is encrypted with, by `<region>/<function name>`: moto takes KMSKeyArn
+    /// on CreateFunction and UpdateFunctionConfiguration but neither keeps nor returns it.
+    function_keys: HashMap<String, String>,
+    /// Keys associated with log groups, by `<region>/<log group>`: moto has no AssociateKmsKey.
+    log_group_keys: HashMap<String, String>,
     /// How many calls each kind of fault answered: its HTTP status, `throttle`, `drop`, `rewrite`.
     fired: HashMap<String, usize>,
     /// The quota model, when enabled: the scale applied to the table, and the buckets by key.
@@ -805,6 +813,111 @@ fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8
     }
 }
 
+/// The region a request is signed for (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
+fn signed_region(head: &[String]) -> String {
+    header(head, "authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// CloudWatch Logs' AssociateKmsKey, which moto lacks: the key is remembered for the log group (and answered
+/// here), then shown as `kmsKeyId` in DescribeLogGroups where moto has none.
+fn emulate_log_group_key(operation: &str, head: &[String], request: &[u8], shared: &Mutex<Shared>) -> Option<String> {
+    if operation != "AssociateKmsKey" {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(request).ok()?;
+    let (group, key) = (v["logGroupName"].as_str()?, v["kmsKeyId"].as_str()?);
+    let mut state = shared.lock().expect("recorder state");
+    state.log_group_keys.insert(format!("{}/{group}", signed_region(head)), key.to_string());
+    Some("{}".to_string())
+}
+
+fn with_log_group_keys(head: &[String], body: &mut Vec<u8>, shared: &Mutex<Shared>) {
+    let region = signed_region(head);
+    let state = shared.lock().expect("recorder state");
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+    let Some(groups) = v.get_mut("logGroups").and_then(|g| g.as_array_mut()) else { return };
+    for g in groups {
+        let name = g["logGroupName"].as_str().unwrap_or_default().to_string();
+        if let (Some(key), Some(g)) = (state.log_group_keys.get(&format!("{region}/{name}")), g.as_object_mut()) {
+            g.entry("kmsKeyId").or_insert_with(|| key.clone().into());
+        }
+    }
+    *body = v.to_string().into_bytes();
+}
+
+/// The function a Lambda REST path names (`/2015-03-31/functions/{name}[/configuration]`), and whether it is the
+/// configuration's path.
+fn lambda_function(target: &str) -> Option<(String, bool)> {
+    let path = target.split('?').next().unwrap_or(target);
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    let mut parts = rest.split('/');
+    let name = parts.next().filter(|n| !n.is_empty())?.to_string();
+    match parts.next() {
+        None => Some((name, false)),
+        Some("configuration") if parts.next().is_none() => Some((name, true)),
+        Some(_) => None,
+    }
+}
+
+/// Lambda's KMSKeyArn, which moto drops: remembered from a successful CreateFunction or
+/// UpdateFunctionConfiguration (an empty one returns the environment to Lambda's own key), forgotten with the
+/// function, shown in GetFunction (`Configuration`) and GetFunctionConfiguration.
+fn emulate_function_key(
+    (method, target, head): (&str, &str, &[String]),
+    request: &[u8],
+    body: &mut Vec<u8>,
+    shared: &Mutex<Shared>,
+) {
+    // Functions of the same name in two regions: the region is the signature's.
+    let region = signed_region(head);
+    let mut state = shared.lock().expect("recorder state");
+    let requested = || serde_json::from_slice::<serde_json::Value>(request).ok();
+    let remember = |state: &mut Shared, name: String, v: &serde_json::Value| match v.get("KMSKeyArn") {
+        Some(serde_json::Value::String(k)) if !k.is_empty() => {
+            state.function_keys.insert(name, k.clone());
+        }
+        Some(_) => {
+            state.function_keys.remove(&name);
+        }
+        None => {}
+    };
+    let path = target.split('?').next().unwrap_or(target);
+    if method == "POST" && path == "/2015-03-31/functions" {
+        if let Some(v) = requested() {
+            let name = format!("{region}/{}", v["FunctionName"].as_str().unwrap_or_default());
+            state.function_keys.remove(&name);
+            remember(&mut state, name, &v);
+        }
+        return;
+    }
+    let Some((name, configuration)) = lambda_function(target) else { return };
+    let name = format!("{region}/{name}");
+    match method {
+        "PUT" if configuration => {
+            if let Some(v) = requested() {
+                remember(&mut state, name, &v);
+            }
+        }
+        "DELETE" if !configuration => {
+            state.function_keys.remove(&name);
+        }
+        "GET" => {
+            let Some(key) = state.function_keys.get(&name) else { return };
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+            let config = if configuration { Some(&mut v) } else { v.get_mut("Configuration") };
+            if let Some(serde_json::Value::Object(config)) = config {
+                config.insert("KMSKeyArn".into(), key.clone().into());
+                *body = v.to_string().into_bytes();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// moto keeps the encryption a stream was created with as given, without the status AWS reports (ENABLED once
 /// the stream is ACTIVE); StartDeliveryStreamEncryption sets it.
 fn emulate_operation(operation: &str, body: &mut Vec<u8>) {
@@ -957,6 +1070,10 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: text/xml".to_string()];
         return answer(&mut client_w, (head, local.into_bytes()));
     }
+    if let Some(local) = emulate_log_group_key(&operation, &head, &body, shared) {
+        let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/x-amz-json-1.1".to_string()];
+        return answer(&mut client_w, (head, local.into_bytes()));
+    }
     if let Some((status, local)) = describe_update(&method, &target, shared) {
         if status != 200 {
             let error = error_response(&target, amz_target, query_api, status, "ResourceNotFoundException", &local);
@@ -1022,6 +1139,13 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     emulate(&method, &target, &mut head, &mut body);
     start_eks_update(&method, &target, &body, shared);
     emulate_operation(&operation, &mut body);
+    if operation == "DescribeLogGroups" && ok {
+        with_log_group_keys(&request_head, &mut body, shared);
+    }
+    // CreateFunction answers 201.
+    if head.first().and_then(|l| l.split(' ').nth(1)).is_some_and(|status| status.starts_with('2')) {
+        emulate_function_key((&method, &target, &request_head), &request_body, &mut body, shared);
+    }
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");
         let added =

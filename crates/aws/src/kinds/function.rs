@@ -10,7 +10,7 @@ use eksaudit_plan::alerts::{self as plan_alerts, AlertNames};
 use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
 use serde_json::json;
 
-use super::{permission, Context, Found, Reading, Target, Task};
+use super::{kms_key, permission, Context, Found, Reading, Target, Task};
 use crate::address::permission_of;
 use crate::retry::{retry, role_not_propagated, wait_for};
 use crate::shared::{field, gone_ok, optional, string, unknown, Call};
@@ -58,6 +58,8 @@ pub(crate) async fn read(c: &RegionClients, name: &str) -> Result<Observation, E
         o.fields.insert("timeout_seconds".into(), json!(f.timeout()));
         o.fields.insert("memory_mb".into(), json!(f.memory_size()));
         o.fields.insert("environment".into(), json!(env));
+        // The key's ARN; `observe` reads the pipeline's own key as its alias, as the plan names it.
+        o.fields.insert("kms_key_arn".into(), f.kms_key_arn().map_or(serde_json::Value::Null, |k| json!(k)));
     }
     Ok(Observation::Present(o))
 }
@@ -67,6 +69,15 @@ fn environment(d: &DesiredResource) -> lt::Environment {
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
     lt::Environment::builder().set_variables(vars).build()
+}
+
+/// The key the environment is encrypted with, as Lambda takes it (the key's ARN, not its alias); `None` leaves it
+/// to Lambda's own key.
+async fn key(c: &RegionClients, d: &DesiredResource) -> Result<Option<String>, Error> {
+    match d.fields.get("kms_key_arn").and_then(|f| f.value.as_str()) {
+        Some(alias) => Ok(Some(kms_key::arn_of(c, alias).await?)),
+        None => Ok(None),
+    }
 }
 
 fn timeout(d: &DesiredResource) -> i32 {
@@ -80,6 +91,7 @@ fn memory(d: &DesiredResource) -> i32 {
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
     let runtime = lt::Runtime::from(string(d, "runtime").as_str());
+    let key = key(c, d).await?;
     let created = retry(cx.budgets.iam_propagation, role_not_propagated, || async {
         c.lambda
             .create_function()
@@ -91,6 +103,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
             .timeout(timeout(d))
             .memory_size(memory(d))
             .environment(environment(d))
+            .set_kms_key_arn(key.clone())
             .description(format!("eksaudit pipeline {}: alerts on manual changes", cx.spec.pipeline.name))
             .set_tags(Some(cx.tags().into_iter().collect()))
             .send()
@@ -145,8 +158,10 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
             .await?;
         wait_ready(cx, c, name).await?;
     }
-    let config = ["runtime", "handler", "role_arn", "timeout_seconds", "memory_mb", "environment"];
+    let config = ["runtime", "handler", "role_arn", "timeout_seconds", "memory_mb", "environment", "kms_key_arn"];
     if fields.iter().any(|f| config.contains(&f.as_str())) {
+        // Lambda's own key again when the spec no longer names one (an empty ARN says so).
+        let key = key(c, d).await?.unwrap_or_default();
         retry(cx.budgets.iam_propagation, role_not_propagated, || async {
             c.lambda
                 .update_function_configuration()
@@ -157,6 +172,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
                 .timeout(timeout(d))
                 .memory_size(memory(d))
                 .environment(environment(d))
+                .kms_key_arn(&key)
                 .send()
                 .call("lambda:UpdateFunctionConfiguration", name)
                 .await

@@ -26,6 +26,19 @@ async fn key_id(c: &RegionClients, alias: &str) -> Result<Option<(String, String
         .map(|m| (m.key_id().to_string(), m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default())))
 }
 
+/// The ARN of the key behind an alias (or alias ARN): what CloudWatch Logs and Lambda take.
+pub(crate) async fn arn_of(c: &RegionClients, alias: &str) -> Result<String, Error> {
+    let out = c.kms.describe_key().key_id(alias).send().call("kms:DescribeKey", alias).await?;
+    out.key_metadata
+        .and_then(|m| m.arn)
+        .ok_or_else(|| Error::Failed { what: format!("kms:DescribeKey gave no key ARN for {alias}") })
+}
+
+/// The ARN of a key, from its id.
+pub(crate) fn arn(region: &str, account: &str, id: &str) -> String {
+    format!("arn:{}:kms:{region}:{account}:key/{id}", eksaudit_spec::partition(region))
+}
+
 /// The key behind `alias`: its policy, rotation, state (`Enabled`, `PendingDeletion`...) and tags. Rotation is
 /// not readable while the key is not enabled; it is then `null` and converged once the key is enabled again.
 async fn read(c: &RegionClients, alias: &str) -> Result<Observation, Error> {

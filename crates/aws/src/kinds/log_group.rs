@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use eksaudit_plan::{Action, DesiredResource, Kind, Observation, ObservedResource};
 use serde_json::{json, Value};
 
-use super::{Context, Found, Target, Task};
+use super::{kms_key, Context, Found, Target, Task};
 use crate::shared::{exists_ok, Call};
 use crate::{Error, RegionClients};
 
@@ -40,14 +40,16 @@ async fn read(c: &RegionClients, name: &str) -> Result<Observation, Error> {
         o.tags = tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     }
     o.fields.insert("retention_days".into(), group.retention_in_days().map_or(Value::Null, |d| json!(d)));
+    // The key's ARN; `observe` reads the pipeline's own key as its alias, as the plan names it.
+    o.fields.insert("kms_key_id".into(), group.kms_key_id().map_or(Value::Null, |k| json!(k)));
     Ok(Observation::Present(o))
 }
 
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
-    converge(cx, t.clients()?, t.desired()?, t.change.action).await
+    converge(cx, t.clients()?, t.desired()?, t.change.action, &t.changed()).await
 }
 
-/// Update and replace alike: tags and retention set in place.
+/// Update and replace alike: tags, retention and key set in place.
 pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     create(cx, t).await
 }
@@ -59,23 +61,50 @@ pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error>
 
 /// A create makes the group with its tags; an update tags the groups eksaudit made (a cluster's is EKS's).
 /// Then the retention, and Firehose's log stream in its error log group.
-async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, action: Action) -> Result<(), Error> {
+async fn converge(
+    cx: &Context<'_>,
+    c: &RegionClients,
+    d: &DesiredResource,
+    action: Action,
+    changed: &[String],
+) -> Result<(), Error> {
+    let ours = matches!(d.kind, Kind::FirehoseLogGroup | Kind::FunctionLogGroup);
     let name = d.name.as_str();
     let tags: HashMap<String, String> = cx.tags().into_iter().collect();
+    // CloudWatch Logs takes the key's ARN, not its alias.
+    let needs_key = action == Action::Create || changed.iter().any(|f| f == "kms_key_id");
+    let key = match d.fields.get("kms_key_id").and_then(|f| f.value.as_str()).filter(|_| needs_key) {
+        Some(alias) => Some(kms_key::arn_of(c, alias).await?),
+        None => None,
+    };
+    // On create, a group already there (an interrupted run made it) may lack the key: associated as on update.
+    let mut associate = action != Action::Create && changed.iter().any(|f| f == "kms_key_id");
     if action == Action::Create {
-        exists_ok(
-            c.logs
-                .create_log_group()
-                .log_group_name(name)
-                .set_tags(Some(tags.clone()))
-                .send()
-                .call("logs:CreateLogGroup", name)
-                .await
-                .map(drop),
-        )?;
-    } else if matches!(d.kind, Kind::FirehoseLogGroup | Kind::FunctionLogGroup) {
+        let created = c
+            .logs
+            .create_log_group()
+            .log_group_name(name)
+            .set_kms_key_id(key.clone())
+            .set_tags(Some(tags.clone()))
+            .send()
+            .call("logs:CreateLogGroup", name)
+            .await
+            .map(drop);
+        associate = ours && created.is_err();
+        exists_ok(created)?;
+    } else if ours {
         let arn = arn(cx.spec, &c.region, cx.account, name);
         c.logs.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().call("logs:TagResource", name).await?;
+    }
+    // Only ours are ever updated: a cluster's group is EKS's once it exists (its fields are create-only).
+    if let Some(key) = key.filter(|_| associate && ours) {
+        c.logs
+            .associate_kms_key()
+            .log_group_name(name)
+            .kms_key_id(key)
+            .send()
+            .call("logs:AssociateKmsKey", name)
+            .await?;
     }
     if let Some(days) = d.fields.get("retention_days").and_then(|f| f.value.as_i64()) {
         c.logs

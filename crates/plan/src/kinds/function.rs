@@ -18,29 +18,45 @@ pub const TIMEOUT_SECONDS: i32 = 60;
 pub const MEMORY_MB: i32 = 128;
 
 pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
+    let mut fields = BTreeMap::from([
+        ("runtime".to_string(), Field::exact(json!(RUNTIME))),
+        ("handler".into(), Field::exact(json!(HANDLER))),
+        ("role_arn".into(), Field::exact(json!(n.alerts_role_arn()))),
+        ("code_sha256".into(), Field::exact(json!(crate::package::code_sha256()))),
+        ("timeout_seconds".into(), Field::exact(json!(TIMEOUT_SECONDS))),
+        ("memory_mb".into(), Field::exact(json!(MEMORY_MB))),
+        ("environment".into(), Field::exact(json!({"TOPIC_ARN": n.alerts_topic_arn(region)}))),
+        ("tags".into(), Field::tags(&n.spec.resource_tags())),
+    ]);
+    // Its environment at rest under the pipeline's key (Lambda's own key otherwise). Lambda decrypts it through
+    // the grant it makes at CreateFunction with the caller's kms:CreateGrant: the execution role needs no key.
+    if let Some(key) = n.log_group_key(region) {
+        fields.insert("kms_key_arn".into(), Field::exact(json!(key)));
+    }
     resource(
         Address::regional(region, RegionalSlot::AlertsFunction).to_string(),
         Kind::Function,
         Some(region),
         n.alerts_name(),
-        BTreeMap::from([
-            ("runtime".into(), Field::exact(json!(RUNTIME))),
-            ("handler".into(), Field::exact(json!(HANDLER))),
-            ("role_arn".into(), Field::exact(json!(n.alerts_role_arn()))),
-            ("code_sha256".into(), Field::exact(json!(crate::package::code_sha256()))),
-            ("timeout_seconds".into(), Field::exact(json!(TIMEOUT_SECONDS))),
-            ("memory_mb".into(), Field::exact(json!(MEMORY_MB))),
-            ("environment".into(), Field::exact(json!({"TOPIC_ARN": n.alerts_topic_arn(region)}))),
-            ("tags".into(), Field::tags(&n.spec.resource_tags())),
-        ]),
+        fields,
     )
 }
 
+/// What Lambda checks against the caller when the environment is under the pipeline's key: GetFunction decrypts
+/// it (kms:Decrypt), CreateFunction and UpdateFunctionConfiguration encrypt it and grant Lambda the key's use
+/// (kms:Encrypt, kms:CreateGrant). No SDK call of eksaudit names them; the key policy allows them through Lambda
+/// only, and the operator policy grants them on the pipeline's keys.
+pub const ON_THE_CALLERS_BEHALF: &[&str] = &["kms:CreateGrant", "kms:Decrypt", "kms:Encrypt"];
+
 pub const OPERATIONS: &[Operation] = &[
     // GetFunction returns the function's tags (which prove it is ours) only when the caller may lambda:ListTags.
+    // Its environment, under the pipeline's key, only when the caller may kms:Decrypt with it (granted on the key,
+    // another service's resource, by `permissions`).
     op_also("lambda", "GetFunction", "lambda:GetFunction", &["lambda:ListTags"]),
     op("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"),
     // Tags on create need lambda:TagResource too.
+    // The pipeline's key on its environment: Lambda encrypts with it and makes a grant as the caller, which needs
+    // kms:CreateGrant and kms:Encrypt on the key (granted by `permissions`).
     op_passing("lambda", "CreateFunction", "lambda:CreateFunction", &["lambda:TagResource"], LAMBDA_PRINCIPAL),
     op("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode"),
     op_passing("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration", &[], LAMBDA_PRINCIPAL),
@@ -51,6 +67,6 @@ pub const OPERATIONS: &[Operation] = &[
 /// Runs as the alerts role, publishes to the alerts topic, logs into its log group.
 pub const KIND: Registration = Registration {
     kind: Kind::Function,
-    depends_on: &[Kind::Role, Kind::Topic, Kind::FunctionLogGroup],
+    depends_on: &[Kind::Role, Kind::KmsKey, Kind::Topic, Kind::FunctionLogGroup],
     operations: OPERATIONS,
 };

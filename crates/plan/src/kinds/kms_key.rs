@@ -112,6 +112,21 @@ fn key_policy(n: &Names<'_>, region: &str) -> Value {
             "Condition": {"StringEquals": {"kms:ViaService": format!("sns.{region}.amazonaws.com")}}
         }));
     }
+    if n.spec.bucket.encrypt_log_groups {
+        statements.push(logs_statement(n, region, &this_key));
+        // The alert function's environment: the account's principals (the operator, as IAM allows it) may have
+        // Lambda encrypt it, grant Lambda its use, and read it back, through Lambda only.
+        if n.spec.alerts.is_some() {
+            statements.push(json!({
+                "Sid": "LambdaEncryptsFunctionEnvironment",
+                "Effect": "Allow",
+                "Principal": {"AWS": n.account_root()},
+                "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:Encrypt"],
+                "Resource": this_key,
+                "Condition": {"StringEquals": {"kms:ViaService": format!("lambda.{region}.amazonaws.com")}}
+            }));
+        }
+    }
     statements.push(json!({
         "Sid": "ReaderReadsObjects",
         "Effect": "Allow",
@@ -121,6 +136,32 @@ fn key_policy(n: &Names<'_>, region: &str) -> Value {
         "Condition": via_s3
     }));
     policy_document(statements)
+}
+
+/// What CloudWatch Logs does with the key of an encrypted log group (AWS's key policy for it, the wildcards
+/// spelled out). Not `kms:DescribeKey`, which AWS's example lists under the same condition: DescribeKey carries no
+/// encryption context, so the condition never lets it through.
+pub const LOGS_KEY_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+];
+
+/// CloudWatch Logs in the key's region may use it for this account's log groups of that region only: AWS binds
+/// each use to the log group through the `kms:EncryptionContext:aws:logs:arn` encryption context. (AWS writes
+/// `ArnLike`; the encryption context's keys are strings, so `StringLike`, which matches the same ARNs.)
+fn logs_statement(n: &Names<'_>, region: &str, this_key: &str) -> Value {
+    json!({
+        "Sid": "LogsEncryptsLogGroups",
+        "Effect": "Allow",
+        "Principal": {"Service": format!("logs.{region}.amazonaws.com")},
+        "Action": LOGS_KEY_ACTIONS,
+        "Resource": this_key,
+        "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": n.log_group_arn(region, "*")}}
+    })
 }
 
 pub const OPERATIONS: &[Operation] = &[

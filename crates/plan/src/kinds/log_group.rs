@@ -1,6 +1,7 @@
 //! CloudWatch Logs log groups, three kinds with the same calls: where Firehose logs delivery errors (ours), the
 //! log group EKS writes a cluster's audit log to (EKS's: created only if missing, never changed after), and the
-//! alert function's own log group (ours).
+//! alert function's own log group (ours). The pipeline's own key encrypts those eksaudit creates
+//! (`kms_key_id`, unless `[bucket] encrypt_log_groups = false`).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ pub fn firehose(n: &Names<'_>, region: &Region) -> DesiredResource {
     let mut fields = BTreeMap::from([("tags".to_string(), Field::tags(&n.spec.resource_tags()))]);
     if let Some(days) = region.log_retention_days {
         fields.insert("retention_days".into(), Field::exact(json!(days)));
+    }
+    if let Some(key) = n.log_group_key(r) {
+        fields.insert("kms_key_id".into(), Field::exact(json!(key)));
     }
     resource(
         Address::regional(r, RegionalSlot::FirehoseLogGroup).to_string(),
@@ -39,6 +43,10 @@ pub fn cluster(n: &Names<'_>, region: &Region, cluster: &str) -> DesiredResource
     if let Some(days) = region.log_retention_days {
         fields.insert("retention_days".into(), Field::create_only(json!(days)));
     }
+    // Like its tags and retention: set when eksaudit creates the group, never on EKS's.
+    if let Some(key) = n.log_group_key(r) {
+        fields.insert("kms_key_id".into(), Field::create_only(json!(key)));
+    }
     resource(
         Address::cluster(r, cluster, ClusterSlot::LogGroup).to_string(),
         Kind::LogGroup,
@@ -50,15 +58,19 @@ pub fn cluster(n: &Names<'_>, region: &Region, cluster: &str) -> DesiredResource
 
 /// `[alerts]`: the alert function's log group in a region.
 pub fn function(n: &Names<'_>, region: &str, retention_days: u32) -> DesiredResource {
+    let mut fields = BTreeMap::from([
+        ("tags".to_string(), Field::tags(&n.spec.resource_tags())),
+        ("retention_days".to_string(), Field::exact(json!(retention_days))),
+    ]);
+    if let Some(key) = n.log_group_key(region) {
+        fields.insert("kms_key_id".into(), Field::exact(json!(key)));
+    }
     resource(
         Address::regional(region, RegionalSlot::AlertsLogGroup).to_string(),
         Kind::FunctionLogGroup,
         Some(region),
         n.alerts_log_group(),
-        BTreeMap::from([
-            ("tags".into(), Field::tags(&n.spec.resource_tags())),
-            ("retention_days".into(), Field::exact(json!(retention_days))),
-        ]),
+        fields,
     )
 }
 
@@ -69,14 +81,17 @@ pub const OPERATIONS: &[Operation] = &[
     op_also("logs", "CreateLogGroup", "logs:CreateLogGroup", &["logs:TagResource"]),
     op("logs", "TagResource", "logs:TagResource"),
     op("logs", "PutRetentionPolicy", "logs:PutRetentionPolicy"),
+    // The pipeline's key on a log group eksaudit made before it encrypted them (CreateLogGroup takes it at once).
+    op("logs", "AssociateKmsKey", "logs:AssociateKmsKey"),
     // Firehose's error log stream.
     op("logs", "CreateLogStream", "logs:CreateLogStream"),
 ];
 
+/// The pipeline's key encrypts them: it exists first.
 pub const FIREHOSE: Registration =
-    Registration { kind: Kind::FirehoseLogGroup, depends_on: &[], operations: OPERATIONS };
+    Registration { kind: Kind::FirehoseLogGroup, depends_on: &[Kind::KmsKey], operations: OPERATIONS };
 /// Audit logging goes on first: EKS makes the log group itself then, and ours is only the fallback.
 pub const CLUSTER: Registration =
-    Registration { kind: Kind::LogGroup, depends_on: &[Kind::ClusterLogging], operations: OPERATIONS };
+    Registration { kind: Kind::LogGroup, depends_on: &[Kind::ClusterLogging, Kind::KmsKey], operations: OPERATIONS };
 pub const FUNCTION: Registration =
-    Registration { kind: Kind::FunctionLogGroup, depends_on: &[], operations: OPERATIONS };
+    Registration { kind: Kind::FunctionLogGroup, depends_on: &[Kind::KmsKey], operations: OPERATIONS };

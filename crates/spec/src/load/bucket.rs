@@ -11,7 +11,16 @@ impl Ctx<'_> {
         self.check_keys(
             t,
             "bucket",
-            &["name", "retention_days", "versioning", "kms_key_arn", "on_destroy", "encryption", "access_logging"],
+            &[
+                "name",
+                "retention_days",
+                "versioning",
+                "kms_key_arn",
+                "on_destroy",
+                "encryption",
+                "access_logging",
+                "encrypt_log_groups",
+            ],
         );
         let mut ok = true;
         let name = self.string(t, "bucket", "name", "name = \"acme-eks-audit-{region}\"");
@@ -48,6 +57,7 @@ impl Ctx<'_> {
             }
         };
         let access_logging = self.boolean(t, "bucket", "access_logging");
+        let encrypt_log_groups = self.boolean(t, "bucket", "encrypt_log_groups");
         let encryption = self.bucket_encryption(t, kms.is_some(), &mut ok);
         ok.then(|| Bucket {
             name_template: name.map_or_else(|| DEFAULT_BUCKET_NAME.to_string(), |(n, _)| n),
@@ -57,6 +67,7 @@ impl Ctx<'_> {
             on_destroy,
             encryption,
             access_logging: access_logging.unwrap_or(true),
+            encrypt_log_groups: encrypt_log_groups.unwrap_or(true),
         })
     }
 
