@@ -33,11 +33,13 @@ async fn apply_plan_and_drift_stay_within_aws_quotas() {
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert!(out.stderr().contains("Apply complete!"), "{}", out.stderr());
     let apply_throttled = recorder.throttled();
+    let mut calls = recorder.calls().len();
 
     recorder.reset();
     let plan = run(&moto, &w, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 0, "in sync: {}\n{}", plan.stdout(), plan.stderr());
     let plan_throttled = recorder.throttled();
+    calls += recorder.calls().len();
 
     recorder.reset();
     let drift = run(&moto, &w, &["drift", "--json"]);
@@ -45,11 +47,14 @@ async fn apply_plan_and_drift_stay_within_aws_quotas() {
     let doc = drift.json();
     assert_eq!(doc["counts"]["not_checked"], 0, "{doc:#}");
     assert!(recorder.writes().is_empty());
-    // Paced by the same table the model enforces: at most a stray throttle from timing at a bucket's edge.
+    calls += recorder.calls().len();
+    // Paced by the same table the model enforces: only stray throttles from timing at a bucket's edge, which a
+    // loaded machine makes more of (requests paced apart on the client can reach the proxy bunched): at most 3,
+    // plus 1 in 100 calls.
     let total = apply_throttled + plan_throttled + recorder.throttled();
     assert!(
-        total <= 3,
-        "throttled {apply_throttled} (apply), {plan_throttled} (plan), {} (drift)",
+        total <= 3 + calls / 100,
+        "throttled {apply_throttled} (apply), {plan_throttled} (plan), {} (drift) of {calls} calls",
         recorder.throttled()
     );
     assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
