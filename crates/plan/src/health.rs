@@ -12,7 +12,16 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::operation::{op, Operation};
 use crate::palette;
+
+/// The reads `eksaudit status` makes beyond discovery (the queues' are the queue kind's own reads).
+pub const OPERATIONS: &[Operation] = &[
+    op("cloudwatch", "GetMetricData", "cloudwatch:GetMetricData"),
+    op("logs", "DescribeLogStreams", "logs:DescribeLogStreams"),
+    op("logs", "GetLogEvents", "logs:GetLogEvents"),
+    op("s3", "ListObjectsV2", "s3:ListBucket"),
+];
 
 /// The report's JSON format; bumped when a field changes meaning or goes.
 pub const FORMAT_VERSION: &str = "1";

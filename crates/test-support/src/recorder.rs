@@ -711,6 +711,10 @@ pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8
         let op = t.rsplit('.').next().unwrap_or(t).to_string();
         return Call { write: !read_name(&op), operation: op };
     }
+    // Smithy RPC v2 CBOR (CloudWatch): `POST /service/<Service>/operation/<Operation>`.
+    if let Some(op) = rpc_v2_operation(target) {
+        return Call { write: !read_name(op), operation: op.to_string() };
+    }
     let text = String::from_utf8_lossy(body);
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
     for part in text.split('&').chain(query.split('&')) {
@@ -747,6 +751,16 @@ fn error_response(
         );
         return (vec![status_line, "Content-Type: text/xml".into()], body.into_bytes());
     }
+    if rpc_v2_operation(target).is_some() {
+        let mut body = vec![0xa2];
+        for text in ["__type", code, "message", message] {
+            cbor_text(&mut body, text);
+        }
+        return (
+            vec![status_line, "Content-Type: application/cbor".into(), "smithy-protocol: rpc-v2-cbor".into()],
+            body,
+        );
+    }
     if rest_json(target) {
         let body = serde_json::json!({"message": message}).to_string();
         return (
@@ -756,6 +770,22 @@ fn error_response(
     }
     let body = format!("<Error><Code>{code}</Code><Message>{}</Message></Error>", xml_escape(message));
     (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
+}
+
+/// The operation of a Smithy RPC v2 CBOR request (CloudWatch's protocol): `/service/<Service>/operation/<Op>`.
+fn rpc_v2_operation(target: &str) -> Option<&str> {
+    target.strip_prefix("/service/")?.split_once("/operation/").map(|(_, op)| op.split('?').next().unwrap_or(op))
+}
+
+/// A CBOR text string (major type 3), as an RPC v2 error body holds its `__type` and `message`.
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    let len = text.len();
+    match len {
+        0..=23 => out.push(0x60 | len as u8),
+        24..=255 => out.extend([0x78, len as u8]),
+        _ => out.extend([0x79, (len >> 8) as u8, len as u8]),
+    }
+    out.extend(text.as_bytes());
 }
 
 /// REST-JSON services (EKS, Lambda): errors name their type in `x-amzn-ErrorType`.
