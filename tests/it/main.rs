@@ -19,4 +19,5 @@ mod parliament;
 mod plan;
 mod policy;
 mod security;
+mod status;
 mod support;

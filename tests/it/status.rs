@@ -3,7 +3,7 @@
 //!
 //! moto delivers Firehose records to S3 (a log event in a cluster's audit stream becomes an object under the
 //! prefix), but it publishes no CloudWatch metrics and keeps no queue ages: the tests put the metrics AWS would
-//! publish (PutMetricData through moto's own client, not through the recorder) and leave messages in the queues.
+//! publish (PutMetricData through `Moto::cloudwatch`, before the recorder is reset) and leave messages in the queues.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -73,14 +73,7 @@ async fn metric(moto: &Moto, namespace: &str, name: &str, dimensions: &[(&str, &
     for (n, v) in dimensions {
         datum = datum.dimensions(Dimension::builder().name(*n).value(*v).build());
     }
-    moto.region(REGION)
-        .cloudwatch
-        .put_metric_data()
-        .namespace(namespace)
-        .metric_data(datum.build())
-        .send()
-        .await
-        .unwrap();
+    moto.cloudwatch(REGION).put_metric_data().namespace(namespace).metric_data(datum.build()).send().await.unwrap();
 }
 
 fn filter_dimensions(cluster: &str) -> Vec<(&'static str, String)> {
@@ -127,7 +120,7 @@ async fn a_working_pipeline_is_delivering_and_an_idle_cluster_idle() {
     assert_eq!(code, 0, "{doc:#}");
     assert_eq!(doc["verdict"], "delivering", "{doc:#}");
     assert_eq!(cluster(&doc, "prod-1")["verdict"], "delivering");
-    assert_eq!(cluster(&doc, "prod-1")["forwarded"], 1.0);
+    assert_eq!(cluster(&doc, "prod-1")["forwarded"], 1.0, "{doc:#}");
     assert!(cluster(&doc, "prod-1")["last_event"].is_i64(), "{doc:#}");
     assert_eq!(cluster(&doc, "stage-a")["verdict"], "idle");
     let newest = &doc["regions"][0]["newest_object"];

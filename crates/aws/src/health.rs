@@ -242,7 +242,8 @@ async fn region(
             queries.push(Query::new("AWS/Logs", name, dimensions, "Sum"));
         }
     }
-    let metric_reads = metrics(c, &queries, start, now);
+    // The window ends a minute ahead: `now` is whole seconds, and a datapoint of this very second counts.
+    let metric_reads = metrics(c, &queries, start, now + 60);
     let events = join_all(clusters.iter().map(|cluster| async move { last_event(c, &log_group_name(cluster)).await }));
     let consumer_depths = async {
         if sqs {
