@@ -550,6 +550,7 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &BTreeMap<Stri
                 ("GET", false) if q("notification") => "GetBucketNotificationConfiguration",
                 ("GET", false) if q("versions") => "ListObjectVersions",
                 ("GET", false) if q("uploads") => "ListMultipartUploads",
+                ("GET", false) if query.get("list-type").is_some_and(|t| t == "2") => "ListObjectsV2",
                 ("PUT", false) if q("tagging") => "PutBucketTagging",
                 ("PUT", false) if q("publicAccessBlock") => "PutPublicAccessBlock",
                 ("PUT", false) if q("ownershipControls") => "PutBucketOwnershipControls",
@@ -609,6 +610,8 @@ struct Need {
 /// `service:Operation` of a captured call, and every permission it needs.
 fn needs(r: &Request) -> (String, Vec<Need>) {
     let (region, service) = r.scope();
+    // CloudWatch signs as `monitoring`; IAM names it `cloudwatch`.
+    let service = if service == "monitoring" { "cloudwatch".to_string() } else { service };
     let (path, query) = r.path_and_query();
     let params = form(&String::from_utf8_lossy(&r.body));
     let json: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
@@ -616,6 +619,9 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
         target.rsplit('.').next().unwrap().to_string()
     } else if let Some(action) = params.get("Action").or(query.get("Action")) {
         action.clone()
+    } else if let Some((_, op)) = path.split_once("/operation/") {
+        // Smithy RPC v2 CBOR (CloudWatch): `/service/<Service>/operation/<Operation>`.
+        op.to_string()
     } else {
         rest_operation(&service, &r.method, &path, &query)
             .unwrap_or_else(|| panic!("no operation known for {service} {} {}", r.method, r.target))
@@ -632,7 +638,7 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
     };
     let bucket = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
     let resources: Vec<String> = match (service.as_str(), operation.as_str()) {
-        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") => vec!["*".into()],
+        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") | ("cloudwatch", _) => vec!["*".into()],
         ("iam", "GetPolicy" | "GetPolicyVersion") => vec![param("PolicyArn")],
         ("iam", "ListRoles") => vec![format!("arn:aws:iam::{account}:role/*")],
         ("iam", "CreateOpenIDConnectProvider") => {
@@ -827,6 +833,13 @@ async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
     ok(&run, "drift");
     assert!(made.contains("sns:Publish"), "{made:?}");
     record("drift", made);
+    // status: discovery and the delivery reads, under its own policy.
+    let (run, made) = run_allowed(&moto, &w, &["status", "--json"], &policy(&w, "status"));
+    assert!([0, 2].contains(&run.code()), "status: {}\n{}", run.stdout(), run.stderr());
+    for read in ["cloudwatch:GetMetricData", "logs:DescribeLogStreams", "logs:GetLogEvents", "s3:ListObjectsV2"] {
+        assert!(made.contains(read), "status made no {read}: {made:?}");
+    }
+    assert!(moto.recorder().writes().is_empty(), "status mutated: {:?}", moto.recorder().writes());
 
     // Narrowed: our filter goes from the cluster no longer selected.
     let narrowed = changed.replace("clusters = [\"prod-1\", \"stage-*\"]", "clusters = [\"prod-1\"]");
