@@ -63,6 +63,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Read-only check that live AWS still matches the spec (exit 2 on drift)
     Drift(DriftArgs),
+    /// Read-only check that audit logs are arriving: each link of each region's and cluster's delivery chain
+    /// (exit 2 when stale, failing or lagging, 1 when it cannot tell)
+    Status(StatusArgs),
     /// Print the least-privilege IAM policy the operator needs to run a command with this spec
     Policy(PolicyArgs),
     /// Work with CloudWatch Logs filter patterns offline
@@ -200,6 +203,35 @@ pub struct DriftArgs {
     pub notify_in_sync: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// How far back to look: metrics, error lines and audit events since then (`90s`, `30m`, `1h`, `2d`)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub since: u64,
+}
+
+/// A duration as `--since` takes it: a number and a unit (`s`, `m`, `h`, `d`), in seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let hint = "a number and a unit: 90s, 30m, 1h or 2d";
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration ({hint})"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?} is not a duration ({hint})")),
+    };
+    // CloudWatch keeps one-minute datapoints for 15 days.
+    if !(60..=15 * 86_400).contains(&seconds) {
+        return Err(format!("{text:?}: use a duration from 1m to 15d"));
+    }
+    Ok(seconds)
+}
+
 /// The commands `policy` can describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyFor {
@@ -207,6 +239,7 @@ pub enum PolicyFor {
     Plan,
     Apply,
     Destroy,
+    Status,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,13 @@ use eksaudit_spec::Spec;
 
 use crate::settings::GlobalSettings;
 
+/// The clients: account-wide, and one set per spec region.
+pub async fn connect(spec: &Spec, settings: &GlobalSettings) -> (Aws, BTreeMap<String, RegionClients>) {
+    let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
+    let regions = spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
+    (aws, regions)
+}
+
 /// Live AWS as read for one run, and the desired state computed against it (apply and destroy act on both).
 pub struct Live {
     pub aws: Aws,
@@ -21,9 +28,7 @@ pub struct Live {
 impl Live {
     /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
     pub async fn read(spec: &Spec, settings: &GlobalSettings) -> Result<Live, eksaudit_aws::Error> {
-        let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
-        let regions: BTreeMap<String, RegionClients> =
-            spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
+        let (aws, regions) = connect(spec, settings).await;
         let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
         let account = discovery.identity.account.clone();
         let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });

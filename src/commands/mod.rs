@@ -11,6 +11,7 @@ mod outputs;
 mod plan;
 mod policy;
 mod reconcile;
+mod status;
 mod validate;
 
 use eksaudit_spec::{Error as SpecError, Spec};
@@ -28,6 +29,7 @@ pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
         Command::Apply(args) => apply::run(&args, settings).await,
         Command::Destroy(args) => destroy::run(&args, settings).await,
         Command::Drift(args) => drift::run(&args, settings).await,
+        Command::Status(args) => status::run(&args, settings).await,
         Command::Policy(args) => policy::run(&args, settings).await,
         Command::Filter(crate::cli::FilterCommand::Test(args)) => filter::test(&args, settings),
         Command::Outputs(args) => outputs::run(&args, settings).await,

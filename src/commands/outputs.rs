@@ -19,9 +19,7 @@ pub async fn run(args: &OutputsArgs, settings: &GlobalSettings) -> ExitStatus {
         Ok(spec) => spec,
         Err(status) => return status,
     };
-    let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
-    let regions: BTreeMap<String, RegionClients> =
-        spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
+    let (aws, regions) = super::live::connect(&spec, settings).await;
     let identity = match aws.check_account(spec.pipeline.account_id.as_deref()).await {
         Ok(identity) => identity,
         Err(err) => {

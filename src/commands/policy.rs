@@ -13,6 +13,7 @@ fn command(f: PolicyFor) -> Command {
         PolicyFor::Plan => Command::Plan,
         PolicyFor::Apply => Command::Apply,
         PolicyFor::Destroy => Command::Destroy,
+        PolicyFor::Status => Command::Status,
     }
 }
 

@@ -20,4 +20,5 @@ mod plan;
 mod policy;
 mod quotas;
 mod security;
+mod status;
 mod support;

@@ -219,7 +219,8 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 10] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda"];
+const CLIENTS: [&str; 11] =
+    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -362,6 +363,8 @@ fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
     let (full, reused, sentinel) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED), Workdir::with_spec(SENTINEL));
     let alerts = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
     let plans = [policy(&full, "plan"), policy(&reused, "plan"), policy(&sentinel, "plan"), policy(&alerts, "plan")];
+    // `eksaudit status`'s reads (health.rs) are the status policy's, and that policy grants no write.
+    let statuses = [policy(&full, "status"), policy(&sentinel, "status")];
     let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";
     let run = full.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
@@ -394,7 +397,9 @@ fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
                 // emptying a bucket): such reads need only the apply or destroy policy. Which reads plan makes
                 // is checked call by call in `plan_drift_apply_and_destroy_make_only_calls_their_policies_allow`.
                 let in_kind = file.starts_with("kinds/");
-                let allowed = if is_read(action) {
+                let allowed = if is_read(action) && file == "health.rs" {
+                    statuses.iter().any(|p| allows_action(p, action))
+                } else if is_read(action) {
                     plans.iter().any(|p| allows_action(p, action))
                         || (in_kind && changes.iter().any(|p| allows_action(p, action)))
                 } else {
@@ -404,10 +409,14 @@ fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
                     if plans.iter().any(|p| allows_action(p, action)) {
                         problems.push(format!("{file}: the plan policy allows {action}"));
                     }
+                    if statuses.iter().any(|p| allows_action(p, action)) {
+                        problems.push(format!("{file}: the status policy allows {action}"));
+                    }
                     changes.iter().any(|p| allows_action(p, action)) || allows(&drift_notify, action, topic, &[])
                 };
                 if !allowed {
                     let by = match (is_read(action), in_kind) {
+                        (true, false) if file == "health.rs" => "status",
                         (true, false) => "plan",
                         (true, true) => "plan, apply or destroy",
                         (false, _) => "apply, destroy or drift --notify-topic",
@@ -541,6 +550,7 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &BTreeMap<Stri
                 ("GET", false) if q("notification") => "GetBucketNotificationConfiguration",
                 ("GET", false) if q("versions") => "ListObjectVersions",
                 ("GET", false) if q("uploads") => "ListMultipartUploads",
+                ("GET", false) if query.get("list-type").is_some_and(|t| t == "2") => "ListObjectsV2",
                 ("PUT", false) if q("tagging") => "PutBucketTagging",
                 ("PUT", false) if q("publicAccessBlock") => "PutPublicAccessBlock",
                 ("PUT", false) if q("ownershipControls") => "PutBucketOwnershipControls",
@@ -600,6 +610,8 @@ struct Need {
 /// `service:Operation` of a captured call, and every permission it needs.
 fn needs(r: &Request) -> (String, Vec<Need>) {
     let (region, service) = r.scope();
+    // CloudWatch signs as `monitoring`; IAM names it `cloudwatch`.
+    let service = if service == "monitoring" { "cloudwatch".to_string() } else { service };
     let (path, query) = r.path_and_query();
     let params = form(&String::from_utf8_lossy(&r.body));
     let json: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
@@ -607,6 +619,9 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
         target.rsplit('.').next().unwrap().to_string()
     } else if let Some(action) = params.get("Action").or(query.get("Action")) {
         action.clone()
+    } else if let Some((_, op)) = path.split_once("/operation/") {
+        // Smithy RPC v2 CBOR (CloudWatch): `/service/<Service>/operation/<Operation>`.
+        op.to_string()
     } else {
         rest_operation(&service, &r.method, &path, &query)
             .unwrap_or_else(|| panic!("no operation known for {service} {} {}", r.method, r.target))
@@ -623,7 +638,7 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
     };
     let bucket = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
     let resources: Vec<String> = match (service.as_str(), operation.as_str()) {
-        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") => vec!["*".into()],
+        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") | ("cloudwatch", _) => vec!["*".into()],
         ("iam", "GetPolicy" | "GetPolicyVersion") => vec![param("PolicyArn")],
         ("iam", "ListRoles") => vec![format!("arn:aws:iam::{account}:role/*")],
         ("iam", "CreateOpenIDConnectProvider") => {
@@ -818,6 +833,13 @@ async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
     ok(&run, "drift");
     assert!(made.contains("sns:Publish"), "{made:?}");
     record("drift", made);
+    // status: discovery and the delivery reads, under its own policy.
+    let (run, made) = run_allowed(&moto, &w, &["status", "--json"], &policy(&w, "status"));
+    assert!([0, 2].contains(&run.code()), "status: {}\n{}", run.stdout(), run.stderr());
+    for read in ["cloudwatch:GetMetricData", "logs:DescribeLogStreams", "logs:GetLogEvents", "s3:ListObjectsV2"] {
+        assert!(made.contains(read), "status made no {read}: {made:?}");
+    }
+    assert!(moto.recorder().writes().is_empty(), "status mutated: {:?}", moto.recorder().writes());
 
     // Narrowed: our filter goes from the cluster no longer selected.
     let narrowed = changed.replace("clusters = [\"prod-1\", \"stage-*\"]", "clusters = [\"prod-1\"]");

@@ -78,6 +78,7 @@ pub struct RegionClients {
     pub sqs: aws_sdk_sqs::Client,
     pub kms: aws_sdk_kms::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Aws {
@@ -192,6 +193,13 @@ impl Aws {
             sqs: client!(self, aws_sdk_sqs, name, "sqs", aws_sdk_sqs::config::Builder::from(&config)),
             kms: client!(self, aws_sdk_kms, name, "kms", aws_sdk_kms::config::Builder::from(&config)),
             lambda: client!(self, aws_sdk_lambda, name, "lambda", aws_sdk_lambda::config::Builder::from(&config)),
+            cloudwatch: client!(
+                self,
+                aws_sdk_cloudwatch,
+                name,
+                "monitoring",
+                aws_sdk_cloudwatch::config::Builder::from(&config)
+            ),
         }
     }
 }

@@ -5,6 +5,7 @@ mod address;
 mod calls;
 mod clients;
 mod error;
+mod health;
 mod inventory;
 mod kinds;
 mod observe;
@@ -23,6 +24,7 @@ use crate::shared::{Call, Named};
 
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind, SdkSource};
+pub use health::health;
 pub use inventory::{inventory, ClusterInventory, Inventory, RegionInventory};
 pub use observe::{former_regions, observe, observe_former};
 pub use pace::{DEFAULT_MAX_CONCURRENCY, THROTTLE_BUDGET};

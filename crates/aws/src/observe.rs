@@ -163,7 +163,9 @@ fn read_own_key_as_alias(spec: &Spec, account: &str, desired: &DesiredState, obs
     let names = eksaudit_plan::Names::new(spec, account);
     for region in &spec.regions {
         let r = region.name.as_str();
-        let Some(Observation::Present(key)) = observed.resources.get(&regional(r, RegionalSlot::KmsKey)) else { continue };
+        let Some(Observation::Present(key)) = observed.resources.get(&regional(r, RegionalSlot::KmsKey)) else {
+            continue;
+        };
         let Some(id) = key.fields.get("key_id").and_then(Value::as_str) else { continue };
         let (arn, alias) = (kms_key::arn(r, account, id), names.kms_alias_arn(r));
         for d in desired.resources.iter().filter(|d| d.region.as_deref() == Some(r)) {

@@ -64,6 +64,7 @@ use Source::{Conservative as C, Documented as D};
 /// Per-operation quotas: (signing name, operation, quota).
 const OPERATIONS: &[(&str, &str, Quota)] = &[
     // CloudWatch Logs: 5 TPS per operation, per account and region.
+    ("monitoring", "GetMetricData", q(50.0, D)),
     ("logs", "DescribeLogGroups", q(5.0, D)),
     ("logs", "DescribeSubscriptionFilters", q(5.0, D)),
     ("logs", "PutSubscriptionFilter", q(5.0, D)),
@@ -140,6 +141,7 @@ pub fn quota(service: &str, operation: Option<&str>, class: Class) -> (Bucket, Q
 pub fn service_title(service: &str) -> &str {
     match service {
         "logs" => "CloudWatch Logs",
+        "monitoring" => "CloudWatch",
         "firehose" => "Firehose",
         "kms" => "KMS",
         "lambda" => "Lambda",

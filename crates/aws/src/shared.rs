@@ -57,12 +57,16 @@ pub(crate) fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> 
 
 /// A read that failed: the resource could not be checked, and why.
 pub(crate) fn unknown(err: &Error) -> Observation {
-    let reason = match err.kind() {
+    Observation::Unknown { reason: reason(err) }
+}
+
+/// Why a read failed, in the words reports use.
+pub(crate) fn reason(err: &Error) -> String {
+    match err.kind() {
         ErrorKind::AccessDenied => format!("access denied ({err})"),
         ErrorKind::Throttled => format!("throttled, retries exhausted ({err})"),
         _ => err.to_string(),
-    };
-    Observation::Unknown { reason }
+    }
 }
 
 pub(crate) fn build_error(e: impl std::fmt::Display) -> Error {
@@ -134,7 +138,8 @@ pub(crate) fn owned_by(o: &ObservedResource, pipeline: &str) -> bool {
 mod tests {
     /// The clients as the aws crate's sources name them (fields of `RegionClients`, `Aws::iam()`, `Aws::sts()`
     /// and local aliases of the same names), by the IAM service prefix of their operations.
-    const CLIENTS: [&str; 10] = ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda"];
+    const CLIENTS: [&str; 11] =
+        ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch"];
 
     fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
         for entry in std::fs::read_dir(dir).expect("src") {

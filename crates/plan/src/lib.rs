@@ -9,6 +9,7 @@ mod destroy;
 mod diff;
 mod document;
 pub mod drift;
+pub mod health;
 pub mod kinds;
 mod model;
 pub mod names;

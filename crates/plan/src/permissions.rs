@@ -22,6 +22,8 @@ pub enum Command {
     Plan,
     Apply,
     Destroy,
+    /// `eksaudit status`: discovery and the delivery health reads, nothing else.
+    Status,
 }
 
 impl Command {
@@ -31,6 +33,7 @@ impl Command {
             Command::Plan => "plan",
             Command::Apply => "apply",
             Command::Destroy => "destroy",
+            Command::Status => "status",
         }
     }
 }
@@ -132,6 +135,12 @@ const READ_STREAMS: &[&str] = &["firehose:DescribeDeliveryStream", "firehose:Lis
 const READ_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:ListTagsForResource"];
 const READ_CLUSTER_LOG_GROUPS: &[&str] = &["logs:DescribeSubscriptionFilters"];
 const READ_CLUSTERS: &[&str] = &["eks:DescribeCluster"];
+// `eksaudit status`: the delivery chain's reads.
+const READ_DELIVERY_METRICS: &[&str] = &["cloudwatch:GetMetricData"];
+const READ_AUDIT_STREAMS: &[&str] = &["logs:DescribeLogStreams"];
+const READ_DELIVERY_ERRORS: &[&str] = &["logs:GetLogEvents"];
+const LIST_DELIVERED_OBJECTS: &[&str] = &["s3:ListObjectsV2"];
+const READ_QUEUE_DEPTHS: &[&str] = &["sqs:GetQueueUrl", "sqs:GetQueueAttributes"];
 
 // What apply changes.
 const MANAGE_ROLES: &[&str] = &[
@@ -476,6 +485,23 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let optional = |on: bool, ops: &'static [&'static str]| if on { ops } else { &[] };
     let mut p = Policy::default();
 
+    if command == Command::Status {
+        p.grant("DiscoverAccountAndClusters", &[&["sts:GetCallerIdentity", "eks:ListClusters"]], vec!["*".to_string()]);
+        // IAM authorises GetMetricData on no resource.
+        p.grant("ReadDeliveryMetrics", &[READ_DELIVERY_METRICS], vec!["*".to_string()]);
+        p.grant("ReadClusterAuditStreams", &[READ_AUDIT_STREAMS], s.cluster_log_groups(all));
+        p.grant("ReadFirehoseDeliveryErrors", &[READ_DELIVERY_ERRORS], s.firehose_log_groups(all));
+        p.grant(
+            "ListDeliveredObjects",
+            &[LIST_DELIVERED_OBJECTS],
+            s.per_region(all, |r| vec![s.names().bucket_arn(&r.name)]),
+        );
+        if queues {
+            p.grant("ReadQueueDepths", &[READ_QUEUE_DEPTHS], s.queues());
+        }
+        return json!({"Version": "2012-10-17", "Statement": p.statements});
+    }
+
     // Every command first discovers and observes: read-only calls.
     p.grant("DiscoverAccountAndClusters", &[DISCOVER, LIST_ROLES], vec!["*".to_string()]);
     let mut identities = s.owned_roles();
@@ -503,7 +529,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     p.grant("ReadSelectedClusters", &[READ_CLUSTERS], s.clusters(all));
 
     match command {
-        Command::Plan => {}
+        Command::Plan | Command::Status => {}
         Command::Drift => {
             if let Some(topic) = notify_topic {
                 p.grant("PublishDriftNotifications", &[&["sns:Publish"]], vec![topic.to_string()]);

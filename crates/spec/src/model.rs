@@ -24,6 +24,7 @@ pub struct Spec {
     pub filter: Filter,
     pub iam: Iam,
     pub drift: Drift,
+    pub health: Health,
     pub regions: Vec<Region>,
     /// Real-time alerts on manual changes (`[alerts]`); `None`: off.
     pub alerts: Option<crate::alerts::Alerts>,
@@ -210,6 +211,26 @@ pub struct Drift {
     /// Accepted differences: finding paths (`bucket.tags.cost-center`, `region.eu-central-1.topic.policy`,
     /// `cluster.*.filter`) that drift counts but does not report as drift.
     pub ignore: Vec<String>,
+}
+
+/// What `eksaudit status` (and drift's delivery findings) call late.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    /// How long an audit event may take from the cluster's log group to an object in the bucket; `None`: the
+    /// stream's buffer interval plus [`DELIVERY_LAG_MARGIN_SECONDS`] ([`Spec::max_delivery_lag_seconds`]).
+    pub max_delivery_lag_seconds: Option<u32>,
+}
+
+/// What the default delivery lag allows beyond the stream's buffer interval: the subscription's and S3's own time.
+pub const DELIVERY_LAG_MARGIN_SECONDS: u32 = 300;
+
+impl Spec {
+    /// The delivery lag after which events that reached the log group but not the bucket are stale.
+    pub fn max_delivery_lag_seconds(&self) -> u32 {
+        self.health
+            .max_delivery_lag_seconds
+            .unwrap_or(self.firehose.buffer_interval_seconds + DELIVERY_LAG_MARGIN_SECONDS)
+    }
 }
 
 /// Global roles made elsewhere (by another spec) that this spec reuses untouched.

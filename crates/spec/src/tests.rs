@@ -589,3 +589,23 @@ fn drift_ignore_takes_every_path_drift_prints() {
     let spec = parse_spec(&format!("{MINIMAL}\n[drift]\nignore = [\"region.eu-central-1.kms_key.rotation\"]\n"));
     assert_eq!(spec.unwrap().drift.ignore, ["region.eu-central-1.kms_key.rotation"]);
 }
+
+#[test]
+fn health_lag_defaults_to_the_buffer_interval_plus_a_margin_and_is_checked() {
+    assert_eq!(parse_spec(MINIMAL).unwrap().max_delivery_lag_seconds(), 600);
+    let slow = parse_spec(&format!("{MINIMAL}\n[firehose]\nbuffer_interval_seconds = 900\n")).unwrap();
+    assert_eq!(slow.max_delivery_lag_seconds(), 1200);
+    let set = parse_spec(&format!("{MINIMAL}\n[health]\nmax_delivery_lag_seconds = 120\n")).unwrap();
+    assert_eq!((set.health.max_delivery_lag_seconds, set.max_delivery_lag_seconds()), (Some(120), 120));
+    assert_one(
+        &format!("{MINIMAL}\n[health]\nmax_delivery_lag_seconds = 5\n"),
+        "health.max_delivery_lag_seconds",
+        "out of range",
+    );
+    assert_one(
+        &format!("{MINIMAL}\n[health]\nmax_delivery_lag_seconds = \"10m\"\n"),
+        "health.max_delivery_lag_seconds",
+        "expected an integer",
+    );
+    assert_one(&format!("{MINIMAL}\n[health]\nmax_lag = 600\n"), "health.max_lag", "unknown");
+}

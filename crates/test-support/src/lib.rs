@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use eksaudit_aws::{Aws, RegionClients};
 
+mod cbor;
 mod recorder;
 pub use recorder::{classify, Call, EksOutcome, EksUpdateScript, Fault, Recorder, Request};
 
@@ -114,6 +115,13 @@ impl Moto {
                 aws_credential_types::Credentials::for_tests(),
             ))
             .build()
+    }
+
+    /// A CloudWatch client for setup (PutMetricData: the metrics AWS would publish), through the proxy, which
+    /// translates the SDK's RPC v2 CBOR into the JSON protocol moto speaks. Reset the recorder after using it.
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let config = self.sdk_config(region).into_builder().endpoint_url(self.endpoint()).build();
+        aws_sdk_cloudwatch::Client::new(&config)
     }
 
     pub fn region(&self, region: &str) -> RegionClients {

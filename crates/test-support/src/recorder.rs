@@ -948,6 +948,10 @@ pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8
         let op = t.rsplit('.').next().unwrap_or(t).to_string();
         return Call { write: !read_name(&op), operation: op };
     }
+    // Smithy RPC v2 CBOR (CloudWatch): `POST /service/<Service>/operation/<Operation>`.
+    if let Some(op) = rpc_v2_operation(target) {
+        return Call { write: !read_name(op), operation: op.to_string() };
+    }
     let text = String::from_utf8_lossy(body);
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
     for part in text.split('&').chain(query.split('&')) {
@@ -984,6 +988,16 @@ fn error_response(
         );
         return (vec![status_line, "Content-Type: text/xml".into()], body.into_bytes());
     }
+    if rpc_v2_operation(target).is_some() {
+        let mut body = vec![0xa2];
+        for text in ["__type", code, "message", message] {
+            cbor_text(&mut body, text);
+        }
+        return (
+            vec![status_line, "Content-Type: application/cbor".into(), "smithy-protocol: rpc-v2-cbor".into()],
+            body,
+        );
+    }
     if rest_json(target) {
         let body = serde_json::json!({"message": message}).to_string();
         return (
@@ -993,6 +1007,47 @@ fn error_response(
     }
     let body = format!("<Error><Code>{code}</Code><Message>{}</Message></Error>", xml_escape(message));
     (vec![status_line, "Content-Type: application/xml".into()], body.into_bytes())
+}
+
+/// The operation of a Smithy RPC v2 CBOR request (CloudWatch's protocol): `/service/<Service>/operation/<Op>`.
+fn rpc_v2_operation(target: &str) -> Option<&str> {
+    target.strip_prefix("/service/")?.split_once("/operation/").map(|(_, op)| op.split('?').next().unwrap_or(op))
+}
+
+/// An RPC v2 CBOR call made to moto in CloudWatch's JSON 1.0 protocol, and its answer turned back into CBOR.
+fn cbor_call(port: u16, head: &[String], body: &[u8], operation: &str) -> std::io::Result<(Vec<String>, Vec<u8>)> {
+    let json = crate::cbor::to_json(body).unwrap_or_default();
+    let mut request: Vec<String> = vec![head[0].replacen(head[0].split(' ').nth(1).unwrap_or("/"), "/", 1)];
+    request.extend(
+        head.iter()
+            .skip(1)
+            .filter(|l| {
+                let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+                !["content-type", "smithy-protocol", "accept"].contains(&name.as_str())
+            })
+            .cloned(),
+    );
+    request.push("Content-Type: application/x-amz-json-1.0".into());
+    request.push(format!("X-Amz-Target: GraniteServiceVersion20100801.{operation}"));
+    let (mut answer, body) = send_upstream(port, &request, json.to_string().as_bytes())?;
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({}));
+    answer.retain(|l| {
+        !l.to_ascii_lowercase().starts_with("content-type:") && !l.to_ascii_lowercase().starts_with("content-length:")
+    });
+    answer.push("Content-Type: application/cbor".into());
+    answer.push("smithy-protocol: rpc-v2-cbor".into());
+    Ok((answer, crate::cbor::from_json(&value)))
+}
+
+/// A CBOR text string (major type 3), as an RPC v2 error body holds its `__type` and `message`.
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    let len = text.len();
+    match len {
+        0..=23 => out.push(0x60 | len as u8),
+        24..=255 => out.extend([0x78, len as u8]),
+        _ => out.extend([0x79, (len >> 8) as u8, len as u8]),
+    }
+    out.extend(text.as_bytes());
 }
 
 /// REST-JSON services (EKS, Lambda): errors name their type in `x-amzn-ErrorType`.
@@ -1100,7 +1155,11 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     // EntityAlreadyExists. IAM's writes are made one at a time, as IAM makes each entity's.
     let iam_write = write && header(&head, "authorization").is_some_and(|a| a.contains("/iam/aws4_request"));
     let serialized = iam_write.then(|| IAM_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
-    let (mut head, mut body) = send_upstream(upstream_port, &head, &body)?;
+    let rpc_v2 = rpc_v2_operation(&target).map(str::to_string);
+    let (mut head, mut body) = match &rpc_v2 {
+        Some(op) => cbor_call(upstream_port, &head, &body, op)?,
+        None => send_upstream(upstream_port, &head, &body)?,
+    };
     drop(serialized);
     if let Some((bucket, policy)) = lifted {
         moto_call(upstream_port, "PUT", &format!("/{bucket}?policy"), &policy)?;

@@ -70,13 +70,15 @@ pub fn registration(kind: Kind) -> &'static Registration {
     REGISTRY.iter().find(|r| r.kind == kind).unwrap_or_else(|| panic!("{kind:?} is not in kinds::REGISTRY"))
 }
 
-/// Every operation eksaudit calls, each once: the account's, then every kind's in registry order. Kinds that
+/// Every operation eksaudit calls, each once: the account's, then every kind's in registry order, then the
+/// delivery health reads (`eksaudit status`). Kinds that
 /// share a service's calls (the three log groups) list the same entries; the first is kept.
 pub fn operations() -> Vec<Operation> {
     let mut seen = BTreeSet::new();
     ACCOUNT_OPERATIONS
         .iter()
         .chain(REGISTRY.iter().flat_map(|r| r.operations))
+        .chain(crate::health::OPERATIONS)
         .filter(|o| seen.insert((o.service, o.name)))
         .copied()
         .collect()

@@ -19,6 +19,7 @@ mod bucket;
 mod consumer;
 mod drift;
 mod firehose;
+mod health;
 mod iam;
 mod pipeline;
 mod region;
@@ -190,7 +191,7 @@ impl Ctx<'_> {
         self.check_keys(
             root,
             "",
-            &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "region", "alerts"],
+            &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "health", "region", "alerts"],
         );
         let empty = DeTable::new();
         let pipeline = match self.section(root, "pipeline") {
@@ -231,6 +232,8 @@ impl Ctx<'_> {
         let iam = self.iam(iam.unwrap_or(&empty));
         let drift = self.section(root, "drift").map(|(t, _)| t);
         let drift = self.drift(drift.unwrap_or(&empty));
+        let health = self.section(root, "health").map(|(t, _)| t);
+        let health = self.health(health.unwrap_or(&empty));
         let regions = self.regions(root, root_span);
         let alerts = match self.section(root, "alerts") {
             Some((t, _)) => self.alerts(t).map(Some),
@@ -245,6 +248,7 @@ impl Ctx<'_> {
             filter: filter?,
             iam: iam?,
             drift: drift?,
+            health: health?,
             regions: regions?,
             alerts: alerts?,
         };
