@@ -123,13 +123,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
         Err(e) if e.code() == Some("AlreadyExistsException") => {
             if key_id(c, alias).await?.is_some_and(|(current, _)| current != id) {
-                c.kms
-                    .schedule_key_deletion()
-                    .key_id(&id)
-                    .pending_window_in_days(DELETION_WINDOW_DAYS)
-                    .send()
-                    .call("kms:ScheduleKeyDeletion", alias)
-                    .await?;
+                schedule_deletion(c, &id, alias).await?;
             }
             converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await
         }
@@ -228,9 +222,14 @@ pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error>
     if state == "PendingDeletion" {
         return Ok(());
     }
+    schedule_deletion(c, &id, alias).await
+}
+
+/// kms:ScheduleKeyDeletion after AWS's shortest window that still lets a mistake be undone.
+async fn schedule_deletion(c: &RegionClients, id: &str, alias: &str) -> Result<(), Error> {
     c.kms
         .schedule_key_deletion()
-        .key_id(&id)
+        .key_id(id)
         .pending_window_in_days(DELETION_WINDOW_DAYS)
         .send()
         .call("kms:ScheduleKeyDeletion", alias)

@@ -165,15 +165,22 @@ async fn make(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource) -> Resul
     }
 }
 
+/// firehose:DescribeDeliveryStream, as the waits and the update read it.
+async fn describe(
+    c: &RegionClients,
+    name: &str,
+) -> Result<aws_sdk_firehose::operation::describe_delivery_stream::DescribeDeliveryStreamOutput, Error> {
+    c.firehose
+        .describe_delivery_stream()
+        .delivery_stream_name(name)
+        .send()
+        .call("firehose:DescribeDeliveryStream", name)
+        .await
+}
+
 async fn wait_active(cx: &Context<'_>, c: &RegionClients, name: &str) -> Result<(), Error> {
     wait_for(cx.budgets.stream_active, &format!("Firehose stream {name} to become ACTIVE"), || async {
-        let out = c
-            .firehose
-            .describe_delivery_stream()
-            .delivery_stream_name(name)
-            .send()
-            .call("firehose:DescribeDeliveryStream", name)
-            .await?;
+        let out = describe(c, name).await?;
         let Some(desc) = out.delivery_stream_description() else { return Ok(None) };
         match desc.delivery_stream_status().as_str() {
             "ACTIVE" => Ok(Some(())),
@@ -204,13 +211,7 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
         }
     }
     if fields.iter().any(|f| f != "tags" && f != "encryption") {
-        let out = c
-            .firehose
-            .describe_delivery_stream()
-            .delivery_stream_name(name)
-            .send()
-            .call("firehose:DescribeDeliveryStream", name)
-            .await?;
+        let out = describe(c, name).await?;
         let desc = out
             .delivery_stream_description()
             .ok_or_else(|| Error::Failed { what: format!("Firehose stream {name} has no description") })?;
