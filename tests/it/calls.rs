@@ -1,5 +1,6 @@
-//! The call budget of an in-sync plan: how many reads plan makes per resource, by operation. Fails when it grows
-//! (a read made twice, a read that could be skipped), so speed regressions show up in review, not in production.
+//! The call budget of an in-sync plan: which reads plan makes, by operation and by the resource each reads. Fails
+//! when a read is added, made twice for one resource or skipped for another, so speed regressions (and reads
+//! that went missing) show up in review, not in production.
 //! `scripts/bench.sh` measures the same at scale.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,10 @@ name = "us-east-1"
 clusters = ["*"]
 "#;
 
+/// The regions of `SPEC`, and the clusters each has in this test: 2 regions × 3 clusters, 6 in all.
+const REGIONS: [&str; 2] = ["eu-central-1", "us-east-1"];
+const CLUSTERS: [&str; 3] = ["prod", "stage", "other"];
+
 /// Reads of one in-sync plan, by operation (REST calls by method and resource kind, not by name).
 fn by_operation(calls: &[eksaudit_test_support::Call]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -45,11 +50,105 @@ fn by_operation(calls: &[eksaudit_test_support::Call]) -> BTreeMap<String, usize
     out
 }
 
+/// What a read names, as `<region> <identifiers>`: an S3 bucket or EKS path, a query API's parameters, or a
+/// JSON API's string fields (in key order); IAM and STS are `global`.
+fn resource(request: &eksaudit_test_support::Request) -> String {
+    let scope: Vec<&str> = request
+        .header("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split('/').collect())
+        .unwrap_or_default();
+    let region = match scope.get(3) {
+        Some(&"iam") | Some(&"sts") => "global",
+        _ => scope.get(2).copied().unwrap_or("?"),
+    };
+    let body = String::from_utf8_lossy(&request.body);
+    let names: Vec<String> = if body.contains("Action=") {
+        form_urlencoded::parse(&request.body)
+            .filter(|(k, _)| k != "Action" && k != "Version")
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    } else if request.header("x-amz-target").is_some() {
+        let doc: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&request.body).unwrap_or_default();
+        doc.values().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    } else {
+        let path = request.target.split('?').next().unwrap_or_default().trim_matches('/');
+        vec![path.to_string()]
+    };
+    // The KMS key's id is AWS's making (one key per region): named as `{key}`.
+    let uuid = |t: &str| t.len() == 36 && t.split('-').map(str::len).eq([8, 4, 4, 4, 12]);
+    let names: Vec<String> = names.into_iter().map(|n| if uuid(&n) { "{key}".to_string() } else { n }).collect();
+    format!("{region} {}", names.join(" "))
+}
+
+/// Every read of the in-sync plan, by operation and what it reads, written out: once each.
+fn expected_reads() -> Vec<(String, String)> {
+    let mut reads: Vec<(&str, String)> = vec![("GetCallerIdentity", "global ".into())];
+    for role in ["eks-audit-cloudwatch", "eks-audit-firehose", "eks-audit-reader"] {
+        reads.push(("GetRole", format!("global {role}")));
+        reads.push(("GetRolePolicy", format!("global {role} eks-audit")));
+        reads.push(("ListAttachedRolePolicies", format!("global {role}")));
+    }
+    // Leftovers of another preset (Sentinel's): its reader role and the OIDC provider of each Azure cloud.
+    reads.push(("GetRole", "global OIDC_eks-audit-reader".into()));
+    for tenant in ["33e01921-4d64-4f8c-a055-5bdaffd5e33d", "cab8a31a-1906-4287-a0d8-4eef66b95f6e"] {
+        reads.push((
+            "GetOpenIDConnectProvider",
+            format!("global arn:aws:iam::123456789012:oidc-provider/sts.windows.net/{tenant}/"),
+        ));
+    }
+    for r in REGIONS {
+        let bucket = format!("eks-audit-123456789012-{r}");
+        for b in [bucket.clone(), format!("{bucket}-access-logs")] {
+            for op in [
+                "HEAD bucket",
+                "GET bucket?tagging",
+                "GET bucket?publicAccessBlock",
+                "GET bucket?ownershipControls",
+                "GET bucket?encryption",
+                "GET bucket?policy",
+                "GET bucket?versioning",
+                "GET bucket?lifecycle",
+            ] {
+                reads.push((op, format!("{r} {b}")));
+            }
+        }
+        reads.push(("GET bucket?notification", format!("{r} {bucket}")));
+        reads.push(("GET bucket?logging", format!("{r} {bucket}")));
+        reads.push(("DescribeKey", format!("{r} alias/eks-audit")));
+        reads.push(("GetKeyPolicy", format!("{r} {{key}} default")));
+        reads.push(("GetKeyRotationStatus", format!("{r} {{key}}")));
+        reads.push(("ListResourceTags", format!("{r} {{key}}")));
+        let topic = format!("arn:aws:sns:{r}:123456789012:eks-audit");
+        reads.push(("GetTopicAttributes", format!("{r} {topic}")));
+        reads.push(("ListSubscriptionsByTopic", format!("{r} {topic}")));
+        reads.push(("ListTagsForResource", format!("{r} {topic}")));
+        reads.push(("DescribeDeliveryStream", format!("{r} eks-audit")));
+        reads.push(("ListTagsForDeliveryStream", format!("{r} eks-audit")));
+        reads.push(("DescribeLogGroups", format!("{r} /aws/kinesisfirehose/eks-audit")));
+        let group = format!("arn:aws:logs:{r}:123456789012:log-group:/aws/kinesisfirehose/eks-audit");
+        reads.push(("ListTagsForResource", format!("{r} {group}")));
+        // Sentinel's queue and its dead-letter queue, left over from another preset.
+        reads.push(("GetQueueUrl", format!("{r} eks-audit")));
+        reads.push(("GetQueueUrl", format!("{r} eks-audit-dlq")));
+        reads.push(("GET clusters", format!("{r} clusters")));
+        for c in CLUSTERS {
+            reads.push(("GET clusters/{name}", format!("{r} clusters/{c}")));
+            reads.push(("DescribeSubscriptionFilters", format!("{r} /aws/eks/{c}/cluster")));
+        }
+    }
+    let mut reads: Vec<(String, String)> = reads.into_iter().map(|(op, what)| (op.to_string(), what)).collect();
+    reads.sort();
+    reads
+}
+
 #[tokio::test]
 async fn an_in_sync_plan_reads_each_thing_once() {
     let moto = Moto::start();
-    for (region, cluster) in [("eu-central-1", "prod"), ("eu-central-1", "stage"), ("us-east-1", "other")] {
-        moto.create_cluster(region, cluster, true).await;
+    for region in REGIONS {
+        for cluster in CLUSTERS {
+            moto.create_cluster(region, cluster, true).await;
+        }
     }
     let w = Workdir::with_spec(SPEC);
     let out = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
@@ -60,6 +159,13 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     let calls = moto.recorder().calls();
     assert!(calls.iter().all(|c| !c.write));
     let counts = by_operation(&calls);
+    let mut reads: Vec<(String, String)> = calls
+        .iter()
+        .zip(moto.recorder().requests())
+        .map(|(c, r)| (by_operation(std::slice::from_ref(c)).into_keys().next().unwrap(), resource(&r)))
+        .collect();
+    reads.sort();
+    assert_eq!(reads, expected_reads(), "each resource read once by each operation, none skipped");
 
     // One identity call; per region: the cluster list, the bucket (head, tags, six settings, notification),
     // topic (attributes, tags, subscriptions), Firehose (stream, tags, error log group and its tags); per
@@ -70,7 +176,7 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     // Security by default (the pipeline's KMS key, access logging) adds per region: the key behind its alias
     // (DescribeKey) with its policy, rotation and tags; the access-log bucket (head, tags, six settings: no
     // notification, no logging of its own); and where the pipeline's bucket logs to (GET bucket?logging).
-    let (regions, clusters) = (2, 3);
+    let (regions, clusters) = (REGIONS.len(), REGIONS.len() * CLUSTERS.len());
     let expected: BTreeMap<String, usize> = [
         ("GetCallerIdentity", 1),
         ("GET clusters", regions),

@@ -276,3 +276,38 @@ async fn s3_path_style_is_asked_for_never_guessed_from_the_endpoint() {
     let run = by_path(&named, true);
     assert_eq!(run.code(), 0, "{}", run.stderr());
 }
+
+/// The service of a signed request (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
+fn signed_service(r: &eksaudit_test_support::Request) -> String {
+    r.header("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn per_service_endpoint_variables_are_honoured_s3_to_its_own_endpoint() {
+    // Two accounts: every service in one, S3 in the other (AWS_ENDPOINT_URL_S3, as the SDK documents it).
+    let (everything, s3) = (Moto::start(), Moto::start());
+    everything.create_cluster("eu-central-1", "prod-1", true).await;
+    let w = Workdir::with_spec(EXAMPLE);
+    let (general, s3_only) = (everything.endpoint(), s3.endpoint());
+    let out = w.run_env(
+        None,
+        &["plan"],
+        &[("AWS_ENDPOINT_URL", general.as_str()), ("AWS_ENDPOINT_URL_S3", s3_only.as_str())],
+    );
+    out.assert_no_panic();
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    let services = |moto: &Moto| {
+        let mut s: Vec<String> = moto.recorder().requests().iter().map(signed_service).collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    assert_eq!(services(&s3), ["s3"], "only S3 goes to AWS_ENDPOINT_URL_S3");
+    let general_services = services(&everything);
+    assert!(!general_services.contains(&"s3".to_string()), "{general_services:?}");
+    assert!(general_services.contains(&"eks".to_string()), "the rest goes to AWS_ENDPOINT_URL: {general_services:?}");
+}

@@ -1,9 +1,12 @@
 //! Crash and resume: apply killed with SIGKILL right after its k-th mutating call reached AWS (before it heard the
-//! answer), for every k of a full apply. A second apply converges with nothing duplicated, and destroy then leaves
-//! nothing owned.
+//! answer), for every k of a full apply, over several specs (the crash matrix: one line per spec at the end of
+//! this section). A second apply converges with nothing duplicated, and destroy then leaves nothing owned. Writes
+//! test support answers itself (an OIDC provider's audience, a log group's key) count as the k-th write too.
 
+use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::{Condvar, Mutex};
 
 use eksaudit_test_support::Moto;
 
@@ -29,74 +32,213 @@ enable_audit_logging = true
 log_retention_days = 30
 "#;
 
-const REGION: &str = "us-east-1";
-const BUCKET: &str = "eks-audit-123456789012-us-east-1";
+/// SNS with `[alerts]`: the alert function, its permission and log group, the alerts topic, its email
+/// subscription and a second filter per cluster.
+const ALERTS_SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
 
-async fn clusters(moto: &Moto) {
-    moto.create_cluster(REGION, "prod", true).await;
-    moto.create_cluster(REGION, "stage", false).await;
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[bucket]
+on_destroy = "delete"
+
+[alerts]
+namespaces = ["kube-system"]
+email = ["secops@example.com"]
+
+[[region]]
+name = "us-east-1"
+clusters = ["prod", "stage"]
+enable_audit_logging = true
+"#;
+
+/// Sentinel as the preset is today: the OIDC provider of each Azure cloud with its audience (answered by test
+/// support), the reader role trusting it, an SQS queue with its dead-letter queue.
+const SENTINEL_SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "us-east-1"
+clusters = ["prod", "stage"]
+enable_audit_logging = true
+"#;
+
+/// Two regions: the shared roles widened for the second, a key, buckets, topic and stream in each.
+const TWO_REGIONS_SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "us-east-1"
+clusters = ["prod", "stage"]
+enable_audit_logging = true
+
+[[region]]
+name = "eu-west-1"
+clusters = ["prod"]
+enable_audit_logging = true
+"#;
+
+/// A spec of the crash matrix and the account it meets: its clusters (region, name, audit logging on) and, when
+/// set, an OIDC provider of someone else's for this issuer (its audience `sts.amazonaws.com`), to which apply adds
+/// its own audience (AddClientIDToOpenIDConnectProvider, answered by test support) instead of creating one.
+struct Case {
+    spec: &'static str,
+    clusters: &'static [(&'static str, &'static str, bool)],
+    others_oidc_provider: Option<&'static str>,
 }
 
-/// Everything the pipeline owns, counted: what a duplicate or a leak would change.
-async fn owned(moto: &Moto) -> Vec<(String, usize)> {
-    let c = moto.region(REGION);
-    let roles = moto.aws().iam().list_roles().send().await.unwrap();
-    let streams = c.firehose.list_delivery_streams().send().await.unwrap();
-    let topics = c.sns.list_topics().send().await.unwrap();
-    let subs = c.sns.list_subscriptions().send().await.unwrap();
-    let mut counts = vec![
-        ("roles".to_string(), roles.roles().len()),
-        ("streams".to_string(), streams.delivery_stream_names().len()),
-        ("topics".to_string(), topics.topics().len()),
-        ("subscriptions".to_string(), subs.subscriptions().len()),
-    ];
-    let buckets = c.s3.list_buckets().send().await.unwrap();
-    let bucket = buckets.buckets().iter().any(|b| b.name() == Some(BUCKET));
-    let access_logs = format!("{BUCKET}-access-logs");
-    let access_logs = buckets.buckets().iter().any(|b| b.name() == Some(access_logs.as_str()));
-    counts.push(("buckets".into(), usize::from(bucket) + usize::from(access_logs)));
-    if bucket {
-        let n = c.s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
-        counts.push(("notifications".into(), n.topic_configurations().len()));
+const ONE_REGION: &[(&str, &str, bool)] = &[("us-east-1", "prod", true), ("us-east-1", "stage", false)];
+
+#[test]
+fn crash_matrix_sns_one_region() {
+    crash_matrix(&Case { spec: SPEC, clusters: ONE_REGION, others_oidc_provider: None }, Some(converged()));
+}
+
+#[test]
+fn crash_matrix_alerts() {
+    crash_matrix(&Case { spec: ALERTS_SPEC, clusters: ONE_REGION, others_oidc_provider: None }, None);
+}
+
+#[test]
+fn crash_matrix_sentinel_sqs_and_oidc() {
+    let issuer = Some("sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/");
+    crash_matrix(&Case { spec: SENTINEL_SPEC, clusters: ONE_REGION, others_oidc_provider: issuer }, None);
+}
+
+#[test]
+fn crash_matrix_two_regions() {
+    let clusters = &[("us-east-1", "prod", true), ("us-east-1", "stage", false), ("eu-west-1", "prod", false)];
+    crash_matrix(&Case { spec: TWO_REGIONS_SPEC, clusters, others_oidc_provider: None }, None);
+}
+
+/// Crashed applies running at once, over every matrix test (each with its own moto): what two cores bear.
+const AT_ONCE: usize = 3;
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static SLOT_FREED: Condvar = Condvar::new();
+
+fn with_slot<T>(f: impl FnOnce() -> T) -> T {
+    let mut running = SLOT_FREED.wait_while(RUNNING.lock().unwrap(), |n| *n >= AT_ONCE).unwrap();
+    *running += 1;
+    drop(running);
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            SLOT_FREED.notify_one();
+        }
     }
-    // KMS keys not scheduled for deletion (a destroyed pipeline's key waits out its window, as AWS's does).
-    let mut keys = 0;
-    for k in c.kms.list_keys().send().await.unwrap().keys() {
-        let meta = c.kms.describe_key().key_id(k.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
-        keys += usize::from(meta.key_state().is_some_and(|s| s.as_str() != "PendingDeletion"));
+    let _release = Release;
+    f()
+}
+
+/// The account as the case's user has it before eksaudit runs.
+async fn clusters(moto: &Moto, case: &Case) {
+    for (region, name, audit) in case.clusters {
+        moto.create_cluster(region, name, *audit).await;
     }
-    counts.push(("keys".into(), keys));
-    for cluster in ["prod", "stage"] {
-        let group = format!("/aws/eks/{cluster}/cluster");
-        let filters = c.logs.describe_subscription_filters().log_group_name(&group).send().await;
-        let n = filters.map(|f| f.subscription_filters().len()).unwrap_or(0);
-        counts.push((format!("filters on {cluster}"), n));
+    if let Some(issuer) = case.others_oidc_provider {
+        moto.aws()
+            .iam()
+            .create_open_id_connect_provider()
+            .url(format!("https://{issuer}"))
+            .client_id_list("sts.amazonaws.com")
+            .thumbprint_list("626d44e704d1ceabe3bf0d53397464ac8080142c")
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Everything a pipeline can own, counted over the case's regions: what a duplicate or a leak would change.
+async fn owned(moto: &Moto, case: &Case) -> BTreeMap<String, usize> {
+    let iam = moto.aws().iam().clone();
+    let mut counts = BTreeMap::new();
+    counts.insert("roles".to_string(), iam.list_roles().send().await.unwrap().roles().len());
+    let providers = iam.list_open_id_connect_providers().send().await.unwrap();
+    counts.insert("oidc providers".into(), providers.open_id_connect_provider_list().len());
+    let mut regions: Vec<&str> = case.clusters.iter().map(|(r, _, _)| *r).collect();
+    regions.dedup();
+    let s3 = moto.region(regions[0]).s3;
+    let buckets = s3.list_buckets().send().await.unwrap();
+    counts.insert("buckets".into(), buckets.buckets().len());
+    let mut notifications = 0;
+    for b in buckets.buckets() {
+        // moto answers an empty body for a bucket without notifications (smoothed by the proxy, not here).
+        let n = s3.get_bucket_notification_configuration().bucket(b.name().unwrap()).send().await;
+        notifications += n.map(|n| n.topic_configurations().len() + n.queue_configurations().len()).unwrap_or(0);
+    }
+    counts.insert("bucket notifications".into(), notifications);
+    for region in regions {
+        let c = moto.region(region);
+        let mut count = |what: &str, n: usize| counts.insert(format!("{region} {what}"), n);
+        count("streams", c.firehose.list_delivery_streams().send().await.unwrap().delivery_stream_names().len());
+        count("topics", c.sns.list_topics().send().await.unwrap().topics().len());
+        count("subscriptions", c.sns.list_subscriptions().send().await.unwrap().subscriptions().len());
+        count("queues", c.sqs.list_queues().send().await.unwrap().queue_urls().len());
+        count("functions", c.lambda.list_functions().send().await.unwrap().functions().len());
+        // KMS keys not scheduled for deletion (a destroyed pipeline's key waits out its window, as AWS's does).
+        let mut keys = 0;
+        for k in c.kms.list_keys().send().await.unwrap().keys() {
+            let meta = c.kms.describe_key().key_id(k.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
+            keys += usize::from(meta.key_state().is_some_and(|s| s.as_str() != "PendingDeletion"));
+        }
+        count("keys", keys);
+        for (_, cluster, _) in case.clusters.iter().filter(|(r, _, _)| *r == region) {
+            let group = format!("/aws/eks/{cluster}/cluster");
+            let filters = c.logs.describe_subscription_filters().log_group_name(&group).send().await;
+            count(&format!("filters on {cluster}"), filters.map(|f| f.subscription_filters().len()).unwrap_or(0));
+        }
     }
     counts
 }
 
-fn converged() -> Vec<(String, usize)> {
+/// The one-region SNS spec, converged, as counted by hand.
+fn converged() -> BTreeMap<String, usize> {
     [
         ("roles", 3),
-        ("streams", 1),
-        ("topics", 1),
-        ("subscriptions", 1),
+        ("oidc providers", 0),
         ("buckets", 2),
-        ("notifications", 1),
-        ("keys", 1),
-        ("filters on prod", 1),
-        ("filters on stage", 1),
+        ("bucket notifications", 1),
+        ("us-east-1 streams", 1),
+        ("us-east-1 topics", 1),
+        ("us-east-1 subscriptions", 1),
+        ("us-east-1 queues", 0),
+        ("us-east-1 functions", 0),
+        ("us-east-1 keys", 1),
+        ("us-east-1 filters on prod", 1),
+        ("us-east-1 filters on stage", 1),
     ]
     .iter()
     .map(|(k, n)| (k.to_string(), *n))
     .collect()
 }
 
-/// One crash at the k-th write, then resume, converge, destroy. Returns whether the k-th write happened at all.
-async fn crash_at(k: usize) -> bool {
+/// One crash at the k-th write, then resume, converge to `expected`, destroy. Returns whether the k-th write
+/// happened at all.
+async fn crash_at(case: &Case, k: usize, expected: &BTreeMap<String, usize>) -> bool {
     let moto = Moto::start();
-    clusters(&moto).await;
-    let w = Workdir::with_spec(SPEC);
+    clusters(&moto, case).await;
+    let before = owned(&moto, case).await;
+    let w = Workdir::with_spec(case.spec);
     let mut child = w
         .command(Some(&moto.endpoint()), &["apply", "--auto-approve"])
         .stdout(Stdio::null())
@@ -119,7 +261,7 @@ async fn crash_at(k: usize) -> bool {
 
     let resumed = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(resumed.code(), 0, "k={k}: resume failed\n{}\n{}", resumed.stdout(), resumed.stderr());
-    assert_eq!(owned(&moto).await, converged(), "k={k}: duplicated or missing after resume");
+    assert_eq!(&owned(&moto, case).await, expected, "k={k}: duplicated or missing after resume");
     moto.recorder().reset();
     let again = run(&moto, &w, &["apply", "--auto-approve"]);
     assert!(again.stdout().contains("No changes."), "k={k}: {}", again.stdout());
@@ -127,48 +269,63 @@ async fn crash_at(k: usize) -> bool {
 
     let destroyed = run(&moto, &w, &["destroy", "--auto-approve"]);
     assert_eq!(destroyed.code(), 0, "k={k}: {}", destroyed.stderr());
-    let left: Vec<(String, usize)> = owned(&moto).await.into_iter().filter(|(_, n)| *n > 0).collect();
-    assert!(left.is_empty(), "k={k}: destroy left {left:?}");
+    // What the account had before (someone else's provider) stays; nothing of the pipeline's does.
+    assert_eq!(owned(&moto, case).await, before, "k={k}: destroy left more than the account had");
     true
 }
 
-#[test]
-fn apply_killed_after_any_mutating_call_resumes_without_duplicates_and_destroys_clean() {
-    // How many writes a full apply makes.
-    let writes = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let moto = Moto::start();
-        clusters(&moto).await;
-        let w = Workdir::with_spec(SPEC);
-        let out = run(&moto, &w, &["apply", "--auto-approve"]);
-        assert_eq!(out.code(), 0, "{}", out.stderr());
-        moto.recorder().writes().len()
-    });
-    assert!(writes > 20, "a full apply makes {writes} writes");
-    // Every k, three at a time (each with its own moto).
-    let ks: Vec<usize> = (1..=writes).collect();
-    for chunk in ks.chunks(3) {
-        std::thread::scope(|scope| {
-            for &k in chunk {
-                scope.spawn(move || {
-                    let crashed = tokio::runtime::Runtime::new().unwrap().block_on(crash_at(k));
-                    assert!(crashed, "k={k} of {writes}: apply finished before its k-th write");
-                });
+/// Every k of a full apply of `case`: converged to what a clean apply owns (and to `by_hand` when given).
+fn crash_matrix(case: &Case, by_hand: Option<BTreeMap<String, usize>>) {
+    let started = std::time::Instant::now();
+    // How many writes a full apply makes, and what it owns.
+    let (writes, clean) = with_slot(|| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let moto = Moto::start();
+            clusters(&moto, case).await;
+            let w = Workdir::with_spec(case.spec);
+            let out = run(&moto, &w, &["apply", "--auto-approve"]);
+            assert_eq!(out.code(), 0, "{}", out.stderr());
+            let writes = moto.recorder().writes();
+            if case.others_oidc_provider.is_some() {
+                // Answered by test support, and so one of the k.
+                assert!(writes.iter().any(|w| w == "AddClientIDToOpenIDConnectProvider"), "{writes:?}");
             }
-        });
+            (writes.len(), owned(&moto, case).await)
+        })
+    });
+    if let Some(by_hand) = by_hand {
+        assert_eq!(clean, by_hand, "a clean apply owns what was counted by hand");
     }
+    assert!(writes > 20, "a full apply makes {writes} writes");
+    // Every k, on as many threads as there are slots (each k with its own moto).
+    let next = std::sync::atomic::AtomicUsize::new(1);
+    std::thread::scope(|scope| {
+        for _ in 0..AT_ONCE {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if k > writes {
+                    break;
+                }
+                let crashed = with_slot(|| tokio::runtime::Runtime::new().unwrap().block_on(crash_at(case, k, &clean)));
+                assert!(crashed, "k={k} of {writes}: apply finished before its k-th write");
+            });
+        }
+    });
+    eprintln!("crash matrix: {writes} writes, every k in {:.0?}", started.elapsed());
 }
 
 #[tokio::test]
 async fn two_applies_at_once_both_succeed_and_end_in_the_right_state() {
+    let case = Case { spec: SPEC, clusters: ONE_REGION, others_oidc_provider: None };
     let moto = Moto::start();
-    clusters(&moto).await;
+    clusters(&moto, &case).await;
     let w = Workdir::with_spec(SPEC);
     let spawn = || w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]).spawn().expect("start apply");
     let (a, b) = (spawn(), spawn());
     for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    assert_eq!(owned(&moto).await, converged());
+    assert_eq!(owned(&moto, &case).await, converged());
     moto.recorder().reset();
     let again = run(&moto, &w, &["apply", "--auto-approve"]);
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
@@ -179,9 +336,10 @@ async fn two_applies_at_once_both_succeed_and_end_in_the_right_state() {
 /// worst interleaving, made deterministic.
 #[tokio::test]
 async fn an_apply_that_runs_entirely_inside_another_and_a_lost_answer_leave_both_successful() {
+    let case = Case { spec: SPEC, clusters: ONE_REGION, others_oidc_provider: None };
     for k in [2, 6, 10, 16] {
         let moto = Moto::start();
-        clusters(&moto).await;
+        clusters(&moto, &case).await;
         let w = Workdir::with_spec(SPEC);
         let inner_out = std::sync::Arc::new(std::sync::Mutex::new(None));
         let mut inner = w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
@@ -198,7 +356,7 @@ async fn an_apply_that_runs_entirely_inside_another_and_a_lost_answer_leave_both
         // The outer apply's k-th call never got its answer (the connection closed under it): the SDK sent it
         // again, the create found the inner apply's resource there, and the outer apply went on.
         assert_eq!(outer.code(), 0, "k={k} outer: {}", outer.stderr());
-        assert_eq!(owned(&moto).await, converged(), "k={k}");
+        assert_eq!(owned(&moto, &case).await, converged(), "k={k}");
         moto.recorder().reset();
         let again = run(&moto, &w, &["apply", "--auto-approve"]);
         assert!(again.stdout().contains("No changes."), "k={k}: {}", again.stdout());

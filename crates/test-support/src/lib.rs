@@ -117,6 +117,11 @@ impl Moto {
             .build()
     }
 
+    /// SDK configuration for the proxy (what the product reaches), for tests of the proxy's own emulation.
+    pub fn proxy_config(&self, region: &str) -> aws_config::SdkConfig {
+        self.sdk_config(region).into_builder().endpoint_url(self.endpoint()).build()
+    }
+
     /// A CloudWatch client for setup (PutMetricData: the metrics AWS would publish), through the proxy, which
     /// translates the SDK's RPC v2 CBOR into the JSON protocol moto speaks. Reset the recorder after using it.
     pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {

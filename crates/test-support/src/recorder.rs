@@ -19,6 +19,8 @@
 //!   no DescribeUpdate, which the proxy answers itself, as scripted (`EksUpdateScript`: InProgress for some polls,
 //!   then Successful, Failed or Cancelled; ResourceInUse while one runs).
 //! - CloudWatch Logs' AssociateKmsKey, which moto lacks: answered here, the key shown in DescribeLogGroups.
+//! - moto's PutBucketLogging fails on a target bucket policy whose `"Principal": "*"` statement comes before the
+//!   logging grant: the target's statements are reordered in moto first (`logging_grant_first`).
 //! - Lambda's KMSKeyArn (the key of a function's environment): moto drops it; the proxy remembers it and shows it
 //!   in GetFunction and GetFunctionConfiguration, as Lambda does.
 
@@ -376,6 +378,20 @@ impl Shared {
         ok
     }
 
+    /// Counts a mutating call that reached AWS (moto, or this proxy answering for it) and hands out the write hook
+    /// when this is its write.
+    fn write_made(&mut self) -> Option<WriteHook> {
+        self.writes_forwarded += 1;
+        let n = self.writes_forwarded;
+        match self.write_hook.take() {
+            Some((at, hook)) if at == n => Some(hook),
+            other => {
+                self.write_hook = other;
+                None
+            }
+        }
+    }
+
     fn use_rewrite(&mut self, operation: &str) {
         let rewrite = self.faults.iter_mut().find(|f| f.names(operation) && matches!(f.kind, FaultKind::Rewrite(_)));
         if let Some(n) = rewrite.and_then(|f| f.remaining.as_mut()) {
@@ -386,6 +402,10 @@ impl Shared {
 
 /// Held while an IAM write is with moto (see `forward`).
 static IAM_WRITES: Mutex<()> = Mutex::new(());
+
+/// Held for writing while a full log group's filter is updated (see `update_full_log_group_filter`), for reading by
+/// every other subscription-filter call while it is with moto.
+static FILTER_UPDATES: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// A proxy that forwards to `upstream` and records every call, stopped when dropped.
 pub struct Recorder {
@@ -658,24 +678,40 @@ fn start_eks_update(method: &str, target: &str, body: &[u8], shared: &Mutex<Shar
 }
 
 /// IAM's AddClientIDToOpenIDConnectProvider, which moto lacks: the audience is remembered here (and forgotten when
-/// the provider is deleted) and shown in GetOpenIDConnectProvider's answers.
-fn emulate_oidc_audience(operation: &str, body: &[u8], shared: &Mutex<Shared>) -> Option<String> {
-    let arn = form_param(body, "OpenIDConnectProviderArn")?;
-    let mut state = shared.lock().expect("recorder state");
+/// the provider is deleted) and shown in GetOpenIDConnectProvider's answers. As in IAM, a provider that does not
+/// exist (asked of moto) is refused with NoSuchEntity (`Err`, its message) and nothing is remembered.
+fn emulate_oidc_audience(
+    upstream_port: u16,
+    operation: &str,
+    head: &[String],
+    body: &[u8],
+    shared: &Mutex<Shared>,
+) -> std::io::Result<Option<Result<String, String>>> {
+    let Some(arn) = form_param(body, "OpenIDConnectProviderArn") else { return Ok(None) };
     match operation {
         "AddClientIDToOpenIDConnectProvider" => {
-            let id = form_param(body, "ClientID")?;
+            let Some(id) = form_param(body, "ClientID") else { return Ok(None) };
+            let get: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("Action", "GetOpenIDConnectProvider")
+                .append_pair("OpenIDConnectProviderArn", &arn)
+                .append_pair("Version", "2010-05-08")
+                .finish();
+            let (found, _) = send_upstream(upstream_port, head, get.as_bytes())?;
+            if !found.first().is_some_and(|l| l.contains(" 200 ")) {
+                return Ok(Some(Err(format!("OpenIDConnect Provider not found for arn {arn}"))));
+            }
+            let mut state = shared.lock().expect("recorder state");
             let added = state.oidc_client_ids.entry(arn).or_default();
             if !added.contains(&id) {
                 added.push(id);
             }
-            Some(r#"<AddClientIDToOpenIDConnectProviderResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>"#.to_string())
+            Ok(Some(Ok(r#"<AddClientIDToOpenIDConnectProviderResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>"#.to_string())))
         }
         "DeleteOpenIDConnectProvider" => {
-            state.oidc_client_ids.remove(&arn);
-            None
+            shared.lock().expect("recorder state").oidc_client_ids.remove(&arn);
+            Ok(None)
         }
-        _ => None,
+        _ => Ok(None),
     }
 }
 
@@ -716,6 +752,25 @@ fn lift_bucket_policy(method: &str, target: &str, port: u16) -> Option<(String, 
     }
     moto_call(port, "DELETE", &format!("/{bucket}?policy"), b"").ok()?;
     Some((bucket, policy))
+}
+
+/// moto's PutBucketLogging looks for the logging service's grant in the target bucket's policy reading every
+/// statement's `Principal` as an object, and fails (500) on a `"Principal": "*"` met before the grant, where S3
+/// reads statements in no order. The target's policy is put back to moto with statements of an object principal
+/// first (the same policy to S3, and to eksaudit, which compares policies by meaning).
+fn logging_grant_first(request: &[u8], port: u16) {
+    let text = String::from_utf8_lossy(request);
+    let Some(bucket) = text.split("<TargetBucket>").nth(1).and_then(|t| t.split("</TargetBucket>").next()) else {
+        return;
+    };
+    let Ok((200, policy)) = moto_call(port, "GET", &format!("/{bucket}?policy"), b"") else { return };
+    let Ok(mut policy) = serde_json::from_slice::<serde_json::Value>(&policy) else { return };
+    let Some(statements) = policy.get_mut("Statement").and_then(|s| s.as_array_mut()) else { return };
+    let before = statements.clone();
+    statements.sort_by_key(|s| !s["Principal"].is_object());
+    if *statements != before {
+        let _ = moto_call(port, "PUT", &format!("/{bucket}?policy"), policy.to_string().as_bytes());
+    }
 }
 
 /// One plain request to moto (S3, path style): its status and body.
@@ -760,8 +815,11 @@ fn send_upstream(upstream_port: u16, head: &[String], body: &[u8]) -> std::io::R
 }
 
 /// moto refuses PutSubscriptionFilter with LimitExceededException whenever a log group holds 2 filters, even to
-/// update one of them in place, which CloudWatch Logs allows. When that filter exists (its deletion succeeds), the
-/// update is made as delete and put again, and that answer given.
+/// update one of them in place, which CloudWatch Logs allows. When that filter exists, the update is made as
+/// delete and put again, and that answer given. CloudWatch Logs' update is in place: nobody sees the filter
+/// missing, and a refused update leaves the old filter. So the delete and put hold `FILTER_UPDATES` for writing
+/// (every subscription-filter call forwarded holds it for reading: none sees or changes the group in between),
+/// and when the put is refused the old filter is put back before the refusal is answered.
 fn update_full_log_group_filter(
     upstream_port: u16,
     request_head: &[String],
@@ -772,23 +830,52 @@ fn update_full_log_group_filter(
     if head.first().is_some_and(|l| l.contains(" 200 ")) || !String::from_utf8_lossy(body).contains("LimitExceeded") {
         return Ok(None);
     }
+    let _alone = FILTER_UPDATES.write().unwrap_or_else(|e| e.into_inner());
     let request: serde_json::Value = serde_json::from_slice(request_body).unwrap_or_default();
-    let delete = serde_json::json!({"logGroupName": request["logGroupName"], "filterName": request["filterName"]});
-    let delete_head: Vec<String> = request_head
-        .iter()
-        .map(|l| {
-            if l.to_ascii_lowercase().starts_with("x-amz-target:") {
-                "X-Amz-Target: Logs_20140328.DeleteSubscriptionFilter".to_string()
-            } else {
-                l.clone()
-            }
-        })
-        .collect();
-    let (deleted, _) = send_upstream(upstream_port, &delete_head, delete.to_string().as_bytes())?;
+    let (group, name) = (&request["logGroupName"], &request["filterName"]);
+    let logs = |operation: &str, body: &serde_json::Value| {
+        let head: Vec<String> = request_head
+            .iter()
+            .map(|l| {
+                if l.to_ascii_lowercase().starts_with("x-amz-target:") {
+                    format!("X-Amz-Target: Logs_20140328.{operation}")
+                } else {
+                    l.clone()
+                }
+            })
+            .collect();
+        send_upstream(upstream_port, &head, body.to_string().as_bytes())
+    };
+    let (_, found) =
+        logs("DescribeSubscriptionFilters", &serde_json::json!({"logGroupName": group, "filterNamePrefix": name}))?;
+    let found: serde_json::Value = serde_json::from_slice(&found).unwrap_or_default();
+    let Some(old) =
+        found["subscriptionFilters"].as_array().into_iter().flatten().find(|f| &f["filterName"] == name).cloned()
+    else {
+        // Not an update: the group is full, as CloudWatch Logs says.
+        return Ok(None);
+    };
+    let (deleted, _) =
+        logs("DeleteSubscriptionFilter", &serde_json::json!({"logGroupName": group, "filterName": name}))?;
     if !deleted.first().is_some_and(|l| l.contains(" 200 ")) {
         return Ok(None);
     }
-    send_upstream(upstream_port, request_head, request_body).map(Some)
+    let (head, body) = send_upstream(upstream_port, request_head, request_body)?;
+    if !head.first().is_some_and(|l| l.contains(" 200 ")) {
+        let mut restore = serde_json::json!({
+            "logGroupName": group,
+            "filterName": name,
+            "filterPattern": old["filterPattern"],
+            "destinationArn": old["destinationArn"],
+        });
+        for key in ["roleArn", "distribution"] {
+            if let Some(v) = old.get(key) {
+                restore[key] = v.clone();
+            }
+        }
+        logs("PutSubscriptionFilter", &restore)?;
+    }
+    Ok(Some((head, body)))
 }
 
 /// Rewrites moto's answers where they differ from AWS's.
@@ -1121,13 +1208,31 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         Some(FaultKind::Rewrite(f)) => rewrite = Some(f),
         Some(FaultKind::Latency(_)) | None => {}
     }
-    if let Some(local) = emulate_oidc_audience(&operation, &body, shared) {
-        let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: text/xml".to_string()];
-        return answer(&mut client_w, (head, local.into_bytes()));
+    // A write this proxy answers itself is a write AWS made: counted, and the crash hook fires on it as on any.
+    let answer_write = |client_w: &mut TcpStream, response: (Vec<String>, Vec<u8>)| -> std::io::Result<()> {
+        let hook = if write { shared.lock().expect("recorder state").write_made() } else { None };
+        match hook {
+            Some(hook) => {
+                hook();
+                Ok(())
+            }
+            None => answer(client_w, response),
+        }
+    };
+    if let Some(local) = emulate_oidc_audience(upstream_port, &operation, &head, &body, shared)? {
+        return match local {
+            Ok(xml) => {
+                let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: text/xml".to_string()];
+                answer_write(&mut client_w, (head, xml.into_bytes()))
+            }
+            Err(message) => {
+                answer(&mut client_w, error_response(&target, amz_target, query_api, 404, "NoSuchEntity", &message))
+            }
+        };
     }
     if let Some(local) = emulate_log_group_key(&operation, &head, &body, shared) {
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/x-amz-json-1.1".to_string()];
-        return answer(&mut client_w, (head, local.into_bytes()));
+        return answer_write(&mut client_w, (head, local.into_bytes()));
     }
     if let Some((status, local)) = describe_update(&method, &target, shared) {
         if status != 200 {
@@ -1145,9 +1250,12 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     }
     if let Some(local) = unsuccessful_update(&method, &target, shared) {
         let head = vec!["HTTP/1.1 200 OK".to_string(), "Content-Type: application/json".to_string()];
-        return answer(&mut client_w, (head, local.into_bytes()));
+        return answer_write(&mut client_w, (head, local.into_bytes()));
     }
 
+    if method == "PUT" && target.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("logging"))) {
+        logging_grant_first(&body, upstream_port);
+    }
     let lifted = lift_bucket_policy(&method, &target, upstream_port);
     let request_head = head.clone();
     // moto's IAM checks a name is free and then stores the entity without a lock: two CreateRole calls of the same
@@ -1155,11 +1263,15 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     // EntityAlreadyExists. IAM's writes are made one at a time, as IAM makes each entity's.
     let iam_write = write && header(&head, "authorization").is_some_and(|a| a.contains("/iam/aws4_request"));
     let serialized = iam_write.then(|| IAM_WRITES.lock().unwrap_or_else(|e| e.into_inner()));
+    let filters = ["PutSubscriptionFilter", "DeleteSubscriptionFilter", "DescribeSubscriptionFilters"]
+        .contains(&operation.as_str())
+        .then(|| FILTER_UPDATES.read().unwrap_or_else(|e| e.into_inner()));
     let rpc_v2 = rpc_v2_operation(&target).map(str::to_string);
     let (mut head, mut body) = match &rpc_v2 {
         Some(op) => cbor_call(upstream_port, &head, &body, op)?,
         None => send_upstream(upstream_port, &head, &body)?,
     };
+    drop(filters);
     drop(serialized);
     if let Some((bucket, policy)) = lifted {
         moto_call(upstream_port, "PUT", &format!("/{bucket}?policy"), &policy)?;
@@ -1177,15 +1289,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
             state.succeeded.insert(operation.clone(), Instant::now());
         }
         if write {
-            state.writes_forwarded += 1;
-            let n = state.writes_forwarded;
-            match state.write_hook.take() {
-                Some((at, hook)) if at == n => Some(hook),
-                other => {
-                    state.write_hook = other;
-                    None
-                }
-            }
+            state.write_made()
         } else {
             None
         }

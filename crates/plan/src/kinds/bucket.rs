@@ -87,12 +87,12 @@ fn hardened_fields(spec: &Spec, encryption: Value, lifecycle: Value, policy: Val
     ])
 }
 
-/// The policy of the access-log bucket: only S3's logging service may write, only the logs of this region's
-/// bucket, only from this account; nothing over plain HTTP. The logging grant comes first (S3, and the emulator,
-/// look for it).
+/// The policy of the access-log bucket: nothing over plain HTTP; only S3's logging service may write, only the
+/// logs of this region's bucket, only from this account. (Statement order means nothing to S3.)
 fn access_log_bucket_policy(n: &Names<'_>, region: &str) -> Value {
     let arn = n.access_log_bucket_arn(region);
     policy_document(vec![
+        tls_only(&arn),
         service_grant(
             "S3ServerAccessLogs",
             "logging.s3.amazonaws.com",
@@ -101,7 +101,6 @@ fn access_log_bucket_policy(n: &Names<'_>, region: &str) -> Value {
             &n.bucket_arn(region),
             n.account,
         ),
-        tls_only(&arn),
     ])
 }
 
