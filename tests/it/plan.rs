@@ -62,11 +62,6 @@ fn resource<'a>(doc: &'a Value, address: &str) -> &'a Value {
     doc["resources"].as_array().unwrap().iter().find(|r| r["address"] == address).unwrap_or_else(|| panic!("{address}"))
 }
 
-/// The value plan wants for a field of a resource it would create.
-fn wanted(doc: &Value, address: &str, field: &str) -> Value {
-    resource(doc, address)["changes"].as_array().unwrap().iter().find(|c| c["field"] == field).unwrap()["new"].clone()
-}
-
 #[tokio::test]
 async fn empty_account_lists_every_resource_to_create() {
     let moto = Moto::start();
@@ -123,10 +118,10 @@ async fn empty_account_lists_every_resource_to_create() {
     assert!(verbose.stderr().contains("operation=\"GetRole\""), "{}", verbose.stderr());
 }
 
-/// Builds the bucket by hand through the SDK with the values plan wants, except the lifecycle.
-async fn hand_made_bucket(moto: &Moto, doc: &Value, retention: i32) {
+/// Builds the bucket by hand through the SDK as the README's hardening describes it (values a person wrote, not
+/// plan's), except the lifecycle: current versions kept `retention` days.
+async fn hand_made_bucket(moto: &Moto, retention: i32) {
     let s3 = &moto.region("eu-central-1").s3;
-    let at = "region.eu-central-1.bucket";
     s3.create_bucket()
         .bucket(BUCKET_EU)
         .create_bucket_configuration(
@@ -137,7 +132,7 @@ async fn hand_made_bucket(moto: &Moto, doc: &Value, retention: i32) {
         .send()
         .await
         .unwrap();
-    let tags: BTreeMap<String, String> = serde_json::from_value(wanted(doc, at, "tags")).unwrap();
+    let tags = hand_written_tags();
     let tag_set: Vec<s3t::Tag> =
         tags.iter().map(|(k, v)| s3t::Tag::builder().key(k).value(v).build().unwrap()).collect();
     s3.put_bucket_tagging()
@@ -195,10 +190,9 @@ async fn hand_made_bucket(moto: &Moto, doc: &Value, retention: i32) {
         .send()
         .await
         .unwrap();
-    // Re-serialised as a person would write it: another key order, single values unwrapped.
-    let policy = wanted(doc, at, "policy");
-    let stmt = &policy["Statement"][0];
-    let rewritten = json!({"Statement": [{"Condition": stmt["Condition"], "Resource": stmt["Resource"], "Principal": "*", "Action": "s3:*", "Effect": "Deny"}], "Version": "2012-10-17"});
+    // Nothing over plain HTTP, as a person would write it: another key order, single values unwrapped, no Sid.
+    let arn = format!("arn:aws:s3:::{BUCKET_EU}");
+    let rewritten = json!({"Statement": [{"Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Resource": [arn.clone(), format!("{arn}/*")], "Principal": "*", "Action": "s3:*", "Effect": "Deny"}], "Version": "2012-10-17"});
     s3.put_bucket_policy().bucket(BUCKET_EU).policy(rewritten.to_string()).send().await.unwrap();
     s3.put_bucket_versioning()
         .bucket(BUCKET_EU)
@@ -227,22 +221,64 @@ async fn hand_made_bucket(moto: &Moto, doc: &Value, retention: i32) {
         .unwrap();
 }
 
-async fn hand_made_role(moto: &Moto, doc: &Value, name: &str, address: &str) {
+/// The tags a person gives what they make for the pipeline: its owner tag and the spec's own.
+fn hand_written_tags() -> BTreeMap<String, String> {
+    BTreeMap::from([("eksaudit:pipeline".into(), "eks-audit".into()), ("team".into(), "security".into())])
+}
+
+/// A role made by hand through the SDK, from documents a person wrote (no Sids, single actions as strings).
+async fn hand_made_role(moto: &Moto, name: &str, trust: Value, permissions: Value) {
     let iam = moto.aws().iam().clone();
-    let tags: BTreeMap<String, String> = serde_json::from_value(wanted(doc, address, "tags")).unwrap();
-    let mut create =
-        iam.create_role().role_name(name).assume_role_policy_document(wanted(doc, address, "trust_policy").to_string());
-    for (k, v) in tags {
+    let mut create = iam.create_role().role_name(name).assume_role_policy_document(trust.to_string());
+    for (k, v) in hand_written_tags() {
         create = create.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().unwrap());
     }
     create.send().await.unwrap();
     iam.put_role_policy()
         .role_name(name)
         .policy_name("eks-audit")
-        .policy_document(wanted(doc, address, "permissions").to_string())
+        .policy_document(permissions.to_string())
         .send()
         .await
         .unwrap();
+}
+
+/// The Firehose role of `SPEC` with S3-managed keys, as the README describes it: Firehose of this account may
+/// assume it; it lists and writes the pipeline's buckets' prefixes and logs its delivery errors.
+async fn hand_made_firehose_role(moto: &Moto) {
+    let b = |r: &str| format!("arn:aws:s3:::eks-audit-123456789012-{r}");
+    let errors = |r: &str| format!("arn:aws:logs:{r}:123456789012:log-group:/aws/kinesisfirehose/eks-audit:*");
+    let (eu, us) = ("eu-central-1", "us-east-1");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]});
+    let permissions = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+         "Resource": [b(eu), b(us)]},
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+         "Resource": [format!("{}/eks-audit-logs/*", b(eu)), format!("{}/eks-audit-errors/*", b(eu)),
+                      format!("{}/eks-audit-logs/*", b(us)), format!("{}/eks-audit-errors/*", b(us))]},
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": [errors(eu), errors(us)]}
+    ]});
+    hand_made_role(moto, "eks-audit-firehose", trust, permissions).await;
+}
+
+/// The consumer's reader role of `SPEC`: account 434813966438 with its external id; it lists and reads the
+/// buckets' log prefix and subscribes to the topics.
+async fn hand_made_reader_role(moto: &Moto) {
+    let b = |r: &str| format!("arn:aws:s3:::eks-audit-123456789012-{r}");
+    let topic = |r: &str| format!("arn:aws:sns:{r}:123456789012:eks-audit");
+    let (eu, us) = ("eu-central-1", "us-east-1");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "external-id-1"}}}]});
+    let permissions = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": [b(eu), b(us)]},
+        {"Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": [format!("{}/eks-audit-logs/*", b(eu)), format!("{}/eks-audit-logs/*", b(us))]},
+        {"Effect": "Allow", "Action": ["sns:Subscribe", "sns:GetTopicAttributes"], "Resource": [topic(eu), topic(us)]}
+    ]});
+    hand_made_role(moto, "eks-audit-reader", trust, permissions).await;
 }
 
 #[tokio::test]
@@ -253,10 +289,9 @@ async fn hand_made_resources_with_one_field_wrong_show_exactly_that_field() {
     let spec =
         SPEC.replacen("[[region]]", "[bucket]\nencryption = \"sse-s3\"\naccess_logging = false\n\n[[region]]", 1);
     let w = Workdir::with_spec(&spec);
-    let empty = plan(&moto, &w, &["--json"]).json();
-    hand_made_bucket(&moto, &empty, 30).await;
-    hand_made_role(&moto, &empty, "eks-audit-firehose", "role.firehose").await;
-    hand_made_role(&moto, &empty, "eks-audit-reader", "role.reader").await;
+    hand_made_bucket(&moto, 30).await;
+    hand_made_firehose_role(&moto).await;
+    hand_made_reader_role(&moto).await;
 
     let run = plan(&moto, &w, &["--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
