@@ -103,11 +103,123 @@ fn empty_account_creates_everything() {
     insta::assert_snapshot!(render::text(&plan, Colors(false)));
 }
 
+/// What AWS hands back for four resources of `SPEC` (cluster prod-1) once applied, written by hand from the
+/// README's hardening and AWS's answers, never from the desired state: policies as the services return them (no
+/// Sid, single values unwrapped, keys in their order), the spec's tags, the default filter pattern.
+fn in_aws(address: &str) -> ObservedResource {
+    let account = ACCOUNT;
+    let bucket = format!("eks-audit-{account}-eu-central-1");
+    let tags = BTreeMap::from([
+        ("eksaudit:pipeline".to_string(), "eks-audit".to_string()),
+        ("team".into(), "security".into()),
+    ]);
+    let fields = match address {
+        "region.eu-central-1.bucket" => json!({
+            "public_access_block": {"block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true},
+            "ownership": "BucketOwnerEnforced",
+            "encryption": {"algorithm": "aws:kms", "kms_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"), "bucket_key": true},
+            "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+            "versioning": "Enabled",
+            "lifecycle": {"expire_current_days": 180, "expire_noncurrent_days": 180, "abort_incomplete_multipart_days": 7},
+            "logging": {"target_bucket": format!("{bucket}-access-logs"), "target_prefix": "s3-access-logs/"},
+        }),
+        "role.reader" => json!({
+            "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "external-id"}}}]},
+            "permissions": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": format!("arn:aws:s3:::{bucket}")},
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/eks-audit-logs/*")},
+                {"Effect": "Allow", "Action": ["sns:Subscribe", "sns:GetTopicAttributes"], "Resource": format!("arn:aws:sns:eu-central-1:{account}:eks-audit")}]},
+            "attached_policies": [],
+        }),
+        "region.eu-central-1.topic" => json!({
+            "kms_master_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"),
+            "policy": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish",
+                 "Resource": format!("arn:aws:sns:eu-central-1:{account}:eks-audit"),
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")}}},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": ["SNS:Subscribe", "SNS:GetTopicAttributes"],
+                 "Resource": format!("arn:aws:sns:eu-central-1:{account}:eks-audit")}]},
+        }),
+        "region.eu-central-1.cluster.prod-1.filter" => json!({
+            "log_group": "/aws/eks/prod-1/cluster",
+            "destination_arn": format!("arn:aws:firehose:eu-central-1:{account}:deliverystream/eks-audit"),
+            "role_arn": format!("arn:aws:iam::{account}:role/eks-audit-cloudwatch"),
+            "filter_pattern": r#"{ $.stage = "ResponseComplete" && $.requestURI != "/version" && $.requestURI != "/version?*" && $.requestURI != "/metrics" && $.requestURI != "/metrics?*" && $.requestURI != "/logs" && $.requestURI != "/logs?*" && $.requestURI != "/swagger*" && $.requestURI != "/livez*" && $.requestURI != "/readyz*" && $.requestURI != "/healthz*" }"#,
+        }),
+        other => panic!("not written by hand: {other}"),
+    };
+    let fields: BTreeMap<String, Value> = serde_json::from_value(fields).unwrap();
+    let tags = if address.ends_with(".filter") { BTreeMap::new() } else { tags };
+    ObservedResource { fields, tags, ..Default::default() }
+}
+
+const WRITTEN_BY_HAND: [&str; 4] = [
+    "region.eu-central-1.bucket",
+    "role.reader",
+    "region.eu-central-1.topic",
+    "region.eu-central-1.cluster.prod-1.filter",
+];
+
+/// Applied, with the resources of `WRITTEN_BY_HAND` as AWS shows them (the rest from the desired state).
+fn applied_in_aws(d: &DesiredState) -> ObservedState {
+    let mut o = applied(d);
+    for address in WRITTEN_BY_HAND {
+        o.resources.insert(address.into(), Observation::Present(in_aws(address)));
+    }
+    o
+}
+
+#[test]
+fn resources_as_aws_shows_them_are_in_sync_and_each_wrong_value_is_exactly_its_field() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1"]);
+    let plan = diff(&d, &applied_in_aws(&d), &options(&s));
+    for address in WRITTEN_BY_HAND {
+        assert_eq!(
+            action_of(&plan, address),
+            Action::NoOp,
+            "{address}: {:#?}",
+            plan.resources.iter().find(|r| r.address == address)
+        );
+    }
+    // One value a person would get wrong, per resource: that field alone is drift.
+    let wrong: [(&str, &str, Value); 4] = [
+        (
+            "region.eu-central-1.bucket",
+            "lifecycle",
+            json!({"expire_current_days": 90, "expire_noncurrent_days": 180, "abort_incomplete_multipart_days": 7}),
+        ),
+        (
+            "role.reader",
+            "trust_policy",
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": "sts:AssumeRole"}]}),
+        ),
+        ("region.eu-central-1.topic", "kms_master_key_id", json!("alias/aws/sns")),
+        ("region.eu-central-1.cluster.prod-1.filter", "filter_pattern", json!("")),
+    ];
+    for (address, field, value) in wrong {
+        let mut o = applied_in_aws(&d);
+        present(&mut o, address).fields.insert(field.into(), value);
+        let plan = diff(&d, &o, &options(&s));
+        let changed: Vec<(&str, Vec<&str>)> = plan
+            .resources
+            .iter()
+            .filter(|r| r.action != Action::NoOp)
+            .map(|r| (r.address.as_str(), r.changes.iter().map(|c| c.field.as_str()).collect()))
+            .collect();
+        assert_eq!(changed, [(address, vec![field])], "{address} {field}");
+    }
+}
+
 #[test]
 fn fully_applied_is_no_change() {
     let s = spec(SPEC);
     let d = desired(&s, &["prod-1", "stage-a"]);
-    let plan = diff(&d, &applied(&d), &options(&s));
+    let plan = diff(&d, &applied_in_aws(&d), &options(&s));
     assert!(
         !plan.has_changes(),
         "{:#?}",
@@ -445,7 +557,7 @@ fn drift_findings_have_a_kind_a_path_and_both_values_and_ignores_are_counted() {
     use crate::drift::{DriftReport, FindingKind, Verdict};
     let s = spec(SPEC);
     let d = desired(&s, &["prod-1", "stage-a"]);
-    let in_sync = DriftReport::new(&diff(&d, &applied(&d), &options(&s)), &[], "2026-11-23T12:00:00Z".into());
+    let in_sync = DriftReport::new(&diff(&d, &applied_in_aws(&d), &options(&s)), &[], "2026-11-23T12:00:00Z".into());
     assert_eq!(in_sync.verdict(), Verdict::InSync);
     assert!(in_sync.findings.is_empty());
     assert!(in_sync.summary().starts_with("No drift"), "{}", in_sync.summary());
