@@ -201,6 +201,12 @@ pub struct DriftArgs {
     /// With --notify-topic: also publish when everything is in sync, so an open alert can be resolved
     #[arg(long, requires = "notify_topic")]
     pub notify_in_sync: bool,
+    /// Check the configuration only: no delivery findings, no CloudWatch, log or object reads
+    #[arg(long)]
+    pub config_only: bool,
+    /// With delivery findings: how far back to look, as `eksaudit status --since` (`90s`, `30m`, `1h`, `2d`)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, conflicts_with = "config_only")]
+    pub since: u64,
 }
 
 #[derive(Debug, Args)]

@@ -179,6 +179,68 @@ class HandlerTest(unittest.TestCase):
         self.assertIn("NotFound", type(raised.exception).__name__ + str(raised.exception))
         self.assertEqual(self.published(), [])
 
+    def invoke_async(self, event, dead_letter_queue):
+        """What Lambda does with an asynchronous invocation (CloudWatch Logs invokes so): the first attempt and two
+        retries; when all three raise, the event itself goes to the function's dead-letter queue with the error as
+        message attributes. Returns the attempts made."""
+        for attempt in range(1, 4):
+            try:
+                handler.handler(event, None)
+                return attempt
+            except Exception as e:  # noqa: BLE001 - Lambda catches everything the function raises
+                error = e
+        self.sqs.send_message(
+            QueueUrl=dead_letter_queue,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": "c0ffee00-0000-4000-8000-000000000001"},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": str(error)[:256]},
+            },
+        )
+        return 3
+
+    def test_a_publish_failing_past_the_retries_lands_in_the_dead_letter_queue_and_replays(self):
+        dead_letter = self.sqs.create_queue(QueueName="eks-audit-alerts-dlq")["QueueUrl"]
+        event = invocation(envelope_of([BINDING]))
+        os.environ["TOPIC_ARN"] = self.topic + "-gone"
+        self.assertEqual(self.invoke_async(event, dead_letter), 3, "every attempt failed")
+        self.assertEqual(self.published(), [])
+        got = self.sqs.receive_message(
+            QueueUrl=dead_letter, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        )["Messages"]
+        self.assertEqual(len(got), 1, "the alert waits in the dead-letter queue instead of vanishing")
+        self.assertEqual(json.loads(got[0]["Body"]), event)
+        self.assertIn("NotFound", got[0]["MessageAttributes"]["ErrorMessage"]["StringValue"])
+
+        # The README's replay: the message body is the invocation; once the topic is fixed, run it again.
+        os.environ["TOPIC_ARN"] = self.topic
+        self.assertEqual(handler.handler(json.loads(got[0]["Body"]), None), {"published": 1, "skipped": 0})
+        self.sqs.delete_message(QueueUrl=dead_letter, ReceiptHandle=got[0]["ReceiptHandle"])
+        subjects = [s for s, _ in self.published()]
+        self.assertEqual(
+            subjects, ["EKS manual change: create clusterrolebindings cluster-admin-bob in prod-1 by kubernetes-admin"]
+        )
+
+    def test_a_publish_that_recovers_on_a_retry_sends_nothing_to_the_dead_letter_queue(self):
+        dead_letter = self.sqs.create_queue(QueueName="eks-audit-alerts-dlq")["QueueUrl"]
+        calls = []
+        publish = self.sns.publish
+
+        def flaky(**kwargs):
+            calls.append(kwargs["Subject"])
+            if len(calls) == 1:
+                raise RuntimeError("throttled")
+            return publish(**kwargs)
+
+        self.sns.publish = flaky
+        try:
+            self.assertEqual(self.invoke_async(invocation(envelope_of([SECRET])), dead_letter), 2)
+        finally:
+            del self.sns.publish
+        self.assertEqual(len(self.published()), 1)
+        self.assertNotIn("Messages", self.sqs.receive_message(QueueUrl=dead_letter, WaitTimeSeconds=0))
+
     def test_subjects_are_what_sns_accepts(self):
         long = json.loads(SECRET)
         long["objectRef"]["name"] = "x" * 200 + "\u00e9\n"

@@ -1,6 +1,7 @@
-//! `eksaudit drift`: the scheduled, read-only check. Reads live AWS exactly as plan does, reports every finding
-//! (missing, changed, unmanaged, blocked, not checked), and optionally publishes an alert to SNS. Exit 0 in sync,
-//! 2 drift found, 1 when it cannot tell (an error, or resources it could not read).
+//! `eksaudit drift`: the scheduled, read-only check. Reads live AWS exactly as plan does, and (unless
+//! `--config-only`) the delivery chain as `eksaudit status` does, reports every finding (missing, changed,
+//! unmanaged, blocked, delivery, not checked), and optionally publishes an alert to SNS. Exit 0 in sync, 2 drift
+//! found, 1 when it cannot tell (an error, or resources it could not read).
 
 use eksaudit_plan::drift::{DriftReport, Verdict};
 use eksaudit_plan::render::Colors;
@@ -90,7 +91,14 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
         }
     };
     let plan = live.plan(&spec);
-    let report = DriftReport::new(&plan, &spec.drift.ignore, eksaudit_aws::now_rfc3339());
+    let mut report = DriftReport::new(&plan, &spec.drift.ignore, eksaudit_aws::now_rfc3339());
+    if !args.config_only {
+        // The same reads as `eksaudit status`, for the clusters the desired state selected.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let clusters = &live.desired.matched_clusters;
+        let readings = eksaudit_aws::health(&live.regions, &spec, &live.account, clusters, now, args.since).await;
+        report = report.with_delivery(&eksaudit_plan::health::assess(readings), &spec.drift.ignore);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json()).expect("a JSON value serialises"));
     } else {
@@ -101,7 +109,7 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
     if let Some(topic) = &topic {
         if verdict != Verdict::InSync || args.notify_in_sync {
             let c = report.counts();
-            let n = c.missing + c.changed + c.unmanaged + c.blocked + c.not_checked;
+            let n = report.counted() + c.not_checked;
             let subject_text = match verdict {
                 Verdict::InSync => format!("eksaudit drift: {} in {} is in sync", report.pipeline, report.account),
                 Verdict::Drift => {

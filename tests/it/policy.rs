@@ -194,7 +194,8 @@ fn notify_topic_is_for_drift_only_and_must_be_a_topic_arn() {
         assert!(run.stderr().contains("--notify-topic"), "{}", run.stderr());
     }
 
-    // drift: same reads as plan, plus sns:Publish on exactly the notify topic.
+    // drift: same reads as plan, the delivery reads of status (its delivery findings), plus sns:Publish on
+    // exactly the notify topic.
     let plan = policy(&w, "plan");
     let run = w.run(None, &["policy", "--for", "drift", "--notify-topic", topic, "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
@@ -203,10 +204,28 @@ fn notify_topic_is_for_drift_only_and_must_be_a_topic_arn() {
         assert!(statements(&drift).contains(s), "drift lacks plan's {}", s["Sid"]);
     }
     let extra: Vec<&Value> = statements(&drift).iter().filter(|s| !statements(&plan).contains(s)).collect();
-    assert_eq!(extra.len(), 1, "{extra:?}");
-    assert_eq!(strings(&extra[0]["Action"]), ["sns:Publish"]);
-    assert_eq!(extra[0]["Resource"], topic);
-    assert_eq!(policy(&w, "drift"), plan, "without a topic, drift needs exactly plan's reads");
+    let (publish, delivery): (Vec<&Value>, Vec<&Value>) =
+        extra.into_iter().partition(|s| s["Sid"] == "PublishDriftNotifications");
+    assert_eq!(publish.len(), 1, "{publish:?}");
+    assert_eq!(strings(&publish[0]["Action"]), ["sns:Publish"]);
+    assert_eq!(publish[0]["Resource"], topic);
+    assert_delivery_reads_of_status(&w, &delivery);
+    let without_topic = policy(&w, "drift");
+    let extra: Vec<&Value> = statements(&without_topic).iter().filter(|s| !statements(&plan).contains(s)).collect();
+    assert_delivery_reads_of_status(&w, &extra);
+    assert_eq!(statements(&without_topic).len(), statements(&plan).len() + extra.len());
+}
+
+/// What drift adds to plan's reads for its delivery findings: exactly status's reads of the delivery chain
+/// (CloudWatch metrics, the audit streams, Firehose's error lines, the newest object), no more.
+fn assert_delivery_reads_of_status(w: &Workdir, extra: &[&Value]) {
+    let status = policy(w, "status");
+    let mut actions: Vec<String> = extra.iter().flat_map(|s| strings(&s["Action"])).collect();
+    actions.sort();
+    assert_eq!(actions, ["cloudwatch:GetMetricData", "logs:DescribeLogStreams", "logs:GetLogEvents", "s3:ListBucket"]);
+    for s in extra {
+        assert!(statements(&status).contains(s), "{} is not status's", s["Sid"]);
+    }
 }
 
 #[test]
@@ -823,8 +842,10 @@ async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
     ok(&run, "plan");
     assert!(run.stdout().contains("No changes."), "{}", run.stdout());
     record("plan", made);
-    // drift: same reads as plan, plus sns:Publish on exactly the --notify-topic.
-    assert_eq!(policy(&w, "drift"), plan);
+    // drift: same reads as plan and status's delivery reads, plus sns:Publish on exactly the --notify-topic.
+    let drift = policy(&w, "drift");
+    let extra: Vec<&Value> = statements(&drift).iter().filter(|s| !statements(&plan).contains(s)).collect();
+    assert_delivery_reads_of_status(&w, &extra);
     let topic = moto.region("eu-central-1").sns.create_topic().name("drift-alerts").send().await.unwrap();
     let topic = topic.topic_arn().unwrap().to_string();
     let drift = w.run(None, &["policy", "--for", "drift", "--notify-topic", &topic, "--json"]).json();
@@ -832,6 +853,14 @@ async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
     let (run, made) = run_allowed(&moto, &w, &args, &drift);
     ok(&run, "drift");
     assert!(made.contains("sns:Publish"), "{made:?}");
+    for read in ["cloudwatch:GetMetricData", "logs:DescribeLogStreams", "logs:GetLogEvents", "s3:ListObjectsV2"] {
+        assert!(made.contains(read), "drift made no {read}: {made:?}");
+    }
+    record("drift", made);
+    // --config-only: plan's reads alone.
+    let (run, made) = run_allowed(&moto, &w, &["drift", "--config-only"], &plan);
+    ok(&run, "drift --config-only");
+    assert!(!made.iter().any(|c| c.starts_with("cloudwatch:")), "{made:?}");
     record("drift", made);
     // status: discovery and the delivery reads, under its own policy.
     let (run, made) = run_allowed(&moto, &w, &["status", "--json"], &policy(&w, "status"));

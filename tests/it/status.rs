@@ -12,7 +12,7 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{apply, run, Workdir};
+use crate::support::{apply, assert_converged, run, Workdir};
 
 const EVENTS: &str = include_str!("../data/eks-audit-events.jsonl");
 
@@ -74,6 +74,20 @@ async fn metric(moto: &Moto, namespace: &str, name: &str, dimensions: &[(&str, &
         datum = datum.dimensions(Dimension::builder().name(*n).value(*v).build());
     }
     moto.cloudwatch(REGION).put_metric_data().namespace(namespace).metric_data(datum.build()).send().await.unwrap();
+}
+
+/// A line in the stream's error log group, as Firehose writes it when it cannot deliver.
+async fn firehose_error(moto: &Moto, message: &str) {
+    let logs = moto.region(REGION).logs;
+    let group = "/aws/kinesisfirehose/eks-audit";
+    let _ = logs.create_log_stream().log_group_name(group).log_stream_name("DestinationDelivery").send().await;
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name("DestinationDelivery")
+        .log_events(InputLogEvent::builder().timestamp(now_ms()).message(message).build().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 fn filter_dimensions(cluster: &str) -> Vec<(&'static str, String)> {
@@ -162,16 +176,7 @@ async fn delivery_errors_and_firehose_error_lines_are_failing_in_aws_words() {
     filter_metric(&moto, "stage-a", "DeliveryErrors", 4.0).await;
     // What Firehose writes to its error log group when it cannot reach the bucket.
     let message = "Access was denied. Ensure that the trust policy for the provided IAM role allows Firehose to assume the role, and the access policy allows access to the S3 bucket.";
-    let logs = moto.region(REGION).logs;
-    let group = "/aws/kinesisfirehose/eks-audit";
-    let _ = logs.create_log_stream().log_group_name(group).log_stream_name("DestinationDelivery").send().await;
-    logs.put_log_events()
-        .log_group_name(group)
-        .log_stream_name("DestinationDelivery")
-        .log_events(InputLogEvent::builder().timestamp(now_ms()).message(message).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    firehose_error(&moto, message).await;
 
     let (code, doc) = status_json(&moto, &w);
     assert_eq!(code, 2, "{doc:#}");
@@ -244,5 +249,172 @@ fn since_takes_a_duration() {
         let out = w.run(Some("http://127.0.0.1:9"), &["status", "--since", bad]);
         assert_eq!(out.code(), 1, "a usage error for {bad}: {}", out.stderr());
         assert!(out.stderr().contains("--since"), "{}", out.stderr());
+    }
+}
+
+/// `[alerts]` on the same pipeline: the alert function and its dead-letter queue.
+const ALERTS: &str = "\n[alerts]\nusers = [\"kubernetes-admin\"]\n";
+const FAILED_ALERTS: &str = "eks-audit-alerts-dlq";
+
+/// What Lambda puts in the function's dead-letter queue once an invocation failed its retries: the invocation
+/// itself (CloudWatch Logs' `awslogs` envelope), with the error as message attributes. moto runs no function, so
+/// the test puts it there, and the age AWS would publish for it.
+async fn failed_alert(moto: &Moto, age_seconds: f64) {
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    let sqs = moto.region(REGION).sqs;
+    let url = sqs.get_queue_url().queue_name(FAILED_ALERTS).send().await.unwrap().queue_url.unwrap();
+    let text = |v: &str| MessageAttributeValue::builder().data_type("String").string_value(v).build().unwrap();
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(r#"{"awslogs":{"data":"H4sIAAAAAAAA/6tWKkktLlGyUkjOzytJzSvRUcrPS1WyUgIA2/PvWxgAAAA="}}"#)
+        .message_attributes("ErrorCode", text("200"))
+        .message_attributes("ErrorMessage", text("An error occurred (NotFound) when calling the Publish operation"))
+        .send()
+        .await
+        .unwrap();
+    metric(moto, "AWS/SQS", "ApproximateAgeOfOldestMessage", &[("QueueName", FAILED_ALERTS)], age_seconds).await;
+}
+
+#[tokio::test]
+async fn the_alert_function_names_its_encrypted_dead_letter_queue_and_a_failed_alert_there_is_a_finding() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    moto.create_cluster(REGION, "stage-a", true).await;
+    let w = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
+    apply(&moto, &w);
+    // Read as Lambda answers it (through the proxy, which keeps the DeadLetterConfig moto drops).
+    let lambda =
+        aws_sdk_lambda::Client::new(&moto.sdk_config(REGION).into_builder().endpoint_url(moto.endpoint()).build());
+    let f = lambda.get_function_configuration().function_name("eks-audit-alerts").send().await.unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:123456789012:{FAILED_ALERTS}");
+    assert_eq!(f.dead_letter_config().and_then(|d| d.target_arn()), Some(queue_arn.as_str()));
+    // The queue: the pipeline's key, 14 days, owned by the pipeline.
+    let sqs = moto.region(REGION).sqs;
+    let url = sqs.get_queue_url().queue_name(FAILED_ALERTS).send().await.unwrap().queue_url.unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let get = |k: &str| attrs.attributes().unwrap().get(&k.into()).cloned().unwrap_or_default();
+    assert_eq!(get("KmsMasterKeyId"), format!("arn:aws:kms:{REGION}:123456789012:alias/eks-audit"));
+    assert_eq!(get("MessageRetentionPeriod"), "1209600");
+    let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().get("eksaudit:pipeline").map(String::as_str), Some("eks-audit"));
+    // The function's role may send there, and only there.
+    let aws = moto.aws();
+    let iam = aws.iam();
+    let policy = iam.get_role_policy().role_name("eks-audit-alerts").policy_name("eks-audit").send().await.unwrap();
+    let doc = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8().unwrap().to_string();
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let send = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "SendFailedAlerts").unwrap();
+    assert_eq!(
+        (&send["Action"], &send["Resource"]),
+        (&serde_json::json!(["sqs:SendMessage"]), &serde_json::json!([queue_arn]))
+    );
+    assert_converged(&moto, &w);
+
+    // Nothing waiting: no finding.
+    let (code, doc) = status_json(&moto, &w);
+    assert_eq!(doc["regions"][0]["failed_alerts"]["waiting"], 0, "{doc:#}");
+    assert_eq!(code, 0, "{doc:#}");
+
+    failed_alert(&moto, 5400.0).await;
+    let (code, doc) = status_json(&moto, &w);
+    assert_eq!(code, 2, "{doc:#}");
+    let region = &doc["regions"][0];
+    assert_eq!((region["verdict"].as_str(), region["link"].as_str()), (Some("failing"), Some("alerts")), "{doc:#}");
+    let reason = region["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "1 alert(s) the alert function failed to publish wait in eks-audit-alerts-dlq, the oldest 1h 30m old"
+        ),
+        "{reason}"
+    );
+    assert_eq!(region["failed_alerts"]["oldest_age_seconds"], 5400.0);
+    let (_, text, _) = status(&moto, &w, &[]);
+    assert!(
+        text.contains("alerts eks-audit-alerts-dlq") && text.contains("1 failed alert(s) waiting, oldest 1h 30m"),
+        "{text}"
+    );
+
+    // drift reports it too, as a delivery finding on the queue (the configuration is in sync).
+    let (code, doc) = drift_json(&moto, &w, &[]);
+    assert_eq!(code, 2, "{doc:#}");
+    let f = delivery(&doc);
+    assert_eq!(f.len(), 1, "{doc:#}");
+    assert_eq!(f[0]["path"], "region.eu-central-1.alerts_dead_letter_queue.delivery");
+    let detail = f[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("1 alert(s)") && detail.contains("1h 30m"), "{doc:#}");
+    assert_eq!(doc["counts"]["delivery"], 1);
+    assert_eq!((doc["counts"]["missing"].as_u64(), doc["counts"]["changed"].as_u64()), (Some(0), Some(0)), "{doc:#}");
+}
+
+/// `drift --json` (and `args`), asserting it mutated nothing.
+fn drift_json(moto: &Moto, w: &Workdir, args: &[&str]) -> (i32, Value) {
+    moto.recorder().reset();
+    let out = run(moto, w, &[&["drift", "--json"], args].concat());
+    assert!(moto.recorder().writes().is_empty(), "drift mutated: {:?}", moto.recorder().writes());
+    let doc: Value =
+        serde_json::from_str(&out.stdout()).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout(), out.stderr()));
+    (out.code(), doc)
+}
+
+fn delivery(doc: &Value) -> Vec<Value> {
+    doc["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "delivery").cloned().collect()
+}
+
+#[tokio::test]
+async fn drift_reports_delivery_as_findings_and_config_only_skips_them() {
+    let (moto, w) = pipeline().await;
+    audit_event(&moto, "prod-1").await;
+    filter_metric(&moto, "prod-1", "ForwardedLogEvents", 1.0).await;
+    // Healthy: no delivery finding, in sync; the delivery chain was read.
+    let (code, doc) = drift_json(&moto, &w, &[]);
+    assert_eq!((code, doc["verdict"].as_str()), (0, Some("in_sync")), "{doc:#}");
+    assert!(delivery(&doc).is_empty(), "{doc:#}");
+    assert_eq!(doc["counts"]["delivery"], 0);
+    assert_eq!(moto.recorder().count("GetMetricData"), 1, "one batched metrics read for the region");
+
+    // Failing: Firehose cannot write to the bucket; drift names the stream with AWS's words, and the cluster
+    // whose filter fails beside it.
+    let message = "Access was denied. Ensure that the trust policy for the provided IAM role allows Firehose to assume the role, and the access policy allows access to the S3 bucket.";
+    firehose_error(&moto, message).await;
+    audit_event(&moto, "stage-a").await;
+    filter_metric(&moto, "stage-a", "DeliveryErrors", 4.0).await;
+    let (code, doc) = drift_json(&moto, &w, &[]);
+    assert_eq!((code, doc["verdict"].as_str()), (2, Some("drift")), "{doc:#}");
+    let found = delivery(&doc);
+    let paths: Vec<&str> = found.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        ["region.eu-central-1.cluster.stage-a.filter.delivery", "region.eu-central-1.stream.delivery"],
+        "{doc:#}"
+    );
+    let stream = &found[1];
+    assert!(stream["detail"].as_str().unwrap().ends_with(message), "AWS's words: {stream:#}");
+    assert_eq!((stream["actual"].as_str(), stream["field"].as_str()), (Some("failing"), Some("delivery")));
+    assert!(found[0]["detail"].as_str().unwrap().contains("4 delivery error(s)"), "{doc:#}");
+    assert_eq!(doc["counts"]["delivery"], 2);
+    let out = run(&moto, &w, &["drift"]);
+    assert_eq!(out.code(), 2);
+    let text = out.stdout();
+    assert!(text.contains("delivery    region.eu-central-1.stream.delivery") && text.contains(message), "{text}");
+    assert!(text.contains("2 delivery"), "{text}");
+
+    // `[drift] ignore` accepts one, counted.
+    let w2 = Workdir::with_spec(&format!("{SPEC}\n[drift]\nignore = [\"cluster.stage-a.filter.delivery\"]\n"));
+    let (code, doc) = drift_json(&moto, &w2, &[]);
+    let counts = (doc["counts"]["delivery"].as_u64(), doc["counts"]["ignored"].as_u64());
+    assert_eq!((code, counts), (2, (Some(1), Some(1))), "{doc:#}");
+
+    // --config-only: no delivery finding, and no read of the delivery chain.
+    let (code, doc) = drift_json(&moto, &w, &["--config-only"]);
+    assert_eq!((code, doc["verdict"].as_str()), (0, Some("in_sync")), "{doc:#}");
+    assert!(delivery(&doc).is_empty(), "{doc:#}");
+    for operation in ["GetMetricData", "DescribeLogStreams", "GetLogEvents"] {
+        assert_eq!(moto.recorder().count(operation), 0, "{operation} with --config-only");
     }
 }

@@ -8,7 +8,8 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric as CwMetric, MetricDataQuery, 
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::DateTime;
 use eksaudit_plan::health::{
-    ClusterReadings, ConsumerReadings, ErrorLine, Metric, NewestObject, Reading, Readings, RegionLinks, RegionReadings,
+    ClusterReadings, ConsumerReadings, ErrorLine, FailedAlerts, Metric, NewestObject, Reading, Readings, RegionLinks,
+    RegionReadings,
 };
 use eksaudit_plan::kinds::stream::FIREHOSE_ERROR_LOG_STREAM;
 use eksaudit_plan::Names;
@@ -242,6 +243,12 @@ async fn region(
             queries.push(Query::new("AWS/Logs", name, dimensions, "Sum"));
         }
     }
+    // `[alerts]`: the age of the oldest alert the function failed to publish, last.
+    let failed_alerts_queue = spec.alerts.as_ref().map(|_| spec.alerts_dead_letter_queue_name());
+    let failed_alerts_age = failed_alerts_queue.as_ref().map(|q| {
+        queries.push(Query::new("AWS/SQS", "ApproximateAgeOfOldestMessage", vec![("QueueName", q.clone())], "Maximum"));
+        queries.len() - 1
+    });
     // The window ends a minute ahead: `now` is whole seconds, and a datapoint of this very second counts.
     let metric_reads = metrics(c, &queries, start, now + 60);
     let events = join_all(clusters.iter().map(|cluster| async move { last_event(c, &log_group_name(cluster)).await }));
@@ -252,12 +259,19 @@ async fn region(
             (Ok(0), Ok(0))
         }
     };
-    let (metric_values, events, errors, newest, (waiting, dead_letter)) = futures::join!(
+    let failed_alerts_depth = async {
+        match &failed_alerts_queue {
+            Some(q) => Some(depth(c, q).await),
+            None => None,
+        }
+    };
+    let (metric_values, events, errors, newest, (waiting, dead_letter), failed_alerts_waiting) = futures::join!(
         metric_reads,
         events,
         error_lines(c, &error_log_group, start),
         newest_object(c, &bucket, &prefix, start),
-        consumer_depths
+        consumer_depths,
+        failed_alerts_depth
     );
     let metric = |i: usize| -> Metric {
         match &metric_values {
@@ -302,6 +316,13 @@ async fn region(
             prefix,
             newest_object: reading(newest),
             consumer,
+            failed_alerts: failed_alerts_queue.zip(failed_alerts_waiting).zip(failed_alerts_age).map(
+                |((queue, waiting), age)| FailedAlerts {
+                    queue,
+                    waiting: reading(waiting),
+                    oldest_age_seconds: metric(age),
+                },
+            ),
         },
         clusters,
     }

@@ -294,8 +294,8 @@ async fn left_queues(c: &RegionClients, spec: &Spec) -> Found {
     found
 }
 
-/// `[alerts]` is off but a region shows an alerts filter of ours (stale): read the function, its permission and
-/// the alerts topic there, and the alerts role, and list those this pipeline owns as stale. Costs nothing while
+/// `[alerts]` is off but a region shows an alerts filter of ours (stale): read the function, its permission, its
+/// dead-letter queue and the alerts topic there, and the alerts role, and list those this pipeline owns as stale. Costs nothing while
 /// no alerts filter is left, so a pipeline that never had alerts makes no extra call.
 async fn observe_alerts_leftovers(
     aws: &Aws,
@@ -350,6 +350,14 @@ async fn observe_alerts_leftovers(
                 }
                 Ok(_) => {}
                 Err(e) => unknowns.push((at(RegionalSlot::AlertsTopic), unknown(&e))),
+            }
+            let dead_letter = spec.alerts_dead_letter_queue_name();
+            match queue::read(c, &dead_letter).await {
+                Ok(Observation::Present(o)) if ours(&o) => {
+                    gone.push(stale_of(at(RegionalSlot::AlertsDeadLetterQueue), Kind::Queue, dead_letter, o))
+                }
+                Ok(_) => {}
+                Err(e) => unknowns.push((at(RegionalSlot::AlertsDeadLetterQueue), unknown(&e))),
             }
             (gone, unknowns)
         }

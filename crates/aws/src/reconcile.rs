@@ -253,7 +253,10 @@ impl Reconciler<'_> {
             self.step(&s, &[&topic], failed, results).await;
         }
         self.step(&group, &[&at(RegionalSlot::KmsKey)], failed, results).await;
-        self.step(&function, &[role(RoleSlot::Alerts), &topic, &group], failed, results).await;
+        // Encrypted with the pipeline's key, whose policy names the alerts role and this queue.
+        let dead_letter = at(RegionalSlot::AlertsDeadLetterQueue);
+        self.step(&dead_letter, &[&at(RegionalSlot::KmsKey)], failed, results).await;
+        self.step(&function, &[role(RoleSlot::Alerts), &topic, &group, &dead_letter], failed, results).await;
         self.step(&at(RegionalSlot::AlertsPermission), &[&function], failed, results).await;
         at(RegionalSlot::AlertsPermission)
     }
@@ -323,6 +326,8 @@ impl Reconciler<'_> {
             self.step(&s, &[], failed, results).await;
         }
         self.step(&at(RegionalSlot::AlertsTopic), &[&at(RegionalSlot::AlertsFunction)], failed, results).await;
+        self.step(&at(RegionalSlot::AlertsDeadLetterQueue), &[&at(RegionalSlot::AlertsFunction)], failed, results)
+            .await;
         self.step(&at(RegionalSlot::BucketNotification), &[], failed, results).await;
         self.step(&at(RegionalSlot::TopicSubscription), &[], failed, results).await;
         self.step(
@@ -345,7 +350,12 @@ impl Reconciler<'_> {
         // The key goes last, once nothing it encrypts is left.
         self.step(
             &at(RegionalSlot::KmsKey),
-            &[&at(RegionalSlot::Bucket), &at(RegionalSlot::Topic), &at(RegionalSlot::Stream)],
+            &[
+                &at(RegionalSlot::Bucket),
+                &at(RegionalSlot::Topic),
+                &at(RegionalSlot::Stream),
+                &at(RegionalSlot::AlertsDeadLetterQueue),
+            ],
             failed,
             results,
         )

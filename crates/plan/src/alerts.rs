@@ -70,6 +70,7 @@ pub(crate) fn add(
         resources.extend(kinds::topic::alerts(n, r));
         resources.extend(kinds::topic_subscription::alerts(n, r));
         resources.push(kinds::log_group::function(n, r, alerts.log_retention_days));
+        resources.push(kinds::queue::alerts_dead_letter(n, r));
         resources.push(kinds::function::desired(n, r));
         resources.push(kinds::permission::desired(n, r));
         let matched = matched_clusters.get(r).map(Vec::as_slice).unwrap_or_default();
@@ -125,11 +126,13 @@ users = ["kubernetes-admin"]
     }
 
     #[test]
-    fn the_alerts_role_may_only_log_and_publish_to_the_alerts_topic() {
+    fn the_alerts_role_may_only_log_publish_and_send_failed_alerts_to_its_dead_letter_queue() {
         let d = desired();
         let role = d.resources.iter().find(|r| r.address == ROLE_ADDRESS).unwrap();
         let statements = role.fields["permissions"].value["Statement"].as_array().unwrap().clone();
-        assert_eq!(statements.len(), 2);
+        assert_eq!(statements.len(), 3);
+        assert_eq!(statements[2]["Action"], json!(["sqs:SendMessage"]));
+        assert_eq!(statements[2]["Resource"], json!(["arn:aws:sqs:eu-central-1:123456789012:eks-audit-alerts-dlq"]));
         assert_eq!(statements[1]["Action"], json!(["sns:Publish"]));
         assert_eq!(statements[1]["Resource"], json!(["arn:aws:sns:eu-central-1:123456789012:eks-audit-alerts"]));
         assert_eq!(
@@ -141,6 +144,32 @@ users = ["kubernetes-admin"]
         assert_eq!(
             filters,
             ["region.eu-central-1.cluster.prod-1.alerts_filter", "region.eu-central-1.cluster.prod-2.alerts_filter"]
+        );
+    }
+
+    #[test]
+    fn the_function_names_its_encrypted_long_kept_dead_letter_queue() {
+        let d = desired();
+        let find = |a: &str| d.resources.iter().find(|r| r.address == a).unwrap();
+        let function = find("region.eu-central-1.alerts_function");
+        assert_eq!(
+            function.fields["dead_letter_target_arn"].value,
+            json!("arn:aws:sqs:eu-central-1:123456789012:eks-audit-alerts-dlq")
+        );
+        let queue = find("region.eu-central-1.alerts_dead_letter_queue");
+        assert_eq!((queue.kind, queue.name.as_str()), (crate::Kind::Queue, "eks-audit-alerts-dlq"));
+        assert_eq!(queue.fields["encryption"].value, json!("SSE-KMS"));
+        assert_eq!(queue.fields["kms_key"].value, json!("arn:aws:kms:eu-central-1:123456789012:alias/eks-audit"));
+        assert_eq!(queue.fields["message_retention_seconds"].value, json!(1_209_600));
+        assert!(queue.fields.contains_key("tags"));
+        // The key lets the function's role use it for this queue only, through SQS.
+        let key = find("region.eu-central-1.kms_key");
+        let statements = key.fields["policy"].value["Statement"].as_array().unwrap();
+        let sends = statements.iter().find(|s| s["Sid"] == "AlertsFunctionSendsFailedAlerts").unwrap();
+        assert_eq!(sends["Principal"]["AWS"], json!("arn:aws:iam::123456789012:role/eks-audit-alerts"));
+        assert_eq!(
+            sends["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sqs:arn"],
+            json!("arn:aws:sqs:eu-central-1:123456789012:eks-audit-alerts-dlq")
         );
     }
 

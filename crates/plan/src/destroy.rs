@@ -1,11 +1,15 @@
 //! The destroy plan: what of the spec's resources exists and is ours to delete. Pure.
 
-use eksaudit_spec::OWNER_TAG_KEY;
+use eksaudit_spec::{Address, RegionalSlot, OWNER_TAG_KEY};
 
 use crate::desired::DesiredState;
 use crate::diff::DiffOptions;
 use crate::model::{DesiredResource, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
+
+fn is_alerts_dead_letter_queue(address: &str) -> bool {
+    matches!(address.parse(), Ok(Address::Regional { slot: RegionalSlot::AlertsDeadLetterQueue, .. }))
+}
 
 /// `retain_bucket`: `[bucket] on_destroy = "retain"` keeps the buckets and the logs in them.
 pub fn destroy_plan(
@@ -78,6 +82,15 @@ pub fn destroy_plan(
                 &d.address,
                 format!("S3 bucket {} and the logs in it are kept", d.name),
                 "set [bucket] on_destroy = \"delete\" to empty and delete it",
+            ));
+            continue;
+        }
+        // Failed alerts are audit events that never reached anyone: kept with the logs.
+        if retain_bucket && is_alerts_dead_letter_queue(&d.address) {
+            plan.notes.push(Message::new(
+                &d.address,
+                format!("SQS queue {} and the failed alerts in it are kept with the logs", d.name),
+                "set [bucket] on_destroy = \"delete\" to delete it with the buckets",
             ));
             continue;
         }

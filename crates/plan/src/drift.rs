@@ -7,6 +7,10 @@ use std::fmt::Write;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use eksaudit_spec::address::DELIVERY;
+use eksaudit_spec::{Address, ClusterSlot, RegionalSlot};
+
+use crate::health::{ConsumerReadings, Health, Link, Verdict as HealthVerdict};
 use crate::palette;
 use crate::render::{self, Colors};
 use crate::report::{Action, Cause, FieldChange, Message, Plan, ResourceChange};
@@ -25,6 +29,9 @@ pub enum FindingKind {
     Unmanaged,
     /// Apply cannot fix it: it needs a person.
     Blocked,
+    /// Audit logs (or alerts) are not flowing: a link of the delivery chain is stale, failing or lagging
+    /// (`eksaudit status`'s verdicts, read with the configuration unless `--config-only`).
+    Delivery,
     /// Could not be read: unknown, not in sync.
     NotChecked,
 }
@@ -36,6 +43,7 @@ impl FindingKind {
             FindingKind::Changed => "changed",
             FindingKind::Unmanaged => "unmanaged",
             FindingKind::Blocked => "blocked",
+            FindingKind::Delivery => "delivery",
             FindingKind::NotChecked => "not_checked",
         }
     }
@@ -180,6 +188,65 @@ pub fn findings(plan: &Plan, ignore: &[String]) -> Vec<Finding> {
     out
 }
 
+/// The link a delivery judgement is about, as an address: a region's own links (its stream, the consumer's queue or
+/// topic, the alert function's dead-letter queue), or a cluster's (its log group, its filter into the pipeline,
+/// which is also where a cluster's events stop short of the bucket). `None` for a cluster's judgement that is the
+/// region's own link, reported once for the region.
+fn delivery_address(region: &str, cluster: Option<&str>, link: Link, sqs: bool) -> Option<Address> {
+    match (cluster, link) {
+        (Some(c), Link::LogGroup) => Some(Address::cluster(region, c, ClusterSlot::LogGroup)),
+        (Some(c), Link::Filter | Link::Bucket) => Some(Address::cluster(region, c, ClusterSlot::Filter)),
+        (Some(_), Link::Stream | Link::Consumer | Link::Alerts) => None,
+        (None, Link::Consumer) if sqs => Some(Address::regional(region, RegionalSlot::Queue)),
+        (None, Link::Consumer) => Some(Address::regional(region, RegionalSlot::Topic)),
+        (None, Link::Alerts) => Some(Address::regional(region, RegionalSlot::AlertsDeadLetterQueue)),
+        (None, _) => Some(Address::regional(region, RegionalSlot::Stream)),
+    }
+}
+
+/// `eksaudit status`'s verdicts as drift findings: one per link that is stale, failing or lagging (`delivery`) or
+/// that could not be read (`not_checked`), with the verdict as `actual`, AWS's words as the detail and status's fix;
+/// idle and delivering links are no finding. Ignore rules applied like the others'
+/// (`region.<r>.stream.delivery`, `cluster.*.filter.delivery`).
+pub fn delivery_findings(health: &Health, ignore: &[String]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in &health.regions {
+        let region = r.links.region.as_str();
+        let sqs = matches!(r.links.consumer, ConsumerReadings::Sqs { .. });
+        let own = r.own_links.iter().map(|j| (None, j));
+        let clusters = r.clusters.iter().map(|c| (Some(c.readings.cluster.as_str()), &c.judgement));
+        for (cluster, j) in own.chain(clusters) {
+            let kind = match j.verdict {
+                v if v.is_broken() => FindingKind::Delivery,
+                HealthVerdict::NotChecked => FindingKind::NotChecked,
+                _ => continue,
+            };
+            let Some(link) = j.link else { continue };
+            let Some(address) = delivery_address(region, cluster, link, sqs) else { continue };
+            let address = address.to_string();
+            let path = format!("{address}.{DELIVERY}");
+            if out.iter().any(|f: &Finding| f.path == path && f.detail == j.reason) {
+                continue;
+            }
+            out.push(Finding {
+                kind,
+                ignored: ignore.iter().any(|rule| ignores(rule, &path)),
+                path,
+                address,
+                region: Some(region.to_string()),
+                resource: "delivery".into(),
+                name: cluster.map_or_else(|| region.to_string(), str::to_string),
+                field: Some(DELIVERY.to_string()),
+                expected: None,
+                actual: Some(json!(j.verdict.as_str())),
+                detail: j.reason.clone(),
+                fix: j.fix.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
 /// The plan's warnings about the spec itself rather than a resource (addresses under `filter.`): information that
 /// is not drift, since apply would change nothing about it.
 fn spec_warnings(plan: &Plan) -> Vec<Message> {
@@ -202,6 +269,7 @@ pub struct Counts {
     pub changed: usize,
     pub unmanaged: usize,
     pub blocked: usize,
+    pub delivery: usize,
     pub not_checked: usize,
     pub ignored: usize,
 }
@@ -241,6 +309,20 @@ impl DriftReport {
         }
     }
 
+    /// Adds the delivery findings of `eksaudit status`'s assessment (`drift` without `--config-only`).
+    pub fn with_delivery(mut self, health: &Health, ignore: &[String]) -> DriftReport {
+        self.findings.extend(delivery_findings(health, ignore));
+        self.findings
+            .sort_by(|a, b| (&a.region, &a.address, a.kind, &a.path).cmp(&(&b.region, &b.address, b.kind, &b.path)));
+        self
+    }
+
+    /// The findings counted (not ignored) that are not `not_checked`.
+    pub fn counted(&self) -> usize {
+        let c = self.counts();
+        c.missing + c.changed + c.unmanaged + c.blocked + c.delivery
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for f in &self.findings {
@@ -253,6 +335,7 @@ impl DriftReport {
                 FindingKind::Changed => c.changed += 1,
                 FindingKind::Unmanaged => c.unmanaged += 1,
                 FindingKind::Blocked => c.blocked += 1,
+                FindingKind::Delivery => c.delivery += 1,
                 FindingKind::NotChecked => c.not_checked += 1,
             }
         }
@@ -262,7 +345,7 @@ impl DriftReport {
     /// Drift when anything counted is wrong; unknown when the only findings are unreadable resources.
     pub fn verdict(&self) -> Verdict {
         let c = self.counts();
-        if c.missing + c.changed + c.unmanaged + c.blocked > 0 {
+        if self.counted() > 0 {
             Verdict::Drift
         } else if c.not_checked > 0 {
             Verdict::Unknown
@@ -295,10 +378,10 @@ impl DriftReport {
                 self.pipeline, self.account, self.checked
             ),
             verdict => {
-                let n = c.missing + c.changed + c.unmanaged + c.blocked + c.not_checked;
+                let n = self.counted() + c.not_checked;
                 let lead = if verdict == Verdict::Drift { "Drift" } else { "Cannot tell" };
                 format!(
-                    "{lead}: {n} finding{} for pipeline {:?} in account {} ({} missing, {} changed, {} unmanaged, {} blocked, {} not checked{ignored}).",
+                    "{lead}: {n} finding{} for pipeline {:?} in account {} ({} missing, {} changed, {} unmanaged, {} blocked, {} delivery, {} not checked{ignored}).",
                     if n == 1 { "" } else { "s" },
                     self.pipeline,
                     self.account,
@@ -306,6 +389,7 @@ impl DriftReport {
                     c.changed,
                     c.unmanaged,
                     c.blocked,
+                    c.delivery,
                     c.not_checked
                 )
             }
@@ -350,8 +434,12 @@ impl DriftReport {
             Verdict::Unknown => colors.paint(palette::YELLOW, &summary),
         };
         let _ = writeln!(out, "{painted}");
-        if self.verdict() != Verdict::InSync {
+        let c = self.counts();
+        if c.missing + c.changed + c.unmanaged + c.blocked + c.not_checked > 0 {
             let _ = writeln!(out, "`eksaudit plan` shows the repair, `eksaudit apply` makes it.");
+        }
+        if c.delivery > 0 {
+            let _ = writeln!(out, "`eksaudit status` shows every link of the delivery chain with its time.");
         }
         out
     }
@@ -361,7 +449,9 @@ fn render_finding(out: &mut String, f: &Finding, colors: Colors) {
     let label = format!("{:<11}", f.kind.label());
     let label = match (f.ignored, f.kind) {
         (true, _) => colors.paint(palette::DIM, &format!("{:<11}", "ignored")),
-        (_, FindingKind::Missing | FindingKind::Unmanaged) => colors.paint(palette::RED, &label),
+        (_, FindingKind::Missing | FindingKind::Unmanaged | FindingKind::Delivery) => {
+            colors.paint(palette::RED, &label)
+        }
         (_, FindingKind::Changed) => colors.paint(palette::YELLOW, &label),
         (_, FindingKind::Blocked | FindingKind::NotChecked) => colors.paint(palette::MAGENTA, &label),
     };
@@ -384,7 +474,9 @@ fn render_finding(out: &mut String, f: &Finding, colors: Colors) {
         }
         _ => {
             let _ = writeln!(out, "              {}", f.detail);
-            if matches!(f.kind, FindingKind::Blocked | FindingKind::NotChecked) && !f.fix.is_empty() {
+            if matches!(f.kind, FindingKind::Blocked | FindingKind::Delivery | FindingKind::NotChecked)
+                && !f.fix.is_empty()
+            {
                 let _ = writeln!(out, "              fix: {}", f.fix);
             }
         }

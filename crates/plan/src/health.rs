@@ -94,6 +94,17 @@ pub enum ConsumerReadings {
     },
 }
 
+/// `[alerts]`: the alert function's dead-letter queue, where Lambda puts an alert it failed to publish.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedAlerts {
+    pub queue: String,
+    /// ApproximateNumberOfMessages.
+    pub waiting: Reading<u64>,
+    /// `ApproximateAgeOfOldestMessage` (AWS/SQS, maximum over the window), seconds: SQS gives no age through
+    /// GetQueueAttributes.
+    pub oldest_age_seconds: Metric,
+}
+
 /// A cluster's links, as read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterReadings {
@@ -123,6 +134,9 @@ pub struct RegionLinks {
     pub prefix: String,
     pub newest_object: Reading<Option<NewestObject>>,
     pub consumer: ConsumerReadings,
+    /// With `[alerts]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_alerts: Option<FailedAlerts>,
 }
 
 /// A region as read: its links and its clusters'.
@@ -188,6 +202,8 @@ pub enum Link {
     Stream,
     Bucket,
     Consumer,
+    /// The alert function's dead-letter queue (`[alerts]`).
+    Alerts,
 }
 
 /// A verdict and, unless all is well, the link it is about, why, and what to do.
@@ -237,6 +253,10 @@ pub struct RegionHealth {
     #[serde(flatten)]
     pub judgement: Judgement,
     pub clusters: Vec<ClusterHealth>,
+    /// The judgements of the region's own links (stream, consumer, failed alerts) that are not well, each once:
+    /// what `drift` reports for the region beside its clusters' own links.
+    #[serde(skip)]
+    pub own_links: Vec<Judgement>,
 }
 
 /// The status report.
@@ -271,6 +291,8 @@ struct Chain {
     /// The Firehose stream's judgement, when not well.
     stream: Option<Judgement>,
     consumer: Option<Judgement>,
+    /// Alerts waiting in the function's dead-letter queue.
+    alerts: Option<Judgement>,
 }
 
 fn positive(m: &Metric) -> Option<f64> {
@@ -370,6 +392,31 @@ fn judge_consumer(c: &ConsumerReadings, lag: u64) -> Option<Judgement> {
                 Judgement::not_checked(Link::Consumer, &format!("topic {topic}'s NumberOfNotificationsFailed"), e)
             })
         }
+    }
+}
+
+fn judge_failed_alerts(f: &FailedAlerts, now: i64) -> Option<Judgement> {
+    let queue = &f.queue;
+    match &f.waiting {
+        Reading::Read(0) => None,
+        Reading::Read(n) => {
+            let oldest = match &f.oldest_age_seconds {
+                Reading::Read(Some(age_seconds)) => {
+                    let seconds = *age_seconds as i64;
+                    format!(", the oldest {} old (since {})", age(seconds), rfc3339(now - seconds))
+                }
+                _ => ", the oldest's age unknown (no ApproximateAgeOfOldestMessage in the window)".into(),
+            };
+            Some(Judgement::broken(
+                Verdict::Failing,
+                Link::Alerts,
+                format!("{n} alert(s) the alert function failed to publish wait in {queue}{oldest}"),
+                format!(
+                    "the function's log group says why the publish failed; once fixed, replay them from {queue} (README: \"Replaying failed alerts\")"
+                ),
+            ))
+        }
+        Reading::Failed { error } => Some(Judgement::not_checked(Link::Alerts, &format!("queue {queue}"), error)),
     }
 }
 
@@ -497,7 +544,11 @@ pub fn assess(readings: Readings) -> Health {
     let (now, since, lag) = (readings.now, readings.since_seconds, readings.max_delivery_lag_seconds);
     let mut regions = Vec::new();
     for r in readings.regions {
-        let chain = Chain { stream: judge_stream(&r.links, lag), consumer: judge_consumer(&r.links.consumer, lag) };
+        let chain = Chain {
+            stream: judge_stream(&r.links, lag),
+            consumer: judge_consumer(&r.links.consumer, lag),
+            alerts: r.links.failed_alerts.as_ref().and_then(|f| judge_failed_alerts(f, now)),
+        };
         let clusters: Vec<ClusterHealth> = r
             .clusters
             .iter()
@@ -513,6 +564,7 @@ pub fn assess(readings: Readings) -> Health {
             .map(|c| &c.judgement)
             .chain(chain.stream.iter())
             .chain(chain.consumer.iter())
+            .chain(chain.alerts.iter())
             .max_by_key(|j| j.verdict)
             .cloned()
             .map(|j| match j.verdict {
@@ -521,7 +573,8 @@ pub fn assess(readings: Readings) -> Health {
                 _ => j,
             })
             .unwrap_or_else(|| Judgement::new(Verdict::Idle, None, "no cluster selected", None));
-        regions.push(RegionHealth { links: r.links, judgement, clusters });
+        let own_links = chain.stream.into_iter().chain(chain.consumer).chain(chain.alerts).collect();
+        regions.push(RegionHealth { links: r.links, judgement, clusters, own_links });
     }
     let verdict = regions.iter().map(|r| r.judgement.verdict).max().unwrap_or(Verdict::Idle);
     Health {
@@ -648,6 +701,18 @@ pub fn render_text(h: &Health, color: bool) -> String {
             }
         };
         let _ = writeln!(out, "  {consumer}");
+        if let Some(f) = &r.links.failed_alerts {
+            let _ = writeln!(
+                out,
+                "  alerts {:<28} {} failed alert(s) waiting, oldest {}",
+                f.queue,
+                f.waiting.value().map_or("?".into(), u64::to_string),
+                match &f.oldest_age_seconds {
+                    Reading::Read(Some(v)) => age(*v as i64),
+                    other => metric(other),
+                }
+            );
+        }
         for c in &r.clusters {
             let _ = writeln!(out, "  cluster {}: {}", c.readings.cluster, verdict_text(c.judgement.verdict, color));
             let last = match &c.readings.last_event {
@@ -726,6 +791,7 @@ mod tests {
                     dead_letter_queue: "eks-audit-dlq".into(),
                     dead_letter_depth: Reading::Read(0),
                 },
+                failed_alerts: None,
             },
             clusters,
         }
@@ -779,6 +845,77 @@ mod tests {
         r.links.data_freshness_seconds = Reading::Read(Some(1800.0));
         let h = assess_one(r);
         assert_eq!((h.verdict, h.regions[0].judgement.link), (Verdict::Stale, Some(Link::Stream)));
+    }
+
+    #[test]
+    fn failed_alerts_waiting_are_failing_with_their_count_and_age() {
+        let failed = |waiting: Reading<u64>, age: Metric| FailedAlerts {
+            queue: "eks-audit-alerts-dlq".into(),
+            waiting,
+            oldest_age_seconds: age,
+        };
+        let mut r = healthy();
+        r.links.failed_alerts = Some(failed(Reading::Read(0), Reading::Read(None)));
+        assert_eq!(assess_one(r.clone()).verdict, Verdict::Delivering);
+
+        r.links.failed_alerts = Some(failed(Reading::Read(3), Reading::Read(Some(7260.0))));
+        let h = assess_one(r.clone());
+        let j = &h.regions[0].judgement;
+        assert_eq!((j.verdict, j.link, h.exit_code()), (Verdict::Failing, Some(Link::Alerts), 2));
+        assert_eq!(
+            j.reason,
+            "3 alert(s) the alert function failed to publish wait in eks-audit-alerts-dlq, the oldest 2h 1m old (since 2026-11-23T05:59:00Z)"
+        );
+        assert!(j.fix.as_deref().unwrap().contains("Replaying failed alerts"));
+        // The clusters' delivery is not the alerts': they keep their own verdicts.
+        assert_eq!(h.regions[0].clusters[0].judgement.verdict, Verdict::Delivering);
+        assert!(render_text(&h, false).contains("alerts eks-audit-alerts-dlq"));
+
+        r.links.failed_alerts = Some(failed(Reading::failed("AccessDenied: not allowed"), Reading::Read(None)));
+        let h = assess_one(r);
+        assert_eq!((h.verdict, h.regions[0].judgement.link), (Verdict::NotChecked, Some(Link::Alerts)));
+    }
+
+    #[test]
+    fn drift_reports_each_broken_link_once_as_a_delivery_finding() {
+        use crate::drift::{delivery_findings, FindingKind};
+        assert!(delivery_findings(&assess_one(healthy()), &[]).is_empty(), "delivering and idle: no finding");
+
+        // A failing stream breaks the region and its cluster with events: one finding, on the stream.
+        let mut r = healthy();
+        let message = "Access was denied. Ensure that the access policy allows access to the S3 bucket.";
+        r.links.errors = Reading::Read(vec![ErrorLine { time: NOW - 60, message: message.into() }]);
+        r.clusters[1].delivery_errors = Reading::Read(Some(2.0));
+        r.links.failed_alerts = Some(FailedAlerts {
+            queue: "eks-audit-alerts-dlq".into(),
+            waiting: Reading::Read(1),
+            oldest_age_seconds: Reading::Read(Some(90.0)),
+        });
+        let findings = delivery_findings(&assess_one(r.clone()), &[]);
+        let paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "region.eu-central-1.stream.delivery",
+                "region.eu-central-1.alerts_dead_letter_queue.delivery",
+                "region.eu-central-1.cluster.stage-a.filter.delivery"
+            ]
+        );
+        assert!(findings.iter().all(|f| f.kind == FindingKind::Delivery && !f.fix.is_empty()));
+        assert!(findings[0].detail.ends_with(message), "AWS's words: {}", findings[0].detail);
+        assert_eq!(findings[0].actual, Some(serde_json::json!("failing")));
+        assert!(findings[1].detail.starts_with("1 alert(s)"), "{}", findings[1].detail);
+
+        // `[drift] ignore` applies, by the same paths.
+        let ignored = delivery_findings(&assess_one(r), &["cluster.*.filter.delivery".into()]);
+        assert_eq!(ignored.iter().filter(|f| f.ignored).count(), 1);
+
+        // A read that failed: not_checked, never delivery.
+        let mut r = healthy();
+        r.clusters[0].forwarded = Reading::failed("AccessDenied");
+        let findings = delivery_findings(&assess_one(r), &[]);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].kind, FindingKind::NotChecked);
     }
 
     #[test]

@@ -212,6 +212,11 @@ impl<'a> Names<'a> {
         self.sns_arn(region, &self.alerts_name())
     }
 
+    /// The alert function's dead-letter queue.
+    pub fn alerts_dead_letter_queue_arn(&self, region: &str) -> String {
+        self.sqs_arn(region, &self.spec.alerts_dead_letter_queue_name())
+    }
+
     pub fn alerts_role_arn(&self) -> String {
         self.role_arn_named(&self.alerts_name())
     }

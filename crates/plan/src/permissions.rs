@@ -277,6 +277,11 @@ impl Scope<'_> {
         self.per_region(|_| ours, |r| vec![self.names().own_alerts_topic_arn(&r.name)])
     }
 
+    /// `[alerts]`: each region's alert function dead-letter queue.
+    fn alert_dead_letter_queues(&self) -> Vec<String> {
+        self.per_region(|_| self.spec.alerts.is_some(), |r| vec![self.names().alerts_dead_letter_queue_arn(&r.name)])
+    }
+
     /// `[alerts]`: each region's alert function log group.
     fn alert_log_groups(&self) -> Vec<String> {
         let name = self.names().alerts_log_group();
@@ -485,8 +490,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let optional = |on: bool, ops: &'static [&'static str]| if on { ops } else { &[] };
     let mut p = Policy::default();
 
-    if command == Command::Status {
-        p.grant("DiscoverAccountAndClusters", &[&["sts:GetCallerIdentity", "eks:ListClusters"]], vec!["*".to_string()]);
+    // The delivery chain's reads: `status`, and `drift` with its delivery findings. (Drift's observation reads the
+    // queues already.)
+    let delivery_reads = |p: &mut Policy| {
         // IAM authorises GetMetricData on no resource.
         p.grant("ReadDeliveryMetrics", &[READ_DELIVERY_METRICS], vec!["*".to_string()]);
         p.grant("ReadClusterAuditStreams", &[READ_AUDIT_STREAMS], s.cluster_log_groups(all));
@@ -496,9 +502,14 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             &[LIST_DELIVERED_OBJECTS],
             s.per_region(all, |r| vec![s.names().bucket_arn(&r.name)]),
         );
+    };
+    if command == Command::Status {
+        p.grant("DiscoverAccountAndClusters", &[&["sts:GetCallerIdentity", "eks:ListClusters"]], vec!["*".to_string()]);
+        delivery_reads(&mut p);
         if queues {
             p.grant("ReadQueueDepths", &[READ_QUEUE_DEPTHS], s.queues());
         }
+        p.grant("ReadFailedAlertDepths", &[READ_QUEUE_DEPTHS], s.alert_dead_letter_queues());
         return json!({"Version": "2012-10-17", "Statement": p.statements});
     }
 
@@ -517,6 +528,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     let alert_subscribers = spec.alerts.as_ref().is_some_and(|a| !a.email.is_empty() || !a.https.is_empty());
     p.grant("ReadAlertTopics", &[READ_TOPICS, optional(alert_subscribers, READ_SUBSCRIPTIONS)], s.alert_topics());
     p.grant("ReadAlertFunctions", &[READ_FUNCTIONS], s.alert_functions());
+    p.grant("ReadAlertDeadLetterQueues", &[READ_QUEUES], s.alert_dead_letter_queues());
     let encrypted_environments = spec.alerts.is_some() && spec.bucket.encrypts_log_groups();
     if encrypted_environments {
         p.grant_on_behalf("ReadAlertFunctionEnvironments", READ_FUNCTION_ENVIRONMENTS, s.keys());
@@ -531,6 +543,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     match command {
         Command::Plan | Command::Status => {}
         Command::Drift => {
+            delivery_reads(&mut p);
             if let Some(topic) = notify_topic {
                 p.grant("PublishDriftNotifications", &[&["sns:Publish"]], vec![topic.to_string()]);
             }
@@ -575,6 +588,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 s.alert_topics(),
             );
             p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
+            p.grant("CreateAndConfigureAlertDeadLetterQueues", &[MANAGE_QUEUES], s.alert_dead_letter_queues());
             p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
             if encrypted_environments {
                 p.grant_on_behalf("EncryptAlertFunctionEnvironments", ENCRYPT_FUNCTION_ENVIRONMENTS, s.keys());
@@ -583,6 +597,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             // removed region): it deletes the function, the topic and the role.
             p.grant("DeleteAlertsWhenRemoved", &[DELETE_FUNCTIONS], s.alert_functions());
             p.grant("DeleteAlertTopicsWhenRemoved", &[DELETE_TOPICS], s.alert_topics());
+            p.grant("DeleteAlertDeadLetterQueuesWhenRemoved", &[DELETE_QUEUES], s.alert_dead_letter_queues());
             // IAM authorises sns:Unsubscribe on no resource: a grant naming the topic would never match.
             if alert_subscribers && !s.alert_topics().is_empty() {
                 p.grant("UnsubscribeAlertsWhenRemoved", &[UNSUBSCRIBE], vec!["*".to_string()]);
@@ -612,6 +627,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
                 // Only once the buckets it encrypts are gone; retained buckets keep their key.
                 p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
+                // The failed alerts are audit events: kept with the logs, deleted with them.
+                p.grant("DeleteAlertDeadLetterQueues", &[DELETE_QUEUES], s.alert_dead_letter_queues());
             }
             p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
             p.grant("DeleteAlertTopics", &[DELETE_TOPICS], s.alert_topics());
@@ -829,9 +846,20 @@ clusters = ["*"]
     }
 
     #[test]
-    fn drift_without_a_topic_is_the_plan_policy() {
+    fn drift_without_a_topic_is_the_plan_policy_and_the_delivery_reads_of_status() {
+        const DELIVERY: [&str; 4] =
+            ["ReadDeliveryMetrics", "ReadClusterAuditStreams", "ReadFirehoseDeliveryErrors", "ListDeliveredObjects"];
         for spec in specs() {
-            assert_eq!(operator_policy(&spec, Command::Drift, None), operator_policy(&spec, Command::Plan, None));
+            let drift = statements(&operator_policy(&spec, Command::Drift, None)).clone();
+            let (delivery, rest): (Vec<Value>, Vec<Value>) =
+                drift.into_iter().partition(|s| DELIVERY.contains(&s["Sid"].as_str().unwrap()));
+            assert_eq!(&rest, statements(&operator_policy(&spec, Command::Plan, None)));
+            // The same statements status has, nothing else.
+            let status = statements(&operator_policy(&spec, Command::Status, None)).clone();
+            assert_eq!(delivery.len(), DELIVERY.len());
+            for s in &delivery {
+                assert!(status.contains(s), "{s} is not status's");
+            }
         }
     }
 
@@ -934,6 +962,7 @@ clusters = ["*"]
                     // Actions without resource-level permissions: discovery, and creating a key.
                     let unscoped = [
                         "DiscoverAccountAndClusters",
+                        "ReadDeliveryMetrics",
                         "CreatePipelineKeys",
                         "UnsubscribeConsumer",
                         "UnsubscribeAlerts",

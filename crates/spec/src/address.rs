@@ -75,6 +75,8 @@ slots! {
         AlertsLogGroup => "alerts_log_group",
         AlertsFunction => "alerts_function",
         AlertsPermission => "alerts_permission",
+        /// Where Lambda puts an alert the function failed to publish after its retries.
+        AlertsDeadLetterQueue => "alerts_dead_letter_queue",
         /// Not a resource: the region's cluster list, where a failed read of it (a region removed from the spec)
         /// is reported.
         Clusters => "clusters",
@@ -109,6 +111,9 @@ pub const OIDC_PROVIDER: &str = "oidc_provider";
 pub const REGION: &str = "region";
 /// The word before a cluster's name, inside a region.
 pub const CLUSTER: &str = "cluster";
+/// The field word of a delivery finding (`eksaudit drift`): `region.<r>.stream.delivery`,
+/// `region.<r>.cluster.<c>.filter.delivery`; what `[drift] ignore` names to accept one.
+pub const DELIVERY: &str = "delivery";
 /// The word of an alerts topic's email or HTTPS subscription, before its `<protocol>-<index>`.
 pub const ALERTS_SUBSCRIPTION: &str = "alerts_subscription";
 

@@ -100,6 +100,11 @@ impl Spec {
         format!("{}-alerts", self.pipeline.name)
     }
 
+    /// The alert function's dead-letter queue (`[alerts]`): the invocations it failed after Lambda's retries.
+    pub fn alerts_dead_letter_queue_name(&self) -> String {
+        format!("{}-alerts-dlq", self.pipeline.name)
+    }
+
     /// Every tag a resource created by this pipeline carries.
     pub fn resource_tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.pipeline.tags.clone();

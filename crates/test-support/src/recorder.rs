@@ -21,8 +21,9 @@
 //! - CloudWatch Logs' AssociateKmsKey, which moto lacks: answered here, the key shown in DescribeLogGroups.
 //! - moto's PutBucketLogging fails on a target bucket policy whose `"Principal": "*"` statement comes before the
 //!   logging grant: the target's statements are reordered in moto first (`logging_grant_first`).
-//! - Lambda's KMSKeyArn (the key of a function's environment): moto drops it; the proxy remembers it and shows it
-//!   in GetFunction and GetFunctionConfiguration, as Lambda does.
+//! - Lambda's KMSKeyArn (the key of a function's environment) and DeadLetterConfig (where a failed asynchronous
+//!   invocation goes): moto drops both; the proxy remembers them and shows them in GetFunction and
+//!   GetFunctionConfiguration, as Lambda does.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -206,9 +207,9 @@ struct Shared {
     /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
     eks_script: EksUpdateScript,
     eks_updates: HashMap<String, EksUpdate>,
-    /// The KMS key each Lambda function's environment is encrypted with, by `<region>/<function name>`: moto takes KMSKeyArn
-    /// on CreateFunction and UpdateFunctionConfiguration but neither keeps nor returns it.
-    function_keys: HashMap<String, String>,
+    /// The settings of each Lambda function moto drops ([`FUNCTION_SETTINGS`]: its environment's KMS key, its
+    /// dead-letter queue), by `<region>/<function name>`.
+    function_settings: HashMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Keys associated with log groups, by `<region>/<log group>`: moto has no AssociateKmsKey.
     log_group_keys: HashMap<String, String>,
     /// How many calls each kind of fault answered: its HTTP status, `throttle`, `drop`, `rewrite`.
@@ -950,10 +951,25 @@ fn lambda_function(target: &str) -> Option<(String, bool)> {
     }
 }
 
-/// Lambda's KMSKeyArn, which moto drops: remembered from a successful CreateFunction or
-/// UpdateFunctionConfiguration (an empty one returns the environment to Lambda's own key), forgotten with the
-/// function, shown in GetFunction (`Configuration`) and GetFunctionConfiguration.
-fn emulate_function_key(
+/// The function settings moto takes on CreateFunction and UpdateFunctionConfiguration but neither keeps nor
+/// returns: KMSKeyArn (the key of the environment) and DeadLetterConfig (where Lambda sends an asynchronous
+/// invocation that failed its retries). Each is remembered with the value AWS would return, and an empty one (an
+/// empty KMSKeyArn, a DeadLetterConfig with an empty TargetArn) removes it, as in Lambda.
+const FUNCTION_SETTINGS: &[&str] = &["KMSKeyArn", "DeadLetterConfig"];
+
+fn is_empty_setting(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Object(o) => o.get("TargetArn").and_then(|t| t.as_str()).is_none_or(str::is_empty),
+        serde_json::Value::Null => true,
+        _ => false,
+    }
+}
+
+/// Lambda's KMSKeyArn and DeadLetterConfig ([`FUNCTION_SETTINGS`]), which moto drops: remembered from a
+/// successful CreateFunction or UpdateFunctionConfiguration, forgotten with the function, shown in GetFunction
+/// (`Configuration`) and GetFunctionConfiguration.
+fn emulate_function_settings(
     (method, target, head): (&str, &str, &[String]),
     request: &[u8],
     body: &mut Vec<u8>,
@@ -963,20 +979,25 @@ fn emulate_function_key(
     let region = signed_region(head);
     let mut state = shared.lock().expect("recorder state");
     let requested = || serde_json::from_slice::<serde_json::Value>(request).ok();
-    let remember = |state: &mut Shared, name: String, v: &serde_json::Value| match v.get("KMSKeyArn") {
-        Some(serde_json::Value::String(k)) if !k.is_empty() => {
-            state.function_keys.insert(name, k.clone());
+    let remember = |state: &mut Shared, name: String, v: &serde_json::Value| {
+        let settings = state.function_settings.entry(name).or_default();
+        for setting in FUNCTION_SETTINGS {
+            match v.get(*setting) {
+                Some(value) if !is_empty_setting(value) => {
+                    settings.insert(setting.to_string(), value.clone());
+                }
+                Some(_) => {
+                    settings.remove(*setting);
+                }
+                None => {}
+            }
         }
-        Some(_) => {
-            state.function_keys.remove(&name);
-        }
-        None => {}
     };
     let path = target.split('?').next().unwrap_or(target);
     if method == "POST" && path == "/2015-03-31/functions" {
         if let Some(v) = requested() {
             let name = format!("{region}/{}", v["FunctionName"].as_str().unwrap_or_default());
-            state.function_keys.remove(&name);
+            state.function_settings.remove(&name);
             remember(&mut state, name, &v);
         }
         return;
@@ -990,14 +1011,16 @@ fn emulate_function_key(
             }
         }
         "DELETE" if !configuration => {
-            state.function_keys.remove(&name);
+            state.function_settings.remove(&name);
         }
         "GET" => {
-            let Some(key) = state.function_keys.get(&name) else { return };
+            let Some(settings) = state.function_settings.get(&name).filter(|s| !s.is_empty()) else { return };
             let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
             let config = if configuration { Some(&mut v) } else { v.get_mut("Configuration") };
             if let Some(serde_json::Value::Object(config)) = config {
-                config.insert("KMSKeyArn".into(), key.clone().into());
+                for (setting, value) in settings {
+                    config.insert(setting.clone(), value.clone());
+                }
                 *body = v.to_string().into_bytes();
             }
         }
@@ -1307,7 +1330,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     }
     // CreateFunction answers 201.
     if head.first().and_then(|l| l.split(' ').nth(1)).is_some_and(|status| status.starts_with('2')) {
-        emulate_function_key((&method, &target, &request_head), &request_body, &mut body, shared);
+        emulate_function_settings((&method, &target, &request_head), &request_body, &mut body, shared);
     }
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");

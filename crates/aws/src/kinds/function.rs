@@ -60,6 +60,10 @@ pub(crate) async fn read(c: &RegionClients, name: &str) -> Result<Observation, E
         o.fields.insert("environment".into(), json!(env));
         // The key's ARN; `observe` reads the pipeline's own key as its alias, as the plan names it.
         o.fields.insert("kms_key_arn".into(), f.kms_key_arn().map_or(serde_json::Value::Null, |k| json!(k)));
+        o.fields.insert(
+            "dead_letter_target_arn".into(),
+            f.dead_letter_config().and_then(|d| d.target_arn()).map_or(serde_json::Value::Null, |t| json!(t)),
+        );
     }
     Ok(Observation::Present(o))
 }
@@ -78,6 +82,12 @@ async fn key(c: &RegionClients, d: &DesiredResource) -> Result<Option<String>, E
         Some(alias) => Ok(Some(kms_key::arn_of(c, alias).await?)),
         None => Ok(None),
     }
+}
+
+/// Where Lambda sends an invocation that failed its retries; an empty target removes it (the spec names none).
+fn dead_letter(d: &DesiredResource) -> lt::DeadLetterConfig {
+    let target = d.fields.get("dead_letter_target_arn").and_then(|f| f.value.as_str()).unwrap_or_default();
+    lt::DeadLetterConfig::builder().target_arn(target).build()
 }
 
 fn timeout(d: &DesiredResource) -> i32 {
@@ -104,6 +114,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
             .memory_size(memory(d))
             .environment(environment(d))
             .set_kms_key_arn(key.clone())
+            .dead_letter_config(dead_letter(d))
             .description(format!("eksaudit pipeline {}: alerts on manual changes", cx.spec.pipeline.name))
             .set_tags(Some(cx.tags().into_iter().collect()))
             .send()
@@ -158,7 +169,16 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
             .await?;
         wait_ready(cx, c, name).await?;
     }
-    let config = ["runtime", "handler", "role_arn", "timeout_seconds", "memory_mb", "environment", "kms_key_arn"];
+    let config = [
+        "runtime",
+        "handler",
+        "role_arn",
+        "timeout_seconds",
+        "memory_mb",
+        "environment",
+        "kms_key_arn",
+        "dead_letter_target_arn",
+    ];
     if fields.iter().any(|f| config.contains(&f.as_str())) {
         // Lambda's own key again when the spec no longer names one (an empty ARN says so).
         let key = key(c, d).await?.unwrap_or_default();
@@ -173,6 +193,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
                 .memory_size(memory(d))
                 .environment(environment(d))
                 .kms_key_arn(&key)
+                .dead_letter_config(dead_letter(d))
                 .send()
                 .call("lambda:UpdateFunctionConfiguration", name)
                 .await

@@ -40,6 +40,9 @@ pub(crate) async fn read(c: &RegionClients, name: &str) -> Result<Observation, E
         _ => "none",
     };
     o.fields.insert("encryption".into(), json!(encryption));
+    // As set (SQS keeps the alias or ARN it was given); only the alert function's dead-letter queue names one.
+    o.fields
+        .insert("kms_key".into(), get("KmsMasterKeyId").filter(|k| !k.is_empty()).map_or(Value::Null, |k| json!(k)));
     o.fields.insert("policy".into(), policy_value(get("Policy")));
     o.fields.insert(
         "message_retention_seconds".into(),
@@ -69,8 +72,13 @@ fn attributes(d: &DesiredResource, fields: &[String]) -> HashMap<QueueAttributeN
     for f in fields {
         let v = field(d, f);
         match f.as_str() {
+            // SSE-KMS is the key's (`kms_key`); SQS refuses both kinds at once.
+            "encryption" if v == "SSE-KMS" => {}
             "encryption" => {
                 attrs.insert(A::SqsManagedSseEnabled, (v == "SSE-SQS").to_string());
+            }
+            "kms_key" => {
+                attrs.insert(A::KmsMasterKeyId, text(v));
             }
             "policy" => {
                 attrs.insert(A::Policy, v.to_string());
@@ -126,7 +134,11 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
 async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
     let name = d.name.as_str();
     let url = url(c, name).await?;
-    let attributes = attributes(d, fields);
+    let mut attributes = attributes(d, fields);
+    // Back from the pipeline's key to SQS's own: the key goes first (an empty KmsMasterKeyId removes it).
+    if fields.iter().any(|f| f == "encryption") && !d.fields.contains_key("kms_key") {
+        attributes.insert(QueueAttributeName::KmsMasterKeyId, String::new());
+    }
     if !attributes.is_empty() {
         retry(cx.budgets.iam_propagation, policy_not_propagated, || async {
             c.sqs

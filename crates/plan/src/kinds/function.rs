@@ -26,6 +26,9 @@ pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
         ("timeout_seconds".into(), Field::exact(json!(TIMEOUT_SECONDS))),
         ("memory_mb".into(), Field::exact(json!(MEMORY_MB))),
         ("environment".into(), Field::exact(json!({"TOPIC_ARN": n.alerts_topic_arn(region)}))),
+        // CloudWatch Logs invokes the function asynchronously: an alert it fails to publish (after Lambda's two
+        // retries) goes to this queue instead of being dropped.
+        ("dead_letter_target_arn".into(), Field::exact(json!(n.alerts_dead_letter_queue_arn(region)))),
         ("tags".into(), Field::tags(&n.spec.resource_tags())),
     ]);
     // Its environment at rest under the pipeline's key (Lambda's own key otherwise). Lambda decrypts it through
@@ -64,9 +67,10 @@ pub const OPERATIONS: &[Operation] = &[
     op("lambda", "DeleteFunction", "lambda:DeleteFunction"),
 ];
 
-/// Runs as the alerts role, publishes to the alerts topic, logs into its log group.
+/// Runs as the alerts role, publishes to the alerts topic, logs into its log group, sends what it failed to its
+/// dead-letter queue.
 pub const KIND: Registration = Registration {
     kind: Kind::Function,
-    depends_on: &[Kind::Role, Kind::KmsKey, Kind::Topic, Kind::FunctionLogGroup],
+    depends_on: &[Kind::Role, Kind::KmsKey, Kind::Topic, Kind::Queue, Kind::FunctionLogGroup],
     operations: OPERATIONS,
 };

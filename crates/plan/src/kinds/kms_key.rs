@@ -112,6 +112,33 @@ fn key_policy(n: &Names<'_>, region: &str) -> Value {
             "Condition": {"StringEquals": {"kms:ViaService": format!("sns.{region}.amazonaws.com")}}
         }));
     }
+    // The alert function's dead-letter queue: Lambda sends to it as the function's role, and the account's
+    // principals (an operator replaying the failed alerts, as IAM allows it) read it, through SQS and for that
+    // queue only (SQS binds each use to the queue through the `aws:sqs:arn` encryption context).
+    if n.spec.alerts.is_some() {
+        let this_queue = json!({
+            "StringEquals": {
+                "kms:ViaService": format!("sqs.{region}.amazonaws.com"),
+                "kms:EncryptionContext:aws:sqs:arn": n.alerts_dead_letter_queue_arn(region)
+            }
+        });
+        statements.push(json!({
+            "Sid": "AlertsFunctionSendsFailedAlerts",
+            "Effect": "Allow",
+            "Principal": {"AWS": n.alerts_role_arn()},
+            "Action": KMS_DATA_KEY_ACTIONS,
+            "Resource": this_key,
+            "Condition": this_queue
+        }));
+        statements.push(json!({
+            "Sid": "AccountReadsFailedAlerts",
+            "Effect": "Allow",
+            "Principal": {"AWS": n.account_root()},
+            "Action": ["kms:Decrypt"],
+            "Resource": this_key,
+            "Condition": this_queue
+        }));
+    }
     if n.spec.bucket.encrypt_log_groups {
         statements.push(logs_statement(n, region, &this_key));
         // The alert function's environment: the account's principals (the operator, as IAM allows it) may have

@@ -1,5 +1,6 @@
 //! SQS queues (`notify = "sqs"`, Sentinel's): each region's queue S3 sends new objects to, and its dead-letter
-//! queue for what the consumer failed to process.
+//! queue for what the consumer failed to process; and with `[alerts]` the alert function's dead-letter queue,
+//! where Lambda puts an alert it could not publish after its retries (instead of dropping it).
 
 use std::collections::BTreeMap;
 
@@ -40,6 +41,41 @@ pub fn desired(n: &Names<'_>, region: &str) -> Vec<DesiredResource> {
             queue_fields(n, region, false),
         ),
     ]
+}
+
+/// `[alerts]`: the alert function's dead-letter queue in a region. Encrypted with the pipeline's key when there is
+/// one (the function's role may use it for this queue only, through SQS: `kms_key::key_policy`), SQS's own key
+/// otherwise; kept 14 days (SQS's maximum), so a failed alert waits long enough for `drift` or `status` to report
+/// it. Lambda sends to it as the function's role (an identity grant, `role::alerts`): the queue policy only
+/// refuses plain HTTP.
+pub fn alerts_dead_letter(n: &Names<'_>, region: &str) -> DesiredResource {
+    let mut fields = BTreeMap::from([
+        ("message_retention_seconds".to_string(), Field::exact(json!(DEAD_LETTER_RETENTION_SECONDS))),
+        ("policy".into(), Field::policy(policy_document(vec![tls_only(&n.alerts_dead_letter_queue_arn(region))]))),
+        ("tags".into(), Field::tags(&n.spec.resource_tags())),
+    ]);
+    match alerts_dead_letter_key(n, region) {
+        Some(key) => {
+            fields.insert("encryption".into(), Field::exact(json!("SSE-KMS")));
+            fields.insert("kms_key".into(), Field::exact(json!(key)));
+        }
+        None => {
+            fields.insert("encryption".into(), Field::exact(json!("SSE-SQS")));
+        }
+    }
+    resource(
+        Address::regional(region, RegionalSlot::AlertsDeadLetterQueue).to_string(),
+        Kind::Queue,
+        Some(region),
+        n.spec.alerts_dead_letter_queue_name(),
+        fields,
+    )
+}
+
+/// The key of the alert function's dead-letter queue: the pipeline's own, by its alias ARN (SQS keeps and returns
+/// the `KmsMasterKeyId` as given), when the pipeline has one.
+pub fn alerts_dead_letter_key(n: &Names<'_>, region: &str) -> Option<String> {
+    n.spec.bucket.owns_key().then(|| n.kms_alias_arn(region))
 }
 
 fn tls_only(queue: &str) -> Value {
@@ -101,5 +137,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("sqs", "DeleteQueue", "sqs:DeleteQueue"),
 ];
 
-/// The queue's policy names the reader role (its redrive policy the dead-letter queue, of the same kind).
-pub const KIND: Registration = Registration { kind: Kind::Queue, depends_on: &[Kind::Role], operations: OPERATIONS };
+/// The queue's policy names the reader role (its redrive policy the dead-letter queue, of the same kind); the
+/// alert function's dead-letter queue is encrypted with the pipeline's key.
+pub const KIND: Registration =
+    Registration { kind: Kind::Queue, depends_on: &[Kind::Role, Kind::KmsKey], operations: OPERATIONS };

@@ -72,14 +72,17 @@ fn role_fields(trust: Value, permissions: Value, spec: &Spec) -> BTreeMap<String
     ])
 }
 
-/// `[alerts]`: the role the alert function runs as; it may only write its own logs and publish alerts.
+/// `[alerts]`: the role the alert function runs as; it may only write its own logs, publish alerts, and hand
+/// Lambda what it failed to its own dead-letter queue (Lambda sends to it as the function's role).
 pub fn alerts(n: &Names<'_>) -> DesiredResource {
     let log_streams: Vec<String> = n.regions().map(|r| n.log_group_streams_arn(r, &n.alerts_log_group())).collect();
     let mut topics: Vec<String> = n.regions().map(|r| n.alerts_topic_arn(r)).collect();
     topics.dedup();
+    let dead_letter: Vec<String> = n.regions().map(|r| n.alerts_dead_letter_queue_arn(r)).collect();
     let permissions = policy_document(vec![
         allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], log_streams),
         allow("PublishAlerts", &["sns:Publish"], topics),
+        allow("SendFailedAlerts", &["sqs:SendMessage"], dead_letter),
     ]);
     let trust = policy_document(vec![service_trust(LAMBDA_PRINCIPAL, n.account)]);
     resource(ALERTS_ROLE.into(), Kind::Role, None, n.alerts_name(), role_fields(trust, permissions, n.spec))

@@ -1,5 +1,6 @@
 //! The plan-at-scale benchmark: moto behind the recording proxy with a fixed latency on every call, for regions ×
-//! clusters; wall time and API calls of `plan` (empty account), `apply`, `plan` (in sync) and `drift`.
+//! clusters; wall time and API calls of `plan` (empty account), `apply`, `plan` (in sync), `drift` (with its
+//! delivery findings) and `status` (target: within 2× the in-sync plan's time).
 //!
 //! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50]`; prints a Markdown table.
 //! `scripts/bench.sh` builds a release binary, runs this and writes `bench/results.md`.
@@ -71,8 +72,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     println!("Latency added to every call: {} ms.\n", latency.as_millis());
-    println!("| regions × clusters | resources | plan (empty) | apply | plan (in sync) | drift | in-sync reads per resource |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| regions × clusters | resources | plan (empty) | apply | plan (in sync) | drift | status | in-sync reads per resource |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut baseline = None;
     let mut largest = None;
     for &r in &regions {
@@ -92,32 +93,38 @@ fn main() {
             let apply = run(bin, &moto, &dir, &["apply", "--auto-approve"]);
             let in_sync = run(bin, &moto, &dir, &["plan", "--detailed-exitcode"]);
             let drift = run(bin, &moto, &dir, &["drift"]);
+            let status = run(bin, &moto, &dir, &["status"]);
             assert_eq!(apply.code, 0, "apply failed at {r}×{c}");
             assert_eq!((in_sync.code, in_sync.writes), (0, 0), "not in sync after apply at {r}×{c}");
             assert_eq!(drift.code, 0, "drift at {r}×{c}");
+            // Nothing was logged: every cluster idle.
+            assert_eq!((status.code, status.writes), (0, 0), "status at {r}×{c}");
             // 3 roles; per region bucket, topic, subscription, notification, Firehose log group, stream; per
             // cluster audit logging, log group, filter.
             let resources = 3 + r * 6 + r * c * 3;
             let cell = |m: &Measure| format!("{:.2} s, {} calls", m.seconds, m.calls);
             println!(
-                "| {r} × {c} | {resources} | {} | {} | {} | {} | {:.2} |",
+                "| {r} × {c} | {resources} | {} | {} | {} | {} | {} | {:.2} |",
                 cell(&empty),
                 cell(&apply),
                 cell(&in_sync),
                 cell(&drift),
+                cell(&status),
                 in_sync.calls as f64 / resources as f64
             );
             if baseline.is_none() {
                 baseline = Some((empty.seconds, in_sync.seconds));
             }
-            largest = Some((r, c, empty.seconds, in_sync.seconds));
+            largest = Some((r, c, empty.seconds, in_sync.seconds, status.seconds));
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-    if let (Some((base_empty, base_sync)), Some((r, c, empty, sync))) = (baseline, largest) {
+    if let (Some((base_empty, base_sync)), Some((r, c, empty, sync, status))) = (baseline, largest) {
         println!("\nplan at {r} regions × {c} clusters against the first row (target: under 4×):");
         println!("- empty account: {empty:.2} s / {base_empty:.2} s = {:.1}×", empty / base_empty);
         println!("- in sync: {sync:.2} s / {base_sync:.2} s = {:.1}×", sync / base_sync);
+        println!("\nstatus at {r} regions × {c} clusters against the in-sync plan there (target: within 2×):");
+        println!("- {status:.2} s / {sync:.2} s = {:.1}×", status / sync);
     }
 }
 
