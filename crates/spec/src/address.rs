@@ -55,6 +55,8 @@ slots! {
         FormerReader => "former_reader",
         /// The role the alert function runs as (`[alerts]`).
         Alerts => "alerts",
+        /// The role the Sentinel transform (the Firehose stream's Lambda processor) runs as.
+        Transform => "transform",
     }
 }
 
@@ -75,6 +77,9 @@ slots! {
         AlertsLogGroup => "alerts_log_group",
         AlertsFunction => "alerts_function",
         AlertsPermission => "alerts_permission",
+        /// The Sentinel transform's log group and function: the stream's Lambda processor (`preset = "sentinel"`).
+        TransformLogGroup => "transform_log_group",
+        TransformFunction => "transform_function",
         /// Not a resource: the region's cluster list, where a failed read of it (a region removed from the spec)
         /// is reported.
         Clusters => "clusters",
