@@ -12,3 +12,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 # The alert function's own tests (lambda/alerts), publishing to a local moto's SNS.
 .venv-moto/bin/python -m unittest discover -s lambda/alerts
+# The Sentinel transform's own tests (lambda/sentinel): Firehose transformation events in, rows out.
+.venv-moto/bin/python -m unittest discover -s lambda/sentinel

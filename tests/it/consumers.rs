@@ -250,6 +250,11 @@ async fn sentinel_gets_an_oidc_provider_a_web_identity_role_and_a_queue_s3_notif
     assert!(listed.ends_with("/123456789012/eks-audit") && url.ends_with("/123456789012/eks-audit"), "{listed}");
     assert_eq!(o["regions"][0]["bucket_arn"], format!("arn:aws:s3:::{BUCKET}"));
     assert_eq!(o["regions"][0]["prefix"], "eks-audit-logs/");
+    assert_eq!(o["regions"][0]["object_format"], "sentinel-awseks-rows");
+    assert_eq!(
+        o["regions"][0]["transform_function_arn"],
+        "arn:aws:lambda:eu-central-1:123456789012:function:eks-audit-transform"
+    );
 
     // Destroy: the queues, the roles, and the provider (ours, trusted by no other role) go; the bucket stays.
     destroy(&moto, &w);
@@ -257,6 +262,8 @@ async fn sentinel_gets_an_oidc_provider_a_web_identity_role_and_a_queue_s3_notif
     assert!(providers(&moto).await.is_empty(), "our provider, trusted by nobody else, is deleted");
     assert!(role_names(&moto).await.is_empty(), "{:?}", role_names(&moto).await);
     assert!(s3.head_bucket().bucket(BUCKET).send().await.is_ok(), "the logs stay");
+    let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(REGION));
+    assert!(lambda.get_function().function_name("eks-audit-transform").send().await.is_err(), "the transform is gone");
     moto.recorder().reset();
     destroy(&moto, &w);
     assert!(moto.recorder().writes().is_empty(), "a second destroy mutated: {:?}", moto.recorder().writes());
@@ -507,10 +514,20 @@ async fn switching_between_generic_and_sentinel_renames_the_reader_and_cleans_up
             ("region.eu-central-1.queue", "create"),
             ("region.eu-central-1.bucket_notification", "replace"),
             ("region.eu-central-1.topic", "delete"),
+            // Sentinel's transform: its role, log group and function, the stream's processor and GZIP, and the
+            // Firehose role's leave to invoke it.
+            ("role.transform", "create"),
+            ("role.firehose", "update"),
+            ("region.eu-central-1.transform_log_group", "create"),
+            ("region.eu-central-1.transform_function", "create"),
+            ("region.eu-central-1.stream", "update"),
         ])
     );
     apply(&moto, &w);
-    assert_eq!(role_names(&moto).await, ["OIDC_eks-audit-reader", "eks-audit-cloudwatch", "eks-audit-firehose"]);
+    assert_eq!(
+        role_names(&moto).await,
+        ["OIDC_eks-audit-reader", "eks-audit-cloudwatch", "eks-audit-firehose", "eks-audit-transform"]
+    );
     assert_eq!(providers(&moto).await, [PROVIDER_ARN]);
     assert!(topics(&moto).await.is_empty());
     assert_converged_and_clean(&moto, &w);
@@ -520,9 +537,20 @@ async fn switching_between_generic_and_sentinel_renames_the_reader_and_cleans_up
     let planned = plan_actions(&moto, &w);
     assert_eq!(planned.get("oidc_provider.commercial").map(String::as_str), Some("delete"), "{planned:?}");
     assert_eq!(planned.get("role.former_reader").map(String::as_str), Some("delete"), "{planned:?}");
+    // The transform goes with Sentinel (its log group stays, as log groups do); the stream is plain again.
+    for (address, action) in [
+        ("role.transform", "delete"),
+        ("region.eu-central-1.transform_function", "delete"),
+        ("region.eu-central-1.stream", "update"),
+    ] {
+        assert_eq!(planned.get(address).map(String::as_str), Some(action), "{address}: {planned:?}");
+    }
+    assert!(!planned.contains_key("region.eu-central-1.transform_log_group"), "{planned:?}");
     apply(&moto, &w);
     assert!(providers(&moto).await.is_empty());
     assert_eq!(role_names(&moto).await, ["eks-audit-cloudwatch", "eks-audit-firehose", "eks-audit-reader"]);
+    let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(REGION));
+    assert!(lambda.get_function().function_name("eks-audit-transform").send().await.is_err(), "the transform is gone");
     assert!(queue_url(&moto, "eks-audit").await.is_none());
     assert_converged_and_clean(&moto, &w);
     destroy(&moto, &w);

@@ -19,6 +19,7 @@ mod parliament;
 mod plan;
 mod policy;
 mod quotas;
+mod readback;
 mod security;
 mod status;
 mod support;

@@ -1,6 +1,6 @@
 //! Observe: read every resource the desired state names, concurrently, into an [`ObservedState`]. Never mutates:
 //! the kinds' `observe` make only Get, List, Describe and Head calls. This module holds the generic walk, and the
-//! discovery of what the pipeline left behind (another preset's or notify's resources, a region removed from the
+//! discovery of what the pipeline left behind (another preset's or notify's resources, Sentinel's transform, a region removed from the
 //! spec, an `[alerts]` section removed), which reads through the kinds' modules.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -94,6 +94,14 @@ pub async fn observe(
             tasks.push(Box::pin(left_queues(c, spec)));
         }
     }
+    if !spec.transforms() {
+        tasks.push(Box::pin(async move {
+            let name = spec.transform_name();
+            let address = eksaudit_plan::kinds::role::TRANSFORM_ROLE.to_string();
+            let result = role::owned(aws, &name, pipeline).await;
+            Found::owned_leftover(stale(address, Kind::Role, None, name), pipeline, result)
+        }));
+    }
     for (cloud, issuer) in oidc_provider::issuers() {
         if spec.consumer.web_identity().is_some_and(|w| w.issuer == issuer) {
             continue;
@@ -144,6 +152,7 @@ pub async fn observe(
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
     read_own_key_as_alias(spec, account, desired, &mut observed);
+    left_transforms(spec, account, &mut observed);
     if spec.alerts.is_none() {
         observe_alerts_leftovers(aws, regions, spec, account, &mut observed).await;
     }
@@ -265,7 +274,7 @@ pub async fn observe_former(
         observed.resources.extend(f.resources);
         observed.stale.extend(f.stale);
     }
-    observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    left_transforms(spec, account, observed);
 }
 
 /// The region's topic when the spec no longer notifies through SNS: stale if it is ours.
@@ -292,6 +301,39 @@ async fn left_queues(c: &RegionClients, spec: &Spec) -> Found {
         found.extend(Found::owned_leftover(left, &spec.pipeline.name, result));
     }
     found
+}
+
+/// The Sentinel transform a stream of ours still names as its processor when the spec no longer transforms
+/// (another preset, or a region removed from the spec): stale. It is ours by its name in our stream, as a filter
+/// is ours by its name, so finding it costs no read of its own. Its log group stays, as every log group does.
+fn left_transforms(spec: &Spec, account: &str, observed: &mut ObservedState) {
+    let names = eksaudit_plan::Names::new(spec, account);
+    let streams: Vec<(String, Option<Value>)> = observed
+        .resources
+        .iter()
+        .filter_map(|(address, o)| match o {
+            Observation::Present(o) => Some((address.clone(), o.fields.get("processing").cloned())),
+            _ => None,
+        })
+        .chain(observed.stale.iter().map(|s| (s.address.clone(), s.fields.get("processing").cloned())))
+        .collect();
+    for (address, processing) in streams {
+        let Ok(eksaudit_spec::Address::Regional { region, slot: RegionalSlot::Stream }) = address.parse() else {
+            continue;
+        };
+        if spec.transforms() && spec.region(&region).is_some() {
+            continue;
+        }
+        let named = processing.as_ref().and_then(|p| p.get("lambda_arn")).and_then(Value::as_str);
+        if named == Some(names.transform_function_arn(&region).as_str()) {
+            let at = regional(&region, RegionalSlot::TransformFunction);
+            if observed.stale.iter().any(|s| s.address == at) {
+                continue;
+            }
+            observed.stale.push(stale(at, Kind::Function, Some(region), spec.transform_name()));
+        }
+    }
+    observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
 }
 
 /// `[alerts]` is off but a region shows an alerts filter of ours (stale): read the function, its permission, its

@@ -137,6 +137,7 @@ impl Reconciler<'_> {
             self.step(role(RoleSlot::Cloudwatch), &needs, &failed, &results),
             self.step(role(RoleSlot::Reader), &reader_needs, &failed, &results),
             self.step(role(RoleSlot::Alerts), &needs, &failed, &results),
+            self.step(role(RoleSlot::Transform), &needs, &failed, &results),
         );
         join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
         // What another preset left globally: an OIDC provider no role of ours trusts any more (once the reader's
@@ -155,12 +156,11 @@ impl Reconciler<'_> {
         results: &std::sync::Mutex<Vec<StepResult>>,
     ) {
         let at = |slot: RegionalSlot| regional(region, slot);
-        let (bucket, topic, notification, subscription, log_group, stream) = (
+        let (bucket, topic, notification, subscription, stream) = (
             at(RegionalSlot::Bucket),
             at(RegionalSlot::Topic),
             at(RegionalSlot::BucketNotification),
             at(RegionalSlot::TopicSubscription),
-            at(RegionalSlot::FirehoseLogGroup),
             at(RegionalSlot::Stream),
         );
         let (queue, dead_letter) = (at(RegionalSlot::Queue), at(RegionalSlot::DeadLetterQueue));
@@ -180,11 +180,8 @@ impl Reconciler<'_> {
         futures::join!(
             self.step(&notification, &notification_needs, failed, results),
             self.step(&subscription, &subscription_needs, failed, results),
-            async {
-                // Encrypted with the pipeline's key.
-                self.step(&log_group, &[key.as_str()], failed, results).await;
-                self.step(&stream, &[&bucket, role(RoleSlot::Firehose), &log_group], failed, results).await;
-            }
+            // Boxed: the region's whole walk is one future, too large for the stack of a debug build otherwise.
+            Box::pin(self.apply_delivery(region, failed, results)),
         );
         let permission = self.apply_alerts(region, failed, results).await;
         let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
@@ -236,6 +233,27 @@ impl Reconciler<'_> {
         }
     }
 
+    /// The region's delivery: Firehose's error log group, Sentinel's transform (its log group, then the function:
+    /// it exists before the stream names it), then the stream.
+    async fn apply_delivery(
+        &self,
+        region: &str,
+        failed: &std::sync::Mutex<BTreeSet<String>>,
+        results: &std::sync::Mutex<Vec<StepResult>>,
+    ) {
+        let at = |slot: RegionalSlot| regional(region, slot);
+        let (key, bucket, log_group) =
+            (at(RegionalSlot::KmsKey), at(RegionalSlot::Bucket), at(RegionalSlot::FirehoseLogGroup));
+        let (transform_log_group, transform) =
+            (at(RegionalSlot::TransformLogGroup), at(RegionalSlot::TransformFunction));
+        // Encrypted with the pipeline's key.
+        self.step(&log_group, &[&key], failed, results).await;
+        self.step(&transform_log_group, &[&key], failed, results).await;
+        self.step(&transform, &[role(RoleSlot::Transform), &transform_log_group], failed, results).await;
+        let needs = [bucket.as_str(), role(RoleSlot::Firehose), &log_group, &transform];
+        self.step(&at(RegionalSlot::Stream), &needs, failed, results).await;
+    }
+
     /// `[alerts]` in a region: topic and log group → function (its role, topic and log group first) → the
     /// permission for CloudWatch Logs. Returns the permission's address, which the alerts filters need.
     async fn apply_alerts(
@@ -282,10 +300,15 @@ impl Reconciler<'_> {
             .map(|r| r.address.clone())
             .collect();
         let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
-        let mut roles: Vec<String> =
-            [role(RoleSlot::Firehose), role(RoleSlot::Cloudwatch), role(RoleSlot::Reader), role(RoleSlot::Alerts)]
-                .map(str::to_string)
-                .to_vec();
+        let mut roles: Vec<String> = [
+            role(RoleSlot::Firehose),
+            role(RoleSlot::Cloudwatch),
+            role(RoleSlot::Reader),
+            role(RoleSlot::Alerts),
+            role(RoleSlot::Transform),
+        ]
+        .map(str::to_string)
+        .to_vec();
         for former in self.global(Kind::Role, true) {
             if !roles.contains(&former) {
                 roles.push(former);
@@ -320,6 +343,7 @@ impl Reconciler<'_> {
         let at = |slot: RegionalSlot| regional(region, slot);
         let filter_refs: Vec<&str> = filters.iter().map(String::as_str).collect();
         self.step(&at(RegionalSlot::Stream), &filter_refs, failed, results).await;
+        self.step(&at(RegionalSlot::TransformFunction), &[&at(RegionalSlot::Stream)], failed, results).await;
         self.step(&at(RegionalSlot::AlertsPermission), &filter_refs, failed, results).await;
         self.step(&at(RegionalSlot::AlertsFunction), &[&at(RegionalSlot::AlertsPermission)], failed, results).await;
         for s in self.alerts_subscriptions(region) {

@@ -47,6 +47,9 @@ impl DesiredState {
         let mut out = DesiredState::default();
         out.resources.extend(kinds::oidc_provider::desired(&n));
         out.resources.extend(kinds::role::desired(&n));
+        if spec.transforms() {
+            out.resources.push(kinds::role::transform(&n));
+        }
         for (index, region) in spec.regions.iter().enumerate() {
             let r = region.name.as_str();
             out.resources.extend(kinds::kms_key::desired(&n, r));
@@ -56,6 +59,10 @@ impl DesiredState {
             out.resources.extend(kinds::queue::desired(&n, r));
             out.resources.extend(kinds::bucket_notification::desired(&n, r));
             out.resources.push(kinds::log_group::firehose(&n, region));
+            if spec.transforms() {
+                out.resources.push(kinds::log_group::transform(&n, region));
+                out.resources.push(kinds::function::transform(&n, r));
+            }
             out.resources.push(kinds::stream::desired(&n, r));
             let matched = out.match_clusters(inputs, index, region);
             for cluster in &matched {

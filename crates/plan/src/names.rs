@@ -196,7 +196,7 @@ impl<'a> Names<'a> {
     }
 
     pub fn alerts_function_arn(&self, region: &str) -> String {
-        self.regional("lambda", region, &format!("function:{}", self.alerts_name()))
+        self.function_arn(region, &self.alerts_name())
     }
 
     /// The topic the alert function publishes to: the one `[alerts] topic_arn` names, else the pipeline's own.
@@ -233,5 +233,24 @@ impl<'a> Names<'a> {
     /// The function permission's statement id.
     pub fn alerts_statement_id(&self) -> String {
         format!("{}-logs", self.alerts_name())
+    }
+
+    // The Sentinel transform (the stream's Lambda processor, `preset = "sentinel"`)
+
+    /// A Lambda function of this account in a region, by name.
+    pub fn function_arn(&self, region: &str, name: &str) -> String {
+        self.regional("lambda", region, &format!("function:{name}"))
+    }
+
+    pub fn transform_function_arn(&self, region: &str) -> String {
+        self.function_arn(region, &self.spec.transform_name())
+    }
+
+    pub fn transform_role_arn(&self) -> String {
+        self.role_arn_named(&self.spec.transform_name())
+    }
+
+    pub fn transform_log_group(&self) -> String {
+        format!("/aws/lambda/{}", self.spec.transform_name())
     }
 }

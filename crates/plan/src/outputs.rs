@@ -29,6 +29,11 @@ pub struct RegionOutputs {
     pub topic_arn: Option<String>,
     pub queue_arn: Option<String>,
     pub queue_url: Option<String>,
+    /// What the objects hold: `cloudwatch-logs-envelopes` (concatenated gzip subscription envelopes, as CloudWatch
+    /// Logs writes them) or `sentinel-awseks-rows` (gzip NDJSON, one `AWSEKSLogs_CL` row per audit event).
+    pub object_format: &'static str,
+    /// Sentinel: the stream's transform (its Lambda processor).
+    pub transform_function_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,6 +122,10 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
             }
             Notify::None => {}
         }
+        let transform_function_arn = spec.transforms().then(|| {
+            check(&at(RegionalSlot::TransformFunction));
+            n.transform_function_arn(r)
+        });
         regions.push(RegionOutputs {
             region: r.to_string(),
             bucket_arn: n.bucket_arn(r),
@@ -126,6 +135,8 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
             topic_arn,
             queue_arn,
             queue_url,
+            object_format: if spec.transforms() { "sentinel-awseks-rows" } else { "cloudwatch-logs-envelopes" },
+            transform_function_arn,
         });
     }
     Outputs {
@@ -186,6 +197,14 @@ pub fn text(o: &Outputs, colors: Colors) -> String {
         let _ = writeln!(out, "\n{}", colors.paint(palette::BOLD, &format!("Region {}", r.region)));
         let _ = writeln!(out, "  bucket ARN:        {}", r.bucket_arn);
         let _ = writeln!(out, "  bucket prefix:     {}", r.prefix);
+        let format = match r.transform_function_arn {
+            Some(_) => "gzip NDJSON, one AWSEKSLogs_CL row per audit event (.gz)",
+            None => "concatenated gzip CloudWatch Logs subscription envelopes",
+        };
+        let _ = writeln!(out, "  objects:           {format}");
+        if let Some(f) = &r.transform_function_arn {
+            let _ = writeln!(out, "  transform:         {f}");
+        }
         if let Some(t) = &r.topic_arn {
             let _ = writeln!(out, "  SNS topic ARN:     {t}");
         }

@@ -201,6 +201,17 @@ const MANAGE_FUNCTIONS: &[&str] = &[
     "lambda:RemovePermission",
 ];
 const DELETE_FUNCTIONS: &[&str] = &["lambda:RemovePermission", "lambda:DeleteFunction"];
+/// Sentinel's transform has no permission to remove or add (Firehose invokes it through its role) and no
+/// environment under the pipeline's key.
+const DELETE_TRANSFORMS: &[&str] = &["lambda:DeleteFunction"];
+const READ_TRANSFORM_FUNCTIONS: &[&str] = &["lambda:GetFunction"];
+const MANAGE_TRANSFORM_FUNCTIONS: &[&str] = &[
+    "lambda:CreateFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:TagResource",
+];
 const MANAGE_FUNCTION_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy"];
 
 // What destroy deletes. It also reads, with every command's reads: ListAttachedRolePolicies before detaching,
@@ -258,7 +269,33 @@ impl Scope<'_> {
         let mut roles: Vec<String> =
             RoleKind::ALL.into_iter().filter(|k| self.reused(*k).is_none()).map(|k| self.role_arn(k)).collect();
         roles.extend(self.alerts_role());
+        if self.spec.transforms() {
+            roles.push(self.transform_role());
+        }
         roles
+    }
+
+    /// The Sentinel transform's role: the spec's (Sentinel), or what a switch from Sentinel left (read and
+    /// deleted then).
+    fn transform_role(&self) -> String {
+        self.names().transform_role_arn()
+    }
+
+    /// Each region's Sentinel transform: the spec's, or what a switch from Sentinel left.
+    fn transform_functions(&self) -> Vec<String> {
+        self.per_region(|_| true, |r| vec![self.names().transform_function_arn(&r.name)])
+    }
+
+    /// Each region's Sentinel transform and its log group (`preset = "sentinel"`), the log group as one pattern
+    /// for the group and its streams (`NAME*`, one ARN instead of two: apply's policy must fit a role's inline
+    /// limit in the largest spec).
+    fn transforms(&self) -> Vec<String> {
+        let n = self.names();
+        let name = n.transform_log_group();
+        self.per_region(
+            |_| self.spec.transforms(),
+            |r| vec![n.transform_function_arn(&r.name), format!("{}*", n.log_group_arn(&r.name, &name))],
+        )
     }
 
     /// `[alerts]`: the role the alert functions run as.
@@ -517,6 +554,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     p.grant("DiscoverAccountAndClusters", &[DISCOVER, LIST_ROLES], vec!["*".to_string()]);
     let mut identities = s.owned_roles();
     identities.extend(s.former_reader_roles());
+    if !spec.transforms() {
+        identities.push(s.transform_role());
+    }
     identities.extend(s.any_oidc_provider());
     p.grant("ReadPipelineRoles", &[READ_OWNED_ROLES, READ_OIDC_PROVIDERS], identities);
     p.grant("ReadReusedRoles", &[READ_REUSED_ROLES], s.reused_roles());
@@ -534,6 +574,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
         p.grant_on_behalf("ReadAlertFunctionEnvironments", READ_FUNCTION_ENVIRONMENTS, s.keys());
     }
     p.grant("ReadAlertFunctionLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.alert_log_groups());
+    // Sentinel's transforms and their log groups, in one statement (apply's grants them with their changes).
+    // A transform a switch of preset left is found through the stream naming it, with no read of its own.
+    if spec.transforms() && command != Command::Apply {
+        p.grant("ReadTransforms", &[READ_TRANSFORM_FUNCTIONS, READ_FIREHOSE_LOG_GROUPS], s.transforms());
+    }
     p.grant("ReadDeliveryStreams", &[READ_STREAMS], s.streams());
     p.grant("ReadPipelineKeys", &[READ_KEYS], s.keys());
     p.grant("ReadFirehoseErrorLogGroups", &[READ_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
@@ -590,6 +635,17 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
             p.grant("CreateAndConfigureAlertDeadLetterQueues", &[MANAGE_QUEUES], s.alert_dead_letter_queues());
             p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
+            if spec.transforms() {
+                // Read, made and changed: the transforms and their log groups (made with the pipeline's key).
+                let operations = [
+                    READ_TRANSFORM_FUNCTIONS,
+                    MANAGE_TRANSFORM_FUNCTIONS,
+                    READ_FIREHOSE_LOG_GROUPS,
+                    MANAGE_FUNCTION_LOG_GROUPS,
+                    ENCRYPT_LOG_GROUPS,
+                ];
+                p.grant("ReadCreateAndUpdateTransforms", &operations, s.transforms());
+            }
             if encrypted_environments {
                 p.grant_on_behalf("EncryptAlertFunctionEnvironments", ENCRYPT_FUNCTION_ENVIRONMENTS, s.keys());
             }
@@ -631,6 +687,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("DeleteAlertDeadLetterQueues", &[DELETE_QUEUES], s.alert_dead_letter_queues());
             }
             p.grant("DeleteAlertFunctions", &[DELETE_FUNCTIONS], s.alert_functions());
+            if spec.transforms() {
+                p.grant("DeleteTransformFunctions", &[DELETE_TRANSFORMS], s.transform_functions());
+            }
             p.grant("DeleteAlertTopics", &[DELETE_TOPICS], s.alert_topics());
             if alert_subscribers && !s.alert_topics().is_empty() {
                 p.grant("UnsubscribeAlerts", &[UNSUBSCRIBE], vec!["*".to_string()]);
@@ -652,6 +711,9 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 if let Some(role) = s.alerts_role() {
                     p.pass_role("PassAlertsRoleToLambda", role, LAMBDA_PRINCIPAL)
                 }
+                if spec.transforms() {
+                    p.pass_role("PassTransformRoleToLambda", s.transform_role(), LAMBDA_PRINCIPAL)
+                }
             }
             other => panic!("no pipeline role is passed to {other}"),
         }
@@ -660,8 +722,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
 }
 
 /// What a switch of preset or notify leaves behind, which apply (and destroy) deletes: the topics when the spec
-/// no longer notifies through SNS, the queues when not through SQS, the OIDC provider when no longer Sentinel, the
-/// reader role under the name another preset gives it.
+/// no longer notifies through SNS, the queues when not through SQS, the OIDC provider and the transform (function
+/// and role) when no longer Sentinel, the reader role under the name another preset gives it.
 fn leftovers_of_another_consumer(p: &mut Policy, s: &Scope<'_>, spec: &Spec) {
     let (mut operations, mut resources): (Vec<&[&str]>, Vec<String>) = (Vec::new(), Vec::new());
     if spec.consumer.notify != Notify::Sns {
@@ -676,7 +738,13 @@ fn leftovers_of_another_consumer(p: &mut Policy, s: &Scope<'_>, spec: &Spec) {
         operations.push(DELETE_OIDC_PROVIDERS);
         resources.extend(s.any_oidc_provider());
     }
-    let former = s.former_reader_roles();
+    let mut former = s.former_reader_roles();
+    // Sentinel's transform, once the spec no longer transforms (its log group stays).
+    if !spec.transforms() {
+        operations.push(DELETE_TRANSFORMS);
+        resources.extend(s.transform_functions());
+        former.push(s.transform_role());
+    }
     if !former.is_empty() {
         operations.push(DELETE_ROLES);
         resources.extend(former);
@@ -944,6 +1012,7 @@ clusters = ["*"]
                     "logs" => resource.starts_with("log-group:/aws/"),
                     "eks" => resource.starts_with("cluster/"),
                     "kms" => resource == &"key/*" || resource.starts_with("alias/"),
+                    "lambda" => resource.starts_with("function:") && !resource.contains('/'),
                     _ => false,
                 };
                 assert!(ok, "{statement}: {arn} is not a {other} resource ARN");

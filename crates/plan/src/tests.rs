@@ -673,6 +673,7 @@ fn sentinel_is_an_oidc_provider_a_web_identity_reader_and_a_queue_s3_notifies() 
             "role.firehose",
             "role.cloudwatch",
             "role.reader",
+            "role.transform",
             "region.eu-central-1.kms_key",
             "region.eu-central-1.access_log_bucket",
             "region.eu-central-1.bucket",
@@ -680,9 +681,11 @@ fn sentinel_is_an_oidc_provider_a_web_identity_reader_and_a_queue_s3_notifies() 
             "region.eu-central-1.queue",
             "region.eu-central-1.bucket_notification",
             "region.eu-central-1.firehose_log_group",
+            "region.eu-central-1.transform_log_group",
+            "region.eu-central-1.transform_function",
             "region.eu-central-1.stream",
         ],
-        "no topic: Sentinel reads an SQS queue"
+        "no topic: Sentinel reads an SQS queue; the stream's transform, its role and log group"
     );
     let reader = d.resources.iter().find(|r| r.address == "role.reader").unwrap();
     assert_eq!(reader.name, "OIDC_eks-audit-reader");
@@ -1050,4 +1053,47 @@ fn the_address_constants_are_the_typed_addresses() {
     assert_eq!(desired::FORMER_READER_ROLE, Address::Role(RoleSlot::FormerReader).to_string());
     assert_eq!(alerts::ROLE_ADDRESS, Address::Role(RoleSlot::Alerts).to_string());
     assert_eq!(desired::oidc_provider_address("commercial"), PROVIDER);
+}
+
+#[test]
+fn sentinel_streams_through_its_transform_which_only_firehose_may_invoke() {
+    let d = desired(&spec(SENTINEL), &["prod-1"]);
+    let stream = "region.eu-central-1.stream";
+    let arn = "arn:aws:lambda:eu-central-1:123456789012:function:eks-audit-transform";
+    assert_eq!(field_of(&d, stream, "compression"), "GZIP", "the rows, not CloudWatch's gzip: not gzip in gzip");
+    assert_eq!(field_of(&d, stream, "file_extension"), ".gz");
+    assert_eq!(
+        field_of(&d, stream, "processing"),
+        json!({"lambda_arn": arn, "buffer_size_mb": 1, "buffer_interval_seconds": 60})
+    );
+    let firehose = field_of(&d, "role.firehose", "permissions");
+    let invoke: Vec<&Value> =
+        firehose["Statement"].as_array().unwrap().iter().filter(|s| s["Sid"] == "InvokeTransform").collect();
+    assert_eq!(invoke.len(), 1);
+    assert_eq!(invoke[0]["Action"], json!(["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"]));
+    assert_eq!(invoke[0]["Resource"], json!([arn]));
+    // The transform's role may write its own logs and nothing else.
+    let role = field_of(&d, "role.transform", "permissions");
+    assert_eq!(
+        role["Statement"],
+        json!([{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": ["arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/eks-audit-transform:*"]}])
+    );
+    assert_eq!(
+        field_of(&d, "role.transform", "trust_policy")["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    let f = "region.eu-central-1.transform_function";
+    assert_eq!(field_of(&d, f, "code_sha256"), json!(crate::package::Code::SentinelTransform.code_sha256()));
+    assert_eq!(field_of(&d, f, "role_arn"), "arn:aws:iam::123456789012:role/eks-audit-transform");
+    let group = "region.eu-central-1.transform_log_group";
+    assert_eq!(field_of(&d, group, "retention_days"), 30);
+    assert_eq!(field_of(&d, group, "kms_key_id"), "arn:aws:kms:eu-central-1:123456789012:alias/eks-audit");
+
+    // Another preset: no processor (a processor left behind is drift), CloudWatch's own gzip as it is.
+    let g = desired(&spec(SPEC), &["prod-1"]);
+    assert_eq!(field_of(&g, stream, "processing"), Value::Null);
+    assert_eq!(field_of(&g, stream, "compression"), "UNCOMPRESSED");
+    assert_eq!(field_of(&g, stream, "file_extension"), "");
+    assert!(!g.resources.iter().any(|r| r.address.contains("transform")));
 }

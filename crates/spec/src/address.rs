@@ -55,6 +55,8 @@ slots! {
         FormerReader => "former_reader",
         /// The role the alert function runs as (`[alerts]`).
         Alerts => "alerts",
+        /// The role the Sentinel transform (the Firehose stream's Lambda processor) runs as.
+        Transform => "transform",
     }
 }
 
@@ -77,6 +79,9 @@ slots! {
         AlertsPermission => "alerts_permission",
         /// Where Lambda puts an alert the function failed to publish after its retries.
         AlertsDeadLetterQueue => "alerts_dead_letter_queue",
+        /// The Sentinel transform's log group and function: the stream's Lambda processor (`preset = "sentinel"`).
+        TransformLogGroup => "transform_log_group",
+        TransformFunction => "transform_function",
         /// Not a resource: the region's cluster list, where a failed read of it (a region removed from the spec)
         /// is reported.
         Clusters => "clusters",

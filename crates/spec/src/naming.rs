@@ -105,6 +105,17 @@ impl Spec {
         format!("{}-alerts-dlq", self.pipeline.name)
     }
 
+    /// The Sentinel transform's function and role (the Firehose stream's Lambda processor).
+    pub fn transform_name(&self) -> String {
+        format!("{}-transform", self.pipeline.name)
+    }
+
+    /// Whether the stream transforms what it delivers into the consumer's rows: Sentinel's connector reads
+    /// `AWSEKSLogs_CL` rows, not CloudWatch Logs envelopes.
+    pub fn transforms(&self) -> bool {
+        self.consumer.preset == crate::Preset::Sentinel
+    }
+
     /// Every tag a resource created by this pipeline carries.
     pub fn resource_tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.pipeline.tags.clone();

@@ -129,6 +129,40 @@ impl Moto {
         aws_sdk_cloudwatch::Client::new(&config)
     }
 
+    /// Runs a stream's Lambda processor on what moto delivered, as Firehose would have (see
+    /// `firehose_processor.py`): moto's Firehose runs no processors, so this emulates AWS. The code run is the
+    /// function's own, as the product uploaded it (kept by the recorder); the stream's configuration is read from
+    /// moto. Returns the keys written (transformed objects, and failed records under the error prefix).
+    pub fn run_firehose_processors(&self, region: &str, stream: &str, function: &str) -> Vec<String> {
+        let code = self
+            .recorder
+            .function_code(region, function)
+            .unwrap_or_else(|| panic!("no code was uploaded for Lambda function {function} in {region}"));
+        let dir = std::env::temp_dir().join(format!("eksaudit-processor-{}-{}", std::process::id(), self.port));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let code_file = dir.join("code.b64");
+        std::fs::write(&code_file, code).expect("write the code");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/firehose_processor.py");
+        let out = Command::new(root.join(".venv-moto/bin/python"))
+            .arg(script)
+            .args([&self.direct_endpoint(), region, stream])
+            .arg(&code_file)
+            .env_remove("AWS_PROFILE")
+            .envs(test_env().into_iter().filter(|(k, _)| *k != "AWS_REGION"))
+            .output()
+            .expect("run .venv-moto's python");
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(
+            out.status.success(),
+            "the Firehose processor emulation failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or("[]");
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not the keys written ({e}): {stdout}"))
+    }
+
     pub fn region(&self, region: &str) -> RegionClients {
         self.aws().region(region)
     }

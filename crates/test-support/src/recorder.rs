@@ -210,6 +210,9 @@ struct Shared {
     /// The settings of each Lambda function moto drops ([`FUNCTION_SETTINGS`]: its environment's KMS key, its
     /// dead-letter queue), by `<region>/<function name>`.
     function_settings: HashMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The deployment package each Lambda function was last given (base64, as the request carried it), by
+    /// `<region>/<function name>`: what the Firehose processor emulation runs (`Moto::run_firehose_processors`).
+    function_code: HashMap<String, String>,
     /// Keys associated with log groups, by `<region>/<log group>`: moto has no AssociateKmsKey.
     log_group_keys: HashMap<String, String>,
     /// How many calls each kind of fault answered: its HTTP status, `throttle`, `drop`, `rewrite`.
@@ -510,6 +513,11 @@ impl Recorder {
 
     pub fn reads(&self) -> Vec<String> {
         self.calls().into_iter().filter(|c| !c.write).map(|c| c.operation).collect()
+    }
+
+    /// The deployment package (base64 zip) the product last uploaded for a function, by region and name.
+    pub fn function_code(&self, region: &str, name: &str) -> Option<String> {
+        self.state().function_code.get(&format!("{region}/{name}")).cloned()
     }
 
     pub fn reset(&self) {
@@ -951,6 +959,25 @@ fn lambda_function(target: &str) -> Option<(String, bool)> {
     }
 }
 
+/// The zip a successful CreateFunction (`Code.ZipFile`) or UpdateFunctionCode (`ZipFile`) uploaded, kept past
+/// `reset` (the code is what was deployed, not a call of the test's).
+fn remember_function_code((method, target, head): (&str, &str, &[String]), request: &[u8], shared: &Mutex<Shared>) {
+    let path = target.split('?').next().unwrap_or(target);
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(request) else { return };
+    let (name, zip) = if method == "POST" && path == "/2015-03-31/functions" {
+        (v["FunctionName"].as_str().map(str::to_string), v["Code"]["ZipFile"].as_str())
+    } else if method == "PUT" {
+        let name = path.strip_prefix("/2015-03-31/functions/").and_then(|r| r.strip_suffix("/code"));
+        (name.map(str::to_string), v["ZipFile"].as_str())
+    } else {
+        return;
+    };
+    if let (Some(name), Some(zip)) = (name, zip) {
+        let key = format!("{}/{name}", signed_region(head));
+        shared.lock().expect("recorder state").function_code.insert(key, zip.to_string());
+    }
+}
+
 /// The function settings moto takes on CreateFunction and UpdateFunctionConfiguration but neither keeps nor
 /// returns: KMSKeyArn (the key of the environment) and DeadLetterConfig (where Lambda sends an asynchronous
 /// invocation that failed its retries). Each is remembered with the value AWS would return, and an empty one (an
@@ -1331,6 +1358,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     // CreateFunction answers 201.
     if head.first().and_then(|l| l.split(' ').nth(1)).is_some_and(|status| status.starts_with('2')) {
         emulate_function_settings((&method, &target, &request_head), &request_body, &mut body, shared);
+        remember_function_code((&method, &target, &request_head), &request_body, shared);
     }
     if operation == "GetOpenIDConnectProvider" && ok {
         let state = shared.lock().expect("recorder state");

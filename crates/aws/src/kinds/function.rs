@@ -1,12 +1,15 @@
-//! The alert function (`[alerts]`): its deployment package is the plan crate's; read with its permission for
-//! CloudWatch Logs (`permission`), created and changed once the role can be assumed, and waited for until
-//! Lambda has finished each change.
+//! eksaudit's functions, the alert function (`[alerts]`) and the Sentinel transform (the stream's Lambda
+//! processor): their deployment packages are the plan crate's (`Code::at` the address says which); the alert
+//! function read with its permission for CloudWatch Logs (`permission`; the transform has none: Firehose invokes
+//! it through its role), created and changed once the role can be assumed, and waited for until Lambda has
+//! finished each change.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types as lt;
 use eksaudit_plan::alerts::{self as plan_alerts, AlertNames};
+use eksaudit_plan::package::Code;
 use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
 use serde_json::json;
 
@@ -21,6 +24,9 @@ use crate::{Error, RegionClients};
 pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a DesiredResource) -> Task<'a> {
     let statement = AlertNames::new(cx.spec, cx.account).statement_id();
     Box::pin(async move {
+        if Code::at(&d.address) == Code::SentinelTransform {
+            return Found::settle(&d.address, read(c, &d.name).await);
+        }
         let permission_address = permission_of(&d.address);
         let function = match read(c, &d.name).await {
             Ok(o) => o,
@@ -98,6 +104,14 @@ fn memory(d: &DesiredResource) -> i32 {
     field(d, "memory_mb").as_i64().map_or(plan_alerts::MEMORY_MB, |v| v as i32)
 }
 
+fn description(cx: &Context<'_>, d: &DesiredResource) -> String {
+    let what = match Code::at(&d.address) {
+        Code::Alerts => "alerts on manual changes",
+        Code::SentinelTransform => "the Firehose stream's transform into Microsoft Sentinel's AWSEKSLogs_CL rows",
+    };
+    format!("eksaudit pipeline {}: {what}", cx.spec.pipeline.name)
+}
+
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
     let runtime = lt::Runtime::from(string(d, "runtime").as_str());
@@ -109,13 +123,14 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
             .runtime(runtime.clone())
             .handler(string(d, "handler"))
             .role(string(d, "role_arn"))
-            .code(lt::FunctionCode::builder().zip_file(Blob::new(plan_alerts::package())).build())
+            .code(lt::FunctionCode::builder().zip_file(Blob::new(Code::at(&d.address).package())).build())
             .timeout(timeout(d))
             .memory_size(memory(d))
             .environment(environment(d))
             .set_kms_key_arn(key.clone())
-            .dead_letter_config(dead_letter(d))
-            .description(format!("eksaudit pipeline {}: alerts on manual changes", cx.spec.pipeline.name))
+            // Only the alert function has one: Firehose invokes the transform synchronously and keeps what fails.
+            .set_dead_letter_config(d.fields.contains_key("dead_letter_target_arn").then(|| dead_letter(d)))
+            .description(description(cx, d))
             .set_tags(Some(cx.tags().into_iter().collect()))
             .send()
             .call("lambda:CreateFunction", &d.name)
@@ -163,7 +178,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         c.lambda
             .update_function_code()
             .function_name(name)
-            .zip_file(Blob::new(plan_alerts::package()))
+            .zip_file(Blob::new(Code::at(&d.address).package()))
             .send()
             .call("lambda:UpdateFunctionCode", name)
             .await?;
@@ -203,7 +218,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         wait_ready(cx, c, name).await?;
     }
     if fields.iter().any(|f| f == "tags") {
-        let arn = AlertNames::new(cx.spec, cx.account).function_arn(&c.region);
+        let arn = eksaudit_plan::Names::new(cx.spec, cx.account).function_arn(&c.region, name);
         c.lambda
             .tag_resource()
             .resource(&arn)

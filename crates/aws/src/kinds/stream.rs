@@ -57,6 +57,8 @@ pub(crate) async fn read(c: &RegionClients, name: &str) -> Result<Observation, E
         f.insert("buffer_size_mb".into(), json!(hints.and_then(|h| h.size_in_mbs())));
         f.insert("buffer_interval_seconds".into(), json!(hints.and_then(|h| h.interval_in_seconds())));
         f.insert("compression".into(), json!(s3.compression_format().as_str()));
+        f.insert("file_extension".into(), json!(s3.file_extension().unwrap_or_default()));
+        f.insert("processing".into(), observed_processing(s3.processing_configuration()));
         let logging = s3.cloud_watch_logging_options().map(|l| {
             json!({
                 "enabled": l.enabled().unwrap_or(false),
@@ -70,6 +72,50 @@ pub(crate) async fn read(c: &RegionClients, name: &str) -> Result<Observation, E
         );
     }
     Ok(Observation::Present(o))
+}
+
+/// The stream's Lambda processor as the plan names it (`lambda_arn`, `buffer_size_mb`, `buffer_interval_seconds`),
+/// `null` when processing is off or has no Lambda processor.
+fn observed_processing(p: Option<&fh::ProcessingConfiguration>) -> Value {
+    let Some(p) = p.filter(|p| p.enabled() == Some(true)) else { return Value::Null };
+    let Some(lambda) = p.processors().iter().find(|x| x.r#type() == &fh::ProcessorType::Lambda) else {
+        return Value::Null;
+    };
+    let parameter = |name: fh::ProcessorParameterName| {
+        lambda.parameters().iter().find(|x| x.parameter_name() == &name).map(|x| x.parameter_value().to_string())
+    };
+    let number = |name| parameter(name).and_then(|v| v.parse::<u64>().ok()).map_or(Value::Null, |v| json!(v));
+    json!({
+        "lambda_arn": parameter(fh::ProcessorParameterName::LambdaArn),
+        "buffer_size_mb": number(fh::ProcessorParameterName::BufferSizeInMb),
+        "buffer_interval_seconds": number(fh::ProcessorParameterName::BufferIntervalInSeconds),
+    })
+}
+
+/// The desired processing: a Lambda processor with its buffering, or processing turned off.
+fn processing(d: &DesiredResource) -> Result<fh::ProcessingConfiguration, Error> {
+    let p = field(d, "processing");
+    let Some(arn) = p.get("lambda_arn").and_then(Value::as_str) else {
+        return Ok(fh::ProcessingConfiguration::builder().enabled(false).build());
+    };
+    let parameter = |name: fh::ProcessorParameterName, value: String| {
+        fh::ProcessorParameter::builder().parameter_name(name).parameter_value(value).build().map_err(build_error)
+    };
+    let mut parameters = vec![parameter(fh::ProcessorParameterName::LambdaArn, arn.to_string())?];
+    for (key, name) in [
+        ("buffer_size_mb", fh::ProcessorParameterName::BufferSizeInMb),
+        ("buffer_interval_seconds", fh::ProcessorParameterName::BufferIntervalInSeconds),
+    ] {
+        if let Some(v) = p.get(key).and_then(Value::as_u64) {
+            parameters.push(parameter(name, v.to_string())?);
+        }
+    }
+    let lambda = fh::Processor::builder()
+        .r#type(fh::ProcessorType::Lambda)
+        .set_parameters(Some(parameters))
+        .build()
+        .map_err(build_error)?;
+    Ok(fh::ProcessingConfiguration::builder().enabled(true).processors(lambda).build())
 }
 
 fn destination(d: &DesiredResource) -> Result<fh::ExtendedS3DestinationConfiguration, Error> {
@@ -86,6 +132,8 @@ fn destination(d: &DesiredResource) -> Result<fh::ExtendedS3DestinationConfigura
                 .build(),
         )
         .compression_format(fh::CompressionFormat::from(text(field(d, "compression")).as_str()))
+        .set_file_extension(Some(text(field(d, "file_extension"))).filter(|e| !e.is_empty()))
+        .processing_configuration(processing(d)?)
         .cloud_watch_logging_options(
             fh::CloudWatchLoggingOptions::builder()
                 .enabled(logging.get("enabled").and_then(Value::as_bool).unwrap_or(true))
@@ -113,8 +161,10 @@ fn tags(cx: &Context<'_>) -> Result<Vec<fh::Tag>, Error> {
     cx.tags().into_iter().map(|(k, v)| fh::Tag::builder().key(k).value(v).build().map_err(build_error)).collect()
 }
 
+// `make` and `converge` are boxed: their futures hold the SDK's whole destination configuration, too large for
+// the stack of a debug build inside the reconciler's walk otherwise.
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
-    make(cx, t.clients()?, t.desired()?).await
+    Box::pin(make(cx, t.clients()?, t.desired()?)).await
 }
 
 /// The destination updated in place; a replace (what cannot be changed in place, such as the stream's type)
@@ -123,9 +173,9 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     let (c, d) = (t.clients()?, t.desired()?);
     if t.change.action == Action::Replace {
         remove(cx, c, &d.name, &d.address).await?;
-        return make(cx, c, d).await;
+        return Box::pin(make(cx, c, d)).await;
     }
-    converge(cx, c, d, &t.changed()).await
+    Box::pin(converge(cx, c, d, &t.changed())).await
 }
 
 pub(crate) async fn delete(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
@@ -228,6 +278,9 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
             .set_error_output_prefix(full.error_output_prefix().map(str::to_string))
             .set_buffering_hints(full.buffering_hints().cloned())
             .set_compression_format(full.compression_format().cloned())
+            // An empty extension removes one another preset set.
+            .file_extension(full.file_extension().unwrap_or_default())
+            .set_processing_configuration(full.processing_configuration().cloned())
             .set_cloud_watch_logging_options(full.cloud_watch_logging_options().cloned())
             .build();
         c.firehose

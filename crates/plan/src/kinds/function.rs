@@ -1,4 +1,5 @@
-//! `[alerts]`: the region's alert function (its code is in this repository, packaged by `crate::package`).
+//! eksaudit's functions (their code is in this repository, packaged by `crate::package`): `[alerts]`' alert
+//! function, and for `preset = "sentinel"` the transform the Firehose stream runs as its Lambda processor.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,12 @@ use crate::document::resource;
 use crate::model::{DesiredResource, Field, Kind};
 use crate::names::Names;
 use crate::operation::{op, op_also, op_passing, Operation, LAMBDA_PRINCIPAL};
+use crate::package::Code;
+
+/// The transform's time for one invocation: Firehose hands it at most a few MB, gunzipped and mapped in seconds.
+pub const TRANSFORM_TIMEOUT_SECONDS: i32 = 60;
+/// Room for a batch of envelopes and their rows in memory (the answer alone may be close to 6 MB).
+pub const TRANSFORM_MEMORY_MB: i32 = 256;
 
 /// The handler Lambda calls.
 pub const HANDLER: &str = "handler.handler";
@@ -22,7 +29,7 @@ pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
         ("runtime".to_string(), Field::exact(json!(RUNTIME))),
         ("handler".into(), Field::exact(json!(HANDLER))),
         ("role_arn".into(), Field::exact(json!(n.alerts_role_arn()))),
-        ("code_sha256".into(), Field::exact(json!(crate::package::code_sha256()))),
+        ("code_sha256".into(), Field::exact(json!(Code::Alerts.code_sha256()))),
         ("timeout_seconds".into(), Field::exact(json!(TIMEOUT_SECONDS))),
         ("memory_mb".into(), Field::exact(json!(MEMORY_MB))),
         ("environment".into(), Field::exact(json!({"TOPIC_ARN": n.alerts_topic_arn(region)}))),
@@ -42,6 +49,27 @@ pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
         Some(region),
         n.alerts_name(),
         fields,
+    )
+}
+
+/// `preset = "sentinel"`: the region's transform. No environment (it reads the region from Lambda's own
+/// `AWS_REGION`), so nothing of it needs the pipeline's key.
+pub fn transform(n: &Names<'_>, region: &str) -> DesiredResource {
+    resource(
+        Address::regional(region, RegionalSlot::TransformFunction).to_string(),
+        Kind::Function,
+        Some(region),
+        n.spec.transform_name(),
+        BTreeMap::from([
+            ("runtime".to_string(), Field::exact(json!(RUNTIME))),
+            ("handler".into(), Field::exact(json!(HANDLER))),
+            ("role_arn".into(), Field::exact(json!(n.transform_role_arn()))),
+            ("code_sha256".into(), Field::exact(json!(Code::SentinelTransform.code_sha256()))),
+            ("timeout_seconds".into(), Field::exact(json!(TRANSFORM_TIMEOUT_SECONDS))),
+            ("memory_mb".into(), Field::exact(json!(TRANSFORM_MEMORY_MB))),
+            ("environment".into(), Field::exact(json!({}))),
+            ("tags".into(), Field::tags(&n.spec.resource_tags())),
+        ]),
     )
 }
 

@@ -74,6 +74,31 @@ pub fn function(n: &Names<'_>, region: &str, retention_days: u32) -> DesiredReso
     )
 }
 
+/// How long the transform's log group keeps its lines when the region sets no retention: its lines are counts
+/// and the reasons records failed, useful for as long as the error prefix keeps those records.
+pub const TRANSFORM_LOG_RETENTION_DAYS: u32 = 30;
+
+/// `preset = "sentinel"`: the transform's log group in a region, with the region's retention (else
+/// [`TRANSFORM_LOG_RETENTION_DAYS`]).
+pub fn transform(n: &Names<'_>, region: &Region) -> DesiredResource {
+    let r = region.name.as_str();
+    let days = region.log_retention_days.unwrap_or(TRANSFORM_LOG_RETENTION_DAYS);
+    let mut fields = BTreeMap::from([
+        ("tags".to_string(), Field::tags(&n.spec.resource_tags())),
+        ("retention_days".to_string(), Field::exact(json!(days))),
+    ]);
+    if let Some(key) = n.log_group_key(r) {
+        fields.insert("kms_key_id".into(), Field::exact(json!(key)));
+    }
+    resource(
+        Address::regional(r, RegionalSlot::TransformLogGroup).to_string(),
+        Kind::FunctionLogGroup,
+        Some(r),
+        n.transform_log_group(),
+        fields,
+    )
+}
+
 pub const OPERATIONS: &[Operation] = &[
     op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
     op("logs", "ListTagsForResource", "logs:ListTagsForResource"),

@@ -88,6 +88,19 @@ pub fn alerts(n: &Names<'_>) -> DesiredResource {
     resource(ALERTS_ROLE.into(), Kind::Role, None, n.alerts_name(), role_fields(trust, permissions, n.spec))
 }
 
+/// The address of the role the Sentinel transform runs as (`Address::Role(RoleSlot::Transform)`).
+pub const TRANSFORM_ROLE: &str = "role.transform";
+
+/// `preset = "sentinel"`: the role the transform runs as; it may only write its own logs (it reads nothing and
+/// writes nothing else: Firehose hands it the records and takes its answer).
+pub fn transform(n: &Names<'_>) -> DesiredResource {
+    let log_streams: Vec<String> = n.regions().map(|r| n.log_group_streams_arn(r, &n.transform_log_group())).collect();
+    let permissions =
+        policy_document(vec![allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], log_streams)]);
+    let trust = policy_document(vec![service_trust(LAMBDA_PRINCIPAL, n.account)]);
+    resource(TRANSFORM_ROLE.into(), Kind::Role, None, n.spec.transform_name(), role_fields(trust, permissions, n.spec))
+}
+
 /// Limits a KMS statement to use through S3 in the spec's regions (AWS's `kms:ViaService`).
 fn via_s3(mut statement: Value, n: &Names<'_>) -> Value {
     let services: Vec<String> = n.regions().map(|r| format!("s3.{r}.amazonaws.com")).collect();
@@ -127,6 +140,14 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                     n.regions().map(|r| n.firehose_log_group_arn(r)).collect(),
                 ),
             ];
+            // The stream's Lambda processor: Firehose reads its configuration and invokes exactly it.
+            if spec.transforms() {
+                s.push(allow(
+                    "InvokeTransform",
+                    &["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
+                    n.regions().map(|r| n.transform_function_arn(r)).collect(),
+                ));
+            }
             if let Some(key) = kms {
                 s.push(via_s3(allow("EncryptObjects", &KMS_DATA_KEY_ACTIONS, vec![key]), &n));
             }

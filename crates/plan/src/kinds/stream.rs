@@ -1,4 +1,5 @@
-//! The region's Firehose stream: CloudWatch Logs puts the audit records in, Firehose writes them to the bucket.
+//! The region's Firehose stream: CloudWatch Logs puts the audit records in, Firehose writes them to the bucket
+//! (for `preset = "sentinel"` through the transform, its Lambda processor).
 
 use std::collections::BTreeMap;
 
@@ -16,8 +17,30 @@ pub const FIREHOSE_ERROR_LOG_STREAM: &str = "DestinationDelivery";
 /// The Firehose stream's encryption status once it is encrypted at rest.
 pub const STREAM_ENCRYPTION_ENABLED: &str = "ENABLED";
 
+/// What the transform is handed per invocation: at most 1 MB of CloudWatch Logs' gzip, which gunzips and maps
+/// into rows well under Lambda's 6 MB answer (the transform fails, and Firehose keeps, what would not fit).
+pub const TRANSFORM_BUFFER_SIZE_MB: u32 = 1;
+/// How long Firehose gathers records for one invocation.
+pub const TRANSFORM_BUFFER_INTERVAL_SECONDS: u32 = 60;
+
+/// The stream's Lambda processor: the Sentinel transform for `preset = "sentinel"`, none otherwise (`null`, so a
+/// processor left by another preset or added by hand is drift).
+pub fn processing(n: &Names<'_>, region: &str) -> serde_json::Value {
+    if !n.spec.transforms() {
+        return serde_json::Value::Null;
+    }
+    json!({
+        "lambda_arn": n.transform_function_arn(region),
+        "buffer_size_mb": TRANSFORM_BUFFER_SIZE_MB,
+        "buffer_interval_seconds": TRANSFORM_BUFFER_INTERVAL_SECONDS,
+    })
+}
+
 pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
     let spec = n.spec;
+    // CloudWatch Logs already gzips what it sends; consumers of its envelopes read them as they are. The
+    // transform gunzips them, so its rows are compressed by Firehose (not gzip in gzip).
+    let (compression, extension) = if spec.transforms() { ("GZIP", ".gz") } else { ("UNCOMPRESSED", "") };
     resource(
         Address::regional(region, RegionalSlot::Stream).to_string(),
         Kind::DeliveryStream,
@@ -31,8 +54,9 @@ pub fn desired(n: &Names<'_>, region: &str) -> DesiredResource {
             ("error_output_prefix".into(), Field::exact(json!(spec.firehose.error_prefix))),
             ("buffer_size_mb".into(), Field::exact(json!(spec.firehose.buffer_size_mb))),
             ("buffer_interval_seconds".into(), Field::exact(json!(spec.firehose.buffer_interval_seconds))),
-            // CloudWatch Logs already gzips what it sends; consumers read that envelope as is.
-            ("compression".into(), Field::exact(json!("UNCOMPRESSED"))),
+            ("compression".into(), Field::exact(json!(compression))),
+            ("file_extension".into(), Field::exact(json!(extension))),
+            ("processing".into(), Field::exact(processing(n, region))),
             (
                 "error_logging".into(),
                 Field::exact(
@@ -63,9 +87,9 @@ pub const OPERATIONS: &[Operation] = &[
     op("firehose", "StartDeliveryStreamEncryption", "firehose:StartDeliveryStreamEncryption"),
 ];
 
-/// Writes into the bucket as the Firehose role, logs errors into its log group.
+/// Writes into the bucket as the Firehose role, logs errors into its log group, invokes the transform.
 pub const KIND: Registration = Registration {
     kind: Kind::DeliveryStream,
-    depends_on: &[Kind::Bucket, Kind::Role, Kind::FirehoseLogGroup],
+    depends_on: &[Kind::Bucket, Kind::Role, Kind::FirehoseLogGroup, Kind::Function],
     operations: OPERATIONS,
 };
