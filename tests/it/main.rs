@@ -22,3 +22,4 @@ mod quotas;
 mod security;
 mod status;
 mod support;
+mod unselected;

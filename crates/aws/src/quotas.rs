@@ -120,6 +120,9 @@ const CLASSES: &[(&str, Class, Quota)] = &[
     ("sns", Class::Write, q(10.0, C)),
     ("sqs", Class::Read, q(50.0, C)),
     ("sqs", Class::Write, q(10.0, C)),
+    // The Resource Groups Tagging API (GetResources: the log groups the pipeline's filters marked).
+    ("tagging", Class::Read, q(5.0, C)),
+    ("tagging", Class::Write, q(5.0, C)),
 ];
 
 /// For a service this table does not know.
@@ -151,6 +154,7 @@ pub fn service_title(service: &str) -> &str {
         "s3" => "S3",
         "sns" => "SNS",
         "sqs" => "SQS",
+        "tagging" => "the Resource Groups Tagging API",
         other => other,
     }
 }
@@ -170,7 +174,7 @@ mod tests {
         for (i, (s, o, _)) in OPERATIONS.iter().enumerate() {
             assert!(!OPERATIONS[..i].iter().any(|(s2, o2, _)| s2 == s && o2 == o), "{s}:{o} twice");
         }
-        for service in ["logs", "firehose", "kms", "lambda", "eks", "iam", "sts", "s3", "sns", "sqs"] {
+        for service in ["logs", "firehose", "kms", "lambda", "eks", "iam", "sts", "s3", "sns", "sqs", "tagging"] {
             for class in [Class::Read, Class::Write] {
                 assert!(CLASSES.iter().any(|(s, c, _)| *s == service && *c == class), "{service} {class:?}");
             }
