@@ -23,3 +23,4 @@ mod readback;
 mod security;
 mod status;
 mod support;
+mod unselected;

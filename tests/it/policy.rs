@@ -238,8 +238,8 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 11] =
-    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch"];
+const CLIENTS: [&str; 12] =
+    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch", "tag"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -629,8 +629,13 @@ struct Need {
 /// `service:Operation` of a captured call, and every permission it needs.
 fn needs(r: &Request) -> (String, Vec<Need>) {
     let (region, service) = r.scope();
-    // CloudWatch signs as `monitoring`; IAM names it `cloudwatch`.
-    let service = if service == "monitoring" { "cloudwatch".to_string() } else { service };
+    // CloudWatch signs as `monitoring`, the Resource Groups Tagging API as `tagging`; IAM names them `cloudwatch`
+    // and `tag`.
+    let service = match service.as_str() {
+        "monitoring" => "cloudwatch".to_string(),
+        "tagging" => "tag".to_string(),
+        _ => service,
+    };
     let (path, query) = r.path_and_query();
     let params = form(&String::from_utf8_lossy(&r.body));
     let json: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
@@ -657,7 +662,9 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
     };
     let bucket = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
     let resources: Vec<String> = match (service.as_str(), operation.as_str()) {
-        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") | ("cloudwatch", _) => vec!["*".into()],
+        ("sts", _) | ("eks", "ListClusters") | ("logs", "DescribeLogGroups") | ("cloudwatch", _) | ("tag", _) => {
+            vec!["*".into()]
+        }
         ("iam", "GetPolicy" | "GetPolicyVersion") => vec![param("PolicyArn")],
         ("iam", "ListRoles") => vec![format!("arn:aws:iam::{account}:role/*")],
         ("iam", "CreateOpenIDConnectProvider") => {
@@ -673,7 +680,7 @@ fn needs(r: &Request) -> (String, Vec<Need>) {
         ("firehose", _) => {
             vec![format!("arn:aws:firehose:{region}:{account}:deliverystream/{}", field("DeliveryStreamName"))]
         }
-        ("logs", "TagResource" | "ListTagsForResource") => vec![field("resourceArn")],
+        ("logs", "TagResource" | "UntagResource" | "ListTagsForResource") => vec![field("resourceArn")],
         ("sqs", "CreateQueue" | "GetQueueUrl") => {
             vec![format!("arn:aws:sqs:{region}:{account}:{}", field("QueueName"))]
         }

@@ -79,6 +79,8 @@ pub struct RegionClients {
     pub kms: aws_sdk_kms::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The Resource Groups Tagging API, named by its IAM prefix (`tag:`), signing as `tagging`.
+    pub tag: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Aws {
@@ -199,6 +201,13 @@ impl Aws {
                 name,
                 "monitoring",
                 aws_sdk_cloudwatch::config::Builder::from(&config)
+            ),
+            tag: client!(
+                self,
+                aws_sdk_resourcegroupstagging,
+                name,
+                "tagging",
+                aws_sdk_resourcegroupstagging::config::Builder::from(&config)
             ),
         }
     }

@@ -134,29 +134,81 @@ pub async fn observe(
             }));
         }
     }
-    // Filters of ours on clusters the spec no longer selects.
-    for (region, names) in all_clusters {
-        let Some(c) = regions.get(region) else { continue };
-        let matched = desired.matched_clusters.get(region).cloned().unwrap_or_default();
-        for cluster in names.iter().filter(|n| !matched.contains(n)) {
-            tasks.push(Box::pin(filter::stale(c, cluster.clone(), pipeline, &alerts_name)));
+    // Filters of ours on clusters the spec no longer selects: found through the marks on their log groups, read
+    // alongside everything else.
+    // Only in the regions discovered (`all_clusters`): a caller that reads a few named resources passes none.
+    let marks = all_clusters.keys().filter_map(|r| regions.get(r)).map(|c| {
+        let alerts_name = &alerts_name;
+        let matched = desired.matched_clusters.get(&c.region).cloned().unwrap_or_default();
+        async move {
+            let marks = filter::marked(c, pipeline).await;
+            let mut found = Found::default();
+            for group in marks.iter().flatten() {
+                let Some(cluster) = filter::cluster_of(group).filter(|c| !matched.iter().any(|m| m == c)) else {
+                    continue;
+                };
+                found.extend(filter::stale(c, cluster.to_string(), pipeline, alerts_name, true).await);
+            }
+            (c.region.clone(), marks, found)
         }
-    }
-
-    let found: Vec<Found> = stream::iter(tasks).buffer_unordered(aws.max_concurrency()).collect().await;
+    });
+    let (found, marks): (Vec<Found>, Vec<_>) = futures::join!(
+        stream::iter(tasks).buffer_unordered(aws.max_concurrency()).collect(),
+        futures::future::join_all(marks)
+    );
     let mut observed = ObservedState { account: account.to_string(), ..Default::default() };
     for f in found {
         observed.resources.extend(f.resources);
         observed.neighbours.extend(f.neighbours);
         observed.stale.extend(f.stale);
     }
+    let mut marked = BTreeMap::new();
+    for (region, marks, left) in marks {
+        observed.resources.extend(left.resources);
+        observed.stale.extend(left.stale);
+        match marks {
+            Ok(m) => {
+                marked.insert(region, m);
+            }
+            Err(e) => {
+                observed.resources.insert(regional(&region, RegionalSlot::Clusters), unknown(&e));
+                marked_unknown(desired, &region, &e, &mut observed);
+            }
+        }
+    }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+    read_marks(desired, &marked, &mut observed);
     read_own_key_as_alias(spec, account, desired, &mut observed);
     left_transforms(spec, account, &mut observed);
     if spec.alerts.is_none() {
         observe_alerts_leftovers(aws, regions, spec, account, &mut observed).await;
     }
     observed
+}
+
+/// Each present filter of the desired state shows whether its log group carries its mark (`log_group_tag`, the
+/// key, or null), read from the region's marks; a filter on an unmarked group (made before filters marked their
+/// groups) plans an update that marks it.
+fn read_marks(desired: &DesiredState, marked: &BTreeMap<String, BTreeSet<String>>, observed: &mut ObservedState) {
+    for d in desired.resources.iter().filter(|d| d.kind == Kind::SubscriptionFilter) {
+        let Some(marks) = d.region.as_ref().and_then(|r| marked.get(r)) else { continue };
+        let Some(Observation::Present(o)) = observed.resources.get_mut(&d.address) else { continue };
+        let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default();
+        let on = marks.contains(group);
+        let tag = d.fields.get("log_group_tag").map(|f| f.value.clone()).filter(|_| on);
+        o.fields.insert("log_group_tag".to_string(), tag.unwrap_or(Value::Null));
+    }
+}
+
+/// The region's marks could not be read: its present filters cannot be checked either.
+fn marked_unknown(desired: &DesiredState, region: &str, e: &crate::Error, observed: &mut ObservedState) {
+    for d in desired.resources.iter().filter(|d| d.kind == Kind::SubscriptionFilter) {
+        if d.region.as_deref() == Some(region)
+            && matches!(observed.resources.get(&d.address), Some(Observation::Present(_)))
+        {
+            observed.resources.insert(d.address.clone(), unknown(e));
+        }
+    }
 }
 
 /// The fields that name a KMS key by ARN (log groups, the function's environment key).
@@ -259,9 +311,11 @@ pub async fn observe_former(
         tasks.push(Box::pin(async move {
             match c.list_clusters().await {
                 Ok(clusters) => {
+                    // Every cluster's group, marked or not: a region removed from the spec is read once, and
+                    // its filters may predate the marks.
                     let mut found = Found::default();
                     for cluster in clusters {
-                        found.extend(filter::stale(c, cluster, pipeline, alerts_name).await);
+                        found.extend(filter::stale(c, cluster, pipeline, alerts_name, false).await);
                     }
                     found
                 }

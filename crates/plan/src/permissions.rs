@@ -103,7 +103,8 @@ pub fn check_topic_arn(arn: &str) -> Result<(), String> {
 }
 
 // Reads every command makes: discovery (identity, cluster lists) and the observation of every resource.
-const DISCOVER: &[&str] = &["sts:GetCallerIdentity", "eks:ListClusters", "logs:DescribeLogGroups"];
+/// tag:GetResources: the log groups the pipeline's filters marked (IAM authorises it on "*" only).
+const DISCOVER: &[&str] = &["sts:GetCallerIdentity", "eks:ListClusters", "logs:DescribeLogGroups", "tag:GetResources"];
 const READ_OWNED_ROLES: &[&str] = &["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"];
 const READ_REUSED_ROLES: &[&str] =
     &["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"];
@@ -177,9 +178,15 @@ const MANAGE_STREAMS: &[&str] = &[
     "firehose:StartDeliveryStreamEncryption",
 ];
 const MANAGE_FIREHOSE_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagResource", "logs:CreateLogStream"];
-/// DeleteSubscriptionFilter: apply removes our filter from clusters the spec no longer selects.
-const MANAGE_CLUSTER_LOG_GROUPS: &[&str] =
-    &["logs:CreateLogGroup", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"];
+/// DeleteSubscriptionFilter: apply removes our filter from clusters the spec no longer selects. TagResource and
+/// UntagResource: the mark a filter puts on its log group (`kinds::filter::log_group_tag`).
+const MANAGE_CLUSTER_LOG_GROUPS: &[&str] = &[
+    "logs:CreateLogGroup",
+    "logs:PutSubscriptionFilter",
+    "logs:DeleteSubscriptionFilter",
+    "logs:TagResource",
+    "logs:UntagResource",
+];
 const SET_RETENTION: &[&str] = &["logs:PutRetentionPolicy"];
 /// The pipeline's key on a log group eksaudit made before it encrypted them.
 const ENCRYPT_LOG_GROUPS: &[&str] = &["logs:AssociateKmsKey"];
@@ -218,7 +225,7 @@ const MANAGE_FUNCTION_LOG_GROUPS: &[&str] = &["logs:CreateLogGroup", "logs:TagRe
 // DescribeDeliveryStream to wait for a deletion, GetBucketNotificationConfiguration to keep others' entries.
 const DELETE_ROLES: &[&str] =
     &["iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRole"];
-const DELETE_FILTERS: &[&str] = &["logs:DeleteSubscriptionFilter"];
+const DELETE_FILTERS: &[&str] = &["logs:DeleteSubscriptionFilter", "logs:UntagResource"];
 const DELETE_STREAMS: &[&str] = &["firehose:DeleteDeliveryStream"];
 const REMOVE_NOTIFICATIONS: &[&str] = &["s3:PutBucketNotificationConfiguration"];
 const UNSUBSCRIBE: &[&str] = &["sns:Unsubscribe"];

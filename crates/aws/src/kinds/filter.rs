@@ -1,8 +1,18 @@
 //! CloudWatch Logs subscription filters on a cluster's control-plane log group: the pipeline's (to the stream)
 //! and the alerts filter (to the alert function). One read of the group's filters answers for both, for the
 //! group itself, and for the filters of others that hold the group's two slots.
+//!
+//! A filter marks its log group with the pipeline's tag `eksaudit_plan::kinds::filter::log_group_tag`
+//! (TagResource before PutSubscriptionFilter), and deleting the pipeline's filter deletes the alerts filter on the
+//! group too, then takes the mark off (UntagResource last). So every filter of ours sits on a marked group
+//! whatever step a run stopped at, and [`marked`] finds them with one GetResources per region: what the pipeline
+//! left on clusters the spec no longer selects costs reads of those groups only, not of every cluster's. A mark
+//! without the pipeline's filter (a run stopped between the calls) shows as that filter's leftover, and deleting
+//! it clears the group and takes the mark off.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use eksaudit_plan::kinds::filter::log_group_tag;
 
 use eksaudit_plan::{DesiredResource, Kind, Observation, StaleResource};
 use eksaudit_spec::log_group_name;
@@ -13,7 +23,7 @@ use eksaudit_spec::address::ClusterSlot;
 
 use crate::address::{alerts_filter_of, cluster, is_alerts_filter, log_group_of};
 use crate::retry::{retry, test_message_not_delivered};
-use crate::shared::{field, gone_ok, optional, text, unknown, Call};
+use crate::shared::{field, gone_ok, optional, text, unknown, Call, Named};
 use crate::{Error, RegionClients};
 
 /// The pipeline's filter, with its log group and the alerts filter; `None` for the alerts filter itself.
@@ -127,25 +137,68 @@ async fn read(c: &RegionClients, group: &str) -> Result<Option<Vec<FilterFields>
     }))
 }
 
-/// The filters of ours (`pipeline`, `alerts_name`) on a cluster the spec does not select: stale.
-pub(crate) async fn stale(c: &RegionClients, cluster_name: String, pipeline: &str, alerts_name: &str) -> Found {
+/// The region's log groups the pipeline's filters marked: one GetResources (pages of 100), whatever the number of
+/// log groups. `logs` as the resource type: every CloudWatch Logs resource type, of which only log groups are
+/// marked.
+pub(crate) async fn marked(c: &RegionClients, pipeline: &str) -> Result<BTreeSet<String>, Error> {
+    let key = log_group_tag(pipeline);
+    let mut groups = BTreeSet::new();
+    let mut pages = c
+        .tag
+        .get_resources()
+        .tag_filters(aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(&key).build())
+        .resource_type_filters("logs")
+        .resources_per_page(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.named("tag:GetResources", &key)?;
+        groups.extend(page.resource_tag_mapping_list().iter().filter_map(|m| group_of(m.resource_arn()?)));
+    }
+    Ok(groups)
+}
+
+/// A log group's name from its ARN (`arn:aws:logs:<region>:<account>:log-group:<name>`, `:*` or not).
+fn group_of(arn: &str) -> Option<String> {
+    let (_, name) = arn.split_once(":log-group:")?;
+    Some(name.strip_suffix(":*").unwrap_or(name).to_string())
+}
+
+/// The cluster whose control-plane log group `group` is (`/aws/eks/<cluster>/cluster`).
+pub(crate) fn cluster_of(group: &str) -> Option<&str> {
+    group.strip_prefix("/aws/eks/")?.strip_suffix("/cluster").filter(|c| !c.is_empty() && !c.contains('/'))
+}
+
+/// The filters of ours (`pipeline`, `alerts_name`) on a cluster the spec does not select: stale. `marked`: the
+/// group carries the pipeline's mark; without the pipeline's filter the mark is listed as that filter's leftover,
+/// so deleting it takes the mark off.
+pub(crate) async fn stale(
+    c: &RegionClients,
+    cluster_name: String,
+    pipeline: &str,
+    alerts_name: &str,
+    marked: bool,
+) -> Found {
     let group = log_group_name(&cluster_name);
     let address = cluster(&c.region, &cluster_name, ClusterSlot::Filter);
+    let left = |name: String, fields: BTreeMap<String, Value>| StaleResource {
+        address: if name == alerts_name { alerts_filter_of(&address) } else { address.clone() },
+        kind: Kind::SubscriptionFilter,
+        region: Some(c.region.clone()),
+        name,
+        fields,
+    };
     match read(c, &group).await {
-        Ok(Some(filters)) => Found {
-            stale: filters
-                .into_iter()
-                .filter(|f| f.0 == pipeline || f.0 == alerts_name)
-                .map(|(name, fields)| StaleResource {
-                    address: if name == alerts_name { alerts_filter_of(&address) } else { address.clone() },
-                    kind: Kind::SubscriptionFilter,
-                    region: Some(c.region.clone()),
-                    name,
-                    fields,
-                })
-                .collect(),
-            ..Default::default()
-        },
+        Ok(Some(filters)) => {
+            let filters: Vec<FilterFields> =
+                filters.into_iter().filter(|f| f.0 == pipeline || f.0 == alerts_name).collect();
+            let mut stale = Vec::new();
+            if marked && !filters.iter().any(|f| f.0 == pipeline) {
+                stale.push(left(pipeline.to_string(), BTreeMap::from([("log_group".to_string(), json!(group))])));
+            }
+            stale.extend(filters.into_iter().map(|(name, fields)| left(name, fields)));
+            Found { stale, ..Default::default() }
+        }
         Ok(None) => Found::default(),
         // An unreadable log group of a cluster the spec does not select cannot hide anything the spec wants;
         // say so rather than guess.
@@ -153,11 +206,24 @@ pub(crate) async fn stale(c: &RegionClients, cluster_name: String, pipeline: &st
     }
 }
 
+/// The log group's ARN, as TagResource and UntagResource name it (without `:*`).
+fn group_arn(cx: &Context<'_>, region: &str, group: &str) -> String {
+    eksaudit_plan::Names::new(cx.spec, cx.account).log_group_arn(region, group)
+}
+
 /// PutSubscriptionFilter creates or replaces the filter of that name. CloudWatch Logs sends a test message
 /// first, which fails until the destination (and its role or permission) is usable.
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
     let group = text(field(d, "log_group"));
+    // The mark first: a filter of ours is never on an unmarked group, wherever a run stops.
+    c.logs
+        .tag_resource()
+        .resource_arn(group_arn(cx, &c.region, &group))
+        .tags(text(field(d, "log_group_tag")), cx.spec.pipeline.name.clone())
+        .send()
+        .call("logs:TagResource", &group)
+        .await?;
     retry(cx.budgets.filter_test_message, test_message_not_delivered, || async {
         c.logs
             .put_subscription_filter()
@@ -180,17 +246,40 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     create(cx, t).await
 }
 
-/// On the log group the filter was read on.
-pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
+/// On the log group the filter was read on. The pipeline's filter goes last of ours on its group: the alerts
+/// filter there first (unless the spec still wants it), then the pipeline's, then the mark (so a run stopped
+/// anywhere leaves a marked group); the alerts filter alone leaves the mark to the pipeline's.
+pub(crate) async fn delete(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let c = t.clients()?;
     let group = t.old("log_group").map(text).unwrap_or_default();
+    let pipeline = cx.spec.pipeline.name.as_str();
+    let last = t.name() == pipeline && cx.desired(&alerts_filter_of(&t.change.address)).is_none();
+    let mut names = vec![t.name().to_string()];
+    if last {
+        names.insert(0, cx.spec.alerts_name());
+    }
+    for name in &names {
+        gone_ok(
+            c.logs
+                .delete_subscription_filter()
+                .log_group_name(&group)
+                .filter_name(name)
+                .send()
+                .call("logs:DeleteSubscriptionFilter", &group)
+                .await
+                .map(drop),
+        )?;
+    }
+    if !last {
+        return Ok(());
+    }
     gone_ok(
         c.logs
-            .delete_subscription_filter()
-            .log_group_name(&group)
-            .filter_name(t.name())
+            .untag_resource()
+            .resource_arn(group_arn(cx, &c.region, &group))
+            .tag_keys(log_group_tag(pipeline))
             .send()
-            .call("logs:DeleteSubscriptionFilter", &group)
+            .call("logs:UntagResource", &group)
             .await
             .map(drop),
     )

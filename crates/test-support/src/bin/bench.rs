@@ -2,13 +2,18 @@
 //! clusters; wall time and API calls of `plan` (empty account), `apply`, `plan` (in sync), `drift` (with its
 //! delivery findings) and `status` (target: within 2× the in-sync plan's time).
 //!
-//! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50]`; prints a Markdown table.
+//! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50] [--quotas]`; prints a Markdown
+//! table. `--quotas` turns on the recorder's quota model (AWS's default quotas, `eksaudit_aws::quotas`) and prints
+//! beside each figure the quota bound: the largest, over regions and quota buckets, of the run's calls ÷ the
+//! bucket's calls per second, the least time AWS lets the run take; and the ratio of the wall time to it.
 //! `scripts/bench.sh` builds a release binary, runs this and writes `bench/results.md`.
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eksaudit_test_support::{test_env, Fault, Moto};
+use eksaudit_aws::quotas::{self, Bucket, Class};
+use eksaudit_test_support::{classify, test_env, Fault, Moto, Request};
 
 const REGIONS: [&str; 8] = [
     "us-east-1",
@@ -36,6 +41,42 @@ struct Measure {
     calls: usize,
     writes: usize,
     code: i32,
+    /// Answers the quota model throttled (counted among `calls`).
+    throttled: usize,
+    /// The quota bound in seconds, and the bucket that sets it.
+    bound: (f64, String),
+}
+
+/// The credential scope's region and service of a SigV4-signed request.
+fn scope(r: &Request) -> Option<(String, String)> {
+    let credential = r.header("authorization")?.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    Some((parts.get(2)?.to_string(), parts.get(3)?.to_string()))
+}
+
+/// The largest, over regions and quota buckets (as the recorder's quota model draws them), of calls ÷ quota.
+/// Throttled attempts are calls too, so the bound is, if anything, generous to eksaudit by those.
+fn quota_bound(requests: &[Request]) -> (f64, String) {
+    let mut counts: HashMap<(String, String, Bucket), (usize, f64)> = HashMap::new();
+    for r in requests {
+        let Some((region, service)) = scope(r) else { continue };
+        let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
+        let class = if call.write { Class::Write } else { Class::Read };
+        let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
+        let (bucket, quota) = quotas::quota(&service, named, class);
+        counts.entry((region, service, bucket)).or_insert((0, quota.per_second)).0 += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((region, service, bucket), (n, per_second))| {
+            let name = match bucket {
+                Bucket::Operation(op) => op,
+                Bucket::Class(c) => format!("{c:?}"),
+            };
+            (n as f64 / per_second, format!("{service} {name} in {region}: {n} calls at {per_second}/s"))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap_or((0.0, String::new()))
 }
 
 fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure {
@@ -52,7 +93,15 @@ fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure 
     let seconds = start.elapsed().as_secs_f64();
     let code = out.status.code().unwrap_or(-1);
     let calls = moto.recorder().calls();
-    Measure { seconds, calls: calls.len(), writes: calls.iter().filter(|c| c.write).count(), code }
+    let bound = quota_bound(&moto.recorder().requests());
+    Measure {
+        seconds,
+        calls: calls.len(),
+        writes: calls.iter().filter(|c| c.write).count(),
+        code,
+        throttled: moto.recorder().throttled(),
+        bound,
+    }
 }
 
 fn list(arg: Option<&String>, default: &[usize]) -> Vec<usize> {
@@ -62,18 +111,26 @@ fn list(arg: Option<&String>, default: &[usize]) -> Vec<usize> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(bin) = args.get(1).filter(|a| !a.starts_with("--")) else {
-        eprintln!("usage: bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50]");
+        eprintln!("usage: bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50] [--quotas]");
         std::process::exit(1);
     };
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
     let latency = Duration::from_millis(flag("--latency-ms").and_then(|v| v.parse().ok()).unwrap_or(30));
     let regions = list(flag("--regions"), &[1, 4, 8]);
     let clusters = list(flag("--clusters"), &[1, 10, 50]);
+    let with_quotas = args.iter().any(|a| a == "--quotas");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     println!("Latency added to every call: {} ms.\n", latency.as_millis());
+    if with_quotas {
+        println!(
+            "Quota model on: AWS's default quotas per account, region and operation (`crates/aws/src/quotas.rs`)."
+        );
+        println!("Each figure: wall time (quota bound, ratio), calls, throttled answers.\n");
+    }
     println!("| regions × clusters | resources | plan (empty) | apply | plan (in sync) | drift | status | in-sync reads per resource |");
     println!("|---|---|---|---|---|---|---|---|");
+    let mut bounds = Vec::new();
     let mut baseline = None;
     let mut largest = None;
     for &r in &regions {
@@ -87,6 +144,9 @@ fn main() {
                 }
             });
             moto.recorder().inject(Fault::latency("*", latency));
+            if with_quotas {
+                moto.recorder().enable_quotas(1.0);
+            }
             let dir = tempfile_dir(r, c);
             std::fs::write(dir.join("eksaudit.toml"), spec(r)).expect("write spec");
             let empty = run(bin, &moto, &dir, &["plan"]);
@@ -99,10 +159,23 @@ fn main() {
             assert_eq!(drift.code, 0, "drift at {r}×{c}");
             // Nothing was logged: every cluster idle.
             assert_eq!((status.code, status.writes), (0, 0), "status at {r}×{c}");
-            // 3 roles; per region bucket, topic, subscription, notification, Firehose log group, stream; per
-            // cluster audit logging, log group, filter.
-            let resources = 3 + r * 6 + r * c * 3;
-            let cell = |m: &Measure| format!("{:.2} s, {} calls", m.seconds, m.calls);
+            // 3 roles; per region the bucket and its access-log bucket, the KMS key, topic, subscription,
+            // notification, Firehose log group, stream; per cluster audit logging, log group, filter.
+            let resources = 3 + r * 8 + r * c * 3;
+            let cell = |m: &Measure| {
+                if with_quotas {
+                    format!(
+                        "{:.2} s (bound {:.2} s, {:.2}×), {} calls, {} throttled",
+                        m.seconds,
+                        m.bound.0,
+                        m.seconds / m.bound.0.max(1e-9),
+                        m.calls,
+                        m.throttled
+                    )
+                } else {
+                    format!("{:.2} s, {} calls", m.seconds, m.calls)
+                }
+            };
             println!(
                 "| {r} × {c} | {resources} | {} | {} | {} | {} | {} | {:.2} |",
                 cell(&empty),
@@ -112,6 +185,11 @@ fn main() {
                 cell(&status),
                 in_sync.calls as f64 / resources as f64
             );
+            for (what, m) in
+                [("plan (empty)", &empty), ("apply", &apply), ("plan (in sync)", &in_sync), ("drift", &drift), ("status", &status)]
+            {
+                bounds.push(format!("- {r} × {c} {what}: {}", m.bound.1));
+            }
             if baseline.is_none() {
                 baseline = Some((empty.seconds, in_sync.seconds));
             }
@@ -125,6 +203,12 @@ fn main() {
         println!("- in sync: {sync:.2} s / {base_sync:.2} s = {:.1}×", sync / base_sync);
         println!("\nstatus at {r} regions × {c} clusters against the in-sync plan there (target: within 2×):");
         println!("- {status:.2} s / {sync:.2} s = {:.1}×", status / sync);
+    }
+    if with_quotas {
+        println!("\nThe bucket that sets each bound:");
+        for b in bounds {
+            println!("{b}");
+        }
     }
 }
 
