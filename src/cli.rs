@@ -47,6 +47,14 @@ pub struct GlobalArgs {
     /// stays paced by AWS's default quotas
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub max_concurrency: Option<usize>,
+    /// With [accounts]: only the member accounts in shard K of N (a stable hash of the account id; every account
+    /// is in exactly one shard), for a scheduled check split over N jobs
+    #[arg(long, global = true, value_name = "K/N", env = "EKSAUDIT_SHARD", value_parser = parse_shard)]
+    pub shard: Option<eksaudit_spec::Shard>,
+}
+
+fn parse_shard(text: &str) -> Result<eksaudit_spec::Shard, String> {
+    text.parse()
 }
 
 #[derive(Debug, Subcommand)]

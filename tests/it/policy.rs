@@ -270,7 +270,8 @@ const VERBS: [&str; 31] = [
 
 fn is_read(action: &str) -> bool {
     let name = action.split_once(':').map_or(action, |(_, n)| n);
-    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
+    // sts:AssumeRole (into a member account's role, `[accounts]`) changes nothing: every command makes it.
+    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p)) || action == "sts:AssumeRole"
 }
 
 /// `service:Operation` of every SDK operation builder called on a client (`c.s3.put_bucket_policy()`,
