@@ -281,3 +281,131 @@ async fn shards_partition_the_member_accounts_exactly() {
     assert_eq!(refused.code(), 1);
     assert!(refused.stderr().contains("[accounts]"), "{}", refused.stderr());
 }
+
+/// The spec of `[accounts]` with a fixed member role and external id, for the offline policy tests.
+fn member_spec() -> String {
+    format!(
+        "{}\n[accounts]\nrole_name = \"eksaudit-member\"\nexternal_id = \"org-audit\"\norganizational_units = \
+         [\"ou-ab12-cdefgh34\"]\n",
+        crate::plan::SPEC
+    )
+}
+
+fn actions(policy: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for st in policy["Statement"].as_array().expect("statements") {
+        match &st["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(list) => out.extend(list.iter().filter_map(|a| a.as_str().map(String::from))),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_member_role_trusts_the_caller_and_allows_what_each_command_needs_in_a_member_account() {
+    let w = Workdir::with_spec(&member_spec());
+    let caller = "arn:aws:sts::111111111111:assumed-role/ci/run-1";
+    let run = w.run(None, &["policy", "--for", "member-role", "--principal", caller]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let role = run.json();
+    assert_eq!(role["RoleName"], "eksaudit-member");
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    // An assumed role's session is trusted as its role, with the spec's external id.
+    assert_eq!(trust["Principal"]["AWS"], "arn:aws:iam::111111111111:role/ci");
+    assert_eq!(trust["Action"], "sts:AssumeRole");
+    assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "org-audit");
+    // Exactly the actions the single-account operator policies of the same pipeline grant, and unique Sids.
+    let single = Workdir::with_spec(crate::plan::SPEC);
+    let mut expected = BTreeSet::new();
+    for command in ["plan", "apply", "destroy", "drift", "status"] {
+        let out = single.run(None, &["policy", "--for", command, "--json"]);
+        assert_eq!(out.code(), 0, "{}", out.stderr());
+        expected.extend(actions(&out.json()));
+    }
+    assert_eq!(actions(&role["PolicyDocument"]), expected);
+    let sids: Vec<&str> =
+        role["PolicyDocument"]["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    assert_eq!(sids.iter().collect::<BTreeSet<_>>().len(), sids.len(), "Sids repeat: {sids:?}");
+    // A drift-only role writes nothing.
+    let drift = w.run(None, &["policy", "--for", "member-role", "--principal", caller, "--commands", "drift,plan"]);
+    assert_eq!(drift.code(), 0, "{}", drift.stderr());
+    let drift_actions = actions(&drift.json()["PolicyDocument"]);
+    assert!(drift_actions.contains("s3:GetBucketPolicy"), "{drift_actions:?}");
+    assert!(
+        !drift_actions.iter().any(|a| a.contains("Create") || a.contains("Put") || a.contains("Delete")),
+        "{drift_actions:?}"
+    );
+
+    // The caller itself only lists the member accounts and assumes their role.
+    let caller_policy = w.run(None, &["policy", "--for", "apply", "--json"]).json();
+    assert_eq!(
+        actions(&caller_policy),
+        [
+            "organizations:ListAccounts",
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+            "sts:AssumeRole",
+            "sts:GetCallerIdentity"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<BTreeSet<_>>()
+    );
+    assert!(caller_policy.to_string().contains("arn:aws:iam::*:role/eksaudit-member"), "{caller_policy}");
+
+    // Refused without [accounts], and a principal that is no principal.
+    let none = single.run(None, &["policy", "--for", "member-role", "--principal", caller]);
+    assert_eq!(none.code(), 1);
+    assert!(none.stderr().contains("[accounts]"), "{}", none.stderr());
+    let bad = w.run(None, &["policy", "--for", "member-role", "--principal", "arn:aws:s3:::bucket"]);
+    assert_eq!(bad.code(), 1);
+    assert!(bad.stderr().contains("--principal"), "{}", bad.stderr());
+}
+
+/// cfn-lint from `.venv-cfn-lint` (`scripts/install-cfn-lint.sh`); panics with the fix when it is not installed.
+fn cfn_lint() -> std::process::Command {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let venv =
+        std::env::var_os("EKSAUDIT_CFN_LINT_VENV").map(std::path::PathBuf::from).unwrap_or(root.join(".venv-cfn-lint"));
+    let bin = venv.join("bin/cfn-lint");
+    assert!(bin.exists(), "{} not found: run scripts/install-cfn-lint.sh", bin.display());
+    std::process::Command::new(bin)
+}
+
+#[test]
+fn the_member_role_stackset_template_is_clean_under_cfn_lint() {
+    let w = Workdir::with_spec(&member_spec());
+    let run = w.run(
+        None,
+        &[
+            "policy",
+            "--for",
+            "member-role",
+            "--principal",
+            "arn:aws:iam::111111111111:role/ci",
+            "--format",
+            "cloudformation",
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let template = run.json();
+    let role = &template["Resources"]["MemberRole"];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    assert_eq!(role["Properties"]["RoleName"], "eksaudit-member");
+    assert!(template["Description"].as_str().unwrap().contains("SERVICE_MANAGED"));
+    let file = w.path().join("member-role.json");
+    std::fs::write(&file, run.stdout()).unwrap();
+    let out = cfn_lint().arg(&file).output().expect("run cfn-lint");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "cfn-lint found problems:\n{text}");
+    // And cfn-lint is really checking: a template with a typo in a property fails.
+    let broken = run.stdout().replace("\"RoleName\"", "\"RoleNmae\"");
+    let bad = w.path().join("broken.json");
+    std::fs::write(&bad, broken).unwrap();
+    let out = cfn_lint().arg(&bad).output().expect("run cfn-lint");
+    assert!(!out.status.success(), "cfn-lint accepted a misspelt property");
+}

@@ -24,9 +24,9 @@ const RENEW_BEFORE: Duration = Duration::from_secs(300);
 pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<Vec<String>, Error> {
     let mut selected: BTreeSet<String> = accounts.ids.iter().cloned().collect();
     if accounts.needs_organizations() {
-        let org = aws.organizations();
+        let organizations = aws.organizations();
         if accounts.organization {
-            let mut pages = org.list_accounts().into_paginator().send();
+            let mut pages = organizations.list_accounts().into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.named("organizations:ListAccounts", "the organization")?;
                 selected
@@ -37,7 +37,8 @@ pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<Vec<Strin
         let mut parents: Vec<String> = accounts.organizational_units.clone();
         let mut seen: BTreeSet<String> = parents.iter().cloned().collect();
         while let Some(parent) = parents.pop() {
-            let (listed, children) = futures::join!(accounts_for_parent(&org, &parent), child_units(&org, &parent));
+            let (listed, children) =
+                futures::join!(accounts_for_parent(&organizations, &parent), child_units(&organizations, &parent));
             selected.extend(listed?);
             for child in children? {
                 if seen.insert(child.clone()) {
@@ -61,9 +62,12 @@ fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
     status.is_none_or(|s| *s == AccountStatus::Active)
 }
 
-async fn accounts_for_parent(org: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, Error> {
+async fn accounts_for_parent(
+    organizations: &aws_sdk_organizations::Client,
+    parent: &str,
+) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
-    let mut pages = org.list_accounts_for_parent().parent_id(parent).into_paginator().send();
+    let mut pages = organizations.list_accounts_for_parent().parent_id(parent).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.named("organizations:ListAccountsForParent", parent)?;
         ids.extend(page.accounts().iter().filter(|a| is_active(a)).filter_map(|a| a.id().map(String::from)));
@@ -71,9 +75,9 @@ async fn accounts_for_parent(org: &aws_sdk_organizations::Client, parent: &str) 
     Ok(ids)
 }
 
-async fn child_units(org: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, Error> {
+async fn child_units(organizations: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
-    let mut pages = org.list_organizational_units_for_parent().parent_id(parent).into_paginator().send();
+    let mut pages = organizations.list_organizational_units_for_parent().parent_id(parent).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.named("organizations:ListOrganizationalUnitsForParent", parent)?;
         ids.extend(page.organizational_units().iter().filter_map(|u| u.id().map(String::from)));

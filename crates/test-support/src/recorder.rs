@@ -314,6 +314,7 @@ impl Shared {
     }
 
     /// The latency to add, and the one fault (if any) that answers this call, using it up.
+    #[cfg(test)]
     fn faults_for(&mut self, operation: &str) -> (Duration, Option<FaultKind>) {
         self.faults_for_request(operation, b"")
     }
