@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The plan-at-scale benchmark (see crates/test-support/src/bin/bench.rs): a release build of eksaudit against moto
-# with 30 ms added to every call, 1/4/8 regions × 1/10/50 clusters. Writes bench/results.md. Takes several
+# with 30 ms added to every call, 1/4/8 regions × 1/10/50 clusters, then plan for 20 member accounts ([accounts])
+# × 2 regions × 5 clusters against 1 account × 2 × 5, with the ratio. Writes bench/results.md. Takes several
 # minutes; not part of the test suite (tests/it/calls.rs guards the in-sync call count instead).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
