@@ -3,7 +3,8 @@
 # recording proxy. Two tables: 1/4/8 regions × 1/10/50 clusters with 30 ms added to every call; then, under the
 # quota model (AWS's default quotas, crates/aws/src/quotas.rs) with 50 ms a call, 1 and 8 regions × 1 and 50
 # clusters, each figure beside its quota bound (issue 19's target: at most 1.25× the bound at 8 × 50, nothing
-# throttled out). Writes bench/results.md. Takes many minutes; not part of the test suite (tests/it/calls.rs and
+# throttled out); then plan for 20 member accounts ([accounts]) × 2 regions × 5 clusters against 1 account × 2 × 5,
+# with the ratio. Writes bench/results.md. Takes many minutes; not part of the test suite (tests/it/calls.rs and
 # tests/it/quotas.rs guard the in-sync call count and the quotas at a reduced scale).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,5 +25,5 @@ mkdir -p bench
   echo
   echo "## Under AWS's quotas"
   echo
-  "$target/release/bench" "$bin" --latency-ms 50 --regions 1,8 --clusters 1,50 --quotas
+  "$target/release/bench" "$bin" --latency-ms 50 --regions 1,8 --clusters 1,50 --quotas --accounts 0
 } | tee bench/results.md

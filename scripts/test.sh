@@ -7,6 +7,7 @@ scripts/install-moto.sh
 scripts/install-validators.sh
 scripts/install-parliament.sh
 scripts/install-linters.sh
+scripts/install-cfn-lint.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

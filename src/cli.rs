@@ -47,6 +47,14 @@ pub struct GlobalArgs {
     /// stays paced by AWS's default quotas
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub max_concurrency: Option<usize>,
+    /// With [accounts]: only the member accounts in shard K of N (a stable hash of the account id; every account
+    /// is in exactly one shard), for a scheduled check split over N jobs
+    #[arg(long, global = true, value_name = "K/N", env = "EKSAUDIT_SHARD", value_parser = parse_shard)]
+    pub shard: Option<eksaudit_spec::Shard>,
+}
+
+fn parse_shard(text: &str) -> Result<eksaudit_spec::Shard, String> {
+    text.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +254,17 @@ pub enum PolicyFor {
     Apply,
     Destroy,
     Status,
+    /// The role eksaudit assumes in each member account of [accounts]
+    MemberRole,
+}
+
+/// How `policy --for member-role` prints the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyFormat {
+    /// The role as IAM JSON: its name, trust policy and permissions policy
+    Json,
+    /// A CloudFormation template for a service-managed StackSet
+    Cloudformation,
 }
 
 #[derive(Debug, Args)]
@@ -259,4 +278,14 @@ pub struct PolicyArgs {
     /// Print one JSON document (the policy alone) instead of text with a heading
     #[arg(long)]
     pub json: bool,
+    /// With `--for member-role`: IAM JSON, or a StackSet-ready CloudFormation template
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: PolicyFormat,
+    /// With `--for member-role`: the principal the role trusts (default: the caller's, from STS
+    /// GetCallerIdentity; an assumed role's session is trusted as its role)
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+    /// With `--for member-role`: the commands the role allows (default: all of them)
+    #[arg(long, value_name = "CMD,...", value_delimiter = ',', value_enum)]
+    pub commands: Vec<PolicyFor>,
 }

@@ -48,22 +48,24 @@ fn finished_line(r: &StepResult, s: Style, quiet: bool) -> Option<String> {
 pub struct Lines {
     pub style: Style,
     pub quiet: bool,
+    /// Put before every line: `[111111111111] ` when several accounts are worked on at once.
+    pub prefix: String,
 }
 
 impl Progress for Lines {
     fn started(&self, change: &ResourceChange) {
         if !self.quiet {
-            eprintln!("  {}: {}…", change.address, doing(change.action));
+            eprintln!("{}  {}: {}…", self.prefix, change.address, doing(change.action));
         }
     }
     fn waiting(&self, address: &str, what: &str) {
         if !self.quiet {
-            eprintln!("  {address}: waiting for {what}…");
+            eprintln!("{}  {address}: waiting for {what}…", self.prefix);
         }
     }
     fn finished(&self, r: &StepResult) {
         if let Some(line) = finished_line(r, self.style, self.quiet) {
-            eprintln!("{line}");
+            eprintln!("{}{line}", self.prefix);
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct GlobalSettings {
     pub color_stdout: bool,
     /// Colour on standard error.
     pub color_stderr: bool,
+    /// `--shard K/N`: the member accounts this run covers.
+    pub shard: Option<eksaudit_spec::Shard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,6 +45,7 @@ impl GlobalSettings {
             },
             color_stdout: !args.no_color && colour(&std::io::stdout()),
             color_stderr: !args.no_color && colour(&std::io::stderr()),
+            shard: args.shard,
         }
     }
 }

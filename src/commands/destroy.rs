@@ -4,7 +4,9 @@
 use eksaudit_spec::OnDestroy;
 
 use crate::cli::DestroyArgs;
+use crate::commands::accounts;
 use crate::commands::live::Live;
+use crate::commands::reconcile::{Approval, Mode};
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
@@ -13,23 +15,33 @@ pub async fn run(args: &DestroyArgs, settings: &GlobalSettings) -> ExitStatus {
         Ok(spec) => spec,
         Err(status) => return status,
     };
-    let live = match Live::read(&spec, settings).await {
+    let retain = spec.bucket.on_destroy == OnDestroy::Retain;
+    let members = match accounts::members(&spec, settings).await {
+        Ok(members) => members,
+        Err(message) => {
+            super::print_error(settings, &message);
+            return ExitStatus::Error;
+        }
+    };
+    if let Some(members) = members {
+        let spec_ref = &spec;
+        let reads = members
+            .each(&spec, |_, target| async move {
+                let spec = spec_ref;
+                let live = Live::read(spec, &target).await.map_err(|e| e.to_string())?;
+                let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(spec), retain);
+                Ok((live, plan))
+            })
+            .await;
+        return super::reconcile::run_accounts(Mode::Destroy, &spec, reads, &args.run, Approval::Ask, settings).await;
+    }
+    let live = match Live::read(&spec, &accounts::caller(&spec, settings).await).await {
         Ok(live) => live,
         Err(err) => {
             super::print_error(settings, &err.to_string());
             return ExitStatus::Error;
         }
     };
-    let retain = spec.bucket.on_destroy == OnDestroy::Retain;
     let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(&spec), retain);
-    super::reconcile::run(
-        super::reconcile::Mode::Destroy,
-        &spec,
-        &live,
-        &plan,
-        &args.run,
-        super::reconcile::Approval::Ask,
-        settings,
-    )
-    .await
+    super::reconcile::run(Mode::Destroy, &spec, &live, &plan, &args.run, Approval::Ask, settings).await
 }

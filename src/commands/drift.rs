@@ -6,7 +6,10 @@
 use eksaudit_plan::drift::{DriftReport, Verdict};
 use eksaudit_plan::render::Colors;
 
+use eksaudit_spec::Spec;
+
 use crate::cli::DriftArgs;
+use crate::commands::accounts::{self, AccountReport, Target};
 use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
@@ -43,17 +46,19 @@ fn alert_message(report: &DriftReport) -> String {
     )
 }
 
-async fn publish(live_aws: &eksaudit_aws::Aws, topic: &(String, String), subject_text: &str, message: &str) -> bool {
+async fn publish(
+    live_aws: &eksaudit_aws::Aws,
+    topic: &(String, String),
+    subject_text: &str,
+    message: &str,
+) -> Result<(), String> {
     let (region, arn) = topic;
     match live_aws.publish(region, arn, &subject(subject_text), message).await {
         Ok(id) => {
             tracing::info!(message_id = %id, topic = %arn, "drift alert published");
-            true
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("error: the drift alert could not be published to {arn}: {e}");
-            false
-        }
+        Err(e) => Err(format!("the drift alert could not be published to {arn}: {e}")),
     }
 }
 
@@ -76,37 +81,67 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
         },
         None => None,
     };
-    let live = match Live::read(&spec, settings).await {
+    let topic = topic.as_ref();
+    match accounts::members(&spec, settings).await {
+        Err(message) => {
+            super::print_error(settings, &message);
+            ExitStatus::Error
+        }
+        Ok(None) => {
+            let target = accounts::caller(&spec, settings).await;
+            let publisher = target.aws.clone();
+            let report = account(&spec, target, &publisher, topic, args, settings).await;
+            accounts::print_single(report, args.json, settings)
+        }
+        Ok(Some(members)) => {
+            // Alerts go from the caller's account, where the topic is, one per member account that drifted.
+            let publisher = &members.caller;
+            let results =
+                members.each(&spec, |_, target| account(&spec, target, publisher, topic, args, settings)).await;
+            accounts::print_grouped("drift", &results, args.json, settings)
+        }
+    }
+}
+
+/// One account's drift check, and its alert when `--notify-topic` asks.
+async fn account(
+    spec: &Spec,
+    target: Target,
+    publisher: &eksaudit_aws::Aws,
+    topic: Option<&(String, String)>,
+    args: &DriftArgs,
+    settings: &GlobalSettings,
+) -> AccountReport {
+    let account_id = target.expected_account.clone().unwrap_or_default();
+    let live = match Live::read(spec, &target).await {
         Ok(live) => live,
         Err(err) => {
-            super::print_error(settings, &format!("drift check could not run: {err}"));
-            if let Some(topic) = &topic {
+            let mut failed = AccountReport::failed(format!("drift check could not run: {err}"));
+            if let Some(topic) = topic {
                 // The scheduled check failing is itself worth an alert: nobody is watching otherwise.
-                let aws = eksaudit_aws::Aws::connect(&settings.connection, &spec.regions[0].name).await;
                 let text = format!("eksaudit drift could not run for pipeline {:?}: {err}", spec.pipeline.name);
-                publish(&aws, topic, &format!("eksaudit drift: {} could not be checked", spec.pipeline.name), &text)
-                    .await;
+                let subject = format!("eksaudit drift: {} could not be checked", spec.pipeline.name);
+                let subject = if account_id.is_empty() { subject } else { format!("{subject} in {account_id}") };
+                if let Err(e) = publish(publisher, topic, &subject, &text).await {
+                    failed.error = Some(format!("{}; {e}", failed.error.unwrap_or_default()));
+                }
             }
-            return ExitStatus::Error;
+            return failed;
         }
     };
-    let plan = live.plan(&spec);
+    let plan = live.plan(spec);
     let mut report = DriftReport::new(&plan, &spec.drift.ignore, eksaudit_aws::now_rfc3339());
     if !args.config_only {
         // The same reads as `eksaudit status`, for the clusters the desired state selected.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let clusters = &live.desired.matched_clusters;
-        let readings = eksaudit_aws::health(&live.regions, &spec, &live.account, clusters, now, args.since).await;
+        let readings = eksaudit_aws::health(&live.regions, spec, &live.account, clusters, now, args.since).await;
         report = report.with_delivery(&eksaudit_plan::health::assess(readings), &spec.drift.ignore);
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.json()).expect("a JSON value serialises"));
-    } else {
-        print!("{}", report.text(Colors(settings.color_stdout)));
-    }
+    let text = report.text(Colors(settings.color_stdout));
     let verdict = report.verdict();
-    let mut published_ok = true;
-    if let Some(topic) = &topic {
+    let mut error = None;
+    if let Some(topic) = topic {
         if verdict != Verdict::InSync || args.notify_in_sync {
             let c = report.counts();
             let n = report.counted() + c.not_checked;
@@ -119,13 +154,16 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
                     format!("eksaudit drift: {} in {} could not be fully checked", report.pipeline, report.account)
                 }
             };
-            published_ok = publish(&live.aws, topic, &subject_text, &alert_message(&report)).await;
+            if let Err(e) = publish(publisher, topic, &subject_text, &alert_message(&report)).await {
+                error = Some(e);
+            }
         }
     }
-    match verdict {
-        _ if !published_ok => ExitStatus::Error,
+    let status = match verdict {
+        _ if error.is_some() => ExitStatus::Error,
         Verdict::InSync => ExitStatus::Success,
         Verdict::Drift => ExitStatus::Changes,
         Verdict::Unknown => ExitStatus::Error,
-    }
+    };
+    AccountReport { text, json: report.json(), error, changes: verdict == Verdict::Drift, status }
 }

@@ -7,11 +7,11 @@ use eksaudit_aws::{Aws, RegionClients};
 use eksaudit_plan::{DesiredState, DiffOptions, Inputs, ObservedState, Plan};
 use eksaudit_spec::Spec;
 
-use crate::settings::GlobalSettings;
+use crate::commands::accounts::Target;
 
-/// The clients: account-wide, and one set per spec region.
-pub async fn connect(spec: &Spec, settings: &GlobalSettings) -> (Aws, BTreeMap<String, RegionClients>) {
-    let aws = Aws::connect(&settings.connection, &spec.regions[0].name).await;
+/// The clients of one account: account-wide, and one set per spec region.
+pub fn connect(spec: &Spec, target: &Target) -> (Aws, BTreeMap<String, RegionClients>) {
+    let aws = target.aws.clone();
     let regions = spec.regions.iter().map(|r| (r.name.clone(), aws.region(&r.name))).collect();
     (aws, regions)
 }
@@ -27,9 +27,9 @@ pub struct Live {
 
 impl Live {
     /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
-    pub async fn read(spec: &Spec, settings: &GlobalSettings) -> Result<Live, eksaudit_aws::Error> {
-        let (aws, regions) = connect(spec, settings).await;
-        let discovery = eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await?;
+    pub async fn read(spec: &Spec, target: &Target) -> Result<Live, eksaudit_aws::Error> {
+        let (aws, regions) = connect(spec, target);
+        let discovery = eksaudit_aws::discover(&aws, &regions, target.expected_account.as_deref()).await?;
         let account = discovery.identity.account.clone();
         let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
         let mut observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;

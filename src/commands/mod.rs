@@ -1,5 +1,6 @@
 //! One module per subcommand. Each takes resolved settings and returns an [`ExitStatus`].
 
+mod accounts;
 mod apply;
 mod completions;
 mod destroy;

@@ -11,6 +11,7 @@ use eksaudit_plan::{DesiredState, Inputs, Kind};
 use eksaudit_spec::Spec;
 
 use crate::cli::OutputsArgs;
+use crate::commands::accounts::{self, AccountReport, Target};
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
@@ -19,16 +20,17 @@ pub async fn run(args: &OutputsArgs, settings: &GlobalSettings) -> ExitStatus {
         Ok(spec) => spec,
         Err(status) => return status,
     };
-    let (aws, regions) = super::live::connect(&spec, settings).await;
-    let identity = match aws.check_account(spec.pipeline.account_id.as_deref()).await {
+    accounts::run(&spec, settings, "outputs", args.json, |target| account(&spec, target, settings)).await
+}
+
+async fn account(spec: &Spec, target: Target, settings: &GlobalSettings) -> AccountReport {
+    let (aws, regions) = super::live::connect(spec, &target);
+    let identity = match aws.check_account(target.expected_account.as_deref()).await {
         Ok(identity) => identity,
-        Err(err) => {
-            super::print_error(settings, &err.to_string());
-            return ExitStatus::Error;
-        }
+        Err(err) => return AccountReport::failed(err.to_string()),
     };
-    let out = read(&aws, &regions, &spec, &identity.account).await;
-    print(&out, args.json, settings)
+    let out = read(&aws, &regions, spec, &identity.account).await;
+    report(&out, settings)
 }
 
 /// Reads what the outputs name (the reader role, OIDC provider, buckets, topics, queues) and computes them.
@@ -56,25 +58,17 @@ pub(crate) async fn read(aws: &Aws, regions: &BTreeMap<String, RegionClients>, s
     outputs::outputs(spec, &desired, &observed)
 }
 
-/// Prints the outputs (text or one JSON document) on standard output; exit 1 when something they name does not
-/// exist yet.
-pub(crate) fn print(out: &Outputs, json: bool, settings: &GlobalSettings) -> ExitStatus {
-    if json {
-        println!("{}", serde_json::to_string_pretty(out).expect("outputs serialise to JSON"));
-    } else {
-        print!("{}", outputs::text(out, Colors(settings.color_stdout)));
-    }
+/// The outputs (text and one JSON document); exit 1 when something they name does not exist yet.
+fn report(out: &Outputs, settings: &GlobalSettings) -> AccountReport {
+    let text = outputs::text(out, Colors(settings.color_stdout));
+    let json = serde_json::to_value(out).expect("outputs serialise to JSON");
     if out.missing.is_empty() {
-        ExitStatus::Success
-    } else {
-        super::print_error(
-            settings,
-            &format!(
-                "{} do{} not exist yet: run `eksaudit apply`, then `eksaudit outputs` again",
-                out.missing.join(", "),
-                if out.missing.len() == 1 { "es" } else { "" }
-            ),
-        );
-        ExitStatus::Error
+        return AccountReport { text, json, error: None, changes: false, status: ExitStatus::Success };
     }
+    let error = format!(
+        "{} do{} not exist yet: run `eksaudit apply`, then `eksaudit outputs` again",
+        out.missing.join(", "),
+        if out.missing.len() == 1 { "es" } else { "" }
+    );
+    AccountReport { text, json, error: Some(error), changes: false, status: ExitStatus::Error }
 }

@@ -1,6 +1,9 @@
 //! What apply and destroy share: show the plan, confirm, act with live progress, summarise.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
 
 use eksaudit_aws::{Budgets, Outcome, Progress, Reconciler, StepResult};
 use eksaudit_plan::render::{self, Colors};
@@ -8,6 +11,7 @@ use eksaudit_plan::Plan;
 use eksaudit_spec::Spec;
 
 use crate::cli::RunArgs;
+use crate::commands::accounts::{AccountOutcome, AccountReport};
 use crate::commands::live::Live;
 use crate::exit::ExitStatus;
 use crate::progress::{Lines, Spinner};
@@ -98,7 +102,7 @@ pub async fn run(
         spinner = Spinner::start(style, quiet);
         &spinner
     } else {
-        lines = Lines { style, quiet };
+        lines = Lines { style, quiet, prefix: String::new() };
         &lines
     };
     let reconciler = Reconciler {
@@ -108,18 +112,132 @@ pub async fn run(
         account: &live.account,
         desired: &live.desired,
         plan,
-        budgets: match args.wait_timeout {
-            Some(secs) => Budgets::default().capped(std::time::Duration::from_secs(secs)),
-            None => Budgets::default(),
-        },
+        budgets: budgets(args),
         progress,
     };
     let results = match mode {
         Mode::Apply => reconciler.apply().await,
         Mode::Destroy => reconciler.destroy().await,
     };
-    let status = summarise(mode, &results, &style);
+    let status = summarise(mode, &results, &style, "");
     outputs_after(mode, status, spec, live, settings).await
+}
+
+/// One member account's read for apply or destroy: its live state and plan, or why it could not be read.
+pub type AccountRead = Result<(Live, Plan), String>;
+
+/// apply and destroy across member accounts: every plan shown grouped by account, one confirmation, then each
+/// account with changes acted on (at most `max_concurrent_accounts` at once, no new one started once more than
+/// `failure_tolerance` failed, as StackSets does), one summary line. An account whose role could not be assumed
+/// is `not_checked` and does not count against the tolerance: nothing was tried there.
+pub async fn run_accounts(
+    mode: Mode,
+    spec: &Spec,
+    reads: Vec<(String, AccountOutcome<AccountRead>)>,
+    args: &RunArgs,
+    approval: Approval,
+    settings: &GlobalSettings,
+) -> ExitStatus {
+    let style = Style::new(settings.color_stderr);
+    let out_style = Style::new(settings.color_stdout);
+    for (id, read) in &reads {
+        println!("{}", out_style.bold(&format!("== account {id} ==")));
+        match read {
+            AccountOutcome::Ran(Ok((_, plan))) => print!("{}", render::text(plan, Colors(settings.color_stdout))),
+            AccountOutcome::Ran(Err(e)) => println!("{}: {e}", out_style.red("error")),
+            AccountOutcome::NotChecked(e) => println!("{}: {e}", out_style.red("not checked")),
+            AccountOutcome::NotStarted => {}
+        }
+        println!();
+    }
+    let any_changes =
+        reads.iter().any(|(_, r)| matches!(r, AccountOutcome::Ran(Ok((_, p)))if p.has_changes() && !p.is_blocked()));
+    if any_changes && approval == Approval::Ask {
+        if let Err(status) = confirm(mode, args, settings) {
+            return status;
+        }
+    }
+    let accounts = spec.accounts.as_ref().expect("run_accounts is for [accounts]");
+    let tolerance = accounts.failure_tolerance as usize;
+    let failures = AtomicUsize::new(0);
+    let failures = &failures;
+    let quiet = settings.verbosity == Verbosity::Quiet;
+    let mut done: Vec<(String, AccountOutcome<AccountReport>)> = futures::stream::iter(reads)
+        // Boxed: a reconciler's future is large, and several run at once.
+        .map(|(id, read)| {
+            Box::pin(async move {
+                let outcome = match read {
+                    AccountOutcome::Ran(Ok((live, plan))) => {
+                        if plan.is_blocked() {
+                            failures.fetch_add(1, Ordering::SeqCst);
+                            let e =
+                                format!("{} refused: fix the problems shown first; nothing was changed", mode.verb());
+                            AccountOutcome::Ran(AccountReport::failed(e))
+                        } else if !plan.has_changes() {
+                            AccountOutcome::Ran(AccountReport {
+                                text: String::new(),
+                                json: serde_json::Value::Null,
+                                error: None,
+                                changes: false,
+                                status: ExitStatus::Success,
+                            })
+                        } else if mode == Mode::Apply && failures.load(Ordering::SeqCst) > tolerance {
+                            AccountOutcome::NotStarted
+                        } else {
+                            let lines = Lines { style, quiet, prefix: format!("[{id}] ") };
+                            let reconciler = Reconciler {
+                                aws: &live.aws,
+                                regions: &live.regions,
+                                spec,
+                                account: &live.account,
+                                desired: &live.desired,
+                                plan: &plan,
+                                budgets: budgets(args),
+                                progress: &lines,
+                            };
+                            let results = match mode {
+                                Mode::Apply => reconciler.apply().await,
+                                Mode::Destroy => reconciler.destroy().await,
+                            };
+                            let status = summarise(mode, &results, &style, &format!("[{id}] "));
+                            if status == ExitStatus::Error {
+                                failures.fetch_add(1, Ordering::SeqCst);
+                            }
+                            let error = (status == ExitStatus::Error).then(|| format!("{} incomplete", mode.verb()));
+                            AccountOutcome::Ran(AccountReport {
+                                text: String::new(),
+                                json: serde_json::Value::Null,
+                                error,
+                                changes: true,
+                                status,
+                            })
+                        }
+                    }
+                    AccountOutcome::Ran(Err(e)) => {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                        AccountOutcome::Ran(AccountReport::failed(e))
+                    }
+                    AccountOutcome::NotChecked(e) => AccountOutcome::NotChecked(e),
+                    AccountOutcome::NotStarted => AccountOutcome::NotStarted,
+                };
+                (id, outcome)
+            })
+        })
+        .buffer_unordered(accounts.max_concurrent_accounts.max(1) as usize)
+        .collect()
+        .await;
+    done.sort_by(|a, b| a.0.cmp(&b.0));
+    // Apply's summary counts accounts changed as "with changes": what this run changed, not what is left to do.
+    eprintln!();
+    eprintln!("{}", style.bold(&format!("{}: {}", mode.verb(), super::accounts::summary(&done))));
+    super::accounts::aggregate(&done)
+}
+
+fn budgets(args: &RunArgs) -> Budgets {
+    match args.wait_timeout {
+        Some(secs) => Budgets::default().capped(std::time::Duration::from_secs(secs)),
+        None => Budgets::default(),
+    }
 }
 
 /// A successful apply ends with the outputs: what to paste into the consumer's console.
@@ -138,7 +256,7 @@ async fn outputs_after(
     status
 }
 
-fn summarise(mode: Mode, results: &[StepResult], style: &Style) -> ExitStatus {
+fn summarise(mode: Mode, results: &[StepResult], style: &Style, prefix: &str) -> ExitStatus {
     let applied = results.iter().filter(|r| matches!(r.outcome, Outcome::Done { .. })).count();
     let failed: Vec<&StepResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. })).collect();
     let skipped = results.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
@@ -149,20 +267,20 @@ fn summarise(mode: Mode, results: &[StepResult], style: &Style) -> ExitStatus {
     eprintln!();
     if failed.is_empty() && skipped == 0 {
         eprintln!(
-            "{} {applied} resource{} changed.",
+            "{prefix}{} {applied} resource{} changed.",
             style.green(&style.bold(&format!("{verb} complete!"))),
             if applied == 1 { "" } else { "s" }
         );
         return ExitStatus::Success;
     }
     eprintln!(
-        "{} {applied} changed, {} failed, {skipped} skipped.",
+        "{prefix}{} {applied} changed, {} failed, {skipped} skipped.",
         style.red(&style.bold(&format!("{verb} incomplete:"))),
         failed.len()
     );
     for f in failed {
         if let Outcome::Failed { error } = &f.outcome {
-            eprintln!("  ✗ {} ({} {}): {error}", f.address, f.kind.label(), f.name);
+            eprintln!("{prefix}  ✗ {} ({} {}): {error}", f.address, f.kind.label(), f.name);
         }
     }
     eprintln!("  Run `eksaudit {}` again once the cause is fixed: it picks up where this run stopped.", mode.verb());

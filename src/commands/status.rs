@@ -5,7 +5,10 @@
 
 use eksaudit_plan::{health, DesiredState, Inputs};
 
+use eksaudit_spec::Spec;
+
 use crate::cli::StatusArgs;
+use crate::commands::accounts::{self, AccountReport, Target};
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
@@ -14,27 +17,31 @@ pub async fn run(args: &StatusArgs, settings: &GlobalSettings) -> ExitStatus {
         Ok(spec) => spec,
         Err(status) => return status,
     };
-    let (aws, regions) = super::live::connect(&spec, settings).await;
-    let discovery = match eksaudit_aws::discover(&aws, &regions, spec.pipeline.account_id.as_deref()).await {
+    accounts::run(&spec, settings, "status", args.json, |target| account(&spec, target, args, settings)).await
+}
+
+async fn account(spec: &Spec, target: Target, args: &StatusArgs, settings: &GlobalSettings) -> AccountReport {
+    let (aws, regions) = super::live::connect(spec, &target);
+    let discovery = match eksaudit_aws::discover(&aws, &regions, target.expected_account.as_deref()).await {
         Ok(d) => d,
-        Err(err) => {
-            super::print_error(settings, &format!("status could not run: {err}"));
-            return ExitStatus::Error;
-        }
+        Err(err) => return AccountReport::failed(format!("status could not run: {err}")),
     };
     let account = discovery.identity.account.clone();
-    let desired = DesiredState::build(&Inputs { spec: &spec, account: &account, clusters: &discovery.clusters });
+    let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let readings = eksaudit_aws::health(&regions, &spec, &account, &desired.matched_clusters, now, args.since).await;
+    let readings = eksaudit_aws::health(&regions, spec, &account, &desired.matched_clusters, now, args.since).await;
     let report = health::assess(readings);
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", health::render_text(&report, settings.color_stdout));
-    }
-    match report.exit_code() {
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("the status report is JSON");
+    let status = match report.exit_code() {
         0 => ExitStatus::Success,
         2 => ExitStatus::Changes,
         _ => ExitStatus::Error,
+    };
+    AccountReport {
+        text: health::render_text(&report, settings.color_stdout),
+        json,
+        error: None,
+        changes: status == ExitStatus::Changes,
+        status,
     }
 }

@@ -506,3 +506,57 @@ fn the_deploy_files_are_clean_under_checkov_and_zizmor() {
         assert!(version.split('.').all(|p| p.parse::<u32>().is_ok()), "{line}");
     }
 }
+
+const SHARDED_CRONJOB: &str = "deploy/kubernetes/cronjob-sharded.yaml";
+const SHARDED_WORKFLOW: &str = "deploy/github-actions/eksaudit-drift-sharded.yml";
+
+/// The sharded variants: an Indexed Job per run whose pods take their shard from `JOB_COMPLETION_INDEX`, and a
+/// matrix of `--shard K/N` jobs; as clean under the schemas, checkov and zizmor as the single-account files, and
+/// their spec and shard counts agree.
+#[test]
+fn the_sharded_cronjob_and_workflow_split_the_accounts_and_are_clean() {
+    for version in KUBERNETES_VERSIONS {
+        if let Err(e) = kubernetes_validate(&repo().join(SHARDED_CRONJOB), version) {
+            panic!("{SHARDED_CRONJOB} against Kubernetes {version}: {e}");
+        }
+    }
+    let (failed, skipped, _) = checkov(&repo().join(SHARDED_CRONJOB));
+    assert!(failed.is_empty(), "checkov fails {failed:?} on {SHARDED_CRONJOB}");
+    let skipped_ids: Vec<&str> = skipped.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(skipped_ids, ["CKV_K8S_43", "CKV_K8S_15"], "only the two explained skips: {skipped:?}");
+    let docs = yaml_docs(SHARDED_CRONJOB);
+    let job = &doc(&docs, "CronJob")["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    assert_eq!(job["completions"], job["parallelism"]);
+    let container = &job["template"]["spec"]["containers"][0];
+    let count = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "EKSAUDIT_SHARD_COUNT")
+        .map(|e| e["value"].as_str().unwrap().parse::<u64>().unwrap())
+        .expect("EKSAUDIT_SHARD_COUNT");
+    assert_eq!(Some(count), job["completions"].as_u64(), "the shard count is the number of indexes");
+    // Its spec is a valid [accounts] spec, and each index's shard parses (the binary reads both variables).
+    let spec = str_at(doc(&docs, "ConfigMap"), "/data/eksaudit.toml");
+    let w = crate::support::Workdir::with_spec(spec);
+    let validate = w.run(None, &["validate"]);
+    assert_eq!(validate.code(), 0, "{}", validate.stderr());
+    assert!(spec.contains("[accounts]"));
+
+    if let Err(e) = check_workflow(&repo().join(SHARDED_WORKFLOW)) {
+        panic!("{SHARDED_WORKFLOW}: {e}");
+    }
+    let findings = zizmor(&repo().join(SHARDED_WORKFLOW));
+    assert!(findings.is_empty(), "zizmor finds {findings:?} in {SHARDED_WORKFLOW}");
+    let workflow = to_json("yaml", &repo().join(SHARDED_WORKFLOW));
+    let workflow = match workflow {
+        Value::Array(mut docs) => docs.remove(0),
+        other => other,
+    };
+    let shards = workflow["jobs"]["drift"]["strategy"]["matrix"]["shard"].as_array().expect("a shard matrix").clone();
+    let n = workflow["env"]["SHARD_COUNT"].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(shards, (1..=n).map(Value::from).collect::<Vec<_>>(), "shards 1..=SHARD_COUNT");
+    assert_eq!(workflow["jobs"]["drift"]["strategy"]["fail-fast"], false);
+    assert!(read(SHARDED_WORKFLOW).contains(r#"--shard "$SHARD/$SHARD_COUNT""#));
+}

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module drives the real `eksaudit` binary or the real AWS SDK against
 //! a fresh local moto server. Nothing here talks to real AWS.
 
+mod accounts;
 mod alerts;
 mod apply;
 mod calls;

@@ -238,8 +238,8 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 12] =
-    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch", "tag"];
+const CLIENTS: [&str; 13] =
+    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch", "tag", "organizations"];
 
 fn pascal(snake: &str) -> String {
     snake
@@ -253,9 +253,10 @@ fn pascal(snake: &str) -> String {
 
 /// How every AWS API operation name starts (accessors of SDK types, such as a destination's `s3.bucket_arn()`,
 /// do not).
-const VERBS: [&str; 31] = [
+const VERBS: [&str; 32] = [
     "abort",
     "add",
+    "assume",
     "associate",
     "attach",
     "batch",
@@ -289,7 +290,8 @@ const VERBS: [&str; 31] = [
 
 fn is_read(action: &str) -> bool {
     let name = action.split_once(':').map_or(action, |(_, n)| n);
-    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
+    // sts:AssumeRole (into a member account's role, `[accounts]`) changes nothing: every command makes it.
+    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p)) || action == "sts:AssumeRole"
 }
 
 /// `service:Operation` of every SDK operation builder called on a client (`c.s3.put_bucket_policy()`,
@@ -381,7 +383,17 @@ clusters = ["prod-1"]
 fn every_sdk_call_in_the_aws_crate_is_in_the_table_and_allowed() {
     let (full, reused, sentinel) = (Workdir::with_spec(SPEC), Workdir::with_spec(REUSED), Workdir::with_spec(SENTINEL));
     let alerts = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
-    let plans = [policy(&full, "plan"), policy(&reused, "plan"), policy(&sentinel, "plan"), policy(&alerts, "plan")];
+    // With [accounts] the caller lists the member accounts and assumes their role: its plan policy allows that.
+    let members = Workdir::with_spec(&format!(
+        "{SPEC}\n[accounts]\nrole_name = \"eksaudit-member\"\norganizational_units = [\"ou-ab12-cdefgh34\"]\n"
+    ));
+    let plans = [
+        policy(&full, "plan"),
+        policy(&reused, "plan"),
+        policy(&sentinel, "plan"),
+        policy(&alerts, "plan"),
+        policy(&members, "plan"),
+    ];
     // `eksaudit status`'s reads (health.rs) are the status policy's, and that policy grants no write.
     let statuses = [policy(&full, "status"), policy(&sentinel, "status")];
     let topic = "arn:aws:sns:eu-central-1:123456789012:alerts";

@@ -63,6 +63,9 @@ pub struct Aws {
     sts: aws_sdk_sts::Client,
     /// Paces every call by the quota table; `None` for the clients tests set up with (not paced).
     pacer: Option<Arc<Pacer>>,
+    /// The HTTP client under the pacer, from which a member account's clients get their own (quotas are per
+    /// account); `None` when not paced.
+    unpaced_http: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
     max_concurrency: usize,
 }
 
@@ -118,8 +121,41 @@ impl Aws {
         let max_concurrency = settings.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY).max(1);
         let pacer = Arc::new(Pacer::new(max_concurrency, sdk_default_retry));
         let inner = base.http_client().unwrap_or_else(default_https_client);
-        let base = base.into_builder().http_client(PacedHttpClient { inner, pacer: Arc::clone(&pacer) }).build();
-        Aws::build(base, settings.s3_path_style, Some(pacer), max_concurrency)
+        let base = base
+            .into_builder()
+            .http_client(PacedHttpClient { inner: inner.clone(), pacer: Arc::clone(&pacer) })
+            .build();
+        let mut aws = Aws::build(base, settings.s3_path_style, Some(pacer), max_concurrency);
+        aws.unpaced_http = Some(inner);
+        aws
+    }
+
+    /// The same clients with other credentials (a member account's role): paced apart, since AWS's request-rate
+    /// quotas are per account, and bounded by the same `--max-concurrency`.
+    pub fn with_credentials(&self, credentials: aws_credential_types::provider::SharedCredentialsProvider) -> Aws {
+        let builder = self.base.to_builder().credentials_provider(credentials);
+        match (&self.pacer, &self.unpaced_http) {
+            (Some(pacer), Some(inner)) => {
+                let pacer = Arc::new(Pacer::new(self.max_concurrency, pacer.retries_throttling()));
+                let base =
+                    builder.http_client(PacedHttpClient { inner: inner.clone(), pacer: Arc::clone(&pacer) }).build();
+                let mut aws = Aws::build(base, self.s3_path_style, Some(pacer), self.max_concurrency);
+                aws.unpaced_http = Some(inner.clone());
+                aws
+            }
+            _ => Aws::build(builder.build(), self.s3_path_style, self.pacer.clone(), self.max_concurrency),
+        }
+    }
+
+    /// AWS Organizations (a global service), built when `[accounts]` needs it.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        client!(
+            self,
+            aws_sdk_organizations,
+            GLOBAL,
+            "organizations",
+            aws_sdk_organizations::config::Builder::from(&self.base)
+        )
     }
 
     /// Calls in flight at once.
@@ -141,6 +177,7 @@ impl Aws {
             base,
             s3_path_style,
             pacer,
+            unpaced_http: None,
             max_concurrency,
         };
         // IAM's quotas are global (it is called through one region).

@@ -1,6 +1,7 @@
 //! Every AWS SDK call eksaudit makes lives in this crate: client construction, identity, and the observation of
 //! live resources. The domain crates never see an SDK type.
 
+mod accounts;
 mod address;
 mod calls;
 mod clients;
@@ -22,6 +23,7 @@ use futures::future::join_all;
 
 use crate::shared::{Call, Named};
 
+pub use accounts::{member_accounts, member_role_arn};
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind, SdkSource};
 pub use health::health;

@@ -89,6 +89,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// Whether throttled calls are retried past the SDK's attempts (see `retry_throttling`).
+    pub fn retries_throttling(&self) -> bool {
+        self.retry_throttling
+    }
+
     pub fn new(max_concurrency: usize, retry_throttling: bool) -> Pacer {
         Pacer {
             slots: Mutex::new(HashMap::new()),

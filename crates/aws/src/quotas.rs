@@ -129,6 +129,9 @@ const CLASSES: &[(&str, Class, Quota)] = &[
     ("iam", Class::Write, q(5.0, C)),
     ("sts", Class::Read, q(50.0, C)),
     ("sts", Class::Write, q(50.0, C)),
+    // Organizations throttles per account without a published rate; `[accounts]` lists a few pages at start.
+    ("organizations", Class::Read, q(10.0, C)),
+    ("organizations", Class::Write, q(5.0, C)),
     // S3's published 3,500/5,500 per prefix are for objects; bucket configuration is far lower, unpublished.
     ("s3", Class::Read, q(50.0, C)),
     ("s3", Class::Write, q(10.0, C)),
@@ -171,6 +174,7 @@ pub fn service_title(service: &str) -> &str {
         "sns" => "SNS",
         "sqs" => "SQS",
         "tagging" => "the Resource Groups Tagging API",
+        "organizations" => "Organizations",
         other => other,
     }
 }

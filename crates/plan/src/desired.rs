@@ -52,6 +52,25 @@ impl DesiredState {
         }
         for (index, region) in spec.regions.iter().enumerate() {
             let r = region.name.as_str();
+            let matched = out.match_clusters(inputs, index, region);
+            // Across member accounts, a region where the account runs no selected cluster gets nothing: the next
+            // apply after a cluster appears builds it, and what exists there already is left as it is.
+            if spec.accounts.is_some() && matched.is_empty() {
+                out.warnings.push(
+                    Message::new(
+                        Address::Region { region: r.to_string() }.to_string(),
+                        format!(
+                            "no clusters: account {} runs no selected cluster in {r}, so it gets no regional resources",
+                            inputs.account
+                        ),
+                        "the next apply after a matching cluster appears builds them; nothing already there is removed"
+                            .to_string(),
+                    )
+                    .because(Cause::Info),
+                );
+                out.matched_clusters.insert(r.to_string(), matched);
+                continue;
+            }
             out.resources.extend(kinds::kms_key::desired(&n, r));
             out.resources.extend(kinds::bucket::desired(&n, r));
             out.resources.extend(kinds::topic::desired(&n, r));
@@ -64,7 +83,6 @@ impl DesiredState {
                 out.resources.push(kinds::function::transform(&n, r));
             }
             out.resources.push(kinds::stream::desired(&n, r));
-            let matched = out.match_clusters(inputs, index, region);
             for cluster in &matched {
                 out.resources.push(kinds::cluster_logging::desired(region, index, cluster));
                 out.resources.push(kinds::log_group::cluster(&n, region, cluster));

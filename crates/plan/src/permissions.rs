@@ -473,6 +473,107 @@ impl Scope<'_> {
     }
 }
 
+/// With `[accounts]` the caller works in no resource itself: it lists the member accounts (when Organizations
+/// selects them) and assumes the member role in each; the member role ([`member_role`]) holds the rest.
+fn caller_policy(
+    spec: &Spec,
+    accounts: &eksaudit_spec::Accounts,
+    command: Command,
+    notify_topic: Option<&str>,
+) -> Value {
+    let mut p = Policy::default();
+    p.grant("IdentifyTheCaller", &[&["sts:GetCallerIdentity"]], vec!["*".to_string()]);
+    if accounts.needs_organizations() {
+        // Organizations authorises its List calls on no narrower resource than the organization's.
+        p.grant(
+            "ListMemberAccounts",
+            &[&[
+                "organizations:ListAccounts",
+                "organizations:ListAccountsForParent",
+                "organizations:ListOrganizationalUnitsForParent",
+            ]],
+            vec!["*".to_string()],
+        );
+    }
+    let partition = eksaudit_spec::partition(&spec.regions[0].name);
+    p.grant(
+        "AssumeMemberRoles",
+        &[&["sts:AssumeRole"]],
+        vec![format!("arn:{partition}:iam::*:role/{}", accounts.role_name)],
+    );
+    if let (Command::Drift, Some(topic)) = (command, notify_topic) {
+        p.grant("PublishDriftNotifications", &[&["sns:Publish"]], vec![topic.to_string()]);
+    }
+    json!({"Version": "2012-10-17", "Statement": p.statements})
+}
+
+/// The role eksaudit assumes in every member account (`eksaudit policy --for member-role`): trusted by
+/// `trusted` (the principal that runs eksaudit, with the spec's external id when set), allowed what `commands`
+/// need there: each command's operator policy for the member's own account, merged (one statement per Sid; a
+/// Sid two commands grant differently is kept for each, named after the command).
+pub fn member_role(spec: &Spec, commands: &[Command], trusted: &str) -> Value {
+    let mut member = spec.clone();
+    let accounts = member.accounts.take();
+    // In the member account, whichever it is: the account guard is the caller's.
+    member.pipeline.account_id = None;
+    let mut statements: Vec<Value> = Vec::new();
+    for &command in commands {
+        let policy = operator_policy(&member, command, None);
+        for st in policy["Statement"].as_array().into_iter().flatten() {
+            let sid = st["Sid"].as_str().unwrap_or_default().to_string();
+            match statements.iter().find(|s| s["Sid"] == sid.as_str()) {
+                Some(same) if same == st => {}
+                Some(_) => {
+                    let mut renamed = st.clone();
+                    let name = command.name();
+                    renamed["Sid"] = json!(format!("{sid}For{}{}", name[..1].to_uppercase(), &name[1..]));
+                    if !statements.contains(&renamed) {
+                        statements.push(renamed);
+                    }
+                }
+                None => statements.push(st.clone()),
+            }
+        }
+    }
+    let mut trust = json!({"Sid": "TrustTheEksauditCaller", "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"});
+    if let Some(id) = accounts.as_ref().and_then(|a| a.external_id.as_ref()) {
+        trust["Condition"] = json!({"StringEquals": {"sts:ExternalId": id}});
+    }
+    json!({
+        "RoleName": accounts.as_ref().map_or("eksaudit-member", |a| a.role_name.as_str()),
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+        "PolicyName": "eksaudit",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+    })
+}
+
+/// IAM's limit on a role's inline policies, counted without whitespace.
+pub const INLINE_POLICY_LIMIT: usize = 10_240;
+
+/// [`member_role`] as a CloudFormation template for a service-managed StackSet: one stack per member account,
+/// deployed by Organizations to the target OUs (and to accounts added to them later).
+pub fn member_role_template(role: &Value) -> Value {
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "eksaudit's member-account role. Deploy as a service-managed StackSet: aws cloudformation create-stack-set --permission-model SERVICE_MANAGED --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false --capabilities CAPABILITY_NAMED_IAM --template-body file://member-role.json",
+        "Resources": {
+            "MemberRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": role["RoleName"],
+                    "Description": "Assumed by eksaudit to keep the EKS audit-log pipeline of this account",
+                    "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
+                    "Policies": [{"PolicyName": role["PolicyName"], "PolicyDocument": role["PolicyDocument"]}],
+                    "Tags": [{"Key": "eksaudit:pipeline", "Value": "member-role"}]
+                }
+            }
+        },
+        "Outputs": {
+            "MemberRoleArn": {"Description": "The role eksaudit assumes", "Value": {"Fn::GetAtt": ["MemberRole", "Arn"]}}
+        }
+    })
+}
+
 /// Collects statements, each granting operations (through [`OPERATIONS`]) on resources.
 #[derive(Default)]
 struct Policy {
@@ -526,6 +627,9 @@ impl Policy {
 /// The complete IAM policy document the operator needs to run `command` with `spec`. `notify_topic`: the topic
 /// `drift --notify-topic` publishes to (drift only; validate it with [`check_topic_arn`]).
 pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>) -> Value {
+    if let Some(accounts) = &spec.accounts {
+        return caller_policy(spec, accounts, command, notify_topic);
+    }
     let s = Scope { spec, account: spec.pipeline.account_id.clone().unwrap_or_else(|| "*".to_string()) };
     let all = |_: &Region| true;
     let subscription = spec.consumer.sqs_queue_arn.is_some();

@@ -123,3 +123,58 @@ pub fn check(saved: &Value, desired: &DesiredState, observed: &ObservedState, to
     }
     Ok(())
 }
+
+/// The document `plan --out` writes with `[accounts]`: one saved plan per member account, by account id.
+pub fn save_accounts(per_account: Vec<(String, Value)>, tool_version: &str) -> Value {
+    let accounts: serde_json::Map<String, Value> = per_account.into_iter().collect();
+    json!({
+        "format_version": SAVED_FORMAT_VERSION,
+        "eksaudit_version": tool_version,
+        "accounts": accounts,
+    })
+}
+
+/// The member accounts a saved plan covers; `None` for a single-account plan.
+pub fn saved_accounts(saved: &Value) -> Option<Vec<String>> {
+    saved.get("accounts").and_then(Value::as_object).map(|m| m.keys().cloned().collect())
+}
+
+/// Checks a saved plan of every member account against what was just read: stale when the selected accounts
+/// differ, or when any account's plan is ([`check`]). `now`: each account's fresh desired and observed state.
+pub fn check_accounts(
+    saved: &Value,
+    now: &[(String, &DesiredState, &ObservedState)],
+    tool_version: &str,
+) -> Result<(), Stale> {
+    let Some(saved_ids) = saved_accounts(saved) else {
+        return Err(Stale::OtherTarget(
+            "the plan was made for one account, but the spec now selects member accounts ([accounts])".into(),
+        ));
+    };
+    let now_ids: BTreeSet<&str> = now.iter().map(|(id, _, _)| id.as_str()).collect();
+    let saved_set: BTreeSet<&str> = saved_ids.iter().map(String::as_str).collect();
+    if now_ids != saved_set {
+        let gone: Vec<&str> = saved_set.difference(&now_ids).copied().collect();
+        let new: Vec<&str> = now_ids.difference(&saved_set).copied().collect();
+        return Err(Stale::OtherTarget(format!(
+            "the selected accounts changed since the plan was made (no longer selected or readable: [{}]; newly \
+             selected: [{}])",
+            gone.join(", "),
+            new.join(", ")
+        )));
+    }
+    for (id, desired, observed) in now {
+        let mut one = saved["accounts"][id.as_str()].clone();
+        if let Value::Object(m) = &mut one {
+            m.insert("format_version".into(), saved["format_version"].clone());
+            m.insert("eksaudit_version".into(), saved["eksaudit_version"].clone());
+        }
+        check(&one, desired, observed, tool_version).map_err(|stale| match stale {
+            Stale::SpecChanged(a) => Stale::SpecChanged(a.into_iter().map(|x| format!("{id}:{x}")).collect()),
+            Stale::LiveChanged(a) => Stale::LiveChanged(a.into_iter().map(|x| format!("{id}:{x}")).collect()),
+            Stale::Unusable(why) => Stale::Unusable(why),
+            Stale::OtherTarget(why) => Stale::OtherTarget(format!("account {id}: {why}")),
+        })?;
+    }
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod naming;
 mod presets;
 mod regions;
 pub mod rules;
+pub mod shard;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use model::*;
 pub use naming::{log_group_name, render_bucket_name, RoleKind, OWNER_TAG_KEY};
 pub use presets::{AzureCloud, Notify, Preset, PresetData, Trust};
 pub use regions::{partition, KNOWN_REGIONS};
+pub use shard::Shard;
 
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<Spec, Error> {

@@ -28,6 +28,8 @@ pub struct Spec {
     pub regions: Vec<Region>,
     /// Real-time alerts on manual changes (`[alerts]`); `None`: off.
     pub alerts: Option<crate::alerts::Alerts>,
+    /// The member accounts of an AWS Organization (`[accounts]`); `None`: the caller's own account.
+    pub accounts: Option<Accounts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +221,35 @@ pub struct Health {
     /// How long an audit event may take from the cluster's log group to an object in the bucket; `None`: the
     /// stream's buffer interval plus [`DELIVERY_LAG_MARGIN_SECONDS`] ([`Spec::max_delivery_lag_seconds`]).
     pub max_delivery_lag_seconds: Option<u32>,
+}
+
+/// Which member accounts eksaudit works in and how it reaches them (`[accounts]`), after CloudFormation
+/// StackSets: a role of the same name in every account, bounded concurrency, a failure tolerance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounts {
+    /// The role assumed in each member account.
+    pub role_name: String,
+    /// Passed on every AssumeRole call when set.
+    pub external_id: Option<String>,
+    /// Accounts selected by id.
+    pub ids: Vec<String>,
+    /// Every ACTIVE account of the organization.
+    pub organization: bool,
+    /// The ACTIVE accounts under these OUs (or roots), child OUs included.
+    pub organizational_units: Vec<String>,
+    /// Never selected, whatever else selects them.
+    pub exclude: Vec<String>,
+    /// Accounts worked on at once.
+    pub max_concurrent_accounts: u32,
+    /// `apply` starts no new account once more than this many failed.
+    pub failure_tolerance: u32,
+}
+
+impl Accounts {
+    /// Whether the Organizations API is needed to know the accounts (ids alone are not looked up).
+    pub fn needs_organizations(&self) -> bool {
+        self.organization || !self.organizational_units.is_empty()
+    }
 }
 
 /// What the default delivery lag allows beyond the stream's buffer interval: the subscription's and S3's own time.

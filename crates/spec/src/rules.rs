@@ -40,6 +40,38 @@ pub fn account_id(id: &str) -> Rule {
     ))
 }
 
+/// An IAM role name (no path): 1-64 characters of letters, digits and `+=,.@_-`.
+pub fn role_name(name: &str) -> Rule {
+    let len = name.chars().count();
+    if (1..=64).contains(&len) && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        return Ok(());
+    }
+    Err(invalid(
+        format!("{name:?} is not an IAM role name: it must be 1-64 characters of letters, digits and + = , . @ _ -"),
+        "give the role's name only, without a path or ARN, e.g. \"eksaudit-member\"",
+    ))
+}
+
+/// An organizational unit id (`ou-ab12-cdefgh34`) or an organization root id (`r-ab12`).
+pub fn ou_id(id: &str) -> Rule {
+    let lower_alnum = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let ok = match id.split('-').collect::<Vec<_>>().as_slice() {
+        ["ou", root, unit] => lower_alnum(root, 4, 32) && lower_alnum(unit, 8, 32),
+        ["r", root] => lower_alnum(root, 4, 32),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(invalid(
+        format!("{id:?} is not an organizational unit id"),
+        "use the id Organizations shows, such as \"ou-ab12-cdefgh34\" (or a root, \"r-ab12\"): \
+         `aws organizations list-organizational-units-for-parent`",
+    ))
+}
+
 pub fn external_id(id: &str) -> Rule {
     let len = id.chars().count();
     let bad: Vec<char> = id.chars().filter(|c| !(c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(*c))).collect();
@@ -427,6 +459,20 @@ mod tests {
         }
         assert!(pipeline_name(&"a".repeat(32)).is_ok());
         assert!(pipeline_name(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn role_names_and_ou_ids() {
+        assert!(role_name("eksaudit-member").is_ok());
+        for bad in ["", "a/b", "arn:aws:iam::111111111111:role/x", &"r".repeat(65)] {
+            assert!(role_name(bad).is_err(), "{bad}");
+        }
+        for good in ["ou-ab12-cdefgh34", "r-ab12"] {
+            assert!(ou_id(good).is_ok(), "{good}");
+        }
+        for bad in ["ou-ab12", "ou-AB12-cdefgh34", "ou-ab12-cdefg", "111111111111", "r-"] {
+            assert!(ou_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

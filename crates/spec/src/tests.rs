@@ -609,3 +609,64 @@ fn health_lag_defaults_to_the_buffer_interval_plus_a_margin_and_is_checked() {
     );
     assert_one(&format!("{MINIMAL}\n[health]\nmax_lag = 600\n"), "health.max_lag", "unknown");
 }
+
+#[test]
+fn accounts_section_resolves_defaults() {
+    let spec = parse_spec(&format!(
+        "{MINIMAL}\n[accounts]\nrole_name = \"eksaudit-member\"\nids = [\"111111111111\"]\norganizational_units = [\"ou-ab12-cdefgh34\"]\nexclude = [\"333333333333\"]\n"
+    ))
+    .unwrap();
+    let accounts = spec.accounts.expect("[accounts] is present");
+    assert_eq!(accounts.role_name, "eksaudit-member");
+    assert_eq!(accounts.ids, vec!["111111111111".to_string()]);
+    assert_eq!(accounts.organizational_units, vec!["ou-ab12-cdefgh34".to_string()]);
+    assert_eq!(accounts.exclude, vec!["333333333333".to_string()]);
+    assert!(!accounts.organization);
+    assert!(accounts.needs_organizations());
+    assert_eq!((accounts.max_concurrent_accounts, accounts.failure_tolerance), (10, 0));
+    assert_eq!(accounts.external_id, None);
+    assert!(parse_spec(MINIMAL).unwrap().accounts.is_none());
+}
+
+#[test]
+fn accounts_section_problems_name_the_key() {
+    let base = format!("{MINIMAL}\n[accounts]\n");
+    assert_one(&format!("{base}ids = [\"111111111111\"]\n"), "accounts.role_name", "missing");
+    assert_one(&format!("{base}role_name = \"m\"\n"), "accounts", "no account is selected");
+    let p = assert_one(&format!("{base}role_name = \"m\"\nids = [\"1111\"]\n"), "accounts.ids[0]", "12 digits");
+    assert_eq!(p.location.map(|l| l.line), Some(MINIMAL.lines().count() + 4));
+    assert_one(
+        &format!("{base}role_name = \"m\"\nids = [\"111111111111\", \"111111111111\"]\n"),
+        "accounts.ids[1]",
+        "twice",
+    );
+    assert_one(
+        &format!("{base}role_name = \"m\"\norganizational_units = [\"ou-x\"]\n"),
+        "accounts.organizational_units[0]",
+        "organizational unit",
+    );
+    assert_one(&format!("{base}role_name = \"a/b\"\norganization = true\n"), "accounts.role_name", "IAM role name");
+    assert_one(
+        &format!("{base}role_name = \"m\"\norganization = true\nmax_concurrent_accounts = 0\n"),
+        "accounts.max_concurrent_accounts",
+        "out of range",
+    );
+    assert_one(
+        &format!("{base}role_name = \"m\"\norganization = true\nfailure_tolerance = -1\n"),
+        "accounts.failure_tolerance",
+        "out of range",
+    );
+    assert_one(
+        &format!("{base}role_name = \"m\"\norganization = true\nexternal_id = \"x\"\n"),
+        "accounts.external_id",
+        "2 to 1224",
+    );
+    assert_one(
+        &format!("{base}role_name = \"m\"\norganization = true\nrole = \"x\"\n"),
+        "accounts.role",
+        "unknown key",
+    );
+    // Bucket names are global: a fixed name would collide across member accounts.
+    let fixed = format!("{MINIMAL}\n[bucket]\nname = \"{{pipeline}}-{{region}}-logs\"\n\n[accounts]\nrole_name = \"m\"\norganization = true\n");
+    assert_one(&fixed, "bucket.name", "every member account");
+}

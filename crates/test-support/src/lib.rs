@@ -167,10 +167,55 @@ impl Moto {
         self.aws().region(region)
     }
 
+    /// SDK configuration acting in another `account`: moto, like AWS, makes every call signed with a role's
+    /// assumed credentials act in the role's account (moto does not check the role exists).
+    pub async fn account_config(&self, account: &str, region: &str) -> aws_config::SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config(region));
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+            .role_session_name("test-setup")
+            .send()
+            .await
+            .expect("assume a role in moto");
+        let c = out.credentials().expect("credentials");
+        let credentials = aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "test-setup",
+        );
+        self.sdk_config(region)
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build()
+    }
+
+    /// The product's client set acting in another account (see [`Moto::account_config`]), not recorded.
+    pub async fn account(&self, account: &str) -> Aws {
+        Aws::from_config(self.account_config(account, "us-east-1").await, true)
+    }
+
+    /// Organizations, as the management account (moto's own) sees it, not recorded.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.sdk_config("us-east-1"))
+    }
+
     /// Creates an EKS cluster the way a user's account has one; `audit_logging` turns the audit log type on.
     pub async fn create_cluster(&self, region: &str, name: &str, audit_logging: bool) {
+        create_cluster_with(&self.region(region), MOTO_ACCOUNT, name, audit_logging).await;
+    }
+
+    /// [`Moto::create_cluster`] in another account.
+    pub async fn create_cluster_in(&self, account: &str, region: &str, name: &str, audit_logging: bool) {
+        create_cluster_with(&self.account(account).await.region(region), account, name, audit_logging).await;
+    }
+}
+
+async fn create_cluster_with(clients: &RegionClients, account: &str, name: &str, audit_logging: bool) {
+    {
         use aws_sdk_eks::types::{LogSetup, LogType, Logging, VpcConfigRequest};
-        let clients = self.region(region);
         let logging = Logging::builder()
             .cluster_logging(LogSetup::builder().types(LogType::Audit).enabled(audit_logging).build())
             .build();
@@ -178,7 +223,7 @@ impl Moto {
             .eks
             .create_cluster()
             .name(name)
-            .role_arn(format!("arn:aws:iam::{MOTO_ACCOUNT}:role/eks-cluster"))
+            .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
             .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-12345678").build())
             .logging(logging)
             .send()

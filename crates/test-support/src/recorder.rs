@@ -87,12 +87,14 @@ pub struct Fault {
     rate: Option<f64>,
     /// Active only within this long after the last successful call of the operation named.
     after: Option<(String, Duration)>,
+    /// Active only for requests whose body holds this text (one role of several, one resource).
+    body_contains: Option<String>,
     kind: FaultKind,
 }
 
 impl Fault {
     fn new(operation: &str, kind: FaultKind) -> Fault {
-        Fault { operation: operation.to_string(), remaining: None, rate: None, after: None, kind }
+        Fault { operation: operation.to_string(), remaining: None, rate: None, after: None, body_contains: None, kind }
     }
 
     /// Answers `operation` (an API name such as `CreateDeliveryStream`, a `METHOD /path` prefix for REST, or `*`)
@@ -181,6 +183,13 @@ impl Fault {
     /// Only within `window` after the last successful call of `operation`.
     pub fn within(mut self, window: Duration, operation: &str) -> Fault {
         self.after = Some((operation.to_string(), window));
+        self
+    }
+
+    /// Only for requests whose body contains `text` (URL-encoded as a query-protocol body has it, for example
+    /// `sts:AssumeRole` of one role ARN).
+    pub fn matching(mut self, text: &str) -> Fault {
+        self.body_contains = Some(text.to_string());
         self
     }
 
@@ -311,13 +320,23 @@ impl Shared {
     }
 
     /// The latency to add, and the one fault (if any) that answers this call, using it up.
+    #[cfg(test)]
     fn faults_for(&mut self, operation: &str) -> (Duration, Option<FaultKind>) {
+        self.faults_for_request(operation, b"")
+    }
+
+    /// [`Shared::faults_for`], with the request's body for faults that match on it.
+    fn faults_for_request(&mut self, operation: &str, body: &[u8]) -> (Duration, Option<FaultKind>) {
         let now = Instant::now();
+        let body = String::from_utf8_lossy(body);
         let mut latency = Duration::ZERO;
         let mut chosen = None;
         for i in 0..self.faults.len() {
             let f = &self.faults[i];
             if !f.names(operation) || f.remaining == Some(0) {
+                continue;
+            }
+            if f.body_contains.as_ref().is_some_and(|text| !body.contains(text.as_str())) {
                 continue;
             }
             if let Some((after, window)) = &f.after {
@@ -1080,7 +1099,9 @@ fn set_content_type(head: &mut Vec<String>, value: &str) {
 
 /// Names the operation and whether it changes anything.
 pub fn classify(method: &str, target: &str, amz_target: Option<&str>, body: &[u8]) -> Call {
-    let read_name = |op: &str| ["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p));
+    // AssumeRole changes nothing in any account: it hands out a session, as reading does.
+    let read_name =
+        |op: &str| ["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p)) || op == "AssumeRole";
     if let Some(t) = amz_target {
         let op = t.rsplit('.').next().unwrap_or(t).to_string();
         return Call { write: !read_name(&op), operation: op };
@@ -1231,7 +1252,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         let mut state = shared.lock().expect("recorder state");
         let within_quota = state.within_quota(header(&head, "authorization"), &call);
         state.calls.push((call, request));
-        let (latency, fault) = state.faults_for(&operation);
+        let (latency, fault) = state.faults_for_request(&operation, &request_body);
         (latency, fault, within_quota)
     };
     if !latency.is_zero() {

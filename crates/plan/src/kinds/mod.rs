@@ -57,12 +57,18 @@ pub const REGISTRY: &[Registration] = &[
     permission::KIND,
 ];
 
-/// Calls that belong to no resource kind: who the caller is, which clusters exist, drift's notice.
+/// Calls that belong to no resource kind: who the caller is, which clusters exist, drift's notice, the member
+/// accounts and their roles.
 pub const ACCOUNT_OPERATIONS: &[Operation] = &[
     op("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
     op("eks", "ListClusters", "eks:ListClusters"),
     // `drift --notify-topic`.
     op("sns", "Publish", "sns:Publish"),
+    // `[accounts]`: which member accounts (Organizations, from the caller's account) and into each its role.
+    op("organizations", "ListAccounts", "organizations:ListAccounts"),
+    op("organizations", "ListAccountsForParent", "organizations:ListAccountsForParent"),
+    op("organizations", "ListOrganizationalUnitsForParent", "organizations:ListOrganizationalUnitsForParent"),
+    op("sts", "AssumeRole", "sts:AssumeRole"),
 ];
 
 /// A kind's registration.

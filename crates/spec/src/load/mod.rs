@@ -14,6 +14,7 @@ use crate::suggest::closest;
 
 type Span = Range<usize>;
 
+mod accounts;
 mod alerts;
 mod bucket;
 mod consumer;
@@ -191,7 +192,10 @@ impl Ctx<'_> {
         self.check_keys(
             root,
             "",
-            &["pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "health", "region", "alerts"],
+            &[
+                "pipeline", "consumer", "bucket", "firehose", "filter", "iam", "drift", "health", "region", "alerts",
+                "accounts",
+            ],
         );
         let empty = DeTable::new();
         let pipeline = match self.section(root, "pipeline") {
@@ -239,6 +243,10 @@ impl Ctx<'_> {
             Some((t, _)) => self.alerts(t).map(Some),
             None => Some(None),
         };
+        let accounts = match self.section(root, "accounts") {
+            Some((t, span)) => self.accounts(t, span).map(Some),
+            None => Some(None),
+        };
 
         let spec = Spec {
             pipeline: pipeline?,
@@ -251,6 +259,7 @@ impl Ctx<'_> {
             health: health?,
             regions: regions?,
             alerts: alerts?,
+            accounts: accounts?,
         };
         self.cross_checks(&spec, root);
         Some(spec)
@@ -289,6 +298,18 @@ impl Ctx<'_> {
                     );
                 }
             }
+        }
+        // Bucket names are global: across member accounts only the account keeps them apart.
+        if spec.accounts.is_some() && !spec.bucket.name_template.contains("{account}") {
+            self.push(
+                "bucket.name",
+                bucket_name_span.clone(),
+                format!(
+                    "{:?} gives every member account the same bucket name, but bucket names are global",
+                    spec.bucket.name_template
+                ),
+                Some("add {account} to bucket.name, or leave it out for the default".into()),
+            );
         }
         if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {
             self.push(

@@ -2,10 +2,12 @@
 //! clusters; wall time and API calls of `plan` (empty account), `apply`, `plan` (in sync), `drift` (with its
 //! delivery findings) and `status` (target: within 2× the in-sync plan's time).
 //!
-//! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50] [--quotas]`; prints a Markdown
-//! table. `--quotas` turns on the recorder's quota model (AWS's default quotas, `eksaudit_aws::quotas`) and prints
-//! beside each figure the quota bound: the largest, over regions and quota buckets, of the run's calls ÷ the
-//! bucket's calls per second, the least time AWS lets the run take; and the ratio of the wall time to it.
+//! `bench EKSAUDIT_BINARY [--latency-ms 30] [--regions 1,4,8] [--clusters 1,10,50] [--quotas] [--accounts 20]`;
+//! prints a Markdown table. `--quotas` turns on the recorder's quota model (AWS's default quotas,
+//! `eksaudit_aws::quotas`) and prints beside each figure the quota bound: the largest, over regions and quota
+//! buckets, of the run's calls ÷ the bucket's calls per second, the least time AWS lets the run take; and the ratio
+//! of the wall time to it. Then plan across `--accounts` member accounts × 2 regions × 5 clusters against one
+//! account of the same shape (`--accounts 0` skips it).
 //! `scripts/bench.sh` builds a release binary, runs this and writes `bench/results.md`.
 
 use std::collections::HashMap;
@@ -210,6 +212,53 @@ fn main() {
             println!("{b}");
         }
     }
+    let accounts = flag("--accounts").and_then(|v| v.parse().ok()).unwrap_or(20usize);
+    if accounts > 0 {
+        accounts_line(bin, &runtime, latency, accounts);
+    }
+}
+
+/// `[accounts]` at scale: plan (empty accounts) for `n` member accounts × 2 regions × 5 clusters, against the
+/// caller's one account of the same shape. The member accounts are listed by id (moto acts in any account a role
+/// is assumed into), at most 10 at once (the default `max_concurrent_accounts`).
+fn accounts_line(bin: &str, runtime: &tokio::runtime::Runtime, latency: Duration, n: usize) {
+    const CLUSTERS: usize = 5;
+    let regions = &REGIONS[..2];
+    let ids: Vec<String> = (1..=n).map(|i| format!("{:012}", 100_000_000_000u64 + i as u64)).collect();
+    let moto = Moto::start();
+    runtime.block_on(async {
+        for region in regions {
+            for i in 0..CLUSTERS {
+                moto.create_cluster(region, &format!("cluster-{i:02}"), true).await;
+            }
+        }
+        for id in &ids {
+            for region in regions {
+                for i in 0..CLUSTERS {
+                    moto.create_cluster_in(id, region, &format!("cluster-{i:02}"), true).await;
+                }
+            }
+        }
+    });
+    moto.recorder().inject(Fault::latency("*", latency));
+    let dir = tempfile_dir(2, 1000 + n);
+    std::fs::write(dir.join("eksaudit.toml"), spec(2)).expect("write spec");
+    let one = run(bin, &moto, &dir, &["plan"]);
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    let members = format!("{}\n[accounts]\nrole_name = \"eksaudit-member\"\nids = [{}]\n", spec(2), quoted.join(", "));
+    std::fs::write(dir.join("eksaudit.toml"), members).expect("write spec");
+    let many = run(bin, &moto, &dir, &["plan"]);
+    assert_eq!((one.code, many.code), (0, 0), "plan failed");
+    println!("\nplan (empty accounts) for {n} accounts × 2 regions × {CLUSTERS} clusters against 1 account × 2 × {CLUSTERS}:");
+    println!(
+        "- {:.2} s, {} calls / {:.2} s, {} calls = {:.1}× the time for {n}× the accounts",
+        many.seconds,
+        many.calls,
+        one.seconds,
+        one.calls,
+        many.seconds / one.seconds
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn tempfile_dir(regions: usize, clusters: usize) -> std::path::PathBuf {

@@ -1,0 +1,411 @@
+//! `[accounts]` against moto: an AWS Organization (moto serves Organizations, and calls made with a role's assumed
+//! credentials act in the role's account), the commands fanned out over its member accounts.
+
+use std::collections::BTreeSet;
+
+use eksaudit_test_support::{Fault, Moto};
+use serde_json::Value;
+
+use crate::support::{run, Workdir};
+
+/// The organization: A and B under the selected OU (B in a child OU), C there too but SUSPENDED, D in another OU
+/// and listed by id but excluded.
+struct Org {
+    a: String,
+    b: String,
+    c: String,
+    d: String,
+    workloads: String,
+}
+
+async fn organization(moto: &Moto) -> Org {
+    use aws_sdk_organizations::types::OrganizationFeatureSet;
+    let org = moto.organizations();
+    org.create_organization().feature_set(OrganizationFeatureSet::All).send().await.unwrap();
+    let roots = org.list_roots().send().await.unwrap();
+    let root = roots.roots()[0].id().unwrap().to_string();
+    let ou = |parent: String, name: &'static str| {
+        let org = org.clone();
+        async move {
+            let out = org.create_organizational_unit().parent_id(parent).name(name).send().await.unwrap();
+            out.organizational_unit().unwrap().id().unwrap().to_string()
+        }
+    };
+    let workloads = ou(root.clone(), "workloads").await;
+    let team = ou(workloads.clone(), "team-a").await;
+    let sandbox = ou(root.clone(), "sandbox").await;
+    let mut ids = Vec::new();
+    for (name, parent) in [("a", &workloads), ("b", &team), ("c", &workloads), ("d", &sandbox)] {
+        let out = org
+            .create_account()
+            .account_name(format!("member-{name}"))
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap();
+        let id = out.create_account_status().unwrap().account_id().unwrap().to_string();
+        org.move_account().account_id(&id).source_parent_id(&root).destination_parent_id(parent).send().await.unwrap();
+        ids.push(id);
+    }
+    // moto marks a closed account SUSPENDED, as AWS does at the end of closing it.
+    org.close_account().account_id(&ids[2]).send().await.unwrap();
+    let [a, b, c, d]: [String; 4] = ids.try_into().unwrap();
+    Org { a, b, c, d, workloads }
+}
+
+fn spec(org: &Org) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+
+[accounts]
+role_name = "eksaudit-member"
+organizational_units = ["{ou}"]
+ids = ["{d}"]
+exclude = ["{d}"]
+max_concurrent_accounts = 2
+
+[[region]]
+name = "eu-central-1"
+clusters = ["*"]
+enable_audit_logging = true
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+enable_audit_logging = true
+"#,
+        ou = org.workloads,
+        d = org.d
+    )
+}
+
+/// Clusters: A in both regions, B in eu-central-1 only, D (not selected) in eu-central-1.
+async fn clusters(moto: &Moto, org: &Org) {
+    moto.create_cluster_in(&org.a, "eu-central-1", "prod-a", true).await;
+    moto.create_cluster_in(&org.a, "us-east-1", "prod-a-us", true).await;
+    moto.create_cluster_in(&org.b, "eu-central-1", "prod-b", false).await;
+    moto.create_cluster_in(&org.d, "eu-central-1", "sandbox", true).await;
+}
+
+async fn buckets(moto: &Moto, account: &str) -> Vec<String> {
+    let out = moto.account(account).await.region("us-east-1").s3.list_buckets().send().await.unwrap();
+    let mut names: Vec<String> = out.buckets().iter().filter_map(|b| b.name().map(String::from)).collect();
+    names.sort();
+    names
+}
+
+async fn streams(moto: &Moto, account: &str, region: &str) -> Vec<String> {
+    let out = moto.account(account).await.region(region).firehose.list_delivery_streams().send().await.unwrap();
+    out.delivery_stream_names().to_vec()
+}
+
+fn accounts_of(doc: &Value) -> Vec<(String, String)> {
+    doc["accounts"]
+        .as_array()
+        .expect("a section per account")
+        .iter()
+        .map(|a| (a["account"].as_str().unwrap().to_string(), a["result"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_builds_each_members_pipeline_and_drift_and_destroy_work_per_account() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let w = Workdir::with_spec(&spec(&org));
+
+    // The selection: the OU's ACTIVE accounts, child OU included; the suspended one and the excluded one not.
+    let plan = run(&moto, &w, &["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), 2, "{}\n{}", plan.stdout(), plan.stderr());
+    let doc = plan.json();
+    assert_eq!(doc["format_version"], "1");
+    let mut expected = vec![(org.a.clone(), "changes".to_string()), (org.b.clone(), "changes".to_string())];
+    expected.sort();
+    assert_eq!(accounts_of(&doc), expected);
+    assert!(!plan.stdout().contains(&org.c) && !plan.stdout().contains(&org.d));
+    assert!(moto.recorder().writes().is_empty(), "plan mutated: {:?}", moto.recorder().writes());
+
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "apply failed:\n{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(&format!("== account {} ==", org.a)), "{}", out.stdout());
+    assert!(out.stderr().contains("2 accounts: 2 with changes"), "{}", out.stderr());
+
+    // Exactly the expected pipelines: A in both regions, B only where it has a cluster, D and C nothing, the
+    // management account nothing.
+    let (a, b) = (&org.a, &org.b);
+    assert_eq!(
+        buckets(&moto, a).await,
+        [
+            format!("eks-audit-{a}-eu-central-1"),
+            format!("eks-audit-{a}-eu-central-1-access-logs"),
+            format!("eks-audit-{a}-us-east-1"),
+            format!("eks-audit-{a}-us-east-1-access-logs"),
+        ]
+    );
+    assert_eq!(
+        buckets(&moto, b).await,
+        [format!("eks-audit-{b}-eu-central-1"), format!("eks-audit-{b}-eu-central-1-access-logs")]
+    );
+    assert_eq!(streams(&moto, a, "us-east-1").await, ["eks-audit"]);
+    assert!(streams(&moto, b, "us-east-1").await.is_empty(), "B has no cluster in us-east-1");
+    assert!(buckets(&moto, &org.d).await.is_empty(), "the excluded account was touched");
+    assert!(buckets(&moto, &org.c).await.is_empty(), "the suspended account was touched");
+    assert!(buckets(&moto, eksaudit_test_support::MOTO_ACCOUNT).await.is_empty(), "the caller's account was touched");
+    let filters = moto
+        .account(b)
+        .await
+        .region("eu-central-1")
+        .logs
+        .describe_subscription_filters()
+        .log_group_name("/aws/eks/prod-b/cluster")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filters.subscription_filters().len(), 1);
+
+    // A second plan is empty everywhere, and says why B's us-east-1 has nothing.
+    moto.recorder().reset();
+    let again = run(&moto, &w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code(), 0, "{}\n{}", again.stdout(), again.stderr());
+    assert!(again.stdout().contains("2 accounts: 2 in sync"), "{}", again.stdout());
+    assert!(again.stdout().contains("no clusters"), "{}", again.stdout());
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+
+    // A change made in one member account is found there, and named by its account.
+    moto.account(a)
+        .await
+        .region("eu-central-1")
+        .s3
+        .delete_bucket_tagging()
+        .bucket(format!("eks-audit-{a}-eu-central-1"))
+        .send()
+        .await
+        .unwrap();
+    let drift = run(&moto, &w, &["drift", "--json"]);
+    assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
+    let doc = drift.json();
+    let results = accounts_of(&doc);
+    assert!(results.contains(&(a.clone(), "changes".into())), "{results:?}");
+    assert!(results.contains(&(b.clone(), "in_sync".into())), "{results:?}");
+    let section = doc["accounts"].as_array().unwrap().iter().find(|s| s["account"] == a.as_str()).unwrap();
+    assert_eq!(section["report"]["account"], a.as_str());
+    let text = run(&moto, &w, &["drift"]);
+    assert_eq!(text.code(), 2);
+    assert!(text.stdout().contains(&format!("== account {a} ==")), "{}", text.stdout());
+    assert!(text.stdout().contains("1 with changes"), "{}", text.stdout());
+
+    // Destroy across accounts keeps each account's log buckets.
+    let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(destroy.code(), 0, "{}\n{}", destroy.stdout(), destroy.stderr());
+    assert!(buckets(&moto, a).await.contains(&format!("eks-audit-{a}-eu-central-1")));
+    assert!(buckets(&moto, b).await.contains(&format!("eks-audit-{b}-eu-central-1")));
+    assert!(streams(&moto, a, "eu-central-1").await.is_empty(), "A's stream survived destroy");
+    assert!(streams(&moto, b, "eu-central-1").await.is_empty(), "B's stream survived destroy");
+}
+
+#[tokio::test]
+async fn an_account_whose_role_cannot_be_assumed_is_not_checked_while_the_others_are_applied() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let w = Workdir::with_spec(&spec(&org));
+    let message = format!(
+        "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: sts:AssumeRole on resource: \
+         arn:aws:iam::{}:role/eksaudit-member",
+        org.b
+    );
+    moto.recorder().inject(Fault::error("AssumeRole", 403, "AccessDenied", &message).matching(&org.b));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(&format!("== account {} ==", org.b)), "{}", out.stdout());
+    assert!(
+        out.stdout().contains("not checked") && out.stdout().contains("is not authorized to perform"),
+        "{}",
+        out.stdout()
+    );
+    assert!(out.stderr().contains(&format!("1 not checked ({})", org.b)), "{}", out.stderr());
+    assert!(buckets(&moto, &org.a).await.contains(&format!("eks-audit-{}-eu-central-1", org.a)), "A was not applied");
+    assert!(buckets(&moto, &org.b).await.is_empty(), "B was changed");
+
+    let plan = run(&moto, &w, &["plan", "--json"]);
+    assert_eq!(plan.code(), 1);
+    let section =
+        plan.json()["accounts"].as_array().unwrap().iter().find(|s| s["account"] == org.b.as_str()).cloned().unwrap();
+    assert_eq!(section["result"], "not_checked");
+    assert!(section["message"].as_str().unwrap().contains("is not authorized to perform: sts:AssumeRole"), "{section}");
+}
+
+#[tokio::test]
+async fn shards_partition_the_member_accounts_exactly() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    // Every account of the organization: A, B, D (C is suspended), and the management account itself.
+    let spec = spec(&org).replace(&format!("exclude = [\"{}\"]", org.d), "organization = true");
+    let w = Workdir::with_spec(&spec);
+    let all = run(&moto, &w, &["plan", "--json"]);
+    assert_eq!(all.code(), 0, "{}", all.stderr());
+    let all: BTreeSet<String> = accounts_of(&all.json()).into_iter().map(|(id, _)| id).collect();
+    let expected: BTreeSet<String> =
+        [org.a.clone(), org.b.clone(), org.d.clone(), eksaudit_test_support::MOTO_ACCOUNT.to_string()].into();
+    assert_eq!(all, expected);
+    let mut seen = BTreeSet::new();
+    for k in 1..=3 {
+        let shard = run(&moto, &w, &["plan", "--json", "--shard", &format!("{k}/3")]);
+        assert_eq!(shard.code(), 0, "{}", shard.stderr());
+        for (id, _) in accounts_of(&shard.json()) {
+            assert!(seen.insert(id.clone()), "{id} is in two shards");
+        }
+    }
+    assert_eq!(seen, all, "the shards together are every account");
+    // The Indexed Job form: JOB_COMPLETION_INDEX (0-based) and the shard count, no shell.
+    let indexed = w.run_env(
+        Some(&moto.endpoint()),
+        &["plan", "--json"],
+        &[("JOB_COMPLETION_INDEX", "0"), ("EKSAUDIT_SHARD_COUNT", "3")],
+    );
+    let first = run(&moto, &w, &["plan", "--json", "--shard", "1/3"]);
+    assert_eq!(accounts_of(&indexed.json()), accounts_of(&first.json()));
+
+    let bad = run(&moto, &w, &["plan", "--shard", "4/3"]);
+    assert_eq!(bad.code(), 1);
+    assert!(bad.stderr().contains("K/N"), "{}", bad.stderr());
+    let single = Workdir::with_spec(crate::plan::SPEC);
+    let refused = run(&moto, &single, &["plan", "--shard", "1/2"]);
+    assert_eq!(refused.code(), 1);
+    assert!(refused.stderr().contains("[accounts]"), "{}", refused.stderr());
+}
+
+/// The spec of `[accounts]` with a fixed member role and external id, for the offline policy tests.
+fn member_spec() -> String {
+    format!(
+        "{}\n[accounts]\nrole_name = \"eksaudit-member\"\nexternal_id = \"org-audit\"\norganizational_units = \
+         [\"ou-ab12-cdefgh34\"]\n",
+        crate::plan::SPEC
+    )
+}
+
+fn actions(policy: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for st in policy["Statement"].as_array().expect("statements") {
+        match &st["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(list) => out.extend(list.iter().filter_map(|a| a.as_str().map(String::from))),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_member_role_trusts_the_caller_and_allows_what_each_command_needs_in_a_member_account() {
+    let w = Workdir::with_spec(&member_spec());
+    let caller = "arn:aws:sts::111111111111:assumed-role/ci/run-1";
+    let run = w.run(None, &["policy", "--for", "member-role", "--principal", caller]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let role = run.json();
+    assert_eq!(role["RoleName"], "eksaudit-member");
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    // An assumed role's session is trusted as its role, with the spec's external id.
+    assert_eq!(trust["Principal"]["AWS"], "arn:aws:iam::111111111111:role/ci");
+    assert_eq!(trust["Action"], "sts:AssumeRole");
+    assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "org-audit");
+    // Exactly the actions the single-account operator policies of the same pipeline grant, and unique Sids.
+    let single = Workdir::with_spec(crate::plan::SPEC);
+    let mut expected = BTreeSet::new();
+    for command in ["plan", "apply", "destroy", "drift", "status"] {
+        let out = single.run(None, &["policy", "--for", command, "--json"]);
+        assert_eq!(out.code(), 0, "{}", out.stderr());
+        expected.extend(actions(&out.json()));
+    }
+    assert_eq!(actions(&role["PolicyDocument"]), expected);
+    let sids: Vec<&str> =
+        role["PolicyDocument"]["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    assert_eq!(sids.iter().collect::<BTreeSet<_>>().len(), sids.len(), "Sids repeat: {sids:?}");
+    // A drift-only role writes nothing.
+    let drift = w.run(None, &["policy", "--for", "member-role", "--principal", caller, "--commands", "drift,plan"]);
+    assert_eq!(drift.code(), 0, "{}", drift.stderr());
+    let drift_actions = actions(&drift.json()["PolicyDocument"]);
+    assert!(drift_actions.contains("s3:GetBucketPolicy"), "{drift_actions:?}");
+    assert!(
+        !drift_actions.iter().any(|a| a.contains("Create") || a.contains("Put") || a.contains("Delete")),
+        "{drift_actions:?}"
+    );
+
+    // The caller itself only lists the member accounts and assumes their role.
+    let caller_policy = w.run(None, &["policy", "--for", "apply", "--json"]).json();
+    assert_eq!(
+        actions(&caller_policy),
+        [
+            "organizations:ListAccounts",
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+            "sts:AssumeRole",
+            "sts:GetCallerIdentity"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<BTreeSet<_>>()
+    );
+    assert!(caller_policy.to_string().contains("arn:aws:iam::*:role/eksaudit-member"), "{caller_policy}");
+
+    // Refused without [accounts], and a principal that is no principal.
+    let none = single.run(None, &["policy", "--for", "member-role", "--principal", caller]);
+    assert_eq!(none.code(), 1);
+    assert!(none.stderr().contains("[accounts]"), "{}", none.stderr());
+    let bad = w.run(None, &["policy", "--for", "member-role", "--principal", "arn:aws:s3:::bucket"]);
+    assert_eq!(bad.code(), 1);
+    assert!(bad.stderr().contains("--principal"), "{}", bad.stderr());
+}
+
+/// cfn-lint from `.venv-cfn-lint` (`scripts/install-cfn-lint.sh`); panics with the fix when it is not installed.
+fn cfn_lint() -> std::process::Command {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let venv =
+        std::env::var_os("EKSAUDIT_CFN_LINT_VENV").map(std::path::PathBuf::from).unwrap_or(root.join(".venv-cfn-lint"));
+    let bin = venv.join("bin/cfn-lint");
+    assert!(bin.exists(), "{} not found: run scripts/install-cfn-lint.sh", bin.display());
+    std::process::Command::new(bin)
+}
+
+#[test]
+fn the_member_role_stackset_template_is_clean_under_cfn_lint() {
+    let w = Workdir::with_spec(&member_spec());
+    let run = w.run(
+        None,
+        &[
+            "policy",
+            "--for",
+            "member-role",
+            "--principal",
+            "arn:aws:iam::111111111111:role/ci",
+            "--format",
+            "cloudformation",
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let template = run.json();
+    let role = &template["Resources"]["MemberRole"];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    assert_eq!(role["Properties"]["RoleName"], "eksaudit-member");
+    assert!(template["Description"].as_str().unwrap().contains("SERVICE_MANAGED"));
+    let file = w.path().join("member-role.json");
+    std::fs::write(&file, run.stdout()).unwrap();
+    let out = cfn_lint().arg(&file).output().expect("run cfn-lint");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "cfn-lint found problems:\n{text}");
+    // And cfn-lint is really checking: a template with a typo in a property fails.
+    let broken = run.stdout().replace("\"RoleName\"", "\"RoleNmae\"");
+    let bad = w.path().join("broken.json");
+    std::fs::write(&bad, broken).unwrap();
+    let out = cfn_lint().arg(&bad).output().expect("run cfn-lint");
+    assert!(!out.status.success(), "cfn-lint accepted a misspelt property");
+}
