@@ -172,7 +172,8 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     // cluster: the cluster and its log group's filters (which also say whether the group exists). Roles: one
     // GetRole, GetRolePolicy and ListAttachedRolePolicies each. Leftovers another consumer preset would have
     // made (so switching presets deletes them): per region the notification queue and its dead-letter queue,
-    // the OIDC provider of each Azure cloud, and the reader role under Sentinel's name.
+    // the OIDC provider of each Azure cloud, and the reader role under Sentinel's name. (Sentinel's transform is
+    // found through the stream naming it, with no read of its own.)
     // Security by default (the pipeline's KMS key, access logging) adds per region: the key behind its alias
     // (DescribeKey) with its policy, rotation and tags; the access-log bucket (head, tags, six settings: no
     // notification, no logging of its own); and where the pipeline's bucket logs to (GET bucket?logging).

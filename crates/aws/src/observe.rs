@@ -94,14 +94,7 @@ pub async fn observe(
             tasks.push(Box::pin(left_queues(c, spec)));
         }
     }
-    if !spec.transforms() {
-        tasks.push(Box::pin(async move {
-            let name = spec.transform_name();
-            let address = eksaudit_plan::kinds::role::TRANSFORM_ROLE.to_string();
-            let result = role::owned(aws, &name, pipeline).await;
-            Found::owned_leftover(stale(address, Kind::Role, None, name), pipeline, result)
-        }));
-    }
+
     for (cloud, issuer) in oidc_provider::issuers() {
         if spec.consumer.web_identity().is_some_and(|w| w.issuer == issuer) {
             continue;
@@ -180,6 +173,17 @@ pub async fn observe(
     read_marks(desired, &marked, &mut observed);
     read_own_key_as_alias(spec, account, desired, &mut observed);
     left_transforms(spec, account, &mut observed);
+    // Its role, read only once a transform is found left (so a pipeline that never had one makes no extra call).
+    let transform_left =
+        observed.stale.iter().any(|s| s.kind == Kind::Function && s.address.ends_with(".transform_function"));
+    if !spec.transforms() && transform_left {
+        let name = spec.transform_name();
+        let address = eksaudit_plan::kinds::role::TRANSFORM_ROLE.to_string();
+        let result = role::owned(aws, &name, pipeline).await;
+        let f = Found::owned_leftover(stale(address, Kind::Role, None, name), pipeline, result);
+        observed.resources.extend(f.resources);
+        observed.stale.extend(f.stale);
+    }
     if spec.alerts.is_none() {
         observe_alerts_leftovers(aws, regions, spec, account, &mut observed).await;
     }
