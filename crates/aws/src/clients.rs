@@ -163,6 +163,18 @@ impl Aws {
         self.max_concurrency
     }
 
+    /// Read tasks under way at once. Paced, a task waiting for its bucket's token holds none of the
+    /// `--max-concurrency` slots (the HTTP client takes one after the token), so many more tasks than slots may be
+    /// under way: otherwise the slots fill with the reads of one region's slowest bucket (5 a second for
+    /// CloudWatch Logs) while the other regions' quotas go unused. Unpaced (clients tests build), the slots.
+    pub fn read_concurrency(&self) -> usize {
+        if self.pacer.is_some() {
+            self.max_concurrency.saturating_mul(64)
+        } else {
+            self.max_concurrency
+        }
+    }
+
     /// Clients from an already built configuration (tests build one with static credentials).
     pub fn from_config(base: SdkConfig, s3_path_style: bool) -> Aws {
         Aws::build(base, s3_path_style, None, DEFAULT_MAX_CONCURRENCY)

@@ -146,7 +146,7 @@ pub async fn observe(
         }
     });
     let (found, marks): (Vec<Found>, Vec<_>) = futures::join!(
-        stream::iter(tasks).buffer_unordered(aws.max_concurrency()).collect(),
+        stream::iter(tasks).buffer_unordered(aws.read_concurrency()).collect(),
         futures::future::join_all(marks)
     );
     let mut observed = ObservedState { account: account.to_string(), ..Default::default() };
