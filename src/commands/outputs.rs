@@ -29,14 +29,35 @@ async fn account(spec: &Spec, target: Target, settings: &GlobalSettings) -> Acco
         Ok(identity) => identity,
         Err(err) => return AccountReport::failed(err.to_string()),
     };
-    let out = read(&aws, &regions, spec, &identity.account).await;
+    // Across member accounts a region without a selected cluster has no regional resources: which clusters
+    // exist decides what the outputs name.
+    let clusters = if spec.accounts.is_some() {
+        match eksaudit_aws::discover(&aws, &regions, Some(&identity.account)).await {
+            Ok(d) => d.clusters,
+            Err(err) => return AccountReport::failed(err.to_string()),
+        }
+    } else {
+        BTreeMap::new()
+    };
+    let out = read_with(&aws, &regions, spec, &identity.account, &clusters).await;
     report(&out, settings)
 }
 
 /// Reads what the outputs name (the reader role, OIDC provider, buckets, topics, queues) and computes them.
 pub(crate) async fn read(aws: &Aws, regions: &BTreeMap<String, RegionClients>, spec: &Spec, account: &str) -> Outputs {
+    read_with(aws, regions, spec, account, &BTreeMap::new()).await
+}
+
+/// [`read`], with the clusters of each region (what decides a member account's regional resources).
+async fn read_with(
+    aws: &Aws,
+    regions: &BTreeMap<String, RegionClients>,
+    spec: &Spec,
+    account: &str,
+    clusters: &BTreeMap<String, Vec<String>>,
+) -> Outputs {
     let none = BTreeMap::new();
-    let desired = DesiredState::build(&Inputs { spec, account, clusters: &none });
+    let desired = DesiredState::build(&Inputs { spec, account, clusters });
     let named = DesiredState {
         resources: desired
             .resources

@@ -170,6 +170,17 @@ async fn apply_builds_each_members_pipeline_and_drift_and_destroy_work_per_accou
         .unwrap();
     assert_eq!(filters.subscription_filters().len(), 1);
 
+    // outputs per account: what each account's consumer console takes, B's only where it has a pipeline.
+    let outputs = run(&moto, &w, &["outputs", "--json"]);
+    assert_eq!(outputs.code(), 0, "{}\n{}", outputs.stdout(), outputs.stderr());
+    let doc = outputs.json();
+    let report = |id: &str| {
+        doc["accounts"].as_array().unwrap().iter().find(|s| s["account"] == id).unwrap()["report"].to_string()
+    };
+    assert!(report(a).contains(&format!("eks-audit-{a}-us-east-1")), "{}", report(a));
+    assert!(report(b).contains(&format!("eks-audit-{b}-eu-central-1")), "{}", report(b));
+    assert!(!report(b).contains(&format!("eks-audit-{b}-us-east-1")), "{}", report(b));
+
     // A second plan is empty everywhere, and says why B's us-east-1 has nothing.
     moto.recorder().reset();
     let again = run(&moto, &w, &["plan", "--detailed-exitcode"]);

@@ -105,6 +105,10 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
     for region in &spec.regions {
         let r = region.name.as_str();
         let at = |slot: RegionalSlot| Address::regional(r, slot).to_string();
+        // A member account's region without a selected cluster has no pipeline there, so nothing to tell.
+        if spec.accounts.is_some() && !desired.resources.iter().any(|d| d.address == at(RegionalSlot::Bucket)) {
+            continue;
+        }
         check(&at(RegionalSlot::Bucket));
         let (mut topic_arn, mut queue_arn, mut queue_url) = (None, None, None);
         match spec.consumer.notify {

@@ -1097,3 +1097,35 @@ fn sentinel_streams_through_its_transform_which_only_firehose_may_invoke() {
     assert_eq!(field_of(&g, stream, "file_extension"), "");
     assert!(!g.resources.iter().any(|r| r.address.contains("transform")));
 }
+
+#[test]
+fn a_saved_plan_of_member_accounts_goes_stale_when_any_account_or_the_selection_changed() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let observed = empty(&d);
+    let plan = diff(&d, &observed, &options(&s));
+    let one = saved::save(&plan, &d, &observed, "0.1.0");
+    let file = saved::save_accounts(vec![(observed.account.clone(), one)], "0.1.0");
+    let file: Value = serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap();
+    let id = observed.account.clone();
+    assert_eq!(saved::saved_accounts(&file), Some(vec![id.clone()]));
+    assert_eq!(saved::check_accounts(&file, &[(id.clone(), &d, &observed)], "0.1.0"), Ok(()));
+    // One account's live state changed: stale, named with its account.
+    let mut live = observed.clone();
+    live.resources.insert("region.eu-central-1.topic".into(), Observation::Present(ObservedResource::default()));
+    assert_eq!(
+        saved::check_accounts(&file, &[(id.clone(), &d, &live)], "0.1.0"),
+        Err(saved::Stale::LiveChanged(vec![format!("{id}:region.eu-central-1.topic")]))
+    );
+    // Another account selected now, or none: stale.
+    let other = ObservedState { account: "999999999999".into(), ..observed.clone() };
+    let both = [(id.clone(), &d, &observed), ("999999999999".to_string(), &d, &other)];
+    assert!(matches!(saved::check_accounts(&file, &both, "0.1.0"), Err(saved::Stale::OtherTarget(_))));
+    assert!(matches!(saved::check_accounts(&file, &[], "0.1.0"), Err(saved::Stale::OtherTarget(_))));
+    // A single-account plan is no plan of member accounts.
+    let single = saved::save(&plan, &d, &observed, "0.1.0");
+    assert!(matches!(
+        saved::check_accounts(&single, &[(id, &d, &observed)], "0.1.0"),
+        Err(saved::Stale::OtherTarget(_))
+    ));
+}
