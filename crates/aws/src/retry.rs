@@ -150,9 +150,12 @@ pub(crate) fn test_message_not_delivered(e: &Error) -> bool {
         || e.message().contains("Could not execute the lambda function")
 }
 
-/// Lambda's words while the role just created cannot be assumed yet.
+/// Lambda's words while the role just created cannot be assumed yet, or while its new grant to send to the
+/// dead-letter queue has not reached Lambda ("The provided execution role does not have permissions to call
+/// SendMessage on SQS"): CreateFunction and UpdateFunctionConfiguration check the role against DeadLetterConfig.
 pub(crate) fn role_not_propagated(e: &Error) -> bool {
-    e.message().contains("cannot be assumed by Lambda")
+    let m = e.message();
+    m.contains("cannot be assumed by Lambda") || m.contains("does not have permissions to call SendMessage on SQS")
 }
 
 /// S3's answer to concurrent configuration calls on one bucket.
@@ -187,6 +190,24 @@ mod tests {
             first_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
         }
+    }
+
+    #[test]
+    fn lambda_waits_out_the_role_and_its_dead_letter_grant() {
+        let with = |message: &str| Error::Call {
+            operation: "lambda:CreateFunction",
+            target: "f".into(),
+            code: Some("InvalidParameterValueException".into()),
+            message: message.into(),
+            kind: ErrorKind::Other,
+            source: None,
+        };
+        assert!(role_not_propagated(&with("The role defined for the function cannot be assumed by Lambda.")));
+        assert!(role_not_propagated(&with(
+            "The provided execution role does not have permissions to call SendMessage on SQS"
+        )));
+        assert!(!role_not_propagated(&with("Unzipped size must be smaller than 262144000 bytes")));
+        assert!(!role_not_propagated(&err("InvalidParameterValueException")));
     }
 
     #[tokio::test]

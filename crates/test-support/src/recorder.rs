@@ -1014,7 +1014,7 @@ fn is_empty_setting(v: &serde_json::Value) -> bool {
 
 /// Lambda's KMSKeyArn and DeadLetterConfig ([`FUNCTION_SETTINGS`]), which moto drops: remembered from a
 /// successful CreateFunction or UpdateFunctionConfiguration, forgotten with the function, shown in GetFunction
-/// (`Configuration`) and GetFunctionConfiguration.
+/// (`Configuration`), GetFunctionConfiguration and ListFunctions.
 fn emulate_function_settings(
     (method, target, head): (&str, &str, &[String]),
     request: &[u8],
@@ -1040,6 +1040,21 @@ fn emulate_function_settings(
         }
     };
     let path = target.split('?').next().unwrap_or(target);
+    // ListFunctions (what scanners such as Prowler read): each function's configuration, as in GetFunction.
+    if method == "GET" && path.trim_end_matches('/') == "/2015-03-31/functions" {
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+        let Some(functions) = v.get_mut("Functions").and_then(|f| f.as_array_mut()) else { return };
+        for config in functions.iter_mut() {
+            let name = format!("{region}/{}", config["FunctionName"].as_str().unwrap_or_default());
+            if let (Some(settings), serde_json::Value::Object(config)) = (state.function_settings.get(&name), config) {
+                for (setting, value) in settings {
+                    config.insert(setting.clone(), value.clone());
+                }
+            }
+        }
+        *body = v.to_string().into_bytes();
+        return;
+    }
     if method == "POST" && path == "/2015-03-31/functions" {
         if let Some(v) = requested() {
             let name = format!("{region}/{}", v["FunctionName"].as_str().unwrap_or_default());
