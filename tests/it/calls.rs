@@ -131,6 +131,9 @@ fn expected_reads() -> Vec<(String, String)> {
         // Sentinel's queue and its dead-letter queue, left over from another preset.
         reads.push(("GetQueueUrl", format!("{r} eks-audit")));
         reads.push(("GetQueueUrl", format!("{r} eks-audit-dlq")));
+        // The log groups our filters mark (the tag each filter puts on its group): leftovers on clusters the spec
+        // no longer selects, found in one call whatever the unrelated clusters.
+        reads.push(("GetResources", format!("{r} ")));
         reads.push(("GET clusters", format!("{r} clusters")));
         for c in CLUSTERS {
             reads.push(("GET clusters/{name}", format!("{r} clusters/{c}")));

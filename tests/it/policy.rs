@@ -238,8 +238,21 @@ fn an_invalid_spec_prints_no_policy() {
 
 // --- Static: every SDK call in crates/aws ------------------------------------------------------------------
 
-const CLIENTS: [&str; 13] =
-    ["eks", "s3", "sns", "sqs", "firehose", "logs", "iam", "sts", "kms", "lambda", "cloudwatch", "tag", "organizations"];
+const CLIENTS: [&str; 13] = [
+    "eks",
+    "s3",
+    "sns",
+    "sqs",
+    "firehose",
+    "logs",
+    "iam",
+    "sts",
+    "kms",
+    "lambda",
+    "cloudwatch",
+    "tag",
+    "organizations",
+];
 
 fn pascal(snake: &str) -> String {
     snake

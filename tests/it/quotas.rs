@@ -82,5 +82,9 @@ async fn a_drift_under_heavy_throttling_still_ends_with_a_true_verdict() {
         "a slowed run says so: {}",
         drift.stderr()
     );
-    assert!(start.elapsed() < Duration::from_secs(60), "slowed, not stuck: {:?}", start.elapsed());
+    // Slowed, not stuck: well inside the ten minutes throttling is retried for (`pace::THROTTLE_BUDGET`). Since
+    // drift also reads delivery health (a DescribeLogStreams per cluster, in CloudWatch Logs' read class, here at
+    // two fifths of 5 a second), this run took about 110 s on a 2-core machine, against about 45 s for the
+    // configuration reads alone: making those reads cheaper is open work (issue 19), not hidden by this bound.
+    assert!(start.elapsed() < Duration::from_secs(240), "slowed, not stuck: {:?}", start.elapsed());
 }

@@ -810,14 +810,11 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     }
 
     let passes: Vec<&'static str> = p.passes_to.iter().copied().collect();
+    // Short Sids: they count towards IAM's 6,144 characters for a managed policy (the condition names the service).
     for service in passes {
         match service {
-            FIREHOSE_PRINCIPAL => {
-                p.pass_role("PassFirehoseRoleToFirehose", s.role_arn(RoleKind::Firehose), FIREHOSE_PRINCIPAL)
-            }
-            LOGS_PRINCIPAL => {
-                p.pass_role("PassCloudwatchRoleToCloudWatchLogs", s.role_arn(RoleKind::Cloudwatch), LOGS_PRINCIPAL)
-            }
+            FIREHOSE_PRINCIPAL => p.pass_role("PassFirehoseRole", s.role_arn(RoleKind::Firehose), FIREHOSE_PRINCIPAL),
+            LOGS_PRINCIPAL => p.pass_role("PassCloudwatchRole", s.role_arn(RoleKind::Cloudwatch), LOGS_PRINCIPAL),
             LAMBDA_PRINCIPAL => {
                 if let Some(role) = s.alerts_role() {
                     p.pass_role("PassAlertsRoleToLambda", role, LAMBDA_PRINCIPAL)
@@ -1222,17 +1219,11 @@ clusters = ["*"]
             "only the regions that set a retention"
         );
         assert_eq!(
-            by_sid["PassFirehoseRoleToFirehose"]["Condition"],
+            by_sid["PassFirehoseRole"]["Condition"],
             json!({"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}})
         );
-        assert_eq!(
-            by_sid["PassFirehoseRoleToFirehose"]["Resource"],
-            "arn:aws:iam::123456789012:role/eks-audit-firehose"
-        );
-        assert_eq!(
-            by_sid["PassCloudwatchRoleToCloudWatchLogs"]["Resource"],
-            "arn:aws:iam::123456789012:role/eks-audit-cloudwatch"
-        );
+        assert_eq!(by_sid["PassFirehoseRole"]["Resource"], "arn:aws:iam::123456789012:role/eks-audit-firehose");
+        assert_eq!(by_sid["PassCloudwatchRole"]["Resource"], "arn:aws:iam::123456789012:role/eks-audit-cloudwatch");
 
         // Unpinned: `*` in the account position, in the bucket name too.
         let example = operator_policy(&spec(EXAMPLE), Command::Plan, None);
@@ -1346,10 +1337,7 @@ clusters = ["prod-1"]
         let apply = operator_policy(&reused, Command::Apply, None);
         let by_sid: BTreeMap<&str, &Value> =
             statements(&apply).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
-        assert_eq!(
-            by_sid["PassFirehoseRoleToFirehose"]["Resource"],
-            "arn:aws:iam::123456789012:role/shared/eks-audit-firehose"
-        );
+        assert_eq!(by_sid["PassFirehoseRole"]["Resource"], "arn:aws:iam::123456789012:role/shared/eks-audit-firehose");
         assert_eq!(by_sid["CreateAndUpdatePipelineRoles"]["Resource"], "arn:aws:iam::*:role/eks-audit-reader");
         assert_eq!(
             list(&by_sid["ReadReusedRolesManagedPolicies"]["Resource"]),

@@ -146,6 +146,8 @@ fn in_aws(address: &str) -> ObservedResource {
         }),
         "region.eu-central-1.cluster.prod-1.filter" => json!({
             "log_group": "/aws/eks/prod-1/cluster",
+            // The mark on the log group (a tag, read through GetResources), as observe reports it.
+            "log_group_tag": "eksaudit:filter:eks-audit",
             "destination_arn": format!("arn:aws:firehose:eu-central-1:{account}:deliverystream/eks-audit"),
             "role_arn": format!("arn:aws:iam::{account}:role/eks-audit-cloudwatch"),
             "filter_pattern": r#"{ $.stage = "ResponseComplete" && $.requestURI != "/version" && $.requestURI != "/version?*" && $.requestURI != "/metrics" && $.requestURI != "/metrics?*" && $.requestURI != "/logs" && $.requestURI != "/logs?*" && $.requestURI != "/swagger*" && $.requestURI != "/livez*" && $.requestURI != "/readyz*" && $.requestURI != "/healthz*" }"#,

@@ -187,9 +187,13 @@ fn main() {
                 cell(&status),
                 in_sync.calls as f64 / resources as f64
             );
-            for (what, m) in
-                [("plan (empty)", &empty), ("apply", &apply), ("plan (in sync)", &in_sync), ("drift", &drift), ("status", &status)]
-            {
+            for (what, m) in [
+                ("plan (empty)", &empty),
+                ("apply", &apply),
+                ("plan (in sync)", &in_sync),
+                ("drift", &drift),
+                ("status", &status),
+            ] {
                 bounds.push(format!("- {r} × {c} {what}: {}", m.bound.1));
             }
             if baseline.is_none() {
