@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use eksaudit_spec::Address;
 use serde_json::{json, Value};
 
 use crate::render::{self, Colors};
@@ -106,7 +107,8 @@ fn empty_account_creates_everything() {
 /// What AWS hands back for four resources of `SPEC` (cluster prod-1) once applied, written by hand from the
 /// README's hardening and AWS's answers, never from the desired state: policies as the services return them (no
 /// Sid, single values unwrapped, keys in their order), the spec's tags, the default filter pattern.
-fn in_aws(address: &str) -> ObservedResource {
+fn in_aws(address: &Address) -> ObservedResource {
+    use eksaudit_spec::{ClusterSlot as C, RegionalSlot as R, RoleSlot};
     let account = ACCOUNT;
     let bucket = format!("eks-audit-{account}-eu-central-1");
     let tags = BTreeMap::from([
@@ -114,7 +116,7 @@ fn in_aws(address: &str) -> ObservedResource {
         ("team".into(), "security".into()),
     ]);
     let fields = match address {
-        "region.eu-central-1.bucket" => json!({
+        Address::Regional { slot: R::Bucket, .. } => json!({
             "public_access_block": {"block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true},
             "ownership": "BucketOwnerEnforced",
             "encryption": {"algorithm": "aws:kms", "kms_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"), "bucket_key": true},
@@ -125,7 +127,7 @@ fn in_aws(address: &str) -> ObservedResource {
             "lifecycle": {"expire_current_days": 180, "expire_noncurrent_days": 180, "abort_incomplete_multipart_days": 7},
             "logging": {"target_bucket": format!("{bucket}-access-logs"), "target_prefix": "s3-access-logs/"},
         }),
-        "role.reader" => json!({
+        Address::Role(RoleSlot::Reader) => json!({
             "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": "external-id"}}}]},
@@ -135,7 +137,7 @@ fn in_aws(address: &str) -> ObservedResource {
                 {"Effect": "Allow", "Action": ["sns:Subscribe", "sns:GetTopicAttributes"], "Resource": format!("arn:aws:sns:eu-central-1:{account}:eks-audit")}]},
             "attached_policies": [],
         }),
-        "region.eu-central-1.topic" => json!({
+        Address::Regional { slot: R::Topic, .. } => json!({
             "kms_master_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"),
             "policy": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish",
@@ -144,35 +146,167 @@ fn in_aws(address: &str) -> ObservedResource {
                 {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::434813966438:root"}, "Action": ["SNS:Subscribe", "SNS:GetTopicAttributes"],
                  "Resource": format!("arn:aws:sns:eu-central-1:{account}:eks-audit")}]},
         }),
-        "region.eu-central-1.cluster.prod-1.filter" => json!({
-            "log_group": "/aws/eks/prod-1/cluster",
+        Address::ClusterResource { cluster, slot: C::Filter, .. } => json!({
+            "log_group": format!("/aws/eks/{cluster}/cluster"),
             // The mark on the log group (a tag, read through GetResources), as observe reports it.
             "log_group_tag": "eksaudit:filter:eks-audit",
             "destination_arn": format!("arn:aws:firehose:eu-central-1:{account}:deliverystream/eks-audit"),
             "role_arn": format!("arn:aws:iam::{account}:role/eks-audit-cloudwatch"),
             "filter_pattern": r#"{ $.stage = "ResponseComplete" && $.requestURI != "/version" && $.requestURI != "/version?*" && $.requestURI != "/metrics" && $.requestURI != "/metrics?*" && $.requestURI != "/logs" && $.requestURI != "/logs?*" && $.requestURI != "/swagger*" && $.requestURI != "/livez*" && $.requestURI != "/readyz*" && $.requestURI != "/healthz*" }"#,
         }),
+        Address::Regional { slot: R::AccessLogBucket, .. } => json!({
+            "public_access_block": {"block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true},
+            "ownership": "BucketOwnerEnforced",
+            "encryption": {"algorithm": "AES256"},
+            "policy": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": [format!("arn:aws:s3:::{bucket}-access-logs"), format!("arn:aws:s3:::{bucket}-access-logs/*")],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+                 "Resource": format!("arn:aws:s3:::{bucket}-access-logs/s3-access-logs/*"),
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")}}}]},
+            "versioning": "Enabled",
+            "lifecycle": {"expire_current_days": 180, "expire_noncurrent_days": 180, "abort_incomplete_multipart_days": 7},
+        }),
+        Address::Regional { slot: R::BucketNotification, .. } => json!({
+            "id": "eks-audit",
+            "destination_type": "topic",
+            "topic_arn": format!("arn:aws:sns:eu-central-1:{account}:eks-audit"),
+            "events": ["s3:ObjectCreated:*"],
+            "filter_prefix": "eks-audit-logs/",
+        }),
+        Address::Regional { slot: R::TopicSubscription, .. } => json!({
+            "topic_arn": format!("arn:aws:sns:eu-central-1:{account}:eks-audit"),
+            "protocol": "sqs",
+            "endpoint": "arn:aws:sqs:us-west-2:434813966438:queue",
+        }),
+        Address::ClusterResource { slot: C::AuditLogging, .. } => json!({"audit": true}),
+        Address::ClusterResource { slot: C::LogGroup, .. } => json!({
+            "retention_days": 90,
+            "kms_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"),
+            "tags": {"eksaudit:pipeline": "eks-audit", "team": "security"},
+        }),
+        Address::Regional { slot: R::FirehoseLogGroup, .. } => json!({
+            "retention_days": 90,
+            "kms_key_id": format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit"),
+        }),
+        Address::Regional { slot: R::KmsKey, .. } => {
+            let key = format!("arn:aws:kms:eu-central-1:{account}:key/*");
+            let via_s3 = json!({"StringEquals": {"kms:ViaService": "s3.eu-central-1.amazonaws.com"}});
+            // KMS hands the policy back as it was put, Sids included.
+            json!({
+                "state": "Enabled",
+                "rotation": true,
+                "policy": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                     "Action": ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+                        "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+                        "kms:GetKeyRotationStatus", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListResourceTags",
+                        "kms:PutKeyPolicy", "kms:RevokeGrant", "kms:ScheduleKeyDeletion", "kms:TagResource",
+                        "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription"],
+                     "Resource": [key, format!("arn:aws:kms:eu-central-1:{account}:alias/eks-audit")]},
+                    {"Sid": "FirehoseWritesObjects", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:role/eks-audit-firehose")},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key, "Condition": via_s3},
+                    {"Sid": "S3Service", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key,
+                     "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")}}},
+                    {"Sid": "SnsService", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key,
+                     "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": format!("arn:aws:sns:eu-central-1:{account}:eks-audit")}}},
+                    {"Sid": "LogsEncryptsLogGroups", "Effect": "Allow", "Principal": {"Service": "logs.eu-central-1.amazonaws.com"},
+                     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+                     "Resource": key,
+                     "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:eu-central-1:{account}:log-group:*")}}},
+                    {"Sid": "ReaderReadsObjects", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:role/eks-audit-reader")},
+                     "Action": "kms:Decrypt", "Resource": key, "Condition": via_s3}]},
+            })
+        }
+        Address::Regional { slot: R::Stream, .. } => json!({
+            "status": "ACTIVE",
+            "stream_type": "DirectPut",
+            "bucket_arn": format!("arn:aws:s3:::{bucket}"),
+            "role_arn": format!("arn:aws:iam::{account}:role/eks-audit-firehose"),
+            "prefix": "eks-audit-logs/",
+            "error_output_prefix": "eks-audit-errors/",
+            "buffer_interval_seconds": 300,
+            "buffer_size_mb": 5,
+            "compression": "UNCOMPRESSED",
+            "file_extension": "",
+            "encryption": "ENABLED",
+            "error_logging": {"enabled": true, "log_group": "/aws/kinesisfirehose/eks-audit", "log_stream": "DestinationDelivery"},
+            "processing": null,
+        }),
+        Address::Role(RoleSlot::Firehose) => json!({
+            "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]},
+            // IAM keeps the document as put (Sids included), single values unwrapped here as a person would write them.
+            "permissions": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                 "Resource": format!("arn:aws:s3:::{bucket}")},
+                {"Sid": "WriteObjects", "Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                 "Resource": [format!("arn:aws:s3:::{bucket}/eks-audit-logs/*"), format!("arn:aws:s3:::{bucket}/eks-audit-errors/*")]},
+                {"Sid": "LogDeliveryErrors", "Effect": "Allow", "Action": "logs:PutLogEvents",
+                 "Resource": format!("arn:aws:logs:eu-central-1:{account}:log-group:/aws/kinesisfirehose/eks-audit:*")}]},
+            "attached_policies": [],
+        }),
+        Address::Role(RoleSlot::Cloudwatch) => json!({
+            "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "logs.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}, "StringLike": {"aws:SourceArn": format!("arn:aws:logs:eu-central-1:{account}:*")}}}]},
+            "permissions": {"Version": "2012-10-17", "Statement": [{"Sid": "PutRecords", "Effect": "Allow",
+                "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                "Resource": format!("arn:aws:firehose:eu-central-1:{account}:deliverystream/eks-audit")}]},
+            "attached_policies": [],
+        }),
         other => panic!("not written by hand: {other}"),
     };
     let fields: BTreeMap<String, Value> = serde_json::from_value(fields).unwrap();
-    let tags = if address.ends_with(".filter") { BTreeMap::new() } else { tags };
+    // What carries no tags of its own as observe reads them: a subscription, a notification, a cluster's
+    // resources (its log group's tags are a field: the group may be EKS's; a filter's mark is a field too).
+    let untagged = matches!(
+        address,
+        Address::Regional { slot: R::TopicSubscription | R::BucketNotification, .. } | Address::ClusterResource { .. }
+    );
+    let tags = if untagged { BTreeMap::new() } else { tags };
     ObservedResource { fields, tags, ..Default::default() }
 }
 
-const WRITTEN_BY_HAND: [&str; 4] = [
-    "region.eu-central-1.bucket",
-    "role.reader",
-    "region.eu-central-1.topic",
-    "region.eu-central-1.cluster.prod-1.filter",
-];
-
-/// Applied, with the resources of `WRITTEN_BY_HAND` as AWS shows them (the rest from the desired state).
-fn applied_in_aws(d: &DesiredState) -> ObservedState {
-    let mut o = applied(d);
-    for address in WRITTEN_BY_HAND {
-        o.resources.insert(address.into(), Observation::Present(in_aws(address)));
+/// Every resource of `SPEC`, for each matched cluster: what `in_aws` writes.
+fn written_by_hand(clusters: &[&str]) -> Vec<Address> {
+    use eksaudit_spec::{ClusterSlot as C, RegionalSlot as R, RoleSlot};
+    let region = "eu-central-1";
+    let mut all: Vec<Address> = [RoleSlot::Firehose, RoleSlot::Cloudwatch, RoleSlot::Reader].map(Address::Role).into();
+    let regional = [
+        R::KmsKey,
+        R::AccessLogBucket,
+        R::Bucket,
+        R::Topic,
+        R::TopicSubscription,
+        R::BucketNotification,
+        R::FirehoseLogGroup,
+        R::Stream,
+    ];
+    all.extend(regional.map(|slot| Address::regional(region, slot)));
+    for cluster in clusters {
+        all.extend([C::AuditLogging, C::LogGroup, C::Filter].map(|slot| Address::cluster(region, cluster, slot)));
     }
-    o
+    all
+}
+
+/// Applied, every resource as AWS shows it, none taken from the desired state (which must hold exactly the
+/// resources `in_aws` writes).
+fn applied_in_aws(d: &DesiredState) -> ObservedState {
+    let clusters: Vec<&str> = d.matched_clusters.values().flatten().map(String::as_str).collect();
+    let by_hand = written_by_hand(&clusters);
+    let addresses: std::collections::BTreeSet<String> = d.resources.iter().map(|r| r.address.clone()).collect();
+    let written: std::collections::BTreeSet<String> = by_hand.iter().map(Address::to_string).collect();
+    assert_eq!(addresses, written, "each resource of the spec is written by hand");
+    let mut observed = ObservedState { account: ACCOUNT.into(), ..Default::default() };
+    for address in &by_hand {
+        observed.resources.insert(address.to_string(), Observation::Present(in_aws(address)));
+    }
+    observed
 }
 
 #[test]
@@ -180,16 +314,30 @@ fn resources_as_aws_shows_them_are_in_sync_and_each_wrong_value_is_exactly_its_f
     let s = spec(SPEC);
     let d = desired(&s, &["prod-1"]);
     let plan = diff(&d, &applied_in_aws(&d), &options(&s));
-    for address in WRITTEN_BY_HAND {
+    for address in written_by_hand(&["prod-1"]).iter().map(Address::to_string) {
         assert_eq!(
-            action_of(&plan, address),
+            action_of(&plan, &address),
             Action::NoOp,
             "{address}: {:#?}",
             plan.resources.iter().find(|r| r.address == address)
         );
     }
     // One value a person would get wrong, per resource: that field alone is drift.
-    let wrong: [(&str, &str, Value); 4] = [
+    // (A cluster's log group is left out: its retention, key and tags are set only when eksaudit creates it.)
+    let wrong: [(&str, &str, Value); 13] = [
+        ("role.firehose", "attached_policies", json!(["arn:aws:iam::aws:policy/AmazonS3FullAccess"])),
+        (
+            "role.cloudwatch",
+            "trust_policy",
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        ),
+        ("region.eu-central-1.kms_key", "rotation", json!(false)),
+        ("region.eu-central-1.access_log_bucket", "versioning", json!("Suspended")),
+        ("region.eu-central-1.topic_subscription", "endpoint", json!("arn:aws:sqs:us-west-2:434813966438:other")),
+        ("region.eu-central-1.bucket_notification", "filter_prefix", json!("")),
+        ("region.eu-central-1.firehose_log_group", "retention_days", json!(30)),
+        ("region.eu-central-1.stream", "buffer_interval_seconds", json!(60)),
+        ("region.eu-central-1.cluster.prod-1.audit_logging", "audit", json!(false)),
         (
             "region.eu-central-1.bucket",
             "lifecycle",
