@@ -1,4 +1,4 @@
-//! Test support: a fresh moto server (the local AWS) on a free loopback port for each test, SDK clients pointed
+//! Test support: an empty moto server (the local AWS) on a free loopback port for each test, SDK clients pointed
 //! at it, and helpers that create what a test needs (EKS clusters, log groups) the way a user's account has them.
 //!
 //! moto is installed by `scripts/install-moto.sh` into `.venv-moto/`; `EKSAUDIT_MOTO_SERVER` may name another
@@ -7,7 +7,8 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use eksaudit_aws::{Aws, RegionClients};
@@ -23,10 +24,34 @@ pub const MOTO_ACCOUNT: &str = "123456789012";
 /// ([`Moto::endpoint`]), which counts its calls and smooths moto's differences from AWS; test setup talks to
 /// moto directly ([`Moto::aws`]) so it is not counted.
 pub struct Moto {
-    child: Child,
+    server: Option<Server>,
     port: u16,
     recorder: Recorder,
 }
+
+/// One moto process. Started through [`WATCHER`] when the venv's Python is at hand, it ends when the test process
+/// closes its standard input (at exit, even a killed one), so a pooled server never outlives the tests.
+struct Server {
+    child: Child,
+    port: u16,
+    /// Held open while the server may be used: its end is the server's end.
+    stdin: Option<ChildStdin>,
+}
+
+/// moto servers whose tests have ended, reset and waiting for the next test. A fresh moto spends about 2.5 s of
+/// CPU loading its service backends on their first calls and a reset one about 0.1 s; over the suite's few hundred
+/// servers (the crash matrix starts one per k) that was most of CI's time on two cores.
+static IDLE: Mutex<Vec<Server>> = Mutex::new(Vec::new());
+
+/// At most this many idle servers are kept (about as many as tests run at once); more are stopped.
+const MAX_IDLE: usize = 6;
+
+/// Runs moto's server with a thread that ends the process when standard input closes.
+const WATCHER: &str = "import os, sys, threading\n\
+def watch():\n    sys.stdin.buffer.read()\n    os._exit(0)\n\
+threading.Thread(target=watch, daemon=True).start()\n\
+from moto.server import main\n\
+main(sys.argv[1:])\n";
 
 fn moto_server_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EKSAUDIT_MOTO_SERVER") {
@@ -46,19 +71,47 @@ fn free_port() -> u16 {
 }
 
 impl Moto {
-    /// Starts moto on a free loopback port and waits until it answers.
+    /// A moto on a free loopback port with nothing in it: a reset server of an ended test when one is idle,
+    /// else a new one, started and answering.
     pub fn start() -> Moto {
+        let server = Self::idle().unwrap_or_else(Self::spawn);
+        let port = server.port;
+        Moto { server: Some(server), port, recorder: Recorder::start(port) }
+    }
+
+    fn idle() -> Option<Server> {
+        let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut server) = idle.pop() {
+            if matches!(server.child.try_wait(), Ok(None)) {
+                return Some(server);
+            }
+        }
+        None
+    }
+
+    fn spawn() -> Server {
         let server = moto_server_path();
+        // The venv's Python beside `moto_server` runs it under the watcher; another executable runs as it is.
+        let python = server.with_file_name("python");
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new(&server)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
+            let args = ["-H".to_string(), "127.0.0.1".into(), "-p".into(), port.to_string()];
+            let mut command = if python.exists() {
+                let mut c = Command::new(&python);
+                c.args(["-c", WATCHER]).args(&args).stdin(Stdio::piped());
+                c
+            } else {
+                let mut c = Command::new(&server);
+                c.args(&args).stdin(Stdio::null());
+                c
+            };
+            let mut child = command
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            let stdin = child.stdin.take();
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
@@ -67,7 +120,7 @@ impl Moto {
                     break;
                 }
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Moto { child, port, recorder: Recorder::start(port) };
+                    return Server { child, port, stdin };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -233,10 +286,34 @@ async fn create_cluster_with(clients: &RegionClients, account: &str, name: &str,
 }
 
 impl Drop for Moto {
+    /// Back to the pool after moto's own reset (every backend, every account and region emptied), when the server
+    /// can be ended with the tests and answers the reset; stopped otherwise.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let Some(mut server) = self.server.take() else { return };
+        if server.stdin.is_some() && reset(server.port) {
+            let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(server);
+                return;
+            }
+        }
+        let _ = server.child.kill();
+        let _ = server.child.wait();
     }
+}
+
+/// moto's `POST /moto-api/reset`: true when it answered 200.
+fn reset(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let request = "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200")
 }
 
 /// Static credentials and no config files: nothing can reach a real account.
