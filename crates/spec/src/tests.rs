@@ -747,3 +747,14 @@ fn forticnapp_writes_under_its_account_and_the_spec_overrides_it() {
     // Other presets keep eksaudit's prefix.
     assert_eq!(parse_spec(MINIMAL).unwrap().prefix("123456789012"), DEFAULT_PREFIX);
 }
+
+#[test]
+fn the_example_sets_no_name_or_prefix_so_each_preset_keeps_its_vendors() {
+    // `eksaudit init` writes the example with the chosen preset: its conventions must not be overridden there.
+    let forti = parse_spec(&EXAMPLE.replace("preset = \"generic\"", "preset = \"forticnapp\"")).unwrap();
+    assert_eq!(forti.prefix("123456789012"), "eks_audit_logs/123456789012/");
+    let rad = parse_spec(&EXAMPLE.replace("preset = \"generic\"", "preset = \"rad\"")).unwrap();
+    assert_eq!(rad.bucket.name_template, "ksoc-eks-{hex}");
+    assert_eq!(rad.role_name(RoleKind::Reader), "ksoc-audit-logs");
+    assert_eq!(parse_spec(EXAMPLE).unwrap().prefix("123456789012"), DEFAULT_PREFIX);
+}
