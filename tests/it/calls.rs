@@ -89,8 +89,10 @@ fn expected_reads() -> Vec<(String, String)> {
         reads.push(("GetRolePolicy", format!("global {role} eks-audit")));
         reads.push(("ListAttachedRolePolicies", format!("global {role}")));
     }
-    // Leftovers of another preset (Sentinel's): its reader role and the OIDC provider of each Azure cloud.
+    // Leftovers of another preset: the reader role under Sentinel's name and under RAD's, and the OIDC provider of
+    // each Azure cloud.
     reads.push(("GetRole", "global OIDC_eks-audit-reader".into()));
+    reads.push(("GetRole", "global ksoc-audit-logs".into()));
     for tenant in ["33e01921-4d64-4f8c-a055-5bdaffd5e33d", "cab8a31a-1906-4287-a0d8-4eef66b95f6e"] {
         reads.push((
             "GetOpenIDConnectProvider",
@@ -175,7 +177,7 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     // cluster: the cluster and its log group's filters (which also say whether the group exists). Roles: one
     // GetRole, GetRolePolicy and ListAttachedRolePolicies each. Leftovers another consumer preset would have
     // made (so switching presets deletes them): per region the notification queue and its dead-letter queue,
-    // the OIDC provider of each Azure cloud, and the reader role under Sentinel's name. (Sentinel's transform is
+    // the OIDC provider of each Azure cloud, and the reader role under Sentinel's and RAD's names. (Sentinel's transform is
     // found through the stream naming it, with no read of its own.)
     // Security by default (the pipeline's KMS key, access logging) adds per region: the key behind its alias
     // (DescribeKey) with its policy, rotation and tags; the access-log bucket (head, tags, six settings: no
@@ -185,7 +187,7 @@ async fn an_in_sync_plan_reads_each_thing_once() {
         ("GetCallerIdentity", 1),
         ("GET clusters", regions),
         ("GET clusters/{name}", clusters),
-        ("GetRole", 3 + 1),
+        ("GetRole", 3 + 2),
         ("GetRolePolicy", 3),
         ("ListAttachedRolePolicies", 3),
         ("HEAD bucket", 2 * regions),

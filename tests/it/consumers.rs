@@ -130,9 +130,14 @@ async fn topics(moto: &Moto) -> Vec<String> {
 
 /// Our notification entry's target, and the ids of every entry (ours and others').
 async fn notification(moto: &Moto) -> (Option<String>, Vec<String>) {
+    notification_of(moto, BUCKET).await
+}
+
+/// [`notification`] of a bucket by name.
+async fn notification_of(moto: &Moto, bucket: &str) -> (Option<String>, Vec<String>) {
     // moto answers a bucket without a configuration with an empty body (the recording proxy smooths that for the
     // product; this client talks to moto directly): that is no entry.
-    let Ok(n) = moto.region(REGION).s3.get_bucket_notification_configuration().bucket(BUCKET).send().await else {
+    let Ok(n) = moto.region(REGION).s3.get_bucket_notification_configuration().bucket(bucket).send().await else {
         return (None, Vec::new());
     };
     let mut ids = Vec::new();
@@ -343,25 +348,45 @@ async fn the_oidc_provider_is_never_duplicated_and_never_deleted_while_another_r
     assert_eq!(providers(&moto).await, [PROVIDER_ARN]);
 }
 
+/// The rad bucket's name: `ksoc-eks-` and the stable digest of pipeline, account and region.
+fn rad_bucket() -> String {
+    format!("ksoc-eks-{}", eksaudit_spec::bucket_hex("eks-audit", "123456789012", REGION))
+}
+
+async fn bucket_tags(moto: &Moto, bucket: &str) -> BTreeMap<String, String> {
+    let out = moto.region(REGION).s3.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+async fn bucket_exists(moto: &Moto, bucket: &str) -> bool {
+    moto.region(REGION).s3.head_bucket().bucket(bucket).send().await.is_ok()
+}
+
 #[tokio::test]
 async fn rad_reads_the_bucket_through_its_role_with_tag_session_and_needs_no_notification() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
     let w = Workdir::with_spec(&with_consumer("preset = \"rad\""));
     apply(&moto, &w);
-    let trust = trust_of(&moto, "eks-audit-reader").await;
+    let trust = trust_of(&moto, "ksoc-audit-logs").await;
     let s = &trust["Statement"][0];
     assert_eq!(s["Principal"]["AWS"], "arn:aws:iam::955322216602:role/ksoc-data-pipeline");
     assert_eq!(s["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
     assert!(s.get("Condition").is_none(), "no external id asked for: {s}");
-    let permissions = permissions_of(&moto, "eks-audit-reader").await.to_string();
+    let permissions = permissions_of(&moto, "ksoc-audit-logs").await.to_string();
     assert!(permissions.contains("s3:ListBucket") && permissions.contains("s3:GetObject"), "{permissions}");
+    assert!(permissions.contains("arn:aws:s3:::ksoc-eks-*"), "scoped as RAD's module scopes it: {permissions}");
     assert!(!permissions.contains("sns:") && !permissions.contains("sqs:"), "{permissions}");
     assert!(topics(&moto).await.is_empty() && queue_url(&moto, "eks-audit").await.is_none());
-    assert_eq!(notification(&moto).await, (None, vec![]), "RAD syncs the bucket: no notification");
+    let bucket = rad_bucket();
+    assert_eq!(bucket_tags(&moto, &bucket).await.get("ksoc-data-type").map(String::as_str), Some("eks-audit-logs"));
+    let logs = bucket_tags(&moto, &format!("{bucket}-access-logs")).await;
+    assert!(!logs.contains_key("ksoc-data-type"), "RAD must not find the access logs: {logs:?}");
+    assert_eq!(notification_of(&moto, &bucket).await, (None, vec![]), "RAD syncs the bucket: no notification");
     assert_converged_and_clean(&moto, &w);
     let o = outputs(&moto, &w);
-    assert_eq!(o["reader_role_arn"], "arn:aws:iam::123456789012:role/eks-audit-reader");
+    assert_eq!(o["reader_role_arn"], "arn:aws:iam::123456789012:role/ksoc-audit-logs");
+    assert_eq!(o["regions"][0]["bucket_name"], bucket);
     assert_eq!(o["external_id"], Value::Null);
     assert_eq!(o["regions"][0]["notify"], "none");
     assert_eq!(
@@ -370,6 +395,76 @@ async fn rad_reads_the_bucket_through_its_role_with_tag_session_and_needs_no_not
     );
     destroy(&moto, &w);
     assert!(role_names(&moto).await.is_empty());
+}
+
+/// A rad pipeline made before the preset followed RAD's module (bucket `{pipeline}-{account}-{region}`, reader
+/// `eks-audit-reader`, no `ksoc-data-type` tag) moves to the new defaults by apply: a new bucket under the new
+/// name, the reader renamed; the old bucket and its objects stay, untouched.
+#[tokio::test]
+async fn an_existing_rad_pipeline_moves_to_rads_names_by_apply_and_keeps_the_old_bucket_with_its_data() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let before = with_consumer("preset = \"rad\"\nreader_role_name = \"eks-audit-reader\"")
+        + "\n[bucket]\nname = \"{pipeline}-{account}-{region}\"\n";
+    let w = Workdir::with_spec(&before);
+    apply(&moto, &w);
+    // As eksaudit left it before: no RAD tag on the bucket; some delivered data in it.
+    let s3 = moto.region(REGION).s3;
+    let mut tags = bucket_tags(&moto, BUCKET).await;
+    assert!(tags.remove("ksoc-data-type").is_some());
+    let set: Vec<_> =
+        tags.iter().map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap()).collect();
+    let tagging = aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(set)).build().unwrap();
+    s3.put_bucket_tagging().bucket(BUCKET).tagging(tagging).send().await.unwrap();
+    let key = "eks-audit-logs/2026/11/30/12/eks-audit-1-2026-11-30-12-00-00-old";
+    // moto speaks plain HTTP, which the bucket's TLS-only policy refuses: lifted for the write and put back.
+    let policy = s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap().policy().unwrap().to_string();
+    s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    s3.put_object().bucket(BUCKET).key(key).body(b"old data".to_vec().into()).send().await.unwrap();
+    s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
+
+    std::fs::write(w.path().join("eksaudit.toml"), with_consumer("preset = \"rad\"")).unwrap();
+    let plan = run(&moto, &w, &["plan", "--json"]);
+    assert!(plan.code() != 1, "{}\n{}", plan.stdout(), plan.stderr());
+    let changes = plan.json()["resources"].as_array().unwrap().clone();
+    let action = |address: &str| changes.iter().find(|c| c["address"] == address).map(|c| c["action"].clone());
+    assert_eq!(action("region.eu-central-1.bucket"), Some(json!("create")), "a new bucket under RAD's name");
+    assert_eq!(action("role.reader"), Some(json!("create")));
+    assert_eq!(action("role.former_reader"), Some(json!("delete")), "the reader under its old name");
+    assert_eq!(action("region.eu-central-1.stream"), Some(json!("update")), "the stream writes into the new bucket");
+    assert!(
+        changes.iter().all(|c| !(c["action"] == "delete" && c["name"].as_str().is_some_and(|n| n.starts_with(BUCKET)))),
+        "the old bucket is never deleted: {changes:#?}"
+    );
+    apply(&moto, &w);
+    let bucket = rad_bucket();
+    assert_eq!(bucket_tags(&moto, &bucket).await.get("ksoc-data-type").map(String::as_str), Some("eks-audit-logs"));
+    assert!(trust_of(&moto, "ksoc-audit-logs").await["Statement"][0]["Principal"]["AWS"]
+        .as_str()
+        .is_some_and(|p| p.ends_with(":role/ksoc-data-pipeline")));
+    assert!(!role_names(&moto).await.contains(&"eks-audit-reader".to_string()), "the reader under its old name goes");
+    // The old bucket and what it holds stay, its policy as it was.
+    let kept = s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap().policy().unwrap().to_string();
+    assert_eq!(kept, policy);
+    s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let old = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap();
+    assert_eq!(old.into_bytes().as_ref(), b"old data");
+    s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
+    let stream = aws_sdk_firehose::Client::new(&moto.sdk_config(REGION))
+        .describe_delivery_stream()
+        .delivery_stream_name("eks-audit")
+        .send()
+        .await
+        .unwrap();
+    let destination = format!("{:?}", stream.delivery_stream_description().unwrap().destinations());
+    assert!(
+        destination.contains(&format!("arn:aws:s3:::{bucket}")),
+        "the stream writes into the new bucket: {destination}"
+    );
+    assert_converged_and_clean(&moto, &w);
+    // Destroy keeps buckets by default; the old one, no longer the spec's, is not touched either.
+    destroy(&moto, &w);
+    assert!(bucket_exists(&moto, BUCKET).await && bucket_exists(&moto, &bucket).await);
 }
 
 #[tokio::test]

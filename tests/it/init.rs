@@ -61,6 +61,10 @@ async fn init_yes_writes_a_commented_spec_that_validates_and_plans_every_cluster
     assert_eq!(consumer["preset"].as_str(), Some("rad"));
     assert!(!consumer.contains_key("account_id") && !consumer.contains_key("external_id"), "{consumer:?}");
     assert!(!spec["pipeline"].as_table().unwrap().contains_key("tags"), "the example's tags are not the user's");
+    // The example sets no name or prefix of its own: the preset's conventions hold (RAD's module's names).
+    let resolved = eksaudit_spec::parse_spec(&text).unwrap();
+    assert_eq!(resolved.bucket.name_template, "ksoc-eks-{hex}");
+    assert_eq!(resolved.role_name(eksaudit_spec::RoleKind::Reader), "ksoc-audit-logs");
     let regions: Vec<(String, Vec<String>, bool)> = spec["region"]
         .as_array()
         .unwrap()

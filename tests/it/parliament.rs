@@ -62,6 +62,11 @@ const NOT_APPLICABLE: &[(&str, &str, &str, &str)] = &[
         "Possible resource policy privilege escalation on arn:aws:s3:::eks-audit-",
         "apply exists to write the pipeline's bucket policies and lifecycle rules (without object permissions): whoever \
          may run it may write them; the grant is scoped to the pipeline's buckets",
+    ),    (
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        "operator.apply",
+        "Possible resource policy privilege escalation on arn:aws:s3:::ksoc-eks-",
+        "the same grant on the rad preset's buckets, named as RAD's module names them (ksoc-eks-<hex>)",
     ),
 ];
 

@@ -45,6 +45,12 @@ async fn deliver(moto: &Moto, consumer: &str) -> Workdir {
     moto.create_cluster(REGION, CLUSTER, true).await;
     let w = Workdir::with_spec(&spec(consumer));
     apply(moto, &w);
+    send(moto).await;
+    w
+}
+
+/// Into an applied pipeline: the control message CloudWatch Logs sends a new destination, then every event.
+async fn send(moto: &Moto) {
     let control = json!({
         "messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
         "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": now_ms(),
@@ -57,7 +63,6 @@ async fn deliver(moto: &Moto, consumer: &str) -> Workdir {
         .unwrap();
     firehose.put_record().delivery_stream_name("eks-audit").record(record).send().await.unwrap();
     put_events(moto).await;
-    w
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -77,18 +82,18 @@ fn gunzip_all(data: &[u8]) -> Vec<u8> {
 /// The objects under a prefix, with their bodies. The consumer reads over TLS; moto speaks plain HTTP, which the
 /// bucket's TLS-only policy refuses: lifted for the reads and put back as it was (`assert_reader_may_read` checks
 /// it allows a TLS reader).
-async fn objects(moto: &Moto, prefix: &str) -> Vec<(String, Vec<u8>)> {
+async fn objects(moto: &Moto, bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
     let s3 = moto.region(REGION).s3;
-    let policy = s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap().policy().unwrap().to_string();
-    s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
-    let listed = s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
+    let policy = s3.get_bucket_policy().bucket(bucket).send().await.unwrap().policy().unwrap().to_string();
+    s3.delete_bucket_policy().bucket(bucket).send().await.unwrap();
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
     let mut out = Vec::new();
     for o in listed.contents() {
         let key = o.key().unwrap().to_string();
-        let body = s3.get_object().bucket(BUCKET).key(&key).send().await.unwrap().body.collect().await.unwrap();
+        let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
         out.push((key, body.into_bytes().to_vec()));
     }
-    s3.put_bucket_policy().bucket(BUCKET).policy(policy).send().await.unwrap();
+    s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.unwrap();
     out
 }
 
@@ -124,14 +129,16 @@ fn allows(doc: &Value, action: &str, resource: &str) -> bool {
 
 /// The reader may read the object: its role's policy allows s3:GetObject on it and kms:Decrypt through S3, the
 /// bucket policy denies nothing a reader on TLS asks, the key policy lets the role decrypt.
-async fn assert_reader_may_read(moto: &Moto, reader_role: &str, key: &str) {
+async fn assert_reader_may_read(moto: &Moto, bucket: &str, reader_role: &str, key: &str) {
     let aws = moto.aws();
     let role_policy = aws.iam().get_role_policy().role_name(reader_role).policy_name("eks-audit").send().await.unwrap();
     let doc = eksaudit_plan::policy::parse(role_policy.policy_document()).unwrap();
-    let object = format!("arn:aws:s3:::{BUCKET}/{key}");
+    let object = format!("arn:aws:s3:::{bucket}/{key}");
     assert!(allows(&doc, "s3:GetObject", &object), "the reader role may not read {object}: {doc:#}");
+    let listing = format!("arn:aws:s3:::{bucket}");
+    assert!(allows(&doc, "s3:ListBucket", &listing), "the reader role may not list {listing}: {doc:#}");
     let s3 = moto.region(REGION).s3;
-    let bucket_policy = s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let bucket_policy = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
     let bucket_doc: Value = serde_json::from_str(bucket_policy.policy().unwrap()).unwrap();
     for s in bucket_doc["Statement"].as_array().unwrap().iter().filter(|s| s["Effect"] == "Deny") {
         let only_plain_http = s["Condition"]["Bool"]["aws:SecureTransport"] == json!("false")
@@ -185,7 +192,7 @@ async fn sentinel_reads_one_complete_awseks_row_per_audit_event() {
     let moto = Moto::start();
     let _w = deliver(&moto, &format!("preset = \"sentinel\"\nworkspace_id = \"{WORKSPACE}\"")).await;
     let written = moto.run_firehose_processors(REGION, "eks-audit", "eks-audit-transform");
-    let objects = objects(&moto, "eks-audit-logs/").await;
+    let objects = objects(&moto, BUCKET, "eks-audit-logs/").await;
     assert_eq!(objects.len(), 1, "one object of rows; the control message is dropped: {written:?}");
     let (key, body) = &objects[0];
     assert!(key.ends_with(".gz"), "{key}");
@@ -243,18 +250,21 @@ async fn sentinel_reads_one_complete_awseks_row_per_audit_event() {
     // The queue Sentinel polls names the object; its role may read and decrypt it.
     let keys = notified_keys(&moto, &queue_url(&moto, "eks-audit").await).await;
     assert!(keys.contains(key), "{key} not in {keys:?}");
-    assert_reader_may_read(&moto, "OIDC_eks-audit-reader", key).await;
+    assert_reader_may_read(&moto, BUCKET, "OIDC_eks-audit-reader", key).await;
 }
 
 /// The envelopes' events, as a consumer of CloudWatch Logs envelopes reads them: every member of every object
-/// decompressed, each a JSON envelope; control messages skipped.
+/// decompressed, each a JSON envelope; control messages skipped (and asserted to be there: the pipeline passes
+/// them on as CloudWatch Logs sent them).
 fn envelope_events(objects: &[(String, Vec<u8>)]) -> Vec<String> {
     let mut messages = Vec::new();
+    let mut control_messages = 0;
     for (key, body) in objects {
         let text = gunzip_all(body);
         for envelope in serde_json::Deserializer::from_slice(&text).into_iter::<Value>() {
             let envelope = envelope.unwrap_or_else(|e| panic!("{key}: not an envelope: {e}"));
             if envelope["messageType"] == "CONTROL_MESSAGE" {
+                control_messages += 1;
                 continue;
             }
             assert_eq!(envelope["messageType"], "DATA_MESSAGE");
@@ -265,31 +275,33 @@ fn envelope_events(objects: &[(String, Vec<u8>)]) -> Vec<String> {
             }
         }
     }
+    assert_eq!(control_messages, 1, "the control message is delivered as it came, and skipped by the reader");
     messages
 }
 
-async fn envelopes_come_back_byte_for_byte(consumer: &str, reader_role: &str, prefix: &str) -> (Moto, String) {
-    let moto = Moto::start();
-    let _w = deliver(&moto, consumer).await;
-    let objects = objects(&moto, prefix).await;
+/// The objects under the prefix give every event back byte for byte, and the reader may read them: the key of
+/// one holding events.
+async fn assert_envelopes_come_back(moto: &Moto, bucket: &str, reader_role: &str, prefix: &str) -> String {
+    let objects = objects(moto, bucket, prefix).await;
     assert_eq!(envelope_events(&objects), events(), "every event byte for byte");
     let (key, _) =
         objects.iter().find(|(_, b)| String::from_utf8_lossy(&gunzip_all(b)).contains("DATA_MESSAGE")).unwrap();
-    assert_reader_may_read(&moto, reader_role, key).await;
-    let key = key.clone();
-    (moto, key)
+    assert_reader_may_read(moto, bucket, reader_role, key).await;
+    key.clone()
 }
 
 #[tokio::test]
 async fn a_generic_consumer_reads_the_envelopes_back_byte_for_byte_from_the_queue_it_is_told() {
     let consumer = "account_id = \"111122223333\"\nexternal_id = \"generic-external-id\"\nnotify = \"sqs\"";
-    let (moto, key) = envelopes_come_back_byte_for_byte(consumer, "eks-audit-reader", "eks-audit-logs/").await;
+    let moto = Moto::start();
+    let _w = deliver(&moto, consumer).await;
+    let key = assert_envelopes_come_back(&moto, BUCKET, "eks-audit-reader", "eks-audit-logs/").await;
     let keys = notified_keys(&moto, &queue_url(&moto, "eks-audit").await).await;
     assert!(keys.contains(&key), "{key} not in {keys:?}");
 }
 
 #[tokio::test]
-async fn forticnapp_reads_the_envelopes_back_through_a_queue_subscribed_to_its_topic() {
+async fn forticnapp_is_notified_of_the_envelopes_under_eks_audit_logs_and_its_account() {
     let moto = Moto::start();
     // The platform subscribes its own queue to the topic: made here before the events flow.
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config(REGION));
@@ -302,14 +314,27 @@ async fn forticnapp_reads_the_envelopes_back_through_a_queue_subscribed_to_its_t
     let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:eks-audit");
     let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:lacework");
     sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
-    put_events(&moto).await;
-    let objects = objects(&moto, "eks-audit-logs/").await;
-    assert_eq!(envelope_events(&objects), events(), "every event byte for byte");
-    let (key, _) =
-        objects.iter().find(|(_, b)| String::from_utf8_lossy(&gunzip_all(b)).contains("DATA_MESSAGE")).unwrap();
+    send(&moto).await;
+    // Lacework's module: the stream writes under eks_audit_logs/<account>/, the notification filters on it.
+    let prefix = format!("eks_audit_logs/{ACCOUNT}/");
+    let key = assert_envelopes_come_back(&moto, BUCKET, "eks-audit-reader", &prefix).await;
+    let everything = objects(&moto, BUCKET, "").await;
+    let data: Vec<&String> =
+        everything.iter().map(|(k, _)| k).filter(|k| !k.starts_with("eks-audit-errors/")).collect();
+    assert!(data.iter().all(|k| k.starts_with(&prefix)), "every object under {prefix}: {data:?}");
     let keys = notified_keys(&moto, &url).await;
-    assert!(keys.contains(key), "{key} not in {keys:?}");
-    assert_reader_may_read(&moto, "eks-audit-reader", key).await;
+    assert!(keys.contains(&key), "{key} not in {keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with(&prefix)), "{keys:?}");
+    let n = moto.region(REGION).s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
+    let rules: Vec<(String, String)> = n
+        .topic_configurations()
+        .iter()
+        .filter_map(|t| t.filter()?.key()?.filter_rules().first().cloned())
+        .map(|r| {
+            (r.name().map(|n| n.as_str().to_lowercase()).unwrap_or_default(), r.value().unwrap_or_default().to_string())
+        })
+        .collect();
+    assert_eq!(rules, [("prefix".to_string(), prefix.clone())], "the topic is told of the objects under {prefix}");
 }
 
 /// Writes the events into an applied pipeline's cluster (see [`deliver`]) without applying again.
@@ -334,11 +359,37 @@ async fn put_events(moto: &Moto) {
         .unwrap();
 }
 
+/// RAD's platform finds the bucket as its module makes it: by the tag `ksoc-data-type = eks-audit-logs` on a
+/// bucket named `ksoc-eks-*`, read with the role `ksoc-audit-logs` trusting its `ksoc-data-pipeline` role.
 #[tokio::test]
-async fn rad_syncs_the_bucket_and_reads_the_envelopes_back_byte_for_byte() {
-    let (moto, _key) =
-        envelopes_come_back_byte_for_byte("preset = \"rad\"", "eks-audit-reader", "eks-audit-logs/").await;
+async fn rad_finds_the_bucket_by_its_tag_and_reads_the_envelopes_back_with_ksoc_audit_logs() {
+    let moto = Moto::start();
+    let _w = deliver(&moto, "preset = \"rad\"").await;
+    let s3 = moto.region(REGION).s3;
+    let mut tagged = Vec::new();
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let name = b.name().unwrap().to_string();
+        let Ok(tags) = s3.get_bucket_tagging().bucket(&name).send().await else { continue };
+        if tags.tag_set().iter().any(|t| t.key() == "ksoc-data-type" && t.value() == "eks-audit-logs") {
+            tagged.push(name);
+        }
+    }
+    assert_eq!(tagged.len(), 1, "one bucket carries RAD's tag (not the access-log bucket): {tagged:?}");
+    let bucket = &tagged[0];
+    let hex =
+        bucket.strip_prefix("ksoc-eks-").unwrap_or_else(|| panic!("{bucket} is not named as RAD's module names it"));
+    assert!(hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit()), "{bucket}");
+    let role = moto.aws().iam().get_role().role_name("ksoc-audit-logs").send().await.unwrap();
+    let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
+        .decode_utf8_lossy()
+        .into_owned();
+    assert!(trust.contains("arn:aws:iam::955322216602:role/ksoc-data-pipeline"), "{trust}");
+    assert_envelopes_come_back(&moto, bucket, "ksoc-audit-logs", "eks-audit-logs/").await;
+    // Its read policy covers the buckets RAD's module's does: any ksoc-eks-* bucket's objects (under the prefix).
+    let policy = moto.aws().iam().get_role_policy().role_name("ksoc-audit-logs").policy_name("eks-audit").send().await;
+    let doc = eksaudit_plan::policy::parse(policy.unwrap().policy_document()).unwrap();
+    assert!(allows(&doc, "s3:ListBucket", "arn:aws:s3:::ksoc-eks-0123456789abcdef"), "{doc:#}");
     // RAD syncs the bucket: nothing notifies it.
-    let n = moto.region(REGION).s3.get_bucket_notification_configuration().bucket(BUCKET).send().await;
+    let n = s3.get_bucket_notification_configuration().bucket(bucket).send().await;
     assert!(n.map(|n| n.topic_configurations().is_empty() && n.queue_configurations().is_empty()).unwrap_or(true));
 }

@@ -216,7 +216,7 @@ async fn region(
     let start = now - since as i64;
     let stream = spec.stream_name();
     let bucket = n.bucket(&c.region);
-    let prefix = spec.firehose.prefix.clone();
+    let prefix = n.prefix();
     let error_log_group = n.firehose_log_group();
     let sqs = spec.consumer.notify == Notify::Sqs;
     let (queue, dead_letter_queue, topic) = (spec.queue_name(), spec.dead_letter_queue_name(), spec.topic_name());

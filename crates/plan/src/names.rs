@@ -92,6 +92,27 @@ impl<'a> Names<'a> {
         self.s3_arn(region, &self.bucket(region))
     }
 
+    /// Where the stream writes objects in every bucket, for this account (FortiCNAPP's `eks_audit_logs/<account>/`).
+    pub fn prefix(&self) -> String {
+        self.spec.prefix(self.account)
+    }
+
+    /// Where the stream writes the records it failed to deliver, for this account.
+    pub fn error_prefix(&self) -> String {
+        self.spec.error_prefix(self.account)
+    }
+
+    /// The buckets the reader's S3 statements name: the preset's bucket-name pattern (RAD's `ksoc-eks-*`, as its
+    /// module's reader policy has it) while the bucket keeps the preset's name, else each region's bucket.
+    pub fn reader_bucket_arns(&self) -> Vec<String> {
+        let mut arns: Vec<String> = match &self.spec.bucket.reader_scope {
+            Some(scope) => self.regions().map(|r| self.s3_arn(r, scope)).collect(),
+            None => self.regions().map(|r| self.bucket_arn(r)).collect(),
+        };
+        arns.dedup();
+        arns
+    }
+
     pub fn access_log_bucket(&self, region: &str) -> String {
         self.spec.access_log_bucket_name(self.account, region)
     }

@@ -134,7 +134,7 @@ pub fn outputs(spec: &Spec, desired: &DesiredState, observed: &ObservedState) ->
             region: r.to_string(),
             bucket_arn: n.bucket_arn(r),
             bucket_name: n.bucket(r),
-            prefix: spec.firehose.prefix.clone(),
+            prefix: n.prefix(),
             notify: spec.consumer.notify.as_str(),
             topic_arn,
             queue_arn,

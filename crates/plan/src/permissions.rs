@@ -671,7 +671,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
     identities.extend(s.any_oidc_provider());
     p.grant("ReadPipelineRoles", &[READ_OWNED_ROLES, READ_OIDC_PROVIDERS], identities);
     p.grant("ReadReusedRoles", &[READ_REUSED_ROLES], s.reused_roles());
-    p.grant("ReadReusedRolesManagedPolicies", &[READ_MANAGED_POLICIES], s.managed_policies());
+    p.grant("ReadReusedRolePolicies", &[READ_MANAGED_POLICIES], s.managed_policies());
     p.grant("ReadBuckets", &[READ_BUCKETS], s.buckets());
     let mut targets = s.topics();
     targets.extend(s.queues());
@@ -710,16 +710,16 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
             if web_identity {
                 p.grant("CreateOrExtendOidcProvider", &[MANAGE_OIDC_PROVIDERS], s.oidc_provider());
             }
-            p.grant("CreateAndUpdatePipelineRoles", &[MANAGE_ROLES], s.owned_roles());
-            p.grant("CreateAndConfigureBuckets", &[MANAGE_BUCKETS], s.buckets());
+            p.grant("ManagePipelineRoles", &[MANAGE_ROLES], s.owned_roles());
+            p.grant("ManageBuckets", &[MANAGE_BUCKETS], s.buckets());
             if topics {
-                p.grant("CreateAndConfigureTopics", &[MANAGE_TOPICS, optional(subscription, SUBSCRIBE)], s.topics());
+                p.grant("ManageTopics", &[MANAGE_TOPICS, optional(subscription, SUBSCRIBE)], s.topics());
             }
             if queues {
-                p.grant("CreateAndConfigureQueues", &[MANAGE_QUEUES], s.queues());
+                p.grant("ManageQueues", &[MANAGE_QUEUES], s.queues());
             }
             leftovers_of_another_consumer(&mut p, &s, spec);
-            p.grant("CreateAndUpdateDeliveryStreams", &[MANAGE_STREAMS], s.streams());
+            p.grant("ManageDeliveryStreams", &[MANAGE_STREAMS], s.streams());
             if spec.bucket.owns_key() {
                 p.grant("CreatePipelineKeys", &[CREATE_KEYS], vec!["*".to_string()]);
                 p.grant("ManagePipelineKeys", &[MANAGE_KEYS], s.keys());
@@ -727,8 +727,8 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 aliased.extend(s.key_aliases());
                 p.grant("AliasPipelineKeys", &[ALIAS_KEYS], aliased);
             }
-            p.grant("CreateFirehoseErrorLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
-            p.grant("CreateClusterLogGroupsAndFilters", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
+            p.grant("ManageFirehoseLogGroups", &[MANAGE_FIREHOSE_LOG_GROUPS], s.firehose_log_groups(all));
+            p.grant("ManageClusterLogGroups", &[MANAGE_CLUSTER_LOG_GROUPS], s.cluster_log_groups(all));
             let mut retained = s.firehose_log_groups(retention);
             retained.extend(s.cluster_log_groups(retention));
             p.grant("SetLogGroupRetention", &[SET_RETENTION], retained);
@@ -738,14 +738,10 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("EncryptPipelineLogGroups", &[ENCRYPT_LOG_GROUPS], ours);
             }
             p.grant("EnableClusterAuditLogging", &[ENABLE_AUDIT_LOGGING], s.clusters(audit));
-            p.grant(
-                "CreateAndConfigureAlertTopics",
-                &[MANAGE_TOPICS, optional(alert_subscribers, SUBSCRIBE)],
-                s.alert_topics(),
-            );
+            p.grant("ManageAlertTopics", &[MANAGE_TOPICS, optional(alert_subscribers, SUBSCRIBE)], s.alert_topics());
             p.grant("CreateAlertFunctionLogGroups", &[MANAGE_FUNCTION_LOG_GROUPS], s.alert_log_groups());
-            p.grant("CreateAndConfigureAlertDeadLetterQueues", &[MANAGE_QUEUES], s.alert_dead_letter_queues());
-            p.grant("CreateAndUpdateAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
+            p.grant("ManageAlertDeadLetterQueues", &[MANAGE_QUEUES], s.alert_dead_letter_queues());
+            p.grant("ManageAlertFunctions", &[MANAGE_FUNCTIONS], s.alert_functions());
             if spec.transforms() {
                 // Read, made and changed: the transforms and their log groups (made with the pipeline's key).
                 let operations = [
@@ -755,7 +751,7 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                     MANAGE_FUNCTION_LOG_GROUPS,
                     ENCRYPT_LOG_GROUPS,
                 ];
-                p.grant("ReadCreateAndUpdateTransforms", &operations, s.transforms());
+                p.grant("ManageTransforms", &operations, s.transforms());
             }
             if encrypted_environments {
                 p.grant_on_behalf("EncryptAlertFunctionEnvironments", ENCRYPT_FUNCTION_ENVIRONMENTS, s.keys());
@@ -857,7 +853,7 @@ fn leftovers_of_another_consumer(p: &mut Policy, s: &Scope<'_>, spec: &Spec) {
         operations.push(DELETE_ROLES);
         resources.extend(former);
     }
-    p.grant("DeleteWhatAnotherConsumerLeft", &operations, resources);
+    p.grant("DeleteConsumerLeftovers", &operations, resources);
 }
 
 /// A policy document as pretty JSON in IAM's conventional key order (`Version`, `Statement`; `Sid`, `Effect`,
@@ -1192,7 +1188,7 @@ clusters = ["*"]
             ]
         );
         assert_eq!(
-            list(&by_sid["CreateAndUpdatePipelineRoles"]["Resource"]),
+            list(&by_sid["ManagePipelineRoles"]["Resource"]),
             [
                 "arn:aws:iam::123456789012:role/eks-audit-firehose",
                 "arn:aws:iam::123456789012:role/eks-audit-cloudwatch",
@@ -1275,17 +1271,17 @@ clusters = ["prod-1"]
             ]
         );
         assert_eq!(
-            list(&apply["CreateAndConfigureQueues"]["Resource"]),
+            list(&apply["ManageQueues"]["Resource"]),
             ["arn:aws:sqs:eu-central-1:123456789012:eks-audit", "arn:aws:sqs:eu-central-1:123456789012:eks-audit-dlq"]
         );
-        assert!(!apply.contains_key("CreateAndConfigureTopics"), "Sentinel has no topic");
+        assert!(!apply.contains_key("ManageTopics"), "Sentinel has no topic");
         assert!(
-            list(&apply["CreateAndUpdatePipelineRoles"]["Resource"])
+            list(&apply["ManagePipelineRoles"]["Resource"])
                 .contains(&"arn:aws:iam::123456789012:role/OIDC_eks-audit-reader".to_string()),
             "the reader role carries the prefix the connector needs"
         );
-        // What a generic pipeline left: its topics and its reader role under the other name.
-        let left = &apply["DeleteWhatAnotherConsumerLeft"];
+        // What a generic pipeline left: its topics and its reader role under the other names (RAD's own).
+        let left = &apply["DeleteConsumerLeftovers"];
         assert_eq!(
             list(&left["Action"]),
             [
@@ -1298,7 +1294,11 @@ clusters = ["prod-1"]
         );
         assert_eq!(
             list(&left["Resource"]),
-            ["arn:aws:sns:eu-central-1:123456789012:eks-audit", "arn:aws:iam::123456789012:role/eks-audit-reader"]
+            [
+                "arn:aws:sns:eu-central-1:123456789012:eks-audit",
+                "arn:aws:iam::123456789012:role/eks-audit-reader",
+                "arn:aws:iam::123456789012:role/ksoc-audit-logs"
+            ]
         );
         let destroy = by_sid(&operator_policy(&sentinel, Command::Destroy, None));
         assert_eq!(destroy["DeleteOidcProviderNoOtherRoleTrusts"]["Resource"], provider);
@@ -1306,12 +1306,11 @@ clusters = ["prod-1"]
 
         // A generic pipeline deletes what Sentinel or an SQS notify left, never creates it.
         let generic = by_sid(&operator_policy(&spec(EVERYTHING), Command::Apply, None));
-        assert!(
-            !generic.contains_key("CreateOrExtendOidcProvider") && !generic.contains_key("CreateAndConfigureQueues")
-        );
-        let left = list(&generic["DeleteWhatAnotherConsumerLeft"]["Resource"]);
+        assert!(!generic.contains_key("CreateOrExtendOidcProvider") && !generic.contains_key("ManageQueues"));
+        let left = list(&generic["DeleteConsumerLeftovers"]["Resource"]);
         assert!(left.contains(&"arn:aws:iam::123456789012:oidc-provider/sts.windows.net/*".to_string()), "{left:?}");
         assert!(left.contains(&"arn:aws:iam::123456789012:role/OIDC_eks-audit-reader".to_string()), "{left:?}");
+        assert!(left.contains(&"arn:aws:iam::123456789012:role/ksoc-audit-logs".to_string()), "{left:?}");
         assert!(left.contains(&"arn:aws:sqs:us-east-1:123456789012:eks-audit-dlq".to_string()), "{left:?}");
         // Reads: the OIDC provider and the roles trusting it, whatever the preset.
         let plan = by_sid(&operator_policy(&spec(EVERYTHING), Command::Plan, None));
@@ -1338,9 +1337,9 @@ clusters = ["prod-1"]
         let by_sid: BTreeMap<&str, &Value> =
             statements(&apply).iter().map(|s| (s["Sid"].as_str().unwrap(), s)).collect();
         assert_eq!(by_sid["PassFirehoseRole"]["Resource"], "arn:aws:iam::123456789012:role/shared/eks-audit-firehose");
-        assert_eq!(by_sid["CreateAndUpdatePipelineRoles"]["Resource"], "arn:aws:iam::*:role/eks-audit-reader");
+        assert_eq!(by_sid["ManagePipelineRoles"]["Resource"], "arn:aws:iam::*:role/eks-audit-reader");
         assert_eq!(
-            list(&by_sid["ReadReusedRolesManagedPolicies"]["Resource"]),
+            list(&by_sid["ReadReusedRolePolicies"]["Resource"]),
             ["arn:aws:iam::aws:policy/*", "arn:aws:iam::*:policy/*"]
         );
         let example = all_actions(&operator_policy(&spec(EXAMPLE), Command::Plan, None));

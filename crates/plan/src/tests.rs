@@ -961,6 +961,63 @@ fn rad_trusts_its_role_with_tag_session_and_needs_no_notification() {
     assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "rad-external-id");
 }
 
+#[test]
+fn rad_names_tags_and_scopes_as_its_module_and_the_spec_overrides_each() {
+    let rad = spec(&SPEC.replace(
+        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        "preset = \"rad\"",
+    ));
+    let d = desired(&rad, &["prod-1"]);
+    let n = Names::new(&rad, ACCOUNT);
+    let bucket = n.bucket("eu-central-1");
+    assert_eq!(bucket, format!("ksoc-eks-{}", eksaudit_spec::bucket_hex("eks-audit", ACCOUNT, "eu-central-1")));
+    assert_eq!(bucket, Names::new(&rad, ACCOUNT).bucket("eu-central-1"), "stable");
+    assert_ne!(bucket, Names::new(&rad, "210987654321").bucket("eu-central-1"), "per account");
+    let bucket_resource = d.resources.iter().find(|r| r.address == "region.eu-central-1.bucket").unwrap();
+    assert_eq!(bucket_resource.name, bucket);
+    let tags = field_of(&d, "region.eu-central-1.bucket", "tags");
+    assert_eq!(tags["ksoc-data-type"], "eks-audit-logs");
+    assert_eq!(tags["team"], "security");
+    let log_tags = field_of(&d, "region.eu-central-1.access_log_bucket", "tags");
+    assert!(log_tags.get("ksoc-data-type").is_none(), "RAD must not find the access logs: {log_tags}");
+    let reader = d.resources.iter().find(|r| r.address == "role.reader").unwrap();
+    assert_eq!(reader.name, "ksoc-audit-logs");
+    let statements = field_of(&d, "role.reader", "permissions")["Statement"].clone();
+    let resources =
+        |sid: &str| statements.as_array().unwrap().iter().find(|s| s["Sid"] == sid).unwrap()["Resource"].clone();
+    assert_eq!(resources("ListBuckets"), json!(["arn:aws:s3:::ksoc-eks-*"]));
+    assert_eq!(resources("ReadObjects"), json!(["arn:aws:s3:::ksoc-eks-*/eks-audit-logs/*"]));
+    // Every value the spec's own keys give wins, and a bucket of another name is read by its ARN.
+    let own = spec(&SPEC.replace(
+        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        "preset = \"rad\"\nreader_role_name = \"acme-reader\"\n\n[bucket]\nname = \"acme-{account}-{region}\"",
+    ));
+    let d = desired(&own, &["prod-1"]);
+    assert_eq!(d.resources.iter().find(|r| r.address == "role.reader").unwrap().name, "acme-reader");
+    let statements = field_of(&d, "role.reader", "permissions")["Statement"].clone();
+    let list = statements.as_array().unwrap().iter().find(|s| s["Sid"] == "ListBuckets").unwrap();
+    assert_eq!(list["Resource"], json!([format!("arn:aws:s3:::acme-{ACCOUNT}-eu-central-1")]));
+}
+
+#[test]
+fn forticnapp_writes_and_notifies_under_eks_audit_logs_and_each_account() {
+    let forti = spec(FORTICNAPP);
+    for account in [ACCOUNT, "210987654321"] {
+        let d = DesiredState::build(&Inputs { spec: &forti, account, clusters: &clusters(&["prod-1"]) });
+        let prefix = format!("eks_audit_logs/{account}/");
+        assert_eq!(Names::new(&forti, account).prefix(), prefix);
+        let field = |address: &str, name: &str| {
+            d.resources.iter().find(|r| r.address == address).unwrap().fields[name].value.clone()
+        };
+        assert_eq!(field("region.eu-central-1.stream", "prefix"), json!(prefix));
+        assert_eq!(field("region.eu-central-1.bucket_notification", "filter_prefix"), json!(prefix));
+        let permissions = field("role.firehose", "permissions").to_string();
+        assert!(permissions.contains(&format!("eu-central-1/{prefix}*")), "{permissions}");
+        let reader = field("role.reader", "permissions").to_string();
+        assert!(reader.contains(&format!("eu-central-1/{prefix}*")), "{reader}");
+    }
+}
+
 const FORTICNAPP: &str = r#"
 [pipeline]
 name = "eks-audit"

@@ -24,7 +24,7 @@ pub use alerts::Alerts;
 pub use error::{Error, Location, Problem, Problems};
 pub use load::parse_spec;
 pub use model::*;
-pub use naming::{log_group_name, render_bucket_name, RoleKind, OWNER_TAG_KEY};
+pub use naming::{bucket_hex, log_group_name, render_bucket_name, render_prefix, RoleKind, OWNER_TAG_KEY};
 pub use presets::{AzureCloud, Notify, Preset, PresetData, Trust};
 pub use regions::{partition, KNOWN_REGIONS};
 pub use shard::Shard;

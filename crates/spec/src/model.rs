@@ -73,6 +73,9 @@ pub struct Consumer {
     pub notify: Notify,
     /// The consumer's own SQS queue, subscribed to each region's topic (`notify = "sns"` only).
     pub sqs_queue_arn: Option<String>,
+    /// The reader role's name: `[consumer] reader_role_name`, else the preset's (RAD's `ksoc-audit-logs`);
+    /// `None`: `{preset prefix}{pipeline}-reader` (`Spec::role_name`).
+    pub reader_role_name: Option<String>,
 }
 
 /// How the reader role is trusted.
@@ -155,8 +158,14 @@ pub enum OnDestroy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
-    /// A template with `{pipeline}`, `{account}` and `{region}` placeholders.
+    /// A template with `{pipeline}`, `{account}`, `{region}` and `{hex}` placeholders (`naming::render_bucket_name`).
     pub name_template: String,
+    /// The preset's tags on the bucket its platform finds it by (RAD's `ksoc-data-type`); `[pipeline] tags`
+    /// override a value, the owner tag comes on top (`Spec::bucket_tags`).
+    pub tags: BTreeMap<String, String>,
+    /// The bucket-name pattern the reader's S3 statements name instead of the exact buckets (RAD's
+    /// `ksoc-eks-*`): the preset's, while `[bucket] name` keeps the preset's name.
+    pub reader_scope: Option<String>,
     /// Current-version expiry; 0 keeps objects forever.
     pub retention_days: u32,
     pub versioning: bool,
@@ -198,8 +207,11 @@ impl Bucket {
 pub struct Firehose {
     pub buffer_size_mb: u32,
     pub buffer_interval_seconds: u32,
-    pub prefix: String,
-    pub error_prefix: String,
+    /// Where objects land: a template with an optional `{account}` (FortiCNAPP's `eks_audit_logs/{account}/`),
+    /// filled per account by `Spec::prefix` (the plan crate's `Names::prefix`).
+    pub prefix_template: String,
+    /// Where failed records land, a template like `prefix_template` (`Spec::error_prefix`).
+    pub error_prefix_template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,12 @@
 //! Consumer presets: the vendor facts in one place, so a vendor changing an account id is a one-line change.
 //! Values come from the vendors' public modules and templates (see the project reference):
 //! - FortiCNAPP (Lacework): `terraform-aws-eks-audit-log` (role `lacework-platform`, external id
-//!   `lweid:aws:v2:<tenant>:<account>:<10 random A-Z0-9>`, SNS topic the platform subscribes its own queue to);
+//!   `lweid:aws:v2:<tenant>:<account>:<10 random A-Z0-9>`, SNS topic the platform subscribes its own queue to;
+//!   `main.tf`: the stream writes under `eks_audit_logs/<account>/` and the notification filters on it);
 //! - RAD Security: `terraform-aws-rad-security-connect` (role `ksoc-data-pipeline`, AssumeRole and TagSession,
-//!   the platform syncs the bucket: no notification);
+//!   the platform syncs the bucket: no notification; `eks_audit_logs.tf` names and tags what the platform finds:
+//!   the bucket `ksoc-eks-<hex>` tagged `ksoc-data-type = eks-audit-logs`, the reader role `ksoc-audit-logs`
+//!   reading `ksoc-eks-*`);
 //! - Microsoft Sentinel: the AWS S3 / AWS EKS connector templates and the connector's manual setup (an OIDC
 //!   provider for Microsoft's tenant, a role named `OIDC_*` trusted through web identity with the audience and
 //!   `sts:RoleSessionName = MicrosoftSentinel_<workspace id>`, an SQS queue S3 notifies).
@@ -111,6 +114,19 @@ pub struct PresetData {
     pub allowed_notify: &'static [Notify],
     /// Prefix of the reader role's name (`{prefix}{pipeline}-reader`).
     pub reader_role_prefix: &'static str,
+    /// The reader role's name, when the vendor's platform assumes a role of a fixed name (instead of
+    /// `{reader_role_prefix}{pipeline}-reader`); `[consumer] reader_role_name` overrides it.
+    pub reader_role_name: Option<&'static str>,
+    /// The default `[bucket] name` template, when the vendor's platform finds the bucket by its name.
+    pub bucket_name: Option<&'static str>,
+    /// Tags on the pipeline's bucket (not the access-log bucket) the vendor's platform finds it by; a key of
+    /// `[pipeline] tags` overrides the value.
+    pub bucket_tags: &'static [(&'static str, &'static str)],
+    /// The bucket-name pattern the vendor's reader role reads (`ksoc-eks-*`): the reader's S3 statements name
+    /// it instead of the exact buckets while the bucket keeps the preset's name.
+    pub reader_bucket_scope: Option<&'static str>,
+    /// The default `[firehose] prefix` template (with `{account}`), where the vendor's platform expects one.
+    pub prefix: Option<&'static str>,
 }
 
 const ASSUME: &[&str] = &["sts:AssumeRole"];
@@ -126,6 +142,11 @@ const GENERIC: PresetData = PresetData {
     notify: Notify::Sns,
     allowed_notify: &[Notify::Sns, Notify::Sqs, Notify::None],
     reader_role_prefix: "",
+    reader_role_name: None,
+    bucket_name: None,
+    bucket_tags: &[],
+    reader_bucket_scope: None,
+    prefix: None,
 };
 
 const FORTICNAPP: PresetData = PresetData {
@@ -143,6 +164,13 @@ const FORTICNAPP: PresetData = PresetData {
     notify: Notify::Sns,
     allowed_notify: &[Notify::Sns, Notify::Sqs],
     reader_role_prefix: "",
+    reader_role_name: None,
+    bucket_name: None,
+    bucket_tags: &[],
+    reader_bucket_scope: None,
+    // lacework/terraform-aws-eks-audit-log, main.tf: the stream's `prefix = "eks_audit_logs/${account_id}/"`
+    // and the bucket notification's `filter_prefix = "eks_audit_logs/${account_id}"`.
+    prefix: Some("eks_audit_logs/{account}/"),
 };
 
 const RAD: PresetData = PresetData {
@@ -156,6 +184,18 @@ const RAD: PresetData = PresetData {
     notify: Notify::None,
     allowed_notify: &[Notify::None, Notify::Sns, Notify::Sqs],
     reader_role_prefix: "",
+    // rad-security/terraform-aws-rad-security-connect, eks_audit_logs.tf: `aws_iam_role.ksoc_s3_access`
+    // is named "ksoc-audit-logs".
+    reader_role_name: Some("ksoc-audit-logs"),
+    // eks_audit_logs.tf: `bucket_name = "ksoc-eks-${random_id.uniq.hex}"`; eksaudit keeps no state for a random
+    // id, so `{hex}` is a stable digest of pipeline, account and region (`naming::bucket_hex`).
+    bucket_name: Some("ksoc-eks-{hex}"),
+    // eks_audit_logs.tf: `aws_s3_bucket.audit_logs` tags `ksoc-data-type = "eks-audit-logs"`.
+    bucket_tags: &[("ksoc-data-type", "eks-audit-logs")],
+    // eks_audit_logs.tf: `ksoc_s3_access` allows s3:GetObject and s3:ListBucket on "arn:aws:s3:::ksoc-eks-*"
+    // and "arn:aws:s3:::ksoc-eks-*/*".
+    reader_bucket_scope: Some("ksoc-eks-*"),
+    prefix: None,
 };
 
 const SENTINEL: PresetData = PresetData {
@@ -179,6 +219,11 @@ const SENTINEL: PresetData = PresetData {
     allowed_notify: &[Notify::Sqs],
     // The connector only works with a role whose name starts with OIDC_.
     reader_role_prefix: "OIDC_",
+    reader_role_name: None,
+    bucket_name: None,
+    bucket_tags: &[],
+    reader_bucket_scope: None,
+    prefix: None,
 };
 
 impl Preset {

@@ -329,7 +329,7 @@ pub fn tag(key: &str, value: &str) -> Rule {
 }
 
 /// Placeholders a bucket name template may use.
-pub const BUCKET_PLACEHOLDERS: &[&str] = &["{pipeline}", "{account}", "{region}"];
+pub const BUCKET_PLACEHOLDERS: &[&str] = &["{pipeline}", "{account}", "{region}", "{hex}"];
 
 pub fn bucket_template(template: &str) -> Rule {
     let mut rest = template;
@@ -338,14 +338,14 @@ pub fn bucket_template(template: &str) -> Rule {
         let Some(end) = end else {
             return Err(invalid(
                 format!("{template:?} has an unclosed '{{'"),
-                "placeholders are {pipeline}, {account} and {region}",
+                "placeholders are {pipeline}, {account}, {region} and {hex} (a stable digest of the three)",
             ));
         };
         let placeholder = &rest[start..end];
         if !BUCKET_PLACEHOLDERS.contains(&placeholder) {
             return Err(invalid(
                 format!("{template:?} uses the unknown placeholder {placeholder}"),
-                "placeholders are {pipeline}, {account} and {region}",
+                "placeholders are {pipeline}, {account}, {region} and {hex} (a stable digest of the three)",
             ));
         }
         rest = &rest[end..];
@@ -385,6 +385,20 @@ pub fn firehose_prefix(prefix: &str) -> Rule {
     }
     if prefix.chars().count() > 1024 {
         return Err(invalid("prefix is longer than Firehose's 1024 characters", "use a shorter prefix"));
+    }
+    // `{account}` is eksaudit's; `!{...}` is Firehose's own expression syntax, passed through.
+    let mut rest = prefix;
+    while let Some(start) = rest.find('{') {
+        let firehose_expression = rest[..start].ends_with('!');
+        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let placeholder = &rest[start..end];
+        if !firehose_expression && placeholder != "{account}" {
+            return Err(invalid(
+                format!("{prefix:?} uses the unknown placeholder {placeholder}"),
+                "the placeholder is {account} (the account the pipeline is in), e.g. prefix = \"eks_audit_logs/{account}/\"",
+            ));
+        }
+        rest = &rest[end..];
     }
     Ok(())
 }
@@ -612,6 +626,10 @@ mod tests {
         assert!(firehose_prefix("eks-audit-logs/").is_ok());
         assert!(firehose_prefix("/logs").is_err());
         assert!(firehose_prefix(&"p".repeat(1025)).is_err());
+        assert!(firehose_prefix("eks_audit_logs/{account}/").is_ok());
+        assert!(firehose_prefix("logs/!{timestamp:yyyy}/").is_ok(), "Firehose's own expressions pass through");
+        assert!(firehose_prefix("logs/{region}/").is_err());
+        assert!(firehose_prefix("logs/{account").is_err());
         assert!(filter_pattern("").is_ok());
         assert!(filter_pattern(&"x".repeat(1024)).is_ok());
         assert!(filter_pattern(&"x".repeat(1025)).unwrap_err().message.contains("1025"));

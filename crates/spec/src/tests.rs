@@ -48,7 +48,7 @@ fn example_is_valid_and_resolves_defaults() {
     assert_eq!(spec.consumer.preset, Preset::Generic);
     assert_eq!(spec.bucket.name_template, DEFAULT_BUCKET_NAME);
     assert_eq!(spec.bucket.on_destroy, OnDestroy::Retain);
-    assert_eq!(spec.firehose.error_prefix, DEFAULT_ERROR_PREFIX);
+    assert_eq!(spec.firehose.error_prefix_template, DEFAULT_ERROR_PREFIX);
     assert_eq!(spec.filter.pattern, DEFAULT_FILTER_PATTERN);
     assert_eq!(spec.regions.len(), 1);
     assert_eq!(
@@ -68,7 +68,7 @@ fn minimal_spec_gets_every_default() {
     assert!(spec.bucket.access_logging);
     assert_eq!(spec.firehose.buffer_size_mb, 5);
     assert_eq!(spec.firehose.buffer_interval_seconds, 300);
-    assert_eq!(spec.firehose.prefix, "eks-audit-logs/");
+    assert_eq!(spec.firehose.prefix_template, "eks-audit-logs/");
     assert!(!spec.regions[0].enable_audit_logging);
     assert_eq!(spec.regions[0].log_retention_days, None);
     assert_eq!(spec.consumer.aws().unwrap().principal_arn, None);
@@ -669,4 +669,92 @@ fn accounts_section_problems_name_the_key() {
     // Bucket names are global: a fixed name would collide across member accounts.
     let fixed = format!("{MINIMAL}\n[bucket]\nname = \"{{pipeline}}-{{region}}-logs\"\n\n[accounts]\nrole_name = \"m\"\norganization = true\n");
     assert_one(&fixed, "bucket.name", "every member account");
+}
+
+fn rad(extra: &str) -> String {
+    with(&[("account_id = \"434813966438\"", &format!("preset = \"rad\"{extra}"))])
+}
+
+#[test]
+fn rad_names_and_tags_what_its_platform_finds_as_its_module_does() {
+    let spec = parse_spec(&rad("")).unwrap();
+    assert_eq!(spec.bucket.name_template, "ksoc-eks-{hex}");
+    let name = spec.bucket_name("123456789012", "eu-central-1");
+    assert_eq!(name, format!("ksoc-eks-{}", naming::bucket_hex("eks-audit", "123456789012", "eu-central-1")));
+    assert_eq!(name, spec.bucket_name("123456789012", "eu-central-1"), "stable across runs");
+    assert_ne!(name, spec.bucket_name("123456789012", "eu-west-1"), "unique per region");
+    assert_ne!(name, spec.bucket_name("210987654321", "eu-central-1"), "unique per account");
+    assert!(
+        rules::bucket_name(&name).is_ok()
+            && rules::bucket_name(&spec.access_log_bucket_name("123456789012", "eu-central-1")).is_ok()
+    );
+    assert_eq!(spec.bucket.reader_scope.as_deref(), Some("ksoc-eks-*"));
+    assert_eq!(spec.bucket_tags().get("ksoc-data-type").map(String::as_str), Some("eks-audit-logs"));
+    assert_eq!(spec.bucket_tags().get(OWNER_TAG_KEY).map(String::as_str), Some("eks-audit"));
+    assert!(!spec.resource_tags().contains_key("ksoc-data-type"), "only the bucket carries RAD's tag");
+    assert_eq!(spec.role_name(RoleKind::Reader), "ksoc-audit-logs");
+    assert!(spec.reader_role_names().contains(&"eks-audit-reader".to_string()), "the name before the preset's");
+    // Two regions and member accounts: {hex} keeps the names apart, so the global-name checks pass.
+    let wide = rad("").replace(
+        "clusters = [\"prod-1\"]\n",
+        "clusters = [\"prod-1\"]\n\n[[region]]\nname = \"eu-west-1\"\nclusters = [\"*\"]\n\n[accounts]\nrole_name = \"m\"\norganization = true\n",
+    );
+    parse_spec(&wide).unwrap();
+}
+
+#[test]
+fn rad_defaults_give_way_to_the_spec_keys() {
+    let spec = parse_spec(&format!(
+        "{}\n[bucket]\nname = \"acme-{{account}}-{{region}}\"\n",
+        rad("\nreader_role_name = \"acme-rad-reader\"")
+            .replace("name = \"eks-audit\"", "name = \"eks-audit\"\ntags = { ksoc-data-type = \"custom\" }")
+    ))
+    .unwrap();
+    assert_eq!(spec.bucket_name("123456789012", "eu-central-1"), "acme-123456789012-eu-central-1");
+    assert_eq!(spec.bucket.reader_scope, None, "a bucket of another name is read by its own ARN");
+    assert_eq!(spec.role_name(RoleKind::Reader), "acme-rad-reader");
+    assert_eq!(spec.bucket_tags().get("ksoc-data-type").map(String::as_str), Some("custom"));
+    assert!(spec.reader_role_names().contains(&"ksoc-audit-logs".to_string()));
+    assert_one(&rad("\nreader_role_name = \"a/b\""), "consumer.reader_role_name", "not an IAM role name");
+    let sentinel = with(&[
+        ("account_id = \"434813966438\"", "preset = \"sentinel\"\nworkspace_id = \"0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\"\nreader_role_name = \"reader\""),
+        ("external_id = \"external-id\"\n", ""),
+    ]);
+    assert_one(&sentinel, "consumer.reader_role_name", "starts with \"OIDC_\"");
+}
+
+#[test]
+fn forticnapp_writes_under_its_account_and_the_spec_overrides_it() {
+    let forti = |extra: &str| {
+        with(&[
+            ("account_id = \"434813966438\"", "preset = \"forticnapp\""),
+            ("external_id = \"external-id\"", &format!("external_id = \"{FORTI_ID}\"{extra}")),
+        ])
+    };
+    let spec = parse_spec(&forti("")).unwrap();
+    assert_eq!(spec.firehose.prefix_template, "eks_audit_logs/{account}/");
+    assert_eq!(spec.prefix("123456789012"), "eks_audit_logs/123456789012/");
+    assert_eq!(spec.prefix("210987654321"), "eks_audit_logs/210987654321/", "each member account its own");
+    assert_eq!(spec.error_prefix("123456789012"), DEFAULT_ERROR_PREFIX);
+    assert_eq!(spec.bucket.name_template, DEFAULT_BUCKET_NAME);
+    let own = parse_spec(&format!("{}\n[firehose]\nprefix = \"audit/\"\n", forti(""))).unwrap();
+    assert_eq!(own.prefix("123456789012"), "audit/");
+    assert_one(
+        &format!("{}\n[firehose]\nprefix = \"audit/{{region}}/\"\n", forti("")),
+        "firehose.prefix",
+        "unknown placeholder",
+    );
+    // Other presets keep eksaudit's prefix.
+    assert_eq!(parse_spec(MINIMAL).unwrap().prefix("123456789012"), DEFAULT_PREFIX);
+}
+
+#[test]
+fn the_example_sets_no_name_or_prefix_so_each_preset_keeps_its_vendors() {
+    // `eksaudit init` writes the example with the chosen preset: its conventions must not be overridden there.
+    let forti = parse_spec(&EXAMPLE.replace("preset = \"generic\"", "preset = \"forticnapp\"")).unwrap();
+    assert_eq!(forti.prefix("123456789012"), "eks_audit_logs/123456789012/");
+    let rad = parse_spec(&EXAMPLE.replace("preset = \"generic\"", "preset = \"rad\"")).unwrap();
+    assert_eq!(rad.bucket.name_template, "ksoc-eks-{hex}");
+    assert_eq!(rad.role_name(RoleKind::Reader), "ksoc-audit-logs");
+    assert_eq!(parse_spec(EXAMPLE).unwrap().prefix("123456789012"), DEFAULT_PREFIX);
 }

@@ -295,7 +295,7 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
         let v = field(d, f);
         match f.as_str() {
             "tags" => {
-                let tags = merged_tags(cx, c, name).await?;
+                let tags = merged_tags(c, d, name).await?;
                 let set: Result<Vec<s3t::Tag>, _> =
                     tags.iter().map(|(k, v)| s3t::Tag::builder().key(k).value(v).build()).collect();
                 let tagging = s3t::Tagging::builder()
@@ -476,13 +476,15 @@ async fn write_logging(cx: &Context<'_>, c: &RegionClients, name: &str, v: &Valu
     .await
 }
 
-/// The bucket's tags with ours set: tags others put on it stay.
-async fn merged_tags(cx: &Context<'_>, c: &RegionClients, name: &str) -> Result<BTreeMap<String, String>, Error> {
+/// The bucket's tags with ours (the desired resource's: the pipeline's, and on the logs bucket the preset's) set:
+/// tags others put on it stay.
+async fn merged_tags(c: &RegionClients, d: &DesiredResource, name: &str) -> Result<BTreeMap<String, String>, Error> {
     let tags = optional(c.s3.get_bucket_tagging().bucket(name).send().call("s3:GetBucketTagging", name).await)?;
     let mut tags: BTreeMap<String, String> = tags
         .map(|out| out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
         .unwrap_or_default();
-    tags.extend(cx.tags());
+    let ours = field(d, "tags").as_object().into_iter().flatten();
+    tags.extend(ours.map(|(k, v)| (k.clone(), text(v))));
     Ok(tags)
 }
 

@@ -64,13 +64,20 @@ fn bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
         .bucket
         .access_logging
         .then(|| json!({"target_bucket": n.access_log_bucket(region), "target_prefix": ACCESS_LOG_PREFIX}));
-    let mut fields = hardened_fields(spec, encryption, lifecycle(spec), policy);
+    // The preset's tags its platform finds the bucket by (RAD's `ksoc-data-type`), on this bucket only.
+    let mut fields = hardened_fields(spec, encryption, lifecycle(spec), policy, &spec.bucket_tags());
     fields.insert("logging".into(), Field::exact(logging.unwrap_or(Value::Null)));
     fields
 }
 
 /// What every bucket of the pipeline has: no public access, no ACLs, encryption, a policy, versioning, expiry.
-fn hardened_fields(spec: &Spec, encryption: Value, lifecycle: Value, policy: Value) -> BTreeMap<String, Field> {
+fn hardened_fields(
+    spec: &Spec,
+    encryption: Value,
+    lifecycle: Value,
+    policy: Value,
+    tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, Field> {
     BTreeMap::from([
         (
             "public_access_block".into(),
@@ -83,7 +90,7 @@ fn hardened_fields(spec: &Spec, encryption: Value, lifecycle: Value, policy: Val
         ("policy".into(), Field::policy(policy)),
         ("versioning".into(), Field::exact(json!(if spec.bucket.versioning { "Enabled" } else { "Disabled" }))),
         ("lifecycle".into(), Field::exact(lifecycle)),
-        ("tags".into(), Field::tags(&spec.resource_tags())),
+        ("tags".into(), Field::tags(tags)),
     ])
 }
 
@@ -107,7 +114,13 @@ fn access_log_bucket_policy(n: &Names<'_>, region: &str) -> Value {
 /// The access-log bucket: hardened like the pipeline's bucket, but SSE-S3 (S3 delivers server access logs only
 /// into buckets with S3-managed keys) and not logged itself.
 fn access_log_bucket_fields(n: &Names<'_>, region: &str) -> BTreeMap<String, Field> {
-    hardened_fields(n.spec, json!({"algorithm": "AES256"}), lifecycle(n.spec), access_log_bucket_policy(n, region))
+    hardened_fields(
+        n.spec,
+        json!({"algorithm": "AES256"}),
+        lifecycle(n.spec),
+        access_log_bucket_policy(n, region),
+        &n.spec.resource_tags(),
+    )
 }
 
 pub const OPERATIONS: &[Operation] = &[

@@ -30,7 +30,8 @@ pub fn desired(n: &Names<'_>, region: &str) -> Option<DesiredResource> {
             ("destination_type".into(), Field::exact(json!(destination)).force_new()),
             (arn_field.into(), Field::exact(json!(arn))),
             ("events".into(), Field::exact(json!(["s3:ObjectCreated:*"]))),
-            ("filter_prefix".into(), Field::exact(json!(spec.firehose.prefix))),
+            // The objects the stream writes, under this account's prefix (FortiCNAPP's module filters so).
+            ("filter_prefix".into(), Field::exact(json!(n.prefix()))),
         ]),
     ))
 }

@@ -113,8 +113,6 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
     let n = Names::new(spec, account);
     // The pipeline's own key grants the roles in its key policy; a key brought along is granted here.
     let kms = spec.bucket.kms_key_arn.clone().filter(|_| spec.bucket.encryption == Encryption::SseKms);
-    let objects =
-        |prefix: &str| -> Vec<String> { n.regions().map(|r| format!("{}/{prefix}*", n.bucket_arn(r))).collect() };
     match kind {
         RoleKind::Firehose => {
             let buckets: Vec<String> = n.regions().map(|r| n.bucket_arn(r)).collect();
@@ -122,8 +120,8 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
                 .regions()
                 .flat_map(|r| {
                     [
-                        format!("{}/{}*", n.bucket_arn(r), spec.firehose.prefix),
-                        format!("{}/{}*", n.bucket_arn(r), spec.firehose.error_prefix),
+                        format!("{}/{}*", n.bucket_arn(r), n.prefix()),
+                        format!("{}/{}*", n.bucket_arn(r), n.error_prefix()),
                     ]
                 })
                 .collect();
@@ -162,12 +160,12 @@ pub fn role_statements(spec: &Spec, account: &str, kind: RoleKind) -> Vec<Value>
         }
         RoleKind::Reader => {
             let mut s = vec![
+                allow("ListBuckets", &["s3:GetBucketLocation", "s3:ListBucket"], n.reader_bucket_arns()),
                 allow(
-                    "ListBuckets",
-                    &["s3:GetBucketLocation", "s3:ListBucket"],
-                    n.regions().map(|r| n.bucket_arn(r)).collect(),
+                    "ReadObjects",
+                    &["s3:GetObject"],
+                    n.reader_bucket_arns().iter().map(|b| format!("{b}/{}*", n.prefix())).collect(),
                 ),
-                allow("ReadObjects", &["s3:GetObject"], objects(&spec.firehose.prefix)),
             ];
             match spec.consumer.notify {
                 Notify::Sns => s.push(allow(

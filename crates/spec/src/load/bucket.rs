@@ -5,9 +5,11 @@ use toml::de::DeTable;
 use super::Ctx;
 use crate::model::*;
 use crate::rules;
+use crate::Preset;
 
 impl Ctx<'_> {
-    pub(super) fn bucket(&mut self, t: &DeTable<'_>) -> Option<Bucket> {
+    /// `[bucket]`, with the preset's conventions as defaults (RAD's bucket name, tags and reader scope).
+    pub(super) fn bucket(&mut self, t: &DeTable<'_>, preset: Preset) -> Option<Bucket> {
         self.check_keys(
             t,
             "bucket",
@@ -59,8 +61,13 @@ impl Ctx<'_> {
         let access_logging = self.boolean(t, "bucket", "access_logging");
         let encrypt_log_groups = self.boolean(t, "bucket", "encrypt_log_groups");
         let encryption = self.bucket_encryption(t, kms.is_some(), &mut ok);
+        let data = preset.data();
+        // The reader's scope is the preset's bucket-name pattern only while the bucket keeps the preset's name.
+        let reader_scope = data.reader_bucket_scope.filter(|_| name.is_none()).map(str::to_string);
         ok.then(|| Bucket {
-            name_template: name.map_or_else(|| DEFAULT_BUCKET_NAME.to_string(), |(n, _)| n),
+            name_template: name.map_or_else(|| data.bucket_name.unwrap_or(DEFAULT_BUCKET_NAME).to_string(), |(n, _)| n),
+            tags: data.bucket_tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            reader_scope,
             retention_days: retention.map_or(DEFAULT_RETENTION_DAYS, |(r, _)| r as u32),
             versioning: versioning.unwrap_or(true),
             kms_key_arn: kms.map(|(k, _)| k),

@@ -23,6 +23,7 @@ impl Ctx<'_> {
                 "sqs_queue_arn",
                 "workspace_id",
                 "azure_cloud",
+                "reader_role_name",
             ],
         );
         let preset = match self.string(t, "consumer", "preset", "preset = \"generic\"") {
@@ -99,6 +100,22 @@ impl Ctx<'_> {
             }
         }
 
+        let role_name = self.string(t, "consumer", "reader_role_name", "reader_role_name = \"ksoc-audit-logs\"");
+        if let Some((name, s)) = &role_name {
+            ok &= self.check("consumer.reader_role_name", s, rules::role_name(name));
+            // The Sentinel connector refuses a role whose name lacks its prefix.
+            let prefix = data.reader_role_prefix;
+            if !name.starts_with(prefix) {
+                ok = false;
+                self.push(
+                    "consumer.reader_role_name",
+                    Some(s.clone()),
+                    format!("{} only assumes a role whose name starts with {prefix:?}", preset_value.vendor()),
+                    Some(format!("name it {prefix}{name}, or leave reader_role_name out")),
+                );
+            }
+        }
+
         let reader = match data.trust {
             Trust::Aws(aws) => self.aws_reader(t, &span, preset_value, aws),
             Trust::WebIdentity(web) => self.web_identity_reader(t, &span, preset_value, web),
@@ -107,7 +124,13 @@ impl Ctx<'_> {
         if !ok {
             return None;
         }
-        Some(Consumer { preset: preset?, reader: reader?, notify: notify?, sqs_queue_arn: queue.map(|(q, _)| q) })
+        Some(Consumer {
+            preset: preset?,
+            reader: reader?,
+            notify: notify?,
+            sqs_queue_arn: queue.map(|(q, _)| q),
+            reader_role_name: role_name.map(|(n, _)| n).or_else(|| data.reader_role_name.map(str::to_string)),
+        })
     }
 
     /// Keys that only some presets use, set under another: each one reported with what to do.

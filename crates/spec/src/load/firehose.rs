@@ -7,7 +7,8 @@ use crate::model::*;
 use crate::rules;
 
 impl Ctx<'_> {
-    pub(super) fn firehose(&mut self, t: &DeTable<'_>) -> Option<Firehose> {
+    /// `[firehose]`, with the preset's prefix as the default (FortiCNAPP's `eks_audit_logs/{account}/`).
+    pub(super) fn firehose(&mut self, t: &DeTable<'_>, preset: crate::Preset) -> Option<Firehose> {
         self.check_keys(t, "firehose", &["buffer_size_mb", "buffer_interval_seconds", "prefix", "error_prefix"]);
         let mut ok = true;
         let size = self.integer(t, "firehose", "buffer_size_mb", "buffer_size_mb = 5");
@@ -30,7 +31,8 @@ impl Ctx<'_> {
         if let Some((p, s)) = &error_prefix {
             ok &= self.check("firehose.error_prefix", s, rules::firehose_prefix(p));
         }
-        let prefix_value = prefix.map_or_else(|| DEFAULT_PREFIX.to_string(), |(p, _)| p);
+        let default_prefix = preset.data().prefix.unwrap_or(DEFAULT_PREFIX);
+        let prefix_value = prefix.map_or_else(|| default_prefix.to_string(), |(p, _)| p);
         let error_value = error_prefix.clone().map_or_else(|| DEFAULT_ERROR_PREFIX.to_string(), |(p, _)| p);
         if ok && (error_value.starts_with(&prefix_value) || prefix_value.starts_with(&error_value)) {
             ok = false;
@@ -45,8 +47,8 @@ impl Ctx<'_> {
         ok.then(|| Firehose {
             buffer_size_mb: size.map_or(DEFAULT_BUFFER_SIZE_MB, |(v, _)| v as u32),
             buffer_interval_seconds: interval.map_or(DEFAULT_BUFFER_INTERVAL_SECONDS, |(v, _)| v as u32),
-            prefix: prefix_value,
-            error_prefix: error_value,
+            prefix_template: prefix_value,
+            error_prefix_template: error_value,
         })
     }
 

@@ -226,10 +226,12 @@ impl Ctx<'_> {
                 None
             }
         };
+        // The preset's conventions are the defaults of `[bucket]` and `[firehose]`.
+        let preset = consumer.as_ref().map_or(crate::Preset::Generic, |c| c.preset);
         let bucket = self.section(root, "bucket").map(|(t, _)| t);
-        let bucket = self.bucket(bucket.unwrap_or(&empty));
+        let bucket = self.bucket(bucket.unwrap_or(&empty), preset);
         let firehose = self.section(root, "firehose").map(|(t, _)| t);
-        let firehose = self.firehose(firehose.unwrap_or(&empty));
+        let firehose = self.firehose(firehose.unwrap_or(&empty), preset);
         let filter = self.section(root, "filter").map(|(t, _)| t);
         let filter = self.filter(filter.unwrap_or(&empty));
         let iam = self.section(root, "iam").map(|(t, _)| t);
@@ -299,8 +301,12 @@ impl Ctx<'_> {
                 }
             }
         }
-        // Bucket names are global: across member accounts only the account keeps them apart.
-        if spec.accounts.is_some() && !spec.bucket.name_template.contains("{account}") {
+        // Bucket names are global: across member accounts only the account keeps them apart (or `{hex}`, a digest
+        // of it).
+        let has = |placeholder: &str| {
+            spec.bucket.name_template.contains(placeholder) || spec.bucket.name_template.contains("{hex}")
+        };
+        if spec.accounts.is_some() && !has("{account}") {
             self.push(
                 "bucket.name",
                 bucket_name_span.clone(),
@@ -308,10 +314,10 @@ impl Ctx<'_> {
                     "{:?} gives every member account the same bucket name, but bucket names are global",
                     spec.bucket.name_template
                 ),
-                Some("add {account} to bucket.name, or leave it out for the default".into()),
+                Some("add {account} (or {hex}) to bucket.name, or leave it out for the default".into()),
             );
         }
-        if spec.regions.len() > 1 && !spec.bucket.name_template.contains("{region}") {
+        if spec.regions.len() > 1 && !has("{region}") {
             self.push(
                 "bucket.name",
                 bucket_name_span.clone(),
@@ -319,7 +325,7 @@ impl Ctx<'_> {
                     "{:?} gives every region the same bucket name, but bucket names are global",
                     spec.bucket.name_template
                 ),
-                Some("add {region} to bucket.name".into()),
+                Some("add {region} (or {hex}) to bucket.name".into()),
             );
         }
         // A vendor-format external id names the account the role is in: when the guard pins it, they must agree.
