@@ -64,6 +64,8 @@ pub struct Members {
     pub caller: Aws,
     caller_arn: String,
     pub accounts: Vec<String>,
+    /// The organization's management account, when selected: where service-managed StackSets put no member role.
+    management: Option<String>,
 }
 
 /// Resolves `[accounts]`: `None` without it (the caller's own account, as always). The caller's account guard
@@ -87,11 +89,12 @@ pub async fn members(spec: &Spec, settings: &GlobalSettings) -> Result<Option<Me
     let selected = eksaudit_aws::member_accounts(&caller, accounts).await.map_err(|e| {
         format!("the member accounts could not be listed: {e} (Organizations is read from the caller's account)")
     })?;
-    let selected = match shard {
-        Some(shard) => selected.into_iter().filter(|a| shard.contains(a)).collect(),
-        None => selected,
+    let eksaudit_aws::MemberAccounts { ids, management } = selected;
+    let ids = match shard {
+        Some(shard) => ids.into_iter().filter(|a| shard.contains(a)).collect(),
+        None => ids,
     };
-    Ok(Some(Members { caller, caller_arn: identity.arn, accounts: selected }))
+    Ok(Some(Members { caller, caller_arn: identity.arn, accounts: ids, management }))
 }
 
 /// In a Kubernetes Indexed Job: the shard from the pod's `JOB_COMPLETION_INDEX` (0-based) and the manifest's
@@ -135,10 +138,11 @@ impl Members {
                     let aws = match self.caller.assume_member(&arn, accounts.external_id.as_deref()).await {
                         Ok(aws) => aws,
                         Err(e) => {
-                            return (
-                                id,
-                                AccountOutcome::NotChecked(format!("the role {arn} could not be assumed: {e}")),
-                            )
+                            let mut message = format!("the role {arn} could not be assumed: {e}");
+                            if self.management.as_deref() == Some(id.as_str()) {
+                                message.push_str(&management_hint(&id, &accounts.role_name));
+                            }
+                            return (id, AccountOutcome::NotChecked(message));
                         }
                     };
                     let out = work(id.clone(), Target { aws, expected_account: Some(id.clone()) }).await;
@@ -151,6 +155,18 @@ impl Members {
         results.sort_by(|a, b| a.0.cmp(&b.0));
         results
     }
+}
+
+/// Why the management account's role is usually missing, and the two ways out: service-managed StackSets (the
+/// member role's usual rollout, `policy --for member-role --format cloudformation`) deploy to every account of the
+/// targeted OUs except the management account, as AWS documents; eksaudit still selects it (an EKS cluster there
+/// is audited like any other), so where its role is missing it says so rather than skipping it in silence.
+fn management_hint(id: &str, role_name: &str) -> String {
+    format!(
+        ". {id} is the organization's management account, where service-managed StackSets do not deploy the member \
+         role: create {role_name} there by hand (`eksaudit policy --for member-role` prints it, or deploy the \
+         `--format cloudformation` template there as a stack), or add \"{id}\" to [accounts] exclude"
+    )
 }
 
 /// The caller's own account, for a run without `[accounts]`.

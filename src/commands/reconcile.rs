@@ -182,6 +182,13 @@ pub async fn run_accounts(
                                 status: ExitStatus::Success,
                             })
                         } else if mode == Mode::Apply && failures.load(Ordering::SeqCst) > tolerance {
+                            if !quiet {
+                                eprintln!(
+                                    "[{id}] {}: more accounts failed than [accounts] failure_tolerance = {tolerance} \
+                                     allows; nothing was changed here",
+                                    style.red("not started")
+                                );
+                            }
                             AccountOutcome::NotStarted
                         } else {
                             let lines = Lines { style, quiet, prefix: format!("[{id}] ") };

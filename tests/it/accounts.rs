@@ -253,6 +253,242 @@ async fn an_account_whose_role_cannot_be_assumed_is_not_checked_while_the_others
     assert!(section["message"].as_str().unwrap().contains("is not authorized to perform: sts:AssumeRole"), "{section}");
 }
 
+/// The two selected accounts in the order apply starts them (account order): the first, then the second.
+fn in_start_order(org: &Org) -> (String, String) {
+    if org.a < org.b {
+        (org.a.clone(), org.b.clone())
+    } else {
+        (org.b.clone(), org.a.clone())
+    }
+}
+
+#[tokio::test]
+async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    // One account at a time, in account order: which account runs after a failure is repeatable.
+    let spec = |tolerance: u32| {
+        spec(&org).replace(
+            "max_concurrent_accounts = 2",
+            &format!("max_concurrent_accounts = 1\nfailure_tolerance = {tolerance}"),
+        )
+    };
+    let (first, second) = in_start_order(&org);
+    // The first account's stream cannot be created (its request names the account's bucket): apply fails there.
+    // (Not LimitExceededException: the SDK reads that code as throttling, and paces and retries it.)
+    let refused = "Access to the KMS key arn:aws:kms:eu-central-1:111111111111:key/x was denied by its key policy.";
+    moto.recorder().inject(
+        Fault::error("CreateDeliveryStream", 400, "InvalidKMSResourceException", refused)
+            .matching(&format!("eks-audit-{first}-eu-central-1")),
+    );
+    let w = Workdir::with_spec(&spec(0));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    assert!(err.contains(refused), "AWS's words: {err}");
+    assert!(err.contains(&format!("[{second}] not started")), "{err}");
+    assert!(err.contains(&format!("2 accounts: 1 failed ({first}), 1 not started ({second})")), "{err}");
+    assert!(streams(&moto, &first, "eu-central-1").await.is_empty(), "the fault did not fire");
+    assert!(buckets(&moto, &second).await.is_empty(), "the second account was started");
+
+    // One failure tolerated: the second account is applied, and the run still says the first failed.
+    let w = Workdir::with_spec(&spec(1));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    assert!(err.contains(&format!("2 accounts: 1 with changes, 1 failed ({first})")), "{err}");
+    assert!(!err.contains("not started"), "{err}");
+    assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"]);
+
+    // The fault gone, the first account picks up where it stopped; every account is then in sync.
+    moto.recorder().clear_faults();
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    let again = run(&moto, &w, &["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(again.code(), 0, "{}", again.stdout());
+    assert!(accounts_of(&again.json()).iter().all(|(_, result)| result == "in_sync"), "{}", again.stdout());
+}
+
+/// A metric datapoint in `account`, as AWS would publish it there (moto publishes none); through the recorder,
+/// which translates CloudWatch's CBOR protocol for moto.
+async fn metric_in(moto: &Moto, account: &str, region: &str, cluster: &str, name: &str, value: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let config = moto.account_config(account, region).await.into_builder().endpoint_url(moto.endpoint()).build();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut datum =
+        MetricDatum::builder().metric_name(name).value(value).timestamp(aws_smithy_types::DateTime::from_millis(now));
+    for (n, v) in [
+        ("LogGroupName", format!("/aws/eks/{cluster}/cluster")),
+        ("DestinationType", "Firehose".to_string()),
+        ("FilterName", "eks-audit".to_string()),
+    ] {
+        datum = datum.dimensions(Dimension::builder().name(n).value(v).build());
+    }
+    aws_sdk_cloudwatch::Client::new(&config)
+        .put_metric_data()
+        .namespace("AWS/Logs")
+        .metric_data(datum.build())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An audit event in `cluster`'s `kube-apiserver-audit-x` stream of `account`, as EKS writes it.
+async fn audit_event_in(moto: &Moto, account: &str, region: &str, cluster: &str) {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let logs = moto.account(account).await.region(region).logs;
+    let group = format!("/aws/eks/{cluster}/cluster");
+    let _ = logs.create_log_stream().log_group_name(&group).log_stream_name("kube-apiserver-audit-x").send().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let event = include_str!("../data/eks-audit-events.jsonl").lines().next().unwrap();
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("kube-apiserver-audit-x")
+        .log_events(InputLogEvent::builder().timestamp(now).message(event).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_saved_plan_applies_in_every_account_and_status_and_drift_alerts_are_per_account() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let w = Workdir::with_spec(&spec(&org));
+    let (a, b) = (org.a.clone(), org.b.clone());
+
+    // apply FILE: exactly the saved plan in each account, no question asked (it was reviewed when saved).
+    let saved = run(&moto, &w, &["plan", "--out", "org.plan", "--detailed-exitcode"]);
+    assert_eq!(saved.code(), 2, "{}\n{}", saved.stdout(), saved.stderr());
+    assert!(moto.recorder().writes().is_empty(), "plan --out mutated: {:?}", moto.recorder().writes());
+    let applied = run(&moto, &w, &["apply", "org.plan"]);
+    assert_eq!(applied.code(), 0, "{}\n{}", applied.stdout(), applied.stderr());
+    assert!(applied.stderr().contains("2 accounts: 2 with changes"), "{}", applied.stderr());
+    assert_eq!(streams(&moto, &a, "eu-central-1").await, ["eks-audit"]);
+    assert_eq!(streams(&moto, &a, "us-east-1").await, ["eks-audit"]);
+    assert_eq!(streams(&moto, &b, "eu-central-1").await, ["eks-audit"]);
+    assert!(streams(&moto, &b, "us-east-1").await.is_empty(), "B has no cluster in us-east-1");
+    moto.recorder().reset();
+    let again = run(&moto, &w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code(), 0, "{}\n{}", again.stdout(), again.stderr());
+    assert!(again.stdout().contains("2 accounts: 2 in sync"), "{}", again.stdout());
+    // And the saved plan, carried out, is stale now: the accounts' plans changed.
+    let stale = run(&moto, &w, &["apply", "org.plan"]);
+    assert_eq!(stale.code(), 1, "{}", stale.stderr());
+    assert!(stale.stderr().contains("is stale and was not applied"), "{}", stale.stderr());
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+
+    // status: a section per account; B's us-east-1, without clusters, is "no clusters", not a broken chain; A's
+    // eu-central-1 delivers what its own cluster forwards (read in A: the metric is in A only).
+    audit_event_in(&moto, &a, "eu-central-1", "prod-a").await;
+    metric_in(&moto, &a, "eu-central-1", "prod-a", "ForwardedLogEvents", 1.0).await;
+    moto.recorder().reset();
+    let status = run(&moto, &w, &["status", "--json"]);
+    assert_eq!(status.code(), 0, "{}\n{}", status.stdout(), status.stderr());
+    assert!(moto.recorder().writes().is_empty(), "status mutated: {:?}", moto.recorder().writes());
+    let doc = status.json();
+    assert_eq!(doc["command"], "status");
+    let section = |id: &str| doc["accounts"].as_array().unwrap().iter().find(|s| s["account"] == id).unwrap().clone();
+    let (sa, sb) = (section(&a), section(&b));
+    assert_eq!((sa["result"].as_str(), sb["result"].as_str()), (Some("in_sync"), Some("in_sync")), "{doc:#}");
+    let regions = |s: &Value| -> Vec<(String, String)> {
+        s["report"]["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["region"].as_str().unwrap().to_string(), r["verdict"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    assert_eq!(
+        regions(&sa),
+        [("eu-central-1".to_string(), "delivering".to_string()), ("us-east-1".to_string(), "idle".to_string())],
+        "{sa:#}"
+    );
+    assert_eq!(regions(&sb), [("eu-central-1".to_string(), "idle".to_string())], "{sb:#}");
+    assert_eq!(sb["report"]["no_clusters"], serde_json::json!(["us-east-1"]), "{sb:#}");
+    assert!(sa["report"].get("no_clusters").is_none(), "{sa:#}");
+    let text = run(&moto, &w, &["status"]);
+    assert_eq!(text.code(), 0, "{}", text.stderr());
+    let out = text.stdout();
+    let b_section = &out[out.find(&format!("== account {b} ==")).unwrap()..];
+    assert!(b_section.contains("Region us-east-1: no clusters"), "{out}");
+    assert!(out.contains(&format!("== account {a} ==")) && out.contains("Region eu-central-1: delivering"), "{out}");
+    assert!(out.contains("2 accounts: 2 in sync"), "{out}");
+
+    // drift --notify-topic: the alert goes to the caller's topic, one for the account that drifted, naming it.
+    let direct = moto.region("us-west-2");
+    let topic =
+        direct.sns.create_topic().name("eks-audit-drift").send().await.unwrap().topic_arn().unwrap().to_string();
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-west-2"));
+    let queue = sqs.create_queue().queue_name("alerts").send().await.unwrap().queue_url().unwrap().to_string();
+    let queue_arn = format!("arn:aws:sqs:us-west-2:{}:alerts", eksaudit_test_support::MOTO_ACCOUNT);
+    direct.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    moto.account(&b)
+        .await
+        .region("eu-central-1")
+        .s3
+        .delete_bucket_tagging()
+        .bucket(format!("eks-audit-{b}-eu-central-1"))
+        .send()
+        .await
+        .unwrap();
+    let drift = run(&moto, &w, &["drift", "--notify-topic", &topic]);
+    assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
+    let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+    let messages: Vec<Value> =
+        received.messages().iter().map(|m| serde_json::from_str(m.body().unwrap()).unwrap()).collect();
+    assert_eq!(messages.len(), 1, "one alert, for the account that drifted: {messages:#?}");
+    let subject = messages[0]["Subject"].as_str().unwrap();
+    assert!(subject.starts_with("eksaudit drift: ") && subject.ends_with(&format!("eks-audit in {b}")), "{subject}");
+    let body = messages[0]["Message"].as_str().unwrap();
+    let json: Value = serde_json::from_str(&body[body.find("--- JSON ---\n").unwrap() + 13..]).unwrap();
+    assert_eq!(json["account"], b.as_str());
+    assert_eq!(json["verdict"], "drift");
+    assert!(!body.contains(&a), "the alert is B's alone: {body}");
+}
+
+#[tokio::test]
+async fn the_management_account_without_the_member_role_is_not_checked_with_the_fix() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    let management = eksaudit_test_support::MOTO_ACCOUNT;
+    let spec = spec(&org).replace(&format!("exclude = [\"{}\"]", org.d), "organization = true");
+    let w = Workdir::with_spec(&spec);
+    // What AWS answers where service-managed StackSets put no role: AssumeRole of a role that does not exist is
+    // AccessDenied. moto assumes any role, so the proxy answers as AWS would, for the management account only.
+    let message = format!(
+        "User: arn:aws:iam::{management}:user/ci is not authorized to perform: sts:AssumeRole on resource: \
+         arn:aws:iam::{management}:role/eksaudit-member"
+    );
+    moto.recorder().inject(Fault::error("AssumeRole", 403, "AccessDenied", &message).matching(management));
+    let plan = run(&moto, &w, &["plan", "--json"]);
+    assert_eq!(plan.code(), 1, "{}\n{}", plan.stdout(), plan.stderr());
+    let doc = plan.json();
+    let results = accounts_of(&doc);
+    assert!(results.contains(&(management.to_string(), "not_checked".to_string())), "{results:?}");
+    assert!(results.contains(&(org.a.clone(), "changes".to_string())), "the others go on: {results:?}");
+    let section = doc["accounts"].as_array().unwrap().iter().find(|s| s["account"] == management).unwrap();
+    let text = section["message"].as_str().unwrap();
+    assert!(text.contains("is not authorized to perform: sts:AssumeRole"), "AWS's words: {text}");
+    assert!(text.contains("is the organization's management account"), "{text}");
+    assert!(text.contains("eksaudit policy --for member-role") && text.contains("[accounts] exclude"), "{text}");
+    // A member account whose role is missing gets AWS's words, not the management account's advice.
+    moto.recorder().clear_faults();
+    moto.recorder().inject(Fault::error("AssumeRole", 403, "AccessDenied", "not authorized").matching(&org.a));
+    let doc = run(&moto, &w, &["plan", "--json"]).json();
+    let section = doc["accounts"].as_array().unwrap().iter().find(|s| s["account"] == org.a.as_str()).unwrap();
+    assert_eq!(section["result"], "not_checked");
+    assert!(!section["message"].as_str().unwrap().contains("management account"), "{section}");
+
+    // Excluded, it is not selected at all.
+    let excluded = spec.replace("organization = true", &format!("organization = true\nexclude = [\"{management}\"]"));
+    let w = Workdir::with_spec(&excluded);
+    let doc = run(&moto, &w, &["plan", "--json"]).json();
+    assert!(!accounts_of(&doc).iter().any(|(id, _)| id == management), "{doc:#}");
+}
+
 #[tokio::test]
 async fn shards_partition_the_member_accounts_exactly() {
     let moto = Moto::start();

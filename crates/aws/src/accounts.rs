@@ -19,18 +19,31 @@ const SESSION_NAME: &str = "eksaudit";
 /// Renewed this long before the session expires (AssumeRole's default session is an hour; an apply may be longer).
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
+/// The accounts `[accounts]` selects, and which of them is the organization's management account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberAccounts {
+    /// Sorted.
+    pub ids: Vec<String>,
+    /// The management account, when it is selected and Organizations was read (`organization = true`, or an OU
+    /// it was moved into): service-managed StackSets never deploy there, so the member role is usually missing.
+    /// Known from the account ARNs Organizations lists (`arn:aws:organizations::<management>:account/o-…/<id>`),
+    /// so it costs no call of its own.
+    pub management: Option<String>,
+}
+
 /// The accounts `[accounts]` selects, sorted: `ids`, every ACTIVE account of the organization with
 /// `organization = true`, the ACTIVE accounts under `organizational_units` (child OUs included), less `exclude`.
-pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<Vec<String>, Error> {
+pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<MemberAccounts, Error> {
     let mut selected: BTreeSet<String> = accounts.ids.iter().cloned().collect();
+    let mut management = None;
     if accounts.needs_organizations() {
         let organizations = aws.organizations();
         if accounts.organization {
             let mut pages = organizations.list_accounts().into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.named("organizations:ListAccounts", "the organization")?;
-                selected
-                    .extend(page.accounts().iter().filter(|a| is_active(a)).filter_map(|a| a.id().map(String::from)));
+                management = management.or_else(|| management_account(page.accounts()));
+                selected.extend(active(page.accounts()));
             }
         }
         // A breadth-first walk: every OU under the given parents, each listed once.
@@ -39,7 +52,9 @@ pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<Vec<Strin
         while let Some(parent) = parents.pop() {
             let (listed, children) =
                 futures::join!(accounts_for_parent(&organizations, &parent), child_units(&organizations, &parent));
-            selected.extend(listed?);
+            let listed = listed?;
+            management = management.or_else(|| management_account(&listed));
+            selected.extend(active(&listed));
             for child in children? {
                 if seen.insert(child.clone()) {
                     parents.push(child);
@@ -50,13 +65,28 @@ pub async fn member_accounts(aws: &Aws, accounts: &Accounts) -> Result<Vec<Strin
     for excluded in &accounts.exclude {
         selected.remove(excluded);
     }
-    Ok(selected.into_iter().collect())
+    let management = management.filter(|m| selected.contains(m));
+    Ok(MemberAccounts { ids: selected.into_iter().collect(), management })
 }
 
-/// Only ACTIVE accounts: a suspended or closing account cannot be worked in. (Organizations reports `State` and,
-/// until September 2026, `Status`; either says so.)
+/// The management account, from the owner of the account ARNs an organization lists.
+fn management_account(accounts: &[aws_sdk_organizations::types::Account]) -> Option<String> {
+    accounts.iter().find_map(|a| a.arn()?.split(':').nth(4).filter(|owner| !owner.is_empty()).map(String::from))
+}
+
+fn active(accounts: &[aws_sdk_organizations::types::Account]) -> impl Iterator<Item = String> + '_ {
+    accounts.iter().filter(|a| is_active(a)).filter_map(|a| a.id().map(String::from))
+}
+
+/// Only ACTIVE accounts: a suspended or closing account cannot be worked in. `State` is the current field;
+/// `Status`, deprecated (Organizations stops returning it in September 2026), is only the fallback for an answer
+/// without `State` (moto 5.1.22 returns both, so the integration tests read `State`; the unit test below covers the
+/// fallback). An account with neither is kept: its role assumption says the rest.
 fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
-    use aws_sdk_organizations::types::AccountStatus;
+    use aws_sdk_organizations::types::{AccountState, AccountStatus};
+    if let Some(state) = account.state() {
+        return *state == AccountState::Active;
+    }
     #[allow(deprecated)]
     let status = account.status();
     status.is_none_or(|s| *s == AccountStatus::Active)
@@ -65,14 +95,14 @@ fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
 async fn accounts_for_parent(
     organizations: &aws_sdk_organizations::Client,
     parent: &str,
-) -> Result<Vec<String>, Error> {
-    let mut ids = Vec::new();
+) -> Result<Vec<aws_sdk_organizations::types::Account>, Error> {
+    let mut listed = Vec::new();
     let mut pages = organizations.list_accounts_for_parent().parent_id(parent).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.named("organizations:ListAccountsForParent", parent)?;
-        ids.extend(page.accounts().iter().filter(|a| is_active(a)).filter_map(|a| a.id().map(String::from)));
+        listed.extend(page.accounts().iter().cloned());
     }
-    Ok(ids)
+    Ok(listed)
 }
 
 async fn child_units(organizations: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, Error> {
@@ -159,6 +189,35 @@ impl Aws {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_management_account_is_the_owner_of_the_account_arns() {
+        use aws_sdk_organizations::types::Account;
+        let listed = [
+            Account::builder().id("222222222222").build(),
+            Account::builder()
+                .id("222222222222")
+                .arn("arn:aws:organizations::111111111111:account/o-abcdefghij/222222222222")
+                .build(),
+        ];
+        assert_eq!(management_account(&listed).as_deref(), Some("111111111111"));
+        assert_eq!(management_account(&listed[..1]), None);
+    }
+
+    #[test]
+    fn state_decides_and_the_deprecated_status_is_only_the_fallback() {
+        use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+        #[allow(deprecated)]
+        let account = |state: Option<AccountState>, status: Option<AccountStatus>| {
+            Account::builder().set_state(state).set_status(status).build()
+        };
+        assert!(is_active(&account(Some(AccountState::Active), Some(AccountStatus::Suspended))));
+        assert!(!is_active(&account(Some(AccountState::Closed), Some(AccountStatus::Active))));
+        assert!(!is_active(&account(Some(AccountState::PendingClosure), None)));
+        assert!(is_active(&account(None, Some(AccountStatus::Active))));
+        assert!(!is_active(&account(None, Some(AccountStatus::Suspended))));
+        assert!(is_active(&account(None, None)));
+    }
 
     #[test]
     fn member_roles_are_in_the_callers_partition() {

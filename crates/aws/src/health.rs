@@ -338,15 +338,21 @@ pub async fn health(
     now: i64,
     since: u64,
 ) -> Readings {
-    let reads = spec.regions.iter().filter_map(|r| regions.get(&r.name)).map(|c| {
-        let selected = clusters.get(&c.region).map(Vec::as_slice).unwrap_or_default();
-        region(c, spec, account, selected, now, since)
-    });
+    let selected = |r: &str| clusters.get(r).map(Vec::as_slice).unwrap_or_default();
+    // Across member accounts a region without a selected cluster has no pipeline (`DesiredState::build`): nothing
+    // to read there, and reading would only find it missing.
+    let (read, without_clusters): (Vec<_>, Vec<_>) = spec
+        .regions
+        .iter()
+        .filter_map(|r| regions.get(&r.name))
+        .partition(|c| spec.accounts.is_none() || !selected(&c.region).is_empty());
+    let reads = read.into_iter().map(|c| region(c, spec, account, selected(&c.region), now, since));
     Readings {
         now,
         since_seconds: since,
         max_delivery_lag_seconds: u64::from(spec.max_delivery_lag_seconds()),
         regions: join_all(reads).await,
+        without_clusters: without_clusters.into_iter().map(|c| c.region.clone()).collect(),
     }
 }
 

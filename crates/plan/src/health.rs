@@ -156,6 +156,9 @@ pub struct Readings {
     pub since_seconds: u64,
     pub max_delivery_lag_seconds: u64,
     pub regions: Vec<RegionReadings>,
+    /// The regions not read: across member accounts, where the account runs no selected cluster it has no
+    /// pipeline (`DesiredState::build`), so there is no chain to read.
+    pub without_clusters: Vec<String>,
 }
 
 /// How a region or cluster is doing, best first.
@@ -268,6 +271,9 @@ pub struct Health {
     pub max_delivery_lag_seconds: u64,
     pub verdict: Verdict,
     pub regions: Vec<RegionHealth>,
+    /// The regions with no selected cluster in this member account, and so no pipeline: nothing to deliver.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_clusters: Vec<String>,
 }
 
 impl Health {
@@ -584,6 +590,7 @@ pub fn assess(readings: Readings) -> Health {
         max_delivery_lag_seconds: lag,
         verdict,
         regions,
+        no_clusters: readings.without_clusters,
     }
 }
 
@@ -731,6 +738,10 @@ pub fn render_text(h: &Health, color: bool) -> String {
             judgement_lines(&mut out, &c.judgement, "  ", color);
         }
     }
+    for r in &h.no_clusters {
+        let _ = writeln!(out, "\nRegion {r}: no clusters");
+        let _ = writeln!(out, "  the account runs no selected cluster here, so it has no pipeline to read");
+    }
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for c in h.regions.iter().flat_map(|r| &r.clusters) {
         match counts.iter_mut().find(|(v, _)| *v == c.judgement.verdict) {
@@ -740,9 +751,11 @@ pub fn render_text(h: &Health, color: bool) -> String {
     }
     counts.sort();
     let clusters: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {}", v.as_str())).collect();
+    let no_clusters =
+        if h.no_clusters.is_empty() { String::new() } else { format!("; no clusters in {}", h.no_clusters.join(", ")) };
     let _ = writeln!(
         out,
-        "\nStatus: {} ({} region(s); clusters: {})",
+        "\nStatus: {} ({} region(s); clusters: {}{no_clusters})",
         verdict_text(h.verdict, color),
         h.regions.len(),
         if clusters.is_empty() { "none".to_string() } else { clusters.join(", ") }
@@ -798,7 +811,13 @@ mod tests {
     }
 
     fn assess_one(r: RegionReadings) -> Health {
-        assess(Readings { now: NOW, since_seconds: 3600, max_delivery_lag_seconds: LAG, regions: vec![r] })
+        assess(Readings {
+            now: NOW,
+            since_seconds: 3600,
+            max_delivery_lag_seconds: LAG,
+            regions: vec![r],
+            without_clusters: Vec::new(),
+        })
     }
 
     fn healthy() -> RegionReadings {
@@ -1032,6 +1051,7 @@ mod tests {
             since_seconds: 3600,
             max_delivery_lag_seconds: LAG,
             regions: vec![healthy(), broken],
+            without_clusters: Vec::new(),
         });
         insta::assert_snapshot!(render_text(&h, false));
         let json: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
@@ -1040,5 +1060,33 @@ mod tests {
         assert_eq!(json["regions"][1]["link"], "stream");
         assert_eq!(json["regions"][0]["clusters"][0]["verdict"], "delivering");
         assert_eq!(json["regions"][0]["consumer"]["notify"], "sqs");
+        assert!(json.get("no_clusters").is_none(), "a single account's report is unchanged: {json}");
+    }
+
+    #[test]
+    fn a_member_region_without_clusters_is_reported_as_such_and_judged_by_nothing() {
+        let h = assess(Readings {
+            now: NOW,
+            since_seconds: 3600,
+            max_delivery_lag_seconds: LAG,
+            regions: vec![healthy()],
+            without_clusters: vec!["us-east-1".into()],
+        });
+        assert_eq!((h.verdict, h.exit_code()), (Verdict::Delivering, 0));
+        let text = render_text(&h, false);
+        assert!(text.contains("Region us-east-1: no clusters"), "{text}");
+        assert!(text.contains("; no clusters in us-east-1)"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
+        assert_eq!(json["no_clusters"], serde_json::json!(["us-east-1"]));
+        assert_eq!(json["regions"].as_array().unwrap().len(), 1);
+        // Nothing but the region without clusters: idle, exit 0.
+        let none = assess(Readings {
+            now: NOW,
+            since_seconds: 3600,
+            max_delivery_lag_seconds: LAG,
+            regions: Vec::new(),
+            without_clusters: vec!["us-east-1".into()],
+        });
+        assert_eq!((none.verdict, none.exit_code()), (Verdict::Idle, 0));
     }
 }

@@ -123,18 +123,12 @@ impl Ctx<'_> {
                 self.wrong_type(&item_path, item, "a string", example);
                 continue;
             };
-            if !self.check(&item_path, &item.span(), rule(s)) {
-                ok = false;
-            } else if out.iter().any(|o| o == s) {
-                ok = false;
-                self.push(
-                    &item_path,
-                    Some(item.span()),
-                    format!("{s:?} is listed twice"),
-                    Some("remove the duplicate".into()),
-                );
-            } else {
+            if self.check(&item_path, &item.span(), rule(s))
+                && self.not_listed_before(out.iter().map(String::as_str), &item_path, &item.span(), s)
+            {
                 out.push(s.to_string());
+            } else {
+                ok = false;
             }
         }
         ok.then_some(out)

@@ -37,14 +37,8 @@ impl Ctx<'_> {
             let item_path = format!("{path}[{i}]");
             match item.get_ref().as_str() {
                 Some(s) => match rule(s) {
-                    Ok(()) if out.iter().any(|o| o == s) => {
+                    Ok(()) if !self.not_listed_before(out.iter().map(String::as_str), &item_path, &item.span(), s) => {
                         ok = false;
-                        self.push(
-                            &item_path,
-                            Some(item.span()),
-                            format!("{s:?} is listed twice"),
-                            Some("remove the duplicate".into()),
-                        );
                     }
                     Ok(()) => out.push(s.to_string()),
                     Err(message) => {

@@ -97,6 +97,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// A list's duplicate entries refused, one rule for every list of the spec: `false` (reported at the entry)
+    /// when `s` is already in `listed`.
+    fn not_listed_before<'a>(
+        &mut self,
+        listed: impl IntoIterator<Item = &'a str>,
+        path: &str,
+        span: &Span,
+        s: &str,
+    ) -> bool {
+        if listed.into_iter().any(|o| o == s) {
+            self.push(path, Some(span.clone()), format!("{s:?} is listed twice"), Some("remove the duplicate".into()));
+            return false;
+        }
+        true
+    }
+
     /// Reports keys that are not in `allowed` (typos), with the closest allowed key as a hint.
     fn check_keys(&mut self, table: &DeTable<'_>, path: &str, allowed: &[&str]) {
         for (key, _) in table.iter() {

@@ -94,18 +94,13 @@ impl Ctx<'_> {
                         let item_path = format!("{clusters_path}[{j}]");
                         match item.get_ref() {
                             DeValue::String(s) => {
-                                if !self.check(&item_path, &item.span(), rules::cluster_entry(s)) {
-                                    ok = false;
-                                } else if clusters.iter().any(|c: &ClusterSelector| c.as_str() == s.as_ref()) {
-                                    ok = false;
-                                    self.push(
-                                        &item_path,
-                                        Some(item.span()),
-                                        format!("{s:?} is listed twice"),
-                                        Some("remove the duplicate".into()),
-                                    );
-                                } else {
+                                let listed = clusters.iter().map(ClusterSelector::as_str);
+                                if self.check(&item_path, &item.span(), rules::cluster_entry(s))
+                                    && self.not_listed_before(listed, &item_path, &item.span(), s)
+                                {
                                     clusters.push(ClusterSelector::parse(s));
+                                } else {
+                                    ok = false;
                                 }
                             }
                             _ => {
