@@ -2,7 +2,8 @@
 //! CloudWatch Logs, the topic with its subscriptions and a second filter per cluster; plan is clean after and an
 //! in-sync apply makes no mutating call; drift sees the alerts resources; a full log group blocks only the
 //! cluster's alerts; removing `[alerts]` deletes what it made and leaves the pipeline's filter alone; destroy
-//! removes it all. (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
+//! removes it all; the function's dead-letter queue moves between the pipeline's key and SQS's own in place.
+//! (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
 
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
