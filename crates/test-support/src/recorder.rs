@@ -940,7 +940,9 @@ fn as_sqs_sets(operation: &str, upstream_port: u16, head: &[String], body: &[u8]
         let read = serde_json::json!({"QueueUrl": request["QueueUrl"], "AttributeNames": ["Policy"]});
         let (answer, found) = send_upstream(upstream_port, &head, read.to_string().as_bytes())?;
         let found: serde_json::Value = serde_json::from_slice(&found).unwrap_or_default();
-        if let Some(policy) = found["Attributes"]["Policy"].as_str().filter(|_| answer[0].contains(" 200 ")) {
+        if let Some(policy) =
+            found["Attributes"]["Policy"].as_str().filter(|_| answer.first().is_some_and(|l| l.contains(" 200 ")))
+        {
             request["Attributes"]["Policy"] = serde_json::json!(policy);
         }
     }
