@@ -2,7 +2,8 @@
 //! CloudWatch Logs, the topic with its subscriptions and a second filter per cluster; plan is clean after and an
 //! in-sync apply makes no mutating call; drift sees the alerts resources; a full log group blocks only the
 //! cluster's alerts; removing `[alerts]` deletes what it made and leaves the pipeline's filter alone; destroy
-//! removes it all. (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
+//! removes it all; the function's dead-letter queue moves between the pipeline's key and SQS's own in place.
+//! (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
 
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
@@ -319,4 +320,68 @@ log_retention_days = 8
     let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
     let out = w.run(None, &["validate"]);
     assert_eq!(out.code(), 0, "{}{}", out.stdout(), out.stderr());
+}
+
+/// The alert function's dead-letter queue as SQS answers: (KmsMasterKeyId, SqsManagedSseEnabled), empty when absent.
+async fn dead_letter_encryption(moto: &Moto) -> (String, String) {
+    let sqs = moto.region(REGION).sqs;
+    let url = sqs.get_queue_url().queue_name("eks-audit-alerts-dlq").send().await.unwrap().queue_url.unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let get = |k: &str| attrs.attributes().and_then(|a| a.get(&k.into())).cloned().unwrap_or_default();
+    (get("KmsMasterKeyId"), get("SqsManagedSseEnabled"))
+}
+
+/// The plan's change of one field of one resource, `(action, old, new)`, from `plan --json`.
+fn planned_change(plan: &Value, address: &str, field: &str) -> (String, Value, Value) {
+    let resources = plan["resources"].as_array().unwrap();
+    let r = resources.iter().find(|r| r["address"] == address).unwrap_or_else(|| panic!("{address}: {plan:#}"));
+    let changes = r["changes"].as_array().unwrap_or_else(|| panic!("no changes on {address}: {r:#}"));
+    let c = changes.iter().find(|c| c["field"] == field).unwrap_or_else(|| panic!("no {field} change: {r:#}"));
+    (r["action"].as_str().unwrap().to_string(), c["old"].clone(), c["new"].clone())
+}
+
+#[tokio::test]
+async fn the_dead_letter_queue_moves_between_the_pipelines_key_and_sqs_own_in_place() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let own_key = format!("{PIPELINE}{ALERTS}");
+    // The opt-out (`[bucket] encryption = "sse-s3"`): no pipeline key, so the queue is under SQS's own.
+    let sqs_key = own_key.replace("[[region]]", "[bucket]\nencryption = \"sse-s3\"\n\n[[region]]");
+    let (w_kms, w_sqs) = (Workdir::with_spec(&own_key), Workdir::with_spec(&sqs_key));
+    let address = "region.eu-central-1.alerts_dead_letter_queue";
+    let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/eks-audit");
+    apply(&moto, &w_kms);
+    assert_eq!(dead_letter_encryption(&moto).await.0, alias);
+
+    for (w, encryption, old_key, new_key) in [
+        (&w_sqs, "SSE-SQS", Value::from(alias.clone()), Value::Null),
+        (&w_kms, "SSE-KMS", Value::Null, Value::from(alias.clone())),
+    ] {
+        let plan = run(&moto, w, &["plan", "--json"]);
+        assert_eq!(plan.code(), 0, "{}\n{}", plan.stdout(), plan.stderr());
+        let plan = plan.json();
+        let (action, old, new) = planned_change(&plan, address, "encryption");
+        let other = if encryption == "SSE-SQS" { "SSE-KMS" } else { "SSE-SQS" };
+        assert_eq!((action.as_str(), old, new), ("update", Value::from(other), Value::from(encryption)), "{plan:#}");
+        let (action, old, new) = planned_change(&plan, address, "kms_key");
+        assert_eq!((action.as_str(), &old, &new), ("update", &old_key, &new_key), "{plan:#}");
+        let text = run(&moto, w, &["plan"]);
+        assert!(text.stdout().contains(&format!("~ {address}")), "an in-place update: {}", text.stdout());
+
+        apply(&moto, w);
+        let (key, sse) = dead_letter_encryption(&moto).await;
+        match encryption {
+            "SSE-SQS" => assert_eq!((key.as_str(), sse.as_str()), ("", "true"), "SQS's own key"),
+            _ => assert_eq!((key.as_str(), sse.as_str()), (alias.as_str(), "false"), "the pipeline's key"),
+        }
+        let again = run(&moto, w, &["plan", "--detailed-exitcode"]);
+        assert_eq!(again.code(), 0, "in sync after the move:\n{}\n{}", again.stdout(), again.stderr());
+        assert_converged(&moto, w);
+    }
 }

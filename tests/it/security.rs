@@ -1,6 +1,7 @@
 //! Security by default against moto: the pipeline's KMS key (rotation on, its policy), the bucket, topic and
 //! stream encrypted with it, server access logs into a hardened access-log bucket, the opt-outs, and the key's
-//! deletion scheduled by destroy only once what it encrypts is gone.
+//! deletion scheduled by destroy only once what it encrypts is gone; and the kept Prowler report
+//! (`scripts/security-scan.out`, both pipelines) against the README's table of checks that do not fit.
 
 use eksaudit_test_support::Moto;
 use serde_json::Value;
@@ -377,4 +378,44 @@ async fn encrypt_log_groups_false_leaves_log_groups_to_cloudwatch_logs() {
         assert_eq!(log_group_key(&moto, "eu-central-1", group).await, None, "{group}");
     }
     assert_in_sync(&moto, &w);
+}
+
+/// `scripts/security-scan`'s kept report (`scripts/security-scan.out`) and the README's table of checks that do
+/// not fit: both pipelines were scanned (the two-region one with `[alerts]` and the Sentinel one), each found
+/// nothing unexpected, every check that failed on them is one the README's table explains, and every check in the
+/// table still fails somewhere (so the table cannot rot). A regenerated report that breaks this fails here.
+#[test]
+fn the_security_scan_report_covers_both_pipelines_and_every_failure_is_in_the_readme_table() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let report = std::fs::read_to_string(root.join("scripts/security-scan.out")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let table = readme.split("Checks that do not fit an audit-log pipeline").nth(1).expect("the README's table");
+    let table: Vec<&str> =
+        table.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).collect();
+    let explained: std::collections::BTreeSet<&str> =
+        table.iter().skip(2).filter_map(|row| row.split('`').nth(1)).collect();
+    assert!(explained.len() >= 9, "{table:?}");
+
+    let pipelines: Vec<&str> = report.lines().filter(|l| l.starts_with("## pipeline ")).collect();
+    assert_eq!(pipelines.len(), 2, "both pipelines scanned:\n{report}");
+    for (line, name) in pipelines.iter().zip(["eks-audit", "eks-sentinel"]) {
+        assert!(line.starts_with(&format!("## pipeline {name}: ")), "{line}");
+        assert!(line.ends_with("failed and not expected: 0"), "{line}");
+        let passed: u32 = line.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!(passed > 0, "Prowler passed checks on {name}'s resources: {line}");
+    }
+    let failed: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    let mut failing = std::collections::BTreeSet::new();
+    for line in &failed {
+        let check = line["FAIL ".len()..].split(':').next().unwrap();
+        assert!(line.contains(" - expected ("), "{line}");
+        assert!(explained.contains(check), "{check} failed but the README's table does not explain it: {line}");
+        failing.insert(check);
+    }
+    let stale: Vec<&&str> = explained.iter().filter(|c| !failing.contains(**c)).collect();
+    assert!(stale.is_empty(), "in the README's table but failing nowhere: {stale:?}");
+    assert!(
+        failed.iter().any(|l| l.contains(":function:eks-sentinel-transform")),
+        "the Sentinel transform was scanned:\n{report}"
+    );
 }

@@ -21,6 +21,9 @@
 //! - CloudWatch Logs' AssociateKmsKey, which moto lacks: answered here, the key shown in DescribeLogGroups.
 //! - moto's PutBucketLogging fails on a target bucket policy whose `"Principal": "*"` statement comes before the
 //!   logging grant: the target's statements are reordered in moto first (`logging_grant_first`).
+//! - moto's SetQueueAttributes without a `Policy` deletes the queue's policy, where SQS keeps it; and moto does not
+//!   turn SSE-SQS off when a queue gets a KMS key (nor back on when the key is taken off), as SQS does
+//!   (`as_sqs_sets`).
 //! - Lambda's KMSKeyArn (the key of a function's environment) and DeadLetterConfig (where a failed asynchronous
 //!   invocation goes): moto drops both; the proxy remembers them and shows them in GetFunction and
 //!   GetFunctionConfiguration, as Lambda does.
@@ -906,6 +909,46 @@ fn update_full_log_group_filter(
     Ok(Some((head, body)))
 }
 
+/// SQS's CreateQueue and SetQueueAttributes as SQS makes them, where moto differs:
+/// - moto's SetQueueAttributes sets the queue's policy to the request's `Policy`, so a call without one (changing
+///   only the encryption, say) deletes the policy, where SQS changes only the attributes named: a request without
+///   `Policy` is sent on with the queue's current policy (read from moto first), which leaves it as it was;
+/// - SQS's two kinds of encryption exclude each other: a key (`KmsMasterKeyId`) turns `SqsManagedSseEnabled` off,
+///   and taking the key off (an empty one) turns it back on. moto keeps whatever it had, so the request says it.
+fn as_sqs_sets(operation: &str, upstream_port: u16, head: &[String], body: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    let mut request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let Some(attributes) = request.get_mut("Attributes").and_then(|a| a.as_object_mut()) else { return Ok(None) };
+    let before = attributes.clone();
+    if !attributes.contains_key("SqsManagedSseEnabled") {
+        match attributes.get("KmsMasterKeyId").and_then(|k| k.as_str()) {
+            Some("") => attributes.insert("SqsManagedSseEnabled".into(), "true".into()),
+            Some(_) => attributes.insert("SqsManagedSseEnabled".into(), "false".into()),
+            None => None,
+        };
+    }
+    if operation == "SetQueueAttributes" && !attributes.contains_key("Policy") {
+        let head: Vec<String> = head
+            .iter()
+            .map(|l| {
+                if l.to_ascii_lowercase().starts_with("x-amz-target:") {
+                    "X-Amz-Target: AmazonSQS.GetQueueAttributes".to_string()
+                } else {
+                    l.clone()
+                }
+            })
+            .collect();
+        let read = serde_json::json!({"QueueUrl": request["QueueUrl"], "AttributeNames": ["Policy"]});
+        let (answer, found) = send_upstream(upstream_port, &head, read.to_string().as_bytes())?;
+        let found: serde_json::Value = serde_json::from_slice(&found).unwrap_or_default();
+        if let Some(policy) =
+            found["Attributes"]["Policy"].as_str().filter(|_| answer.first().is_some_and(|l| l.contains(" 200 ")))
+        {
+            request["Attributes"]["Policy"] = serde_json::json!(policy);
+        }
+    }
+    Ok((request["Attributes"].as_object() != Some(&before)).then(|| request.to_string().into_bytes()))
+}
+
 /// Rewrites moto's answers where they differ from AWS's.
 fn emulate(method: &str, target: &str, head: &mut Vec<String>, body: &mut Vec<u8>) {
     let ok = head.first().is_some_and(|l| l.contains(" 200 "));
@@ -1352,6 +1395,12 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     let filters = ["PutSubscriptionFilter", "DeleteSubscriptionFilter", "DescribeSubscriptionFilters"]
         .contains(&operation.as_str())
         .then(|| FILTER_UPDATES.read().unwrap_or_else(|e| e.into_inner()));
+    let mut body = body;
+    if ["CreateQueue", "SetQueueAttributes"].contains(&operation.as_str()) && amz_target.is_some() {
+        if let Some(as_sqs) = as_sqs_sets(&operation, upstream_port, &head, &body)? {
+            body = as_sqs;
+        }
+    }
     let rpc_v2 = rpc_v2_operation(&target).map(str::to_string);
     let (mut head, mut body) = match &rpc_v2 {
         Some(op) => cbor_call(upstream_port, &head, &body, op)?,

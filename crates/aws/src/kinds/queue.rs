@@ -77,6 +77,8 @@ fn attributes(d: &DesiredResource, fields: &[String]) -> HashMap<QueueAttributeN
             "encryption" => {
                 attrs.insert(A::SqsManagedSseEnabled, (v == "SSE-SQS").to_string());
             }
+            // No key (null): nothing to set on create; `converge` takes an existing one off.
+            "kms_key" if v.is_null() => {}
             "kms_key" => {
                 attrs.insert(A::KmsMasterKeyId, text(v));
             }
@@ -136,7 +138,8 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
     let url = url(c, name).await?;
     let mut attributes = attributes(d, fields);
     // Back from the pipeline's key to SQS's own: the key goes first (an empty KmsMasterKeyId removes it).
-    if fields.iter().any(|f| f == "encryption") && !d.fields.contains_key("kms_key") {
+    let no_key = d.fields.get("kms_key").is_none_or(|k| k.value.is_null());
+    if no_key && fields.iter().any(|f| f == "encryption" || f == "kms_key") {
         attributes.insert(QueueAttributeName::KmsMasterKeyId, String::new());
     }
     if !attributes.is_empty() {

@@ -61,6 +61,8 @@ pub fn alerts_dead_letter(n: &Names<'_>, region: &str) -> DesiredResource {
         }
         None => {
             fields.insert("encryption".into(), Field::exact(json!("SSE-SQS")));
+            // No key of the pipeline's on it: a move back from the pipeline's key shows the key going.
+            fields.insert("kms_key".into(), Field::exact(Value::Null));
         }
     }
     resource(
