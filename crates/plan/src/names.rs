@@ -103,9 +103,11 @@ impl<'a> Names<'a> {
     }
 
     /// The buckets the reader's S3 statements name: the preset's bucket-name pattern (RAD's `ksoc-eks-*`, as its
-    /// module's reader policy has it) while the bucket keeps the preset's name, else each region's bucket.
+    /// module's reader policy has it) while the bucket keeps the preset's name and the reader role is the
+    /// pipeline's own, else each region's bucket (what a reused role must be granted, and all it needs).
     pub fn reader_bucket_arns(&self) -> Vec<String> {
-        let mut arns: Vec<String> = match &self.spec.bucket.reader_scope {
+        let scope = self.spec.bucket.reader_scope.as_ref().filter(|_| self.reused_role(RoleKind::Reader).is_none());
+        let mut arns: Vec<String> = match scope {
             Some(scope) => self.regions().map(|r| self.s3_arn(r, scope)).collect(),
             None => self.regions().map(|r| self.bucket_arn(r)).collect(),
         };

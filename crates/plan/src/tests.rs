@@ -994,6 +994,13 @@ fn rad_names_tags_and_scopes_as_its_module_and_the_spec_overrides_each() {
     ));
     let d = desired(&own, &["prod-1"]);
     assert_eq!(d.resources.iter().find(|r| r.address == "role.reader").unwrap().name, "acme-reader");
+    // A reused reader role must be granted the pipeline's buckets, not RAD's whole pattern.
+    let reused = spec(&SPEC.replace(
+        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+        "preset = \"rad\"\n\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/rad-reader\"",
+    ));
+    let grants = field_of(&desired(&reused, &["prod-1"]), "role.reader", "grants").to_string();
+    assert!(grants.contains(&format!("arn:aws:s3:::{bucket}")) && !grants.contains("ksoc-eks-*"), "{grants}");
     let statements = field_of(&d, "role.reader", "permissions")["Statement"].clone();
     let list = statements.as_array().unwrap().iter().find(|s| s["Sid"] == "ListBuckets").unwrap();
     assert_eq!(list["Resource"], json!([format!("arn:aws:s3:::acme-{ACCOUNT}-eu-central-1")]));
