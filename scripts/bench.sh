@@ -18,6 +18,9 @@ mkdir -p bench
   echo "# eksaudit benchmark"
   echo
   echo "Run on $(date -u +%Y-%m-%d) with \`scripts/bench.sh $*\` ($(nproc) cores); moto 5.1.22 behind the recording proxy."
+  echo "Release builds of \`eksaudit\` and \`bench\`. Load at the start: $(uptime | sed 's/.*load average/load average/')"
+  echo "(the machine may be shared: wall times of small runs grow with the load; under the quota model the ratio"
+  echo "to the bound is set by pacing, not by CPU)."
   echo
   echo "## Scale"
   echo
@@ -26,4 +29,6 @@ mkdir -p bench
   echo "## Under AWS's quotas"
   echo
   "$target/release/bench" "$bin" --latency-ms 50 --regions 1,8 --clusters 1,50 --quotas --accounts 0
+  echo
+  echo "Load at the end: $(uptime | sed 's/.*load average/load average/')"
 } | tee bench/results.md

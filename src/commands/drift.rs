@@ -10,7 +10,7 @@ use eksaudit_spec::Spec;
 
 use crate::cli::DriftArgs;
 use crate::commands::accounts::{self, AccountReport, Target};
-use crate::commands::live::Live;
+use crate::commands::live::Discovered;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
 
@@ -113,8 +113,8 @@ async fn account(
     settings: &GlobalSettings,
 ) -> AccountReport {
     let account_id = target.expected_account.clone().unwrap_or_default();
-    let live = match Live::read(spec, &target).await {
-        Ok(live) => live,
+    let discovered = match Discovered::new(spec, &target).await {
+        Ok(discovered) => discovered,
         Err(err) => {
             let mut failed = AccountReport::failed(format!("drift check could not run: {err}"));
             if let Some(topic) = topic {
@@ -129,13 +129,21 @@ async fn account(
             return failed;
         }
     };
+    // The same reads as `eksaudit status`, for the clusters the desired state selected, alongside the
+    // configuration's: no read of one needs the other's answer, and they draw on different quota buckets
+    // (DescribeLogStreams against DescribeSubscriptionFilters), so drift takes the longer of the two, not the sum.
+    let delivery = async {
+        if args.config_only {
+            return None;
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let clusters = &discovered.desired.matched_clusters;
+        Some(eksaudit_aws::health(&discovered.regions, spec, &discovered.account, clusters, now, args.since).await)
+    };
+    let (live, readings) = futures::join!(discovered.clone().observe(spec), delivery);
     let plan = live.plan(spec);
     let mut report = DriftReport::new(&plan, &spec.drift.ignore, eksaudit_aws::now_rfc3339());
-    if !args.config_only {
-        // The same reads as `eksaudit status`, for the clusters the desired state selected.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let clusters = &live.desired.matched_clusters;
-        let readings = eksaudit_aws::health(&live.regions, spec, &live.account, clusters, now, args.since).await;
+    if let Some(readings) = readings {
         report = report.with_delivery(&eksaudit_plan::health::assess(readings), &spec.drift.ignore);
     }
     let text = report.text(Colors(settings.color_stdout));

@@ -25,14 +25,30 @@ pub struct Live {
     pub observed: ObservedState,
 }
 
-impl Live {
-    /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
-    pub async fn read(spec: &Spec, target: &Target) -> Result<Live, eksaudit_aws::Error> {
+/// What discovery found (identity, account guard, clusters) and the desired state computed against it: what
+/// every resource's read needs, and what drift's delivery reads need, which run alongside them.
+#[derive(Clone)]
+pub struct Discovered {
+    pub aws: Aws,
+    pub regions: BTreeMap<String, RegionClients>,
+    pub account: String,
+    pub desired: DesiredState,
+    clusters: BTreeMap<String, Vec<String>>,
+}
+
+impl Discovered {
+    pub async fn new(spec: &Spec, target: &Target) -> Result<Discovered, eksaudit_aws::Error> {
         let (aws, regions) = connect(spec, target);
         let discovery = eksaudit_aws::discover(&aws, &regions, target.expected_account.as_deref()).await?;
         let account = discovery.identity.account.clone();
         let desired = DesiredState::build(&Inputs { spec, account: &account, clusters: &discovery.clusters });
-        let mut observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &discovery.clusters).await;
+        Ok(Discovered { aws, regions, account, desired, clusters: discovery.clusters })
+    }
+
+    /// Every resource read concurrently.
+    pub async fn observe(self, spec: &Spec) -> Live {
+        let Discovered { aws, regions, account, desired, clusters } = self;
+        let mut observed = eksaudit_aws::observe(&aws, &regions, spec, &account, &desired, &clusters).await;
         // Regions removed from the spec: what the pipeline left there is found through its own role's trust.
         let former: BTreeMap<String, RegionClients> =
             eksaudit_aws::former_regions(&observed, spec).into_iter().map(|r| (r.clone(), aws.region(&r))).collect();
@@ -41,7 +57,14 @@ impl Live {
             eksaudit_aws::observe_former(&former, spec, &account, &mut observed).await;
             regions.extend(former);
         }
-        Ok(Live { aws, regions, account, desired, observed })
+        Live { aws, regions, account, desired, observed }
+    }
+}
+
+impl Live {
+    /// Observe: discovery (identity, account guard, clusters) first, then every resource concurrently.
+    pub async fn read(spec: &Spec, target: &Target) -> Result<Live, eksaudit_aws::Error> {
+        Ok(Discovered::new(spec, target).await?.observe(spec).await)
     }
 
     pub fn options(spec: &Spec) -> DiffOptions {

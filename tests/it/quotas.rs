@@ -82,9 +82,10 @@ async fn a_drift_under_heavy_throttling_still_ends_with_a_true_verdict() {
         "a slowed run says so: {}",
         drift.stderr()
     );
-    // Slowed, not stuck: well inside the ten minutes throttling is retried for (`pace::THROTTLE_BUDGET`). Since
-    // drift also reads delivery health (a DescribeLogStreams per cluster, in CloudWatch Logs' read class, here at
-    // two fifths of 5 a second), this run took about 110 s on a 2-core machine, against about 45 s for the
-    // configuration reads alone: making those reads cheaper is open work (issue 19), not hidden by this bound.
-    assert!(start.elapsed() < Duration::from_secs(240), "slowed, not stuck: {:?}", start.elapsed());
+    // Slowed, not stuck: well inside the ten minutes throttling is retried for (`pace::THROTTLE_BUDGET`). drift
+    // also reads delivery health (a DescribeLogStreams per cluster, in CloudWatch Logs' read class, here at two
+    // fifths of 5 a second), alongside the configuration reads, whose buckets are others: 56 s on a loaded 2-core
+    // machine (debug build), about the configuration reads' own time (45 s), where reading one after the other
+    // took 110 s. The bound leaves room for the machine, not for the sum.
+    assert!(start.elapsed() < Duration::from_secs(120), "slowed, not stuck: {:?}", start.elapsed());
 }

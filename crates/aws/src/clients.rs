@@ -168,10 +168,16 @@ impl Aws {
     /// under way: otherwise the slots fill with the reads of one region's slowest bucket (5 a second for
     /// CloudWatch Logs) while the other regions' quotas go unused. Unpaced (clients tests build), the slots.
     pub fn read_concurrency(&self) -> usize {
+        self.task_concurrency(self.max_concurrency)
+    }
+
+    /// Independent tasks (reads, apply's clusters) under way at once: paced, many more than the slots, for the
+    /// reason above; unpaced, `unpaced`.
+    pub fn task_concurrency(&self, unpaced: usize) -> usize {
         if self.pacer.is_some() {
             self.max_concurrency.saturating_mul(64)
         } else {
-            self.max_concurrency
+            unpaced
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use eksaudit_plan::{Action, DesiredState, Kind, Plan, ResourceChange};
 use eksaudit_spec::Spec;
-use futures::future::join_all;
+use futures::future::{join_all, FutureExt};
 use futures::stream::{self, StreamExt};
 
 use eksaudit_spec::address::{ClusterSlot, RegionalSlot, RoleSlot};
@@ -22,7 +22,10 @@ use crate::kinds::{
 use crate::retry::Budgets;
 use crate::{Aws, Error, Outcome, Progress, RegionClients, StepResult};
 
-/// Clusters worked on at once within a region.
+/// Clusters worked on at once within a region, unpaced. Paced, many more (`Aws::task_concurrency`): a cluster
+/// waiting for its bucket's token holds no call slot, and a cap here would queue a region's clusters behind
+/// the slowest of their buckets (5 a second for CloudWatch Logs) one wave after another, each paying the
+/// others' latency, where the pacer alone keeps every bucket at its quota.
 const CONCURRENT_CLUSTERS: usize = 4;
 
 pub struct Reconciler<'a> {
@@ -169,37 +172,45 @@ impl Reconciler<'_> {
         // the access-log bucket.
         self.step(&key, &[role(RoleSlot::Firehose), role(RoleSlot::Reader), role(RoleSlot::Alerts)], failed, results)
             .await;
-        self.step(&access_logs, &[], failed, results).await;
-        self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
-        self.step(&topic, &[key.as_str()], failed, results).await;
-        self.step(&dead_letter, &[], failed, results).await;
-        // Its policy names the reader role; its redrive policy the dead-letter queue.
-        self.step(&queue, &[dead_letter.as_str(), role(RoleSlot::Reader)], failed, results).await;
-        let (notification_needs, subscription_needs) =
-            ([bucket.as_str(), topic.as_str(), queue.as_str()], [topic.as_str()]);
-        futures::join!(
-            self.step(&notification, &notification_needs, failed, results),
-            self.step(&subscription, &subscription_needs, failed, results),
-            // Boxed: the region's whole walk is one future, too large for the stack of a debug build otherwise.
-            Box::pin(self.apply_delivery(region, failed, results)),
-        );
-        let permission = self.apply_alerts(region, failed, results).await;
+        // The region's own resources, one after another as they name each other; shared, so that each cluster
+        // waits for them only before its filters (which name the stream and the alerts permission): a cluster's
+        // audit logging and log group need nothing but the key, and go on alongside (at scale a region's log
+        // groups are a quota bucket's worth of calls of their own, 5 a second).
+        let regional = Box::pin(async {
+            self.step(&access_logs, &[], failed, results).await;
+            self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
+            self.step(&topic, &[key.as_str()], failed, results).await;
+            self.step(&dead_letter, &[], failed, results).await;
+            // Its policy names the reader role; its redrive policy the dead-letter queue.
+            self.step(&queue, &[dead_letter.as_str(), role(RoleSlot::Reader)], failed, results).await;
+            let (notification_needs, subscription_needs) =
+                ([bucket.as_str(), topic.as_str(), queue.as_str()], [topic.as_str()]);
+            futures::join!(
+                self.step(&notification, &notification_needs, failed, results),
+                self.step(&subscription, &subscription_needs, failed, results),
+                // Boxed: the region's whole walk is one future, too large for the stack of a debug build otherwise.
+                Box::pin(self.apply_delivery(region, failed, results)),
+            );
+            self.apply_alerts(region, failed, results).await
+        })
+        .shared();
         let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
-        stream::iter(clusters)
-            .for_each_concurrent(CONCURRENT_CLUSTERS, |cluster| {
-                let (stream, permission, key) = (stream.clone(), permission.clone(), key.clone());
+        let clusters =
+            stream::iter(clusters).for_each_concurrent(self.aws.task_concurrency(CONCURRENT_CLUSTERS), |cluster| {
+                let (regional, stream, key) = (regional.clone(), &stream, &key);
                 async move {
                     let at = |slot: ClusterSlot| address::cluster(region, &cluster, slot);
                     let (logging, group, filter) =
                         (at(ClusterSlot::AuditLogging), at(ClusterSlot::LogGroup), at(ClusterSlot::Filter));
                     self.step(&logging, &[], failed, results).await;
-                    self.step(&group, &[&key], failed, results).await;
-                    self.step(&filter, &[&stream, role(RoleSlot::Cloudwatch), &group], failed, results).await;
+                    self.step(&group, &[key], failed, results).await;
+                    let permission = regional.await;
+                    self.step(&filter, &[stream, role(RoleSlot::Cloudwatch), &group], failed, results).await;
                     // After the pipeline's filter, which has the first claim on the log group's slots.
                     self.step(&at(ClusterSlot::AlertsFilter), &[&permission, &group, &filter], failed, results).await;
                 }
-            })
-            .await;
+            });
+        futures::join!(regional.clone(), clusters);
         let mut stale: Vec<&ResourceChange> = self
             .plan
             .resources
@@ -336,7 +347,7 @@ impl Reconciler<'_> {
             .map(|r| r.address.clone())
             .collect();
         stream::iter(filters.iter())
-            .for_each_concurrent(CONCURRENT_CLUSTERS, |f| async move {
+            .for_each_concurrent(self.aws.task_concurrency(CONCURRENT_CLUSTERS), |f| async move {
                 self.step(f, &[], failed, results).await;
             })
             .await;
