@@ -324,16 +324,8 @@ log_retention_days = 8
 
 /// The alert function's dead-letter queue as SQS answers: (KmsMasterKeyId, SqsManagedSseEnabled), empty when absent.
 async fn dead_letter_encryption(moto: &Moto) -> (String, String) {
-    let sqs = moto.region(REGION).sqs;
-    let url = sqs.get_queue_url().queue_name("eks-audit-alerts-dlq").send().await.unwrap().queue_url.unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let get = |k: &str| attrs.attributes().and_then(|a| a.get(&k.into())).cloned().unwrap_or_default();
+    let attrs = moto.queue_attributes(REGION, "eks-audit-alerts-dlq").await;
+    let get = |k: &str| attrs.get(k).cloned().unwrap_or_default();
     (get("KmsMasterKeyId"), get("SqsManagedSseEnabled"))
 }
 

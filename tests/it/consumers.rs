@@ -111,13 +111,6 @@ async fn queue_url(moto: &Moto, name: &str) -> Option<String> {
     sqs(moto).get_queue_url().queue_name(name).send().await.ok().and_then(|o| o.queue_url)
 }
 
-async fn queue_attributes(moto: &Moto, name: &str) -> BTreeMap<String, String> {
-    let url = queue_url(moto, name).await.unwrap_or_else(|| panic!("queue {name} does not exist"));
-    let out =
-        sqs(moto).get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await.unwrap();
-    out.attributes().unwrap().iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect()
-}
-
 async fn providers(moto: &Moto) -> Vec<String> {
     let out = moto.aws().iam().list_open_id_connect_providers().send().await.unwrap();
     out.open_id_connect_provider_list().iter().filter_map(|p| p.arn().map(str::to_string)).collect()
@@ -213,7 +206,7 @@ async fn sentinel_gets_an_oidc_provider_a_web_identity_role_and_a_queue_s3_notif
     assert!(!permissions.to_string().contains("sns:"), "{permissions}");
 
     // The queue: SSE, redrive to the dead-letter queue, S3 may send (this bucket, this account), the reader reads.
-    let attrs = queue_attributes(&moto, "eks-audit").await;
+    let attrs = moto.queue_attributes(REGION, "eks-audit").await;
     assert_eq!(attrs["SqsManagedSseEnabled"], "true");
     let redrive: Value = serde_json::from_str(&attrs["RedrivePolicy"]).unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], "arn:aws:sqs:eu-central-1:123456789012:eks-audit-dlq");
@@ -687,7 +680,7 @@ async fn drift_sees_a_hand_edited_queue_policy_and_a_deleted_dead_letter_queue_a
     assert!(findings.contains(&("changed".into(), "region.eu-central-1.queue.policy".into())), "{findings:?}");
     assert!(findings.contains(&("missing".into(), "region.eu-central-1.dead_letter_queue".into())), "{findings:?}");
     apply(&moto, &w);
-    let policy = decode(&queue_attributes(&moto, "eks-audit").await["Policy"]);
+    let policy = decode(&moto.queue_attributes(REGION, "eks-audit").await["Policy"]);
     assert_eq!(statement(&policy, "S3SendMessage")["Principal"]["Service"], "s3.amazonaws.com");
     assert_converged_and_clean(&moto, &w);
 }

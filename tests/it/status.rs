@@ -289,18 +289,12 @@ async fn the_alert_function_names_its_encrypted_dead_letter_queue_and_a_failed_a
     let queue_arn = format!("arn:aws:sqs:{REGION}:123456789012:{FAILED_ALERTS}");
     assert_eq!(f.dead_letter_config().and_then(|d| d.target_arn()), Some(queue_arn.as_str()));
     // The queue: the pipeline's key, 14 days, owned by the pipeline.
-    let sqs = moto.region(REGION).sqs;
-    let url = sqs.get_queue_url().queue_name(FAILED_ALERTS).send().await.unwrap().queue_url.unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let get = |k: &str| attrs.attributes().unwrap().get(&k.into()).cloned().unwrap_or_default();
+    let attrs = moto.queue_attributes(REGION, FAILED_ALERTS).await;
+    let get = |k: &str| attrs.get(k).cloned().unwrap_or_default();
     assert_eq!(get("KmsMasterKeyId"), format!("arn:aws:kms:{REGION}:123456789012:alias/eks-audit"));
     assert_eq!(get("MessageRetentionPeriod"), "1209600");
+    let sqs = moto.region(REGION).sqs;
+    let url = sqs.get_queue_url().queue_name(FAILED_ALERTS).send().await.unwrap().queue_url.unwrap();
     let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().get("eksaudit:pipeline").map(String::as_str), Some("eks-audit"));
     // The function's role may send there, and only there.

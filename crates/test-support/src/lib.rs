@@ -220,6 +220,18 @@ impl Moto {
         self.aws().region(region)
     }
 
+    /// A queue's attributes as SQS answers GetQueueAttributes for `All`, read from moto directly; panics naming
+    /// the queue when it does not exist.
+    pub async fn queue_attributes(&self, region: &str, name: &str) -> std::collections::BTreeMap<String, String> {
+        let sqs = self.region(region).sqs;
+        let url = match sqs.get_queue_url().queue_name(name).send().await {
+            Ok(out) => out.queue_url.unwrap_or_default(),
+            Err(err) => panic!("queue {name} in {region} does not exist: {err:?}"),
+        };
+        let out = sqs.get_queue_attributes().queue_url(url).attribute_names("All".into()).send().await.unwrap();
+        out.attributes().into_iter().flatten().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect()
+    }
+
     /// SDK configuration acting in another `account`: moto, like AWS, makes every call signed with a role's
     /// assumed credentials act in the role's account (moto does not check the role exists).
     pub async fn account_config(&self, account: &str, region: &str) -> aws_config::SdkConfig {
