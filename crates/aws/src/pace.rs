@@ -5,8 +5,8 @@
 //!
 //! Three pieces, all SDK extension points: an interceptor ([`Paced`]) names each request's bucket (as a request
 //! extension), sees throttled answers and lets the SDK's standard retry go on past its attempts while the budget
-//! lasts; an HTTP client wrapper ([`PacedHttpClient`]) waits for the bucket's token and for a slot among
-//! `--max-concurrency` calls in flight; the [`Pacer`] holds the buckets.
+//! lasts; an HTTP client wrapper ([`PacedHttpClient`]) takes a slot among `--max-concurrency` calls in flight and
+//! then, holding it, the bucket's token (see [`Pacer::admit`]); the [`Pacer`] holds the buckets.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::retry::{ErrorKind, RetryConfig};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::quotas::{self, Bucket, Class};
 
@@ -63,16 +63,16 @@ impl Slot {
         self.quota * self.factor
     }
 
-    /// Takes a token, going into debt when there is none; returns how long to wait for it.
-    fn reserve(&mut self, now: Instant) -> Duration {
+    /// Takes a token if the bucket holds one; else how long until it will.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
         let rate = self.rate();
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(self.capacity);
         self.at = now;
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
         } else {
-            Duration::from_secs_f64(-self.tokens / rate)
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
         }
     }
 }
@@ -116,12 +116,23 @@ impl Pacer {
         f(slot)
     }
 
-    /// Waits until the call may go out.
-    async fn wait(&self, ticket: &Ticket) {
-        let delay = self.with_slot(ticket, |s| s.reserve(Instant::now()));
-        if !delay.is_zero() {
-            tracing::trace!(service = ticket.service, region = %ticket.region, delay_ms = delay.as_millis() as u64, "pacing");
-            tokio::time::sleep(delay).await;
+    /// Waits until the call may go out: a slot among the calls in flight, then its bucket's token, taken only
+    /// while holding the slot, and the call is sent at once. A call never waits for its token holding a slot (the
+    /// slots would fill with the calls of one region's slowest bucket while the other buckets go unused), nor takes
+    /// its token and then waits for a slot (calls whose tokens were spread out would leave together once slots
+    /// free up: a burst AWS throttles, though each token was on time).
+    async fn admit(&self, ticket: Option<&Ticket>) -> Option<SemaphorePermit<'_>> {
+        loop {
+            let permit = self.in_flight.acquire().await.ok();
+            let Some(ticket) = ticket else { return permit };
+            match self.with_slot(ticket, |s| s.take(Instant::now())) {
+                Ok(()) => return permit,
+                Err(wait) => {
+                    drop(permit);
+                    tracing::trace!(service = ticket.service, region = %ticket.region, wait_ms = wait.as_millis() as u64, "pacing");
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
 
@@ -259,10 +270,7 @@ impl HttpConnector for PacedConnector {
         let ticket = request.extension::<Ticket>().cloned();
         let (inner, pacer) = (self.inner.clone(), Arc::clone(&self.pacer));
         HttpConnectorFuture::new(async move {
-            if let Some(ticket) = &ticket {
-                pacer.wait(ticket).await;
-            }
-            let _slot = pacer.in_flight.acquire().await.ok();
+            let _slot = pacer.admit(ticket.as_ref()).await;
             inner.call(request).await
         })
     }
@@ -284,7 +292,7 @@ mod tests {
         // 5 per second with a burst of 5, used at 90 %: ten calls take (10 - 4.5) / 4.5 s.
         let start = Instant::now();
         for _ in 0..10 {
-            pacer.wait(&t).await;
+            pacer.admit(Some(&t)).await;
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(1150) && took < Duration::from_millis(1700), "{took:?}");
@@ -296,7 +304,44 @@ mod tests {
         assert!((pacer.with_slot(&t, |s| s.rate()) - 4.5).abs() < 1e-9, "recovered, never above the quota");
         // Another operation has its own bucket.
         let start = Instant::now();
-        pacer.wait(&ticket("DescribeLogGroups")).await;
+        pacer.admit(Some(&ticket("DescribeLogGroups"))).await;
         assert!(start.elapsed() < Duration::from_millis(50));
+    }
+
+    /// What AWS sees of a slow bucket's calls when they share the slots with a fast bucket's: never more, in any
+    /// window, than the bucket AWS keeps allows (its quota and burst), although they waited for slots.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_that_waited_for_a_slot_do_not_leave_in_a_burst() {
+        let pacer = Arc::new(Pacer::new(2, true));
+        let slow = ticket("DescribeSubscriptionFilters");
+        let (bucket, fast_quota) = quotas::quota("kms", Some("DescribeKey"), Class::Read);
+        let fast = Ticket { region: "eu-west-1".into(), service: "kms", bucket, quota: fast_quota };
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let call = |t: Ticket| {
+            let (pacer, sent) = (Arc::clone(&pacer), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let _slot = pacer.admit(Some(&t)).await;
+                if t.service == "logs" {
+                    sent.lock().unwrap().push(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            })
+        };
+        // The fast bucket's calls come first and hold both slots for two seconds, while the slow bucket's tokens
+        // come due one after another.
+        let mut calls: Vec<_> = (0..40).map(|_| call(fast.clone())).collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        calls.extend((0..16).map(|_| call(slow.clone())));
+        for c in calls {
+            c.await.unwrap();
+        }
+        let sent = sent.lock().unwrap();
+        let quota = slow.quota;
+        for (i, a) in sent.iter().enumerate() {
+            for (j, b) in sent.iter().enumerate().skip(i) {
+                let allowed = quota.burst + quota.per_second * b.duration_since(*a).as_secs_f64();
+                assert!((j - i + 1) as f64 <= allowed, "calls {i}..={j} left within {:?}", b.duration_since(*a));
+            }
+        }
     }
 }
