@@ -158,6 +158,23 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     let w = Workdir::with_spec(SPEC);
     let out = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
+    // Every log group apply creates takes the key's ARN (CloudWatch Logs takes no alias), looked up by the
+    // alias's ARN once per region, not once per log group (4 per region here).
+    let by_alias = |region: &str| {
+        let calls = moto.recorder().calls();
+        let requests = moto.recorder().requests();
+        calls
+            .iter()
+            .zip(requests)
+            .filter(|(c, r)| {
+                by_operation(std::slice::from_ref(*c)).contains_key("DescribeKey")
+                    && resource(r) == format!("{region} arn:aws:kms:{region}:123456789012:alias/eks-audit")
+            })
+            .count()
+    };
+    for region in REGIONS {
+        assert_eq!(by_alias(region), 1, "the key's ARN looked up once in {region}");
+    }
     moto.recorder().reset();
     let plan = w.run(Some(&moto.endpoint()), &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 0, "{}", plan.stdout());

@@ -84,6 +84,8 @@ pub struct RegionClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The Resource Groups Tagging API, named by its IAM prefix (`tag:`), signing as `tagging`.
     pub tag: aws_sdk_resourcegroupstagging::Client,
+    /// The region's key ARNs by alias, looked up once for the whole run (`kms_key::arn_of`).
+    pub(crate) key_arns: crate::kinds::kms_key::KeyArns,
 }
 
 impl Aws {
@@ -264,6 +266,7 @@ impl Aws {
                 "tagging",
                 aws_sdk_resourcegroupstagging::config::Builder::from(&config)
             ),
+            key_arns: Default::default(),
         }
     }
 }

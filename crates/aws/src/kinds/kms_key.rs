@@ -26,13 +26,30 @@ async fn key_id(c: &RegionClients, alias: &str) -> Result<Option<(String, String
         .map(|m| (m.key_id().to_string(), m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default())))
 }
 
-/// The ARN of the key behind an alias (or alias ARN): what CloudWatch Logs and Lambda take.
+/// The ARN of the key behind an alias (or alias ARN): what CloudWatch Logs and Lambda take. Looked up once per
+/// region and alias for the run (every log group and function a region creates asks for it, concurrently): the
+/// first lookup comes after the key's own step, and an alias names the same key for the rest of the run.
 pub(crate) async fn arn_of(c: &RegionClients, alias: &str) -> Result<String, Error> {
-    let out = c.kms.describe_key().key_id(alias).send().call("kms:DescribeKey", alias).await?;
-    out.key_metadata
-        .and_then(|m| m.arn)
-        .ok_or_else(|| Error::Failed { what: format!("kms:DescribeKey gave no key ARN for {alias}") })
+    let cell = {
+        let mut cells = c.key_arns.0.lock().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(cells.entry(alias.to_string()).or_default())
+    };
+    let arn = cell
+        .get_or_try_init(|| async {
+            let out = c.kms.describe_key().key_id(alias).send().call("kms:DescribeKey", alias).await?;
+            out.key_metadata
+                .and_then(|m| m.arn)
+                .ok_or_else(|| Error::Failed { what: format!("kms:DescribeKey gave no key ARN for {alias}") })
+        })
+        .await?;
+    Ok(arn.clone())
 }
+
+/// Key ARNs by alias, shared by the clones of one region's clients (see [`arn_of`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KeyArns(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<String>>>>>,
+);
 
 /// The ARN of a key, from its id.
 pub(crate) fn arn(region: &str, account: &str, id: &str) -> String {
