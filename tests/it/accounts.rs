@@ -190,15 +190,7 @@ async fn apply_builds_each_members_pipeline_and_drift_and_destroy_work_per_accou
     assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
 
     // A change made in one member account is found there, and named by its account.
-    moto.account(a)
-        .await
-        .region("eu-central-1")
-        .s3
-        .delete_bucket_tagging()
-        .bucket(format!("eks-audit-{a}-eu-central-1"))
-        .send()
-        .await
-        .unwrap();
+    untag_bucket(&moto, a).await;
     let drift = run(&moto, &w, &["drift", "--json"]);
     assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
     let doc = drift.json();
@@ -351,6 +343,12 @@ async fn audit_event_in(moto: &Moto, account: &str, region: &str, cluster: &str)
         .unwrap();
 }
 
+/// A change by hand in a member account: its bucket's tags removed.
+async fn untag_bucket(moto: &Moto, account: &str) {
+    let s3 = moto.account(account).await.region("eu-central-1").s3;
+    s3.delete_bucket_tagging().bucket(format!("eks-audit-{account}-eu-central-1")).send().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_saved_plan_applies_in_every_account_and_status_and_drift_alerts_are_per_account() {
     let moto = Moto::start();
@@ -425,15 +423,7 @@ async fn a_saved_plan_applies_in_every_account_and_status_and_drift_alerts_are_p
     let queue = sqs.create_queue().queue_name("alerts").send().await.unwrap().queue_url().unwrap().to_string();
     let queue_arn = format!("arn:aws:sqs:us-west-2:{}:alerts", eksaudit_test_support::MOTO_ACCOUNT);
     direct.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
-    moto.account(&b)
-        .await
-        .region("eu-central-1")
-        .s3
-        .delete_bucket_tagging()
-        .bucket(format!("eks-audit-{b}-eu-central-1"))
-        .send()
-        .await
-        .unwrap();
+    untag_bucket(&moto, &b).await;
     let drift = run(&moto, &w, &["drift", "--notify-topic", &topic]);
     assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
     let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();

@@ -31,6 +31,14 @@ fn spec(src: &str) -> eksaudit_spec::Spec {
     eksaudit_spec::parse_spec(src).unwrap()
 }
 
+/// `SPEC`'s consumer keys, which the tests of other consumers replace.
+const CONSUMER: &str = "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"";
+
+/// `SPEC` with `consumer` (keys of `[consumer]`, and any sections after it) in place of its consumer keys.
+fn with_consumer(consumer: &str) -> eksaudit_spec::Spec {
+    spec(&SPEC.replace(CONSUMER, consumer))
+}
+
 fn clusters(names: &[&str]) -> BTreeMap<String, Vec<String>> {
     BTreeMap::from([("eu-central-1".to_string(), names.iter().map(|s| s.to_string()).collect())])
 }
@@ -936,10 +944,7 @@ fn an_existing_oidc_provider_is_reused_its_audience_added_and_it_is_deleted_only
 
 #[test]
 fn rad_trusts_its_role_with_tag_session_and_needs_no_notification() {
-    let rad = spec(&SPEC.replace(
-        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
-        "preset = \"rad\"",
-    ));
+    let rad = with_consumer("preset = \"rad\"");
     let d = desired(&rad, &["prod-1"]);
     let a = addresses(&d);
     assert!(
@@ -953,20 +958,14 @@ fn rad_trusts_its_role_with_tag_session_and_needs_no_notification() {
     let permissions = field_of(&d, "role.reader", "permissions").to_string();
     assert!(permissions.contains("s3:ListBucket") && permissions.contains("s3:GetObject"));
     assert!(!permissions.contains("sns:") && !permissions.contains("sqs:"), "{permissions}");
-    let with_id = spec(&SPEC.replace(
-        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
-        "preset = \"rad\"\nexternal_id = \"rad-external-id\"",
-    ));
+    let with_id = with_consumer("preset = \"rad\"\nexternal_id = \"rad-external-id\"");
     let trust = &field_of(&desired(&with_id, &["prod-1"]), "role.reader", "trust_policy")["Statement"][0];
     assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "rad-external-id");
 }
 
 #[test]
 fn rad_names_tags_and_scopes_as_its_module_and_the_spec_overrides_each() {
-    let rad = spec(&SPEC.replace(
-        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
-        "preset = \"rad\"",
-    ));
+    let rad = with_consumer("preset = \"rad\"");
     let d = desired(&rad, &["prod-1"]);
     let n = Names::new(&rad, ACCOUNT);
     let bucket = n.bucket("eu-central-1");
@@ -988,17 +987,14 @@ fn rad_names_tags_and_scopes_as_its_module_and_the_spec_overrides_each() {
     assert_eq!(resources("ListBuckets"), json!(["arn:aws:s3:::ksoc-eks-*"]));
     assert_eq!(resources("ReadObjects"), json!(["arn:aws:s3:::ksoc-eks-*/eks-audit-logs/*"]));
     // Every value the spec's own keys give wins, and a bucket of another name is read by its ARN.
-    let own = spec(&SPEC.replace(
-        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
+    let own = with_consumer(
         "preset = \"rad\"\nreader_role_name = \"acme-reader\"\n\n[bucket]\nname = \"acme-{account}-{region}\"",
-    ));
+    );
     let d = desired(&own, &["prod-1"]);
     assert_eq!(d.resources.iter().find(|r| r.address == "role.reader").unwrap().name, "acme-reader");
     // A reused reader role must be granted the pipeline's buckets, not RAD's whole pattern.
-    let reused = spec(&SPEC.replace(
-        "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"",
-        "preset = \"rad\"\n\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/rad-reader\"",
-    ));
+    let reused =
+        with_consumer("preset = \"rad\"\n\n[iam]\nreader_role_arn = \"arn:aws:iam::123456789012:role/rad-reader\"");
     let grants = field_of(&desired(&reused, &["prod-1"]), "role.reader", "grants").to_string();
     assert!(grants.contains(&format!("arn:aws:s3:::{bucket}")) && !grants.contains("ksoc-eks-*"), "{grants}");
     let statements = field_of(&d, "role.reader", "permissions")["Statement"].clone();
@@ -1150,7 +1146,7 @@ https = ["https://hooks.example.com/eks"]
 
 /// Every preset and notify, with `[alerts]`, and every opt-out, in two regions.
 fn every_kind_of_spec() -> Vec<(String, eksaudit_spec::Spec)> {
-    let consumer = "account_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:queue\"";
+    let consumer = CONSUMER;
     let two_regions = |src: &str| format!("{src}\n[[region]]\nname = \"us-east-1\"\nclusters = [\"*\"]\n");
     let generic = |notify: &str| {
         SPEC.replace(
