@@ -147,14 +147,20 @@ fn expected_reads() -> Vec<(String, String)> {
     reads
 }
 
-#[tokio::test]
-async fn an_in_sync_plan_reads_each_thing_once() {
+/// moto with `CLUSTERS` in each of `REGIONS`, audit logging on.
+async fn with_clusters() -> Moto {
     let moto = Moto::start();
     for region in REGIONS {
         for cluster in CLUSTERS {
             moto.create_cluster(region, cluster, true).await;
         }
     }
+    moto
+}
+
+#[tokio::test]
+async fn an_in_sync_plan_reads_each_thing_once() {
+    let moto = with_clusters().await;
     let w = Workdir::with_spec(SPEC);
     let out = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
@@ -250,4 +256,70 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     let resources = 3 + 8 * regions + 3 * clusters;
     let per_resource = (total - regions) as f64 / resources as f64;
     assert!(per_resource < 3.0, "{total} calls for {resources} resources");
+}
+
+/// In an account the pipeline has not reached, a selected cluster whose log group EKS never made costs no filter
+/// read of its own: per region, DescribeLogGroups by name (50 names a call) says which selected clusters' groups
+/// exist, and only those groups' filters are read. What is on them is still seen.
+#[tokio::test]
+async fn a_first_plan_reads_the_filters_of_existing_log_groups_only() {
+    let moto = with_clusters().await;
+    // 51 clusters in us-east-1: two calls by name there (50 names, then 1).
+    for i in 0..48 {
+        moto.create_cluster("us-east-1", &format!("more-{i:02}"), true).await;
+    }
+    // EKS made prod's log group in eu-central-1, and someone else's filter is on it.
+    let eu = moto.region("eu-central-1").logs;
+    for group in ["/aws/eks/prod/cluster", "/siem"] {
+        eu.create_log_group().log_group_name(group).send().await.unwrap();
+    }
+    eu.put_subscription_filter()
+        .log_group_name("/aws/eks/prod/cluster")
+        .filter_name("datadog")
+        .filter_pattern("")
+        .destination_arn("arn:aws:logs:eu-central-1:123456789012:log-group:/siem:*")
+        .send()
+        .await
+        .unwrap();
+    let w = Workdir::with_spec(SPEC);
+    let plan = w.run(Some(&moto.endpoint()), &["plan", "--json"]);
+    assert_eq!(plan.code(), 0, "{}", plan.stderr());
+
+    let requests = moto.recorder().requests();
+    let filter_reads: Vec<String> = moto
+        .recorder()
+        .calls()
+        .iter()
+        .zip(&requests)
+        .filter(|(c, _)| c.operation == "DescribeSubscriptionFilters")
+        .map(|(_, r)| resource(r))
+        .collect();
+    assert_eq!(filter_reads, ["eu-central-1 /aws/eks/prod/cluster"], "only the group that exists is read");
+    let by_name = |region: &str| -> Vec<Vec<String>> {
+        requests
+            .iter()
+            .filter(|r| resource(r).starts_with(region))
+            .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .filter_map(|b| b["logGroupIdentifiers"].as_array().cloned())
+            .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+            .collect()
+    };
+    let eu_calls = by_name("eu-central-1");
+    assert_eq!(eu_calls.len(), 1, "{eu_calls:?}");
+    let mut eu_names = eu_calls.concat();
+    eu_names.sort();
+    assert_eq!(eu_names, ["/aws/eks/other/cluster", "/aws/eks/prod/cluster", "/aws/eks/stage/cluster"]);
+    let us_calls = by_name("us-east-1");
+    let mut sizes: Vec<usize> = us_calls.iter().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 50], "51 names in two calls");
+
+    let doc = plan.json();
+    let action = |address: &str| {
+        doc["resources"].as_array().unwrap().iter().find(|r| r["address"] == address).map(|r| r["action"].clone())
+    };
+    assert_ne!(action("region.eu-central-1.cluster.prod.log_group"), Some(serde_json::json!("create")), "{doc:#}");
+    assert_eq!(action("region.eu-central-1.cluster.stage.log_group"), Some(serde_json::json!("create")));
+    assert_eq!(action("region.us-east-1.cluster.more-47.log_group"), Some(serde_json::json!("create")));
+    assert_eq!(action("region.eu-central-1.cluster.prod.filter"), Some(serde_json::json!("create")));
 }

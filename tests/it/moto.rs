@@ -118,3 +118,26 @@ async fn a_filter_of_a_full_log_group_is_updated_in_place_as_cloudwatch_logs_doe
     assert_eq!(ours.filter_pattern(), Some("{ $.verb = \"v19\" }"));
     assert_eq!(out.subscription_filters().len(), 2);
 }
+
+#[tokio::test]
+async fn log_groups_are_described_by_name_as_cloudwatch_logs_does() {
+    let moto = Moto::start();
+    let direct = moto.region("us-east-1").logs;
+    for group in ["/aws/eks/prod/cluster", "/aws/eks/prod/cluster-2", "/aws/eks/stage/cluster"] {
+        direct.create_log_group().log_group_name(group).send().await.unwrap();
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.proxy_config("us-east-1"));
+    let out = logs
+        .describe_log_groups()
+        .log_group_identifiers("/aws/eks/stage/cluster")
+        .log_group_identifiers("/aws/eks/missing/cluster")
+        .log_group_identifiers("/aws/eks/prod/cluster")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = out.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+    assert_eq!(names, ["/aws/eks/prod/cluster", "/aws/eks/stage/cluster"], "exactly the names asked, sorted");
+    let too_many = (0..51).map(|i| format!("/aws/eks/c{i}/cluster")).collect();
+    let refused = logs.describe_log_groups().set_log_group_identifiers(Some(too_many)).send().await.unwrap_err();
+    assert_eq!(refused.into_service_error().meta().code(), Some("InvalidParameterException"));
+}

@@ -23,8 +23,8 @@ use crate::{Aws, RegionClients};
 
 /// The read task of one desired resource, by its kind; `None` for a kind read together with another (the
 /// notification with its bucket, a cluster's log group and the alerts filter with the pipeline's filter, the
-/// permission with its function, the alerts subscriptions all at once per region) and for a regional resource
-/// of a region without clients.
+/// permission with its function, the alerts subscriptions all at once per region), for the filters (read per
+/// region once its marks are known) and for a regional resource of a region without clients.
 fn read<'a>(cx: &'a Reading<'a>, region: Option<&'a RegionClients>, d: &'a DesiredResource) -> Option<Task<'a>> {
     match d.kind {
         Kind::OidcProvider => Some(oidc_provider::observe(cx, d)),
@@ -39,7 +39,8 @@ fn read<'a>(cx: &'a Reading<'a>, region: Option<&'a RegionClients>, d: &'a Desir
         }
         Kind::DeliveryStream => region.map(|c| firehose_stream::observe(c, d)),
         Kind::ClusterLogging => region.map(|c| cluster_logging::observe(c, d)),
-        Kind::SubscriptionFilter => region.and_then(|c| filter::observe(cx, c, d)),
+        // Per region, after the region's marks: `filter::observe_selected`.
+        Kind::SubscriptionFilter => None,
         Kind::Function => region.map(|c| function::observe(cx, c, d)),
         Kind::BucketNotification | Kind::FunctionPermission => None,
     }
@@ -127,27 +128,53 @@ pub async fn observe(
             }));
         }
     }
-    // Filters of ours on clusters the spec no longer selects: found through the marks on their log groups, read
-    // alongside everything else.
-    // Only in the regions discovered (`all_clusters`): a caller that reads a few named resources passes none.
-    let marks = all_clusters.keys().filter_map(|r| regions.get(r)).map(|c| {
+    // The region's marks (one GetResources), read alongside everything else; then the selected clusters' filters,
+    // which the marks spare reading where a log group does not exist (`filter::observe_selected`), and filters of
+    // ours on clusters the spec no longer selects, found through the marks on their log groups.
+    // Marks only in the regions discovered (`all_clusters`): a caller that reads a few named resources passes none.
+    let mut filters: BTreeMap<&str, Vec<&DesiredResource>> = BTreeMap::new();
+    for d in desired.resources.iter().filter(|d| d.kind == Kind::SubscriptionFilter) {
+        if let Some(r) = d.region.as_deref().filter(|r| regions.contains_key(*r)) {
+            filters.entry(r).or_default().push(d);
+        }
+    }
+    let region_names: BTreeSet<&str> = all_clusters
+        .keys()
+        .map(String::as_str)
+        .filter(|r| regions.contains_key(*r))
+        .chain(filters.keys().copied())
+        .collect();
+    let marks = region_names.into_iter().filter_map(|r| regions.get(r)).map(|c| {
         let alerts_name = &alerts_name;
         let matched = desired.matched_clusters.get(&c.region).cloned().unwrap_or_default();
+        let selected = filters.get(c.region.as_str()).cloned().unwrap_or_default();
+        let discovered = all_clusters.contains_key(&c.region);
         async move {
-            let marks = filter::marked(c, pipeline).await;
-            let mut found = Found::default();
-            for group in marks.iter().flatten() {
-                let Some(cluster) = filter::cluster_of(group).filter(|c| !matched.iter().any(|m| m == c)) else {
-                    continue;
-                };
-                found.extend(filter::stale(c, cluster.to_string(), pipeline, alerts_name, true).await);
-            }
+            let marks = match discovered {
+                true => Some(filter::marked(c, pipeline).await),
+                false => None,
+            };
+            let known = marks.as_ref().and_then(|m| m.as_ref().ok());
+            let left = async {
+                let mut found = Found::default();
+                for group in known.into_iter().flatten() {
+                    let Some(cluster) = filter::cluster_of(group).filter(|c| !matched.iter().any(|m| m == c)) else {
+                        continue;
+                    };
+                    found.extend(filter::stale(c, cluster.to_string(), pipeline, alerts_name, true).await);
+                }
+                found
+            };
+            let (selected, mut found) = futures::join!(filter::observe_selected(cx, c, selected, known), left);
+            selected.into_iter().for_each(|f| found.extend(f));
             (c.region.clone(), marks, found)
         }
     });
-    let (found, marks): (Vec<Found>, Vec<_>) = futures::join!(
-        stream::iter(tasks).buffer_unordered(aws.read_concurrency()).collect(),
-        futures::future::join_all(marks)
+    // The marks polled first: their GetResources queue for the calls in flight ahead of the other reads, since
+    // the filters, a region's slowest reads, wait for them.
+    let (marks, found): (Vec<_>, Vec<Found>) = futures::join!(
+        futures::future::join_all(marks),
+        stream::iter(tasks).buffer_unordered(aws.read_concurrency()).collect()
     );
     let mut observed = ObservedState { account: account.to_string(), ..Default::default() };
     for f in found {
@@ -158,12 +185,14 @@ pub async fn observe(
     let mut marked = BTreeMap::new();
     for (region, marks, left) in marks {
         observed.resources.extend(left.resources);
+        observed.neighbours.extend(left.neighbours);
         observed.stale.extend(left.stale);
         match marks {
-            Ok(m) => {
+            None => {}
+            Some(Ok(m)) => {
                 marked.insert(region, m);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 observed.resources.insert(regional(&region, RegionalSlot::Clusters), unknown(&e));
                 marked_unknown(desired, &region, &e, &mut observed);
             }

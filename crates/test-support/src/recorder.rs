@@ -19,6 +19,8 @@
 //!   no DescribeUpdate, which the proxy answers itself, as scripted (`EksUpdateScript`: InProgress for some polls,
 //!   then Successful, Failed or Cancelled; ResourceInUse while one runs).
 //! - CloudWatch Logs' AssociateKmsKey, which moto lacks: answered here, the key shown in DescribeLogGroups.
+//! - CloudWatch Logs' DescribeLogGroups by name (`logGroupIdentifiers`), which moto ignores: answered with the
+//!   groups of those names only (`log_groups_by_name`).
 //! - moto's PutBucketLogging fails on a target bucket policy whose `"Principal": "*"` statement comes before the
 //!   logging grant: the target's statements are reordered in moto first (`logging_grant_first`).
 //! - moto's SetQueueAttributes without a `Policy` deletes the queue's policy, where SQS keeps it; and moto does not
@@ -28,7 +30,7 @@
 //!   invocation goes): moto drops both; the proxy remembers them and shows them in GetFunction and
 //!   GetFunctionConfiguration, as Lambda does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -53,6 +55,8 @@ pub struct Request {
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the proxy received it: for the benchmark's timeline of where a run's time goes.
+    pub at: Instant,
 }
 
 impl Request {
@@ -233,6 +237,8 @@ struct Shared {
     quota_scale: Option<f64>,
     buckets: HashMap<QuotaKey, TokenBucket>,
     throttled: usize,
+    /// The throttled answers by `<service> <bucket> in <region>`.
+    throttled_by: BTreeMap<String, usize>,
 }
 
 /// One quota bucket: account (access key), region, service and bucket (operation or class).
@@ -395,11 +401,16 @@ impl Shared {
         let capacity = (quota.burst * scale).max(1.0);
         let ok = self
             .buckets
-            .entry((account, region, service, bucket))
+            .entry((account, region.clone(), service.clone(), bucket.clone()))
             .or_insert_with(|| TokenBucket::new(rate, capacity, now))
             .take(now);
         if !ok {
             self.throttled += 1;
+            let name = match &bucket {
+                quotas::Bucket::Operation(op) => op.clone(),
+                quotas::Bucket::Class(c) => format!("{c:?}"),
+            };
+            *self.throttled_by.entry(format!("{service} {name} in {region}")).or_default() += 1;
         }
         ok
     }
@@ -489,6 +500,11 @@ impl Recorder {
         self.state().throttled
     }
 
+    /// The same answers by `<service> <bucket> in <region>`: which quota a run went over.
+    pub fn throttled_by(&self) -> BTreeMap<String, usize> {
+        self.state().throttled_by.clone()
+    }
+
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);
     }
@@ -546,6 +562,7 @@ impl Recorder {
         let mut state = self.state();
         state.calls.clear();
         state.throttled = 0;
+        state.throttled_by.clear();
     }
 }
 
@@ -907,6 +924,59 @@ fn update_full_log_group_filter(
         logs("PutSubscriptionFilter", &restore)?;
     }
     Ok(Some((head, body)))
+}
+
+/// An HTTP answer: its head (status line and headers) and body.
+type Answer = (Vec<String>, Vec<u8>);
+
+/// CloudWatch Logs' DescribeLogGroups by name (`logGroupIdentifiers`, 1 to 50 names, no other filter beside it),
+/// which moto 5.1.22 ignores, answering every log group: the proxy reads each name from moto as a prefix and
+/// answers the groups of exactly those names, sorted by name, as CloudWatch Logs does (a name with no group is
+/// left out, not an error). `Err`: CloudWatch Logs' refusal of the request.
+fn log_groups_by_name(
+    upstream_port: u16,
+    head: &[String],
+    body: &[u8],
+) -> std::io::Result<Option<Result<Answer, String>>> {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let Some(names) = request.get("logGroupIdentifiers").and_then(|n| n.as_array()) else { return Ok(None) };
+    if names.is_empty() || names.len() > 50 {
+        return Ok(Some(Err(format!(
+            "1 validation error detected: Value at 'logGroupIdentifiers' failed to satisfy constraint: Member must have length between 1 and 50 (got {})",
+            names.len()
+        ))));
+    }
+    if request.get("logGroupNamePrefix").is_some() || request.get("logGroupNamePattern").is_some() {
+        return Ok(Some(Err("logGroupIdentifiers cannot be combined with another filter".to_string())));
+    }
+    let mut groups = Vec::new();
+    let mut last = None;
+    for name in names.iter().filter_map(|n| n.as_str()) {
+        let mut token = None::<String>;
+        loop {
+            let mut read = serde_json::json!({"logGroupNamePrefix": name});
+            if let Some(t) = &token {
+                read["nextToken"] = serde_json::json!(t);
+            }
+            let (answer, found) = send_upstream(upstream_port, head, read.to_string().as_bytes())?;
+            if !answer.first().is_some_and(|l| l.contains(" 200 ")) {
+                return Ok(Some(Ok((answer, found))));
+            }
+            let found: serde_json::Value = serde_json::from_slice(&found).unwrap_or_default();
+            groups.extend(
+                found["logGroups"].as_array().into_iter().flatten().filter(|g| g["logGroupName"] == name).cloned(),
+            );
+            last = Some(answer);
+            token = found["nextToken"].as_str().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    groups.sort_by(|a, b| a["logGroupName"].as_str().cmp(&b["logGroupName"].as_str()));
+    groups.dedup_by(|a, b| a["logGroupName"] == b["logGroupName"]);
+    let head = last.unwrap_or_else(|| vec!["HTTP/1.1 200 OK".to_string()]);
+    Ok(Some(Ok((head, serde_json::json!({ "logGroups": groups }).to_string().into_bytes()))))
 }
 
 /// SQS's CreateQueue and SetQueueAttributes as SQS makes them, where moto differs:
@@ -1305,6 +1375,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
             .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
             .collect(),
         body: body.clone(),
+        at: Instant::now(),
     };
     let (latency, fault, within_quota) = {
         let mut state = shared.lock().expect("recorder state");
@@ -1402,9 +1473,18 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         }
     }
     let rpc_v2 = rpc_v2_operation(&target).map(str::to_string);
-    let (mut head, mut body) = match &rpc_v2 {
-        Some(op) => cbor_call(upstream_port, &head, &body, op)?,
-        None => send_upstream(upstream_port, &head, &body)?,
+    let by_name = match operation.as_str() {
+        "DescribeLogGroups" => log_groups_by_name(upstream_port, &head, &body)?,
+        _ => None,
+    };
+    let (mut head, mut body) = match (by_name, &rpc_v2) {
+        (Some(Ok(answer)), _) => answer,
+        (Some(Err(message)), _) => {
+            let refused = error_response(&target, amz_target, query_api, 400, "InvalidParameterException", &message);
+            return answer(&mut client_w, refused);
+        }
+        (None, Some(op)) => cbor_call(upstream_port, &head, &body, op)?,
+        (None, None) => send_upstream(upstream_port, &head, &body)?,
     };
     drop(filters);
     drop(serialized);

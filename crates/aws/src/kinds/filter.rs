@@ -8,9 +8,12 @@
 //! whatever step a run stopped at, and [`marked`] finds them with one GetResources per region: what the pipeline
 //! left on clusters the spec no longer selects costs reads of those groups only, not of every cluster's. A mark
 //! without the pipeline's filter (a run stopped between the calls) shows as that filter's leftover, and deleting
-//! it clears the group and takes the mark off.
+//! it clears the group and takes the mark off. The same marks spare the reads of selected clusters' groups that do
+//! not exist ([`observe_selected`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use futures::stream::{self, StreamExt};
 
 use eksaudit_plan::kinds::filter::log_group_tag;
 
@@ -27,7 +30,13 @@ use crate::shared::{field, gone_ok, optional, text, unknown, Call, Named};
 use crate::{Error, RegionClients};
 
 /// The pipeline's filter, with its log group and the alerts filter; `None` for the alerts filter itself.
-pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a DesiredResource) -> Option<Task<'a>> {
+/// `group_absent`: a DescribeLogGroups already said the log group does not exist, so there is nothing to read.
+pub(crate) fn observe<'a>(
+    cx: &'a Reading<'a>,
+    c: &'a RegionClients,
+    d: &'a DesiredResource,
+    group_absent: bool,
+) -> Option<Task<'a>> {
     if is_alerts_filter(&d.address) {
         return None;
     }
@@ -35,7 +44,58 @@ pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a Desi
     let has_group = cx.desired.contains_key(group_address.as_str());
     let alerts = cx.desired.get(alerts_filter_of(&d.address).as_str()).copied();
     let alerts_name = cx.spec.alerts_name();
-    Some(Box::pin(async move { with_group_and_alerts(c, d, group_address, has_group, alerts, &alerts_name).await }))
+    Some(Box::pin(async move {
+        with_group_and_alerts(c, d, group_address, has_group, alerts, &alerts_name, group_absent).await
+    }))
+}
+
+/// DescribeLogGroups takes at most this many names (`logGroupIdentifiers`).
+const NAMES_PER_DESCRIBE: usize = 50;
+
+/// The pipeline's filters (with their log groups and alerts filters) of one region's selected clusters. A log
+/// group the pipeline marked (`marks`) holds a filter of ours and is read at once. Of the others, one
+/// DescribeLogGroups per 50 names says which exist, and only those are read: in a region the pipeline has not
+/// reached yet, a cluster whose log group EKS never made costs a fiftieth of a call, not a
+/// DescribeSubscriptionFilters of its own (an in-sync region, every group marked, makes no extra call). When that
+/// read fails, every group is read as before: each read then says what it finds or why it cannot.
+pub(crate) async fn observe_selected<'a>(
+    cx: &'a Reading<'a>,
+    c: &'a RegionClients,
+    filters: Vec<&'a DesiredResource>,
+    marks: Option<&BTreeSet<String>>,
+) -> Vec<Found> {
+    let filters: Vec<&DesiredResource> = filters.into_iter().filter(|d| !is_alerts_filter(&d.address)).collect();
+    let group = |d: &DesiredResource| d.fields.get("log_group").and_then(|f| f.value.as_str()).map(str::to_string);
+    let unmarked: BTreeSet<String> =
+        filters.iter().filter_map(|d| group(d)).filter(|g| !marks.is_some_and(|m| m.contains(g))).collect();
+    let existing = match existing_groups(c, &unmarked).await {
+        Ok(existing) => Some(existing),
+        Err(e) => {
+            tracing::debug!(region = %c.region, "cannot tell which log groups exist, reading each: {e}");
+            None
+        }
+    };
+    let tasks = filters.into_iter().filter_map(|d| {
+        let absent = existing.as_ref().zip(group(d)).is_some_and(|(e, g)| unmarked.contains(&g) && !e.contains(&g));
+        observe(cx, c, d, absent)
+    });
+    stream::iter(tasks).buffer_unordered(cx.aws.read_concurrency()).collect().await
+}
+
+/// Which of `names` are log groups: DescribeLogGroups by name, 50 names a call, the calls at once.
+async fn existing_groups(c: &RegionClients, names: &BTreeSet<String>) -> Result<BTreeSet<String>, Error> {
+    let names: Vec<String> = names.iter().cloned().collect();
+    let calls = names.chunks(NAMES_PER_DESCRIBE).map(|chunk| async move {
+        let mut found = Vec::new();
+        let mut pages =
+            c.logs.describe_log_groups().set_log_group_identifiers(Some(chunk.to_vec())).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.named("logs:DescribeLogGroups", &chunk[0])?;
+            found.extend(page.log_groups().iter().filter_map(|g| g.log_group_name()).map(str::to_string));
+        }
+        Ok::<_, Error>(found)
+    });
+    Ok(futures::future::try_join_all(calls).await?.into_iter().flatten().collect())
 }
 
 /// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the
@@ -49,10 +109,12 @@ async fn with_group_and_alerts(
     has_group: bool,
     alerts: Option<&DesiredResource>,
     alerts_name: &str,
+    group_absent: bool,
 ) -> Found {
     let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
     let mut found = Found::default();
-    match read(c, &group).await {
+    let filters = if group_absent { Ok(None) } else { read(c, &group).await };
+    match filters {
         Ok(None) => {
             found.resources.push((d.address.clone(), Observation::Absent));
             if has_group {

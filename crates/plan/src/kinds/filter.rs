@@ -87,6 +87,8 @@ pub fn alerts(n: &Names<'_>, region: &str, cluster: &str, pattern: &str) -> Desi
 
 pub const OPERATIONS: &[Operation] = &[
     op("logs", "DescribeSubscriptionFilters", "logs:DescribeSubscriptionFilters"),
+    // Which unmarked log groups of selected clusters exist, 50 names a call: the others' filters are not read.
+    op("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
     op_passing("logs", "PutSubscriptionFilter", "logs:PutSubscriptionFilter", &[], LOGS_PRINCIPAL),
     op("logs", "DeleteSubscriptionFilter", "logs:DeleteSubscriptionFilter"),
     // The log group's mark: put before the filter, taken off after it, found per region by its key.

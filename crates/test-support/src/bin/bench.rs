@@ -7,10 +7,11 @@
 //! `eksaudit_aws::quotas`) and prints beside each figure the quota bound: the largest, over regions and quota
 //! buckets, of the run's calls ÷ the bucket's calls per second, the least time AWS lets the run take; and the ratio
 //! of the wall time to it. Then plan across `--accounts` member accounts × 2 regions × 5 clusters against one
-//! account of the same shape (`--accounts 0` skips it).
+//! account of the same shape (`--accounts 0` skips it). `--timeline` prints to standard error, for each run, when
+//! each region's operations were first and last called: where a run's time goes.
 //! `scripts/bench.sh` builds a release binary, runs this and writes `bench/results.md`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -95,7 +96,12 @@ fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure 
     let seconds = start.elapsed().as_secs_f64();
     let code = out.status.code().unwrap_or(-1);
     let calls = moto.recorder().calls();
-    let bound = quota_bound(&moto.recorder().requests());
+    let requests = moto.recorder().requests();
+    let bound = quota_bound(&requests);
+    if std::env::args().any(|a| a == "--timeline") {
+        timeline(args, start, &requests);
+        eprintln!("  throttled: {:?}", moto.recorder().throttled_by());
+    }
     Measure {
         seconds,
         calls: calls.len(),
@@ -103,6 +109,52 @@ fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure 
         code,
         throttled: moto.recorder().throttled(),
         bound,
+    }
+}
+
+/// One bucket's calls in a run: how many, the first's and the last's time, and how many of each operation.
+#[derive(Default)]
+struct Span {
+    calls: usize,
+    first: f64,
+    last: f64,
+    operations: BTreeMap<String, usize>,
+}
+
+/// Per region and quota bucket (as `quota_bound` counts them): calls, and the first and last call's time since the
+/// run started.
+fn timeline(args: &[&str], start: Instant, requests: &[Request]) {
+    let mut spans: HashMap<(String, String, String), Span> = HashMap::new();
+    for r in requests {
+        let Some((region, service)) = scope(r) else { continue };
+        let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
+        let class = if call.write { Class::Write } else { Class::Read };
+        let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
+        let bucket = match quotas::quota(&service, named, class).0 {
+            Bucket::Operation(op) => op,
+            Bucket::Class(c) => format!("{c:?}"),
+        };
+        let at = r.at.saturating_duration_since(start).as_secs_f64();
+        let span = spans.entry((region, service, bucket)).or_insert(Span {
+            calls: 0,
+            first: at,
+            last: at,
+            ..Default::default()
+        });
+        (span.calls, span.first, span.last) = (span.calls + 1, span.first.min(at), span.last.max(at));
+        if named.is_some() {
+            *span.operations.entry(call.operation).or_default() += 1;
+        }
+    }
+    let mut spans: Vec<_> = spans.into_iter().collect();
+    spans.sort_by(|a, b| a.1.first.total_cmp(&b.1.first));
+    eprintln!("timeline of `{}`:", args.join(" "));
+    for ((region, service, bucket), Span { calls: n, first, last, operations }) in spans {
+        let operations: Vec<String> = operations.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        eprintln!(
+            "  {first:6.2} s .. {last:6.2} s  {n:4} × {service} {bucket} in {region} ({})",
+            operations.join(", ")
+        );
     }
 }
 
