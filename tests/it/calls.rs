@@ -181,6 +181,15 @@ async fn an_in_sync_plan_reads_each_thing_once() {
     for region in REGIONS {
         assert_eq!(by_alias(region), 1, "the key's ARN looked up once in {region}");
     }
+    // The pipeline's key records its region's buckets from its CreateKey on: creating them writes nothing to IAM
+    // (a creation intent on the Firehose role would, two writes a bucket, on a quota every region shares).
+    let calls = moto.recorder().calls();
+    let intents: Vec<&str> =
+        calls.iter().map(|c| c.operation.as_str()).filter(|o| ["TagRole", "UntagRole"].contains(o)).collect();
+    assert!(
+        intents.is_empty(),
+        "roles are tagged as they are created, and nothing else is written to them: {intents:?}"
+    );
     moto.recorder().reset();
     let plan = w.run(Some(&moto.endpoint()), &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 0, "{}", plan.stdout());

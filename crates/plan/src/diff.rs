@@ -1,11 +1,13 @@
 //! The diff: desired state against observed state, field by field, into a plan. Pure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
+use eksaudit_spec::address::{Address, RegionalSlot, RoleSlot};
 use eksaudit_spec::{Adopt, OWNER_TAG_KEY};
 use serde_json::{json, Value};
 
 use crate::desired::{resolve_generated, DesiredState};
+use crate::kinds::kms_key;
 use crate::model::{Compare, DesiredResource, Field, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::policy;
 use crate::report::{Action, Cause, FieldChange, Message, Plan, ResourceChange};
@@ -116,7 +118,7 @@ fn diff_resource(
     observation: &Observation,
     neighbours: &[String],
     options: &DiffOptions,
-    intents: &BTreeSet<String>,
+    intents: &BTreeMap<String, String>,
     plan: &mut Plan,
 ) -> Option<ResourceChange> {
     let live = match observation {
@@ -202,32 +204,41 @@ fn absent_owned(d: &DesiredResource, neighbours: &[String], plan: &mut Plan) -> 
 /// all: what an apply interrupted between CreateBucket and PutBucketTagging leaves.
 pub const INTERRUPTED_CREATE: &str = "interrupted_create";
 
-/// S3 cannot tag a bucket as it creates it. So before CreateBucket, apply writes its intent as a tag on the
-/// pipeline's own Firehose role (`eksaudit:creating:<region> = <bucket>`), and removes it once the bucket carries
-/// the owner tag. A run stopped in between leaves the intent, which proves the untagged bucket is ours.
+/// S3 cannot tag a bucket as it creates it. The pipeline's own key records its region's buckets
+/// (`kinds::kms_key::BUCKET_TAG`); without a key of its own, apply writes its intent before CreateBucket as a tag
+/// on the pipeline's own Firehose role (`eksaudit:creating:<region> = <bucket>`), and removes it once the bucket
+/// carries the owner tag. Either proves an untagged empty bucket of that name, what a run stopped in between
+/// leaves, is ours.
 pub const CREATION_INTENT_TAG_PREFIX: &str = "eksaudit:creating:";
 
 /// How a plan explains taking over such a bucket (apply then removes the intent).
 pub const INTERRUPTED_REASON: &str = "created by an interrupted apply";
 
-/// Bucket names with a creation intent on the pipeline's own Firehose role.
-fn creation_intents(observed: &ObservedState) -> BTreeSet<String> {
-    match observed.resources.get("role.firehose") {
-        Some(Observation::Present(role)) => role
-            .tags
-            .iter()
-            .filter(|(k, _)| k.starts_with(CREATION_INTENT_TAG_PREFIX))
-            .map(|(_, v)| v.clone())
-            .collect(),
-        _ => BTreeSet::new(),
+/// The bucket names the pipeline's own resources vouch for, with the address that does: the Firehose role's
+/// creation intents, and each region's key's record of its buckets.
+fn creation_intents(observed: &ObservedState) -> BTreeMap<String, String> {
+    let mut intents = BTreeMap::new();
+    for (address, o) in &observed.resources {
+        let Observation::Present(o) = o else { continue };
+        let vouches: fn(&str) -> bool = match address.parse::<Address>() {
+            Ok(Address::Role(RoleSlot::Firehose)) => |k| k.starts_with(CREATION_INTENT_TAG_PREFIX),
+            Ok(Address::Regional { slot: RegionalSlot::KmsKey, .. }) => {
+                |k| [kms_key::BUCKET_TAG, kms_key::ACCESS_LOG_BUCKET_TAG].contains(&k)
+            }
+            _ => continue,
+        };
+        for (_, bucket) in o.tags.iter().filter(|(k, _)| vouches(k)) {
+            intents.insert(bucket.clone(), address.clone());
+        }
     }
+    intents
 }
 
 fn owned(
     d: &DesiredResource,
     o: &ObservedResource,
     options: &DiffOptions,
-    intents: &BTreeSet<String>,
+    intents: &BTreeMap<String, String>,
     plan: &mut Plan,
 ) -> Option<ResourceChange> {
     if o.foreign_account {
@@ -248,11 +259,11 @@ fn owned(
                 reason = Some(format!("adopt: {OWNER_TAG_KEY} = {} is added", options.pipeline));
             } else if owner.is_none()
                 && o.fields.get(INTERRUPTED_CREATE) == Some(&Value::Bool(true))
-                && intents.contains(&d.name)
+                && intents.contains_key(&d.name)
             {
                 reason = Some(format!(
-                    "{INTERRUPTED_REASON} (its intent is on role.firehose; the bucket is empty): {OWNER_TAG_KEY} = {} is added",
-                    options.pipeline
+                    "{INTERRUPTED_REASON} ({} vouches for it; the bucket is empty): {OWNER_TAG_KEY} = {} is added",
+                    intents[&d.name], options.pipeline
                 ));
             } else {
                 let whose = match owner {
@@ -390,7 +401,9 @@ name = "us-east-1"
 clusters = ["prod"]
 "#;
 
-    fn plan_with(intent: bool, empty: bool) -> Plan {
+    /// A plan where the bucket is untagged (empty or not) and `vouching` (the tag and the resource it is on),
+    /// if any, names it.
+    fn plan_with(vouching: Option<(&str, &str)>, empty: bool) -> Plan {
         let spec = eksaudit_spec::parse_spec(SPEC).unwrap();
         let clusters = BTreeMap::from([("us-east-1".to_string(), vec!["prod".to_string()])]);
         let d = DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters });
@@ -398,13 +411,14 @@ clusters = ["prod"]
         for r in &d.resources {
             o.resources.insert(r.address.clone(), Observation::Absent);
         }
-        let mut role = ObservedResource::default();
-        role.tags.insert(OWNER_TAG_KEY.into(), "eks-audit".into());
-        if intent {
-            role.tags
-                .insert(format!("{CREATION_INTENT_TAG_PREFIX}us-east-1"), "eks-audit-123456789012-us-east-1".into());
+        for holder in ["role.firehose", "region.us-east-1.kms_key", "region.us-east-1.topic"] {
+            let mut owned = ObservedResource::default();
+            owned.tags.insert(OWNER_TAG_KEY.into(), "eks-audit".into());
+            if let Some((tag, _)) = vouching.filter(|(_, on)| *on == holder) {
+                owned.tags.insert(tag.to_string(), "eks-audit-123456789012-us-east-1".into());
+            }
+            o.resources.insert(holder.into(), Observation::Present(owned));
         }
-        o.resources.insert("role.firehose".into(), Observation::Present(role));
         let mut bucket = ObservedResource::default();
         bucket.fields.insert(INTERRUPTED_CREATE.into(), json!(empty));
         o.resources.insert("region.us-east-1.bucket".into(), Observation::Present(bucket));
@@ -412,17 +426,30 @@ clusters = ["prod"]
     }
 
     #[test]
-    fn an_untagged_empty_bucket_is_ours_only_with_the_creation_intent() {
-        let plan = plan_with(true, true);
-        let bucket = plan.resources.iter().find(|r| r.address == "region.us-east-1.bucket").unwrap();
-        assert_eq!(bucket.action, Action::Update);
-        assert!(bucket.reason.as_deref().unwrap().starts_with(INTERRUPTED_REASON));
-        assert!(plan.errors.iter().all(|e| e.address != "region.us-east-1.bucket"));
-        for (intent, empty) in [(false, true), (true, false)] {
-            let plan = plan_with(intent, empty);
+    fn an_untagged_empty_bucket_is_ours_only_when_the_pipeline_vouches_for_it() {
+        let intent = format!("{CREATION_INTENT_TAG_PREFIX}us-east-1");
+        // The Firehose role's creation intent (no key of its own, or an earlier eksaudit), or the key's record.
+        for (tag, holder) in [(intent.as_str(), "role.firehose"), (kms_key::BUCKET_TAG, "region.us-east-1.kms_key")] {
+            let plan = plan_with(Some((tag, holder)), true);
+            let bucket = plan.resources.iter().find(|r| r.address == "region.us-east-1.bucket").unwrap();
+            assert_eq!(bucket.action, Action::Update);
+            let reason = bucket.reason.as_deref().unwrap();
+            assert!(reason.starts_with(INTERRUPTED_REASON), "{reason}");
+            assert!(reason.contains(&format!("{holder} vouches for it")), "{reason}");
+            assert!(plan.errors.iter().all(|e| e.address != "region.us-east-1.bucket"));
+        }
+        // Nothing vouches; a bucket with data; the record's tag on a resource that never vouches; the intent's
+        // tag on the key, which records buckets under its own tags.
+        for (vouching, empty) in [
+            (None, true),
+            (Some((kms_key::BUCKET_TAG, "region.us-east-1.kms_key")), false),
+            (Some((kms_key::BUCKET_TAG, "region.us-east-1.topic")), true),
+            (Some((intent.as_str(), "region.us-east-1.kms_key")), true),
+        ] {
+            let plan = plan_with(vouching, empty);
             assert!(
                 plan.errors.iter().any(|e| e.address == "region.us-east-1.bucket"),
-                "intent={intent} empty={empty}: someone else's bucket"
+                "{vouching:?}, empty={empty}: someone else's bucket"
             );
         }
     }

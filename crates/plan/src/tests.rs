@@ -276,7 +276,12 @@ fn in_aws(address: &Address) -> ObservedResource {
         address,
         Address::Regional { slot: R::TopicSubscription | R::BucketNotification, .. } | Address::ClusterResource { .. }
     );
-    let tags = if untagged { BTreeMap::new() } else { tags };
+    let mut tags = if untagged { BTreeMap::new() } else { tags };
+    // The key records its region's buckets.
+    if matches!(address, Address::Regional { slot: R::KmsKey, .. }) {
+        tags.insert("eksaudit:bucket".into(), bucket.clone());
+        tags.insert("eksaudit:access-log-bucket".into(), format!("{bucket}-access-logs"));
+    }
     ObservedResource { fields, tags, ..Default::default() }
 }
 

@@ -10,9 +10,9 @@ use eksaudit_plan::{Management, CREATION_INTENT_TAG_PREFIX};
 use serde_json::{json, Value};
 
 use super::{bucket_notification, Context, Found, Reading, Target, Task};
-use eksaudit_spec::address::RoleSlot;
+use eksaudit_spec::address::{RegionalSlot, RoleSlot};
 
-use crate::address::{bucket_role, notification_of, role, BucketRole};
+use crate::address::{bucket_role, notification_of, regional, role, BucketRole};
 use crate::retry::{retry, s3_conflict};
 use crate::shared::{
     build_error, exists_ok, field, gone_ok, is_code, optional, policy_value, tag_map, text, unknown, Call,
@@ -220,7 +220,10 @@ async fn read_logging(c: &RegionClients, name: &str) -> Result<Value, Error> {
 
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
-    creation_intent(cx, c, Some(&d.name)).await;
+    let intent = !recorded_on_key(cx, c);
+    if intent {
+        creation_intent(cx, c, Some(&d.name)).await;
+    }
     let mut create = c.s3.create_bucket().bucket(&d.name);
     if c.region != "us-east-1" {
         create = create.create_bucket_configuration(
@@ -235,12 +238,15 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     let mut all: Vec<String> = vec!["tags".to_string()];
     all.extend(d.fields.keys().filter(|k| *k != "tags").cloned());
     converge(cx, c, d, &all).await?;
-    creation_intent(cx, c, None).await;
+    if intent {
+        creation_intent(cx, c, None).await;
+    }
     Ok(())
 }
 
 /// Update and replace alike: the changed settings converged in place. A bucket an interrupted apply left
-/// untagged gets its owner tag first, then the creation intent goes.
+/// untagged gets its owner tag first, then the creation intent goes (if the role holds one: an earlier eksaudit
+/// wrote it there whatever the key).
 pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
     let interrupted = t.change.reason.as_deref().is_some_and(|r| r.starts_with(INTERRUPTED_REASON));
@@ -253,6 +259,12 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         creation_intent(cx, c, None).await;
     }
     Ok(())
+}
+
+/// Whether the pipeline's own key records the region's buckets (`eksaudit_plan::kinds::kms_key::BUCKET_TAG`): the
+/// key comes before them, so creating a bucket needs no creation intent.
+fn recorded_on_key(cx: &Context<'_>, c: &RegionClients) -> bool {
+    cx.desired(&regional(&c.region, RegionalSlot::KmsKey)).is_some_and(|k| k.management == Management::Owned)
 }
 
 /// Writes (`Some(bucket)`) or clears (`None`) the creation intent for this region's bucket on the pipeline's

@@ -100,18 +100,18 @@ const ALL_FIELDS: [&str; 4] = ["policy", "rotation", "state", "tags"];
 pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, d) = (t.clients()?, t.desired()?);
     let pipeline = cx.spec.pipeline.name.as_str();
-    let owner_tags = cx.tags();
+    let key_tags = desired_tags(d);
     let all_fields = ALL_FIELDS.map(String::from);
     let alias = d.name.as_str();
     if key_id(c, alias).await?.is_some() {
-        return converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await;
+        return converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await;
     }
     let orphan = orphan_key(c, alias, pipeline).await?;
     let id = match &orphan {
         Some(id) => id.clone(),
         None => {
             // The policy names roles just created: KMS refuses them until IAM has propagated.
-            let key_tags = tags(&owner_tags)?;
+            let key_tags = tags(&key_tags)?;
             let created = retry(cx.budgets.iam_propagation, kms_principal_not_propagated, || async {
                 c.kms
                     .create_key()
@@ -135,14 +135,14 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     match aliased {
         Ok(_) if orphan.is_none() => enable_rotation(c, alias, &id).await,
         // An adopted key may predate today's policy or tags: converge all of it.
-        Ok(_) => converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await,
+        Ok(_) => converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await,
         // Another apply of the same spec aliased a key first. If that is not the one we hold, ours was never
         // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
         Err(e) if e.code() == Some("AlreadyExistsException") => {
             if key_id(c, alias).await?.is_some_and(|(current, _)| current != id) {
                 schedule_deletion(c, &id, alias).await?;
             }
-            converge(c, d, &all_fields, &owner_tags, cx.budgets.iam_propagation).await
+            converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await
         }
         Err(e) => Err(e),
     }
@@ -184,7 +184,14 @@ async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(),
 
 /// Update and replace alike: the changed fields converged in place.
 pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
-    converge(t.clients()?, t.desired()?, &t.changed(), &cx.tags(), cx.budgets.iam_propagation).await
+    let d = t.desired()?;
+    converge(t.clients()?, d, &t.changed(), &desired_tags(d), cx.budgets.iam_propagation).await
+}
+
+/// The key's tags as the plan wants them: the owner's and the spec's, and the record of the region's buckets.
+fn desired_tags(d: &DesiredResource) -> BTreeMap<String, String> {
+    let tags = d.fields.get("tags").and_then(|f| f.value.as_object());
+    tags.into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
 }
 
 /// Converges the given fields. A key pending deletion (a destroy, then an apply within the window) is recovered
@@ -193,7 +200,7 @@ async fn converge(
     c: &RegionClients,
     d: &DesiredResource,
     fields: &[String],
-    owner_tags: &BTreeMap<String, String>,
+    key_tags: &BTreeMap<String, String>,
     propagation: Budget,
 ) -> Result<(), Error> {
     let alias = d.name.as_str();
@@ -226,7 +233,7 @@ async fn converge(
         enable_rotation(c, alias, &id).await?;
     }
     if has("tags") {
-        kms.tag_resource().key_id(&id).set_tags(Some(tags(owner_tags)?)).send().call("kms:TagResource", alias).await?;
+        kms.tag_resource().key_id(&id).set_tags(Some(tags(key_tags)?)).send().call("kms:TagResource", alias).await?;
     }
     Ok(())
 }

@@ -40,7 +40,26 @@ pub const KMS_KEY_ADMIN_ACTIONS: &[&str] = &[
 /// What a service needs of a key to write what it encrypts and read it back.
 pub(crate) const KMS_DATA_KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
 
+/// The region's buckets, recorded on its key as tags (`BUCKET_TAG` = the bucket, `ACCESS_LOG_BUCKET_TAG` = its
+/// access-log bucket). S3 cannot tag a bucket as it creates it; the key, made before the buckets, is what proves
+/// an untagged empty bucket of that name (an apply stopped between CreateBucket and PutBucketTagging) is the
+/// pipeline's. The record is part of the key's tags from its CreateKey on, so a bucket's creation costs no extra
+/// call; without a key of its own the pipeline writes a creation intent on its Firehose role instead, one IAM
+/// write before and one after (IAM's writes are the account's, shared by every region).
+pub const BUCKET_TAG: &str = "eksaudit:bucket";
+pub const ACCESS_LOG_BUCKET_TAG: &str = "eksaudit:access-log-bucket";
+
+fn bucket_records(n: &Names<'_>, region: &str) -> BTreeMap<String, String> {
+    let mut records = BTreeMap::from([(BUCKET_TAG.to_string(), n.bucket(region))]);
+    if n.spec.bucket.access_logging {
+        records.insert(ACCESS_LOG_BUCKET_TAG.to_string(), n.access_log_bucket(region));
+    }
+    records
+}
+
 pub fn desired(n: &Names<'_>, region: &str) -> Option<DesiredResource> {
+    let mut tags = n.spec.resource_tags();
+    tags.extend(bucket_records(n, region));
     n.spec.bucket.owns_key().then(|| {
         resource(
             Address::regional(region, RegionalSlot::KmsKey).to_string(),
@@ -51,7 +70,7 @@ pub fn desired(n: &Names<'_>, region: &str) -> Option<DesiredResource> {
                 ("policy".into(), Field::policy(key_policy(n, region))),
                 ("rotation".into(), Field::exact(json!(true))),
                 ("state".into(), Field::exact(json!("Enabled"))),
-                ("tags".into(), Field::tags(&n.spec.resource_tags())),
+                ("tags".into(), Field::tags(&tags)),
             ]),
         )
     })
