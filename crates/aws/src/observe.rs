@@ -39,7 +39,7 @@ fn read<'a>(cx: &'a Reading<'a>, region: Option<&'a RegionClients>, d: &'a Desir
         }
         Kind::DeliveryStream => region.map(|c| firehose_stream::observe(c, d)),
         Kind::ClusterLogging => region.map(|c| cluster_logging::observe(c, d)),
-        // Per region, after the region's marks: `filter::observe_selected`.
+        // Per region, after the region's marks: `filter::observe_region`.
         Kind::SubscriptionFilter => None,
         Kind::Function => region.map(|c| function::observe(cx, c, d)),
         Kind::BucketNotification | Kind::FunctionPermission => None,
@@ -73,7 +73,6 @@ pub async fn observe(
         our_reader_roles: our_reader_roles(spec),
     };
     let cx = &cx;
-    let alerts_name = spec.alerts_name();
     let mut tasks: Vec<Task<'_>> = Vec::new();
     for d in &desired.resources {
         let region = d.region.as_deref().and_then(|r| regions.get(r));
@@ -128,9 +127,9 @@ pub async fn observe(
             }));
         }
     }
-    // The region's marks (one GetResources), read alongside everything else; then the selected clusters' filters,
-    // which the marks spare reading where a log group does not exist (`filter::observe_selected`), and filters of
-    // ours on clusters the spec no longer selects, found through the marks on their log groups.
+    // Per region, the marks (GetResources, a page at a time) alongside everything else, the selected clusters'
+    // filters read as the marks come in and spared where a log group does not exist, and filters of ours on
+    // clusters the spec no longer selects, found through the marks on their log groups (`filter::observe_region`).
     // Marks only in the regions discovered (`all_clusters`): a caller that reads a few named resources passes none.
     let mut filters: BTreeMap<&str, Vec<&DesiredResource>> = BTreeMap::new();
     for d in desired.resources.iter().filter(|d| d.kind == Kind::SubscriptionFilter) {
@@ -145,33 +144,18 @@ pub async fn observe(
         .chain(filters.keys().copied())
         .collect();
     let marks = region_names.into_iter().filter_map(|r| regions.get(r)).map(|c| {
-        let alerts_name = &alerts_name;
         let matched = desired.matched_clusters.get(&c.region).cloned().unwrap_or_default();
         let selected = filters.get(c.region.as_str()).cloned().unwrap_or_default();
         let discovered = all_clusters.contains_key(&c.region);
         async move {
-            let marks = match discovered {
-                true => Some(filter::marked(c, pipeline).await),
-                false => None,
-            };
-            let known = marks.as_ref().and_then(|m| m.as_ref().ok());
-            let left = async {
-                let mut found = Found::default();
-                for group in known.into_iter().flatten() {
-                    let Some(cluster) = filter::cluster_of(group).filter(|c| !matched.iter().any(|m| m == c)) else {
-                        continue;
-                    };
-                    found.extend(filter::stale(c, cluster.to_string(), pipeline, alerts_name, true).await);
-                }
-                found
-            };
-            let (selected, mut found) = futures::join!(filter::observe_selected(cx, c, selected, known), left);
-            selected.into_iter().for_each(|f| found.extend(f));
+            let (marks, read) = filter::observe_region(cx, c, selected, discovered, &matched).await;
+            let mut found = Found::default();
+            read.into_iter().for_each(|f| found.extend(f));
             (c.region.clone(), marks, found)
         }
     });
-    // The marks polled first: their GetResources queue for the calls in flight ahead of the other reads, since
-    // the filters, a region's slowest reads, wait for them.
+    // The marks polled first: their first GetResources queues for the calls in flight ahead of the other reads,
+    // since the filters, a region's slowest reads, wait for them.
     let (marks, found): (Vec<_>, Vec<Found>) = futures::join!(
         futures::future::join_all(marks),
         stream::iter(tasks).buffer_unordered(aws.read_concurrency()).collect()

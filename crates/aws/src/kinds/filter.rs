@@ -9,7 +9,7 @@
 //! left on clusters the spec no longer selects costs reads of those groups only, not of every cluster's. A mark
 //! without the pipeline's filter (a run stopped between the calls) shows as that filter's leftover, and deleting
 //! it clears the group and takes the mark off. The same marks spare the reads of selected clusters' groups that do
-//! not exist ([`observe_selected`]).
+//! not exist ([`observe_region`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,34 +52,72 @@ pub(crate) fn observe<'a>(
 /// DescribeLogGroups takes at most this many names (`logGroupIdentifiers`).
 const NAMES_PER_DESCRIBE: usize = 50;
 
-/// The pipeline's filters (with their log groups and alerts filters) of one region's selected clusters. A log
-/// group the pipeline marked (`marks`) holds a filter of ours and is read at once. Of the others, one
-/// DescribeLogGroups per 50 names says which exist, and only those are read: in a region the pipeline has not
-/// reached yet, a cluster whose log group EKS never made costs a fiftieth of a call, not a
-/// DescribeSubscriptionFilters of its own (an in-sync region, every group marked, makes no extra call). When that
-/// read fails, every group is read as before: each read then says what it finds or why it cannot.
-pub(crate) async fn observe_selected<'a>(
+/// The pipeline's filters (with their log groups and alerts filters) of one region's selected clusters, and the
+/// region's marks (`None` unless `discovered`: a caller reading a few named resources reads no marks). A log group
+/// the pipeline marked holds a filter of ours and is read as soon as the page of marks naming it arrives (the
+/// pages come one GetResources at a time, behind the region's other reads). Of the others, one DescribeLogGroups
+/// per 50 names says which exist, and only those are read: in a region the pipeline has not reached yet, a
+/// cluster whose log group EKS never made costs a fiftieth of a call, not a DescribeSubscriptionFilters of its
+/// own (an in-sync region, every group marked, makes no extra call). When that read fails, every group is read:
+/// each read then says what it finds or why it cannot. Once the marks are all in, the marked groups of clusters
+/// not in `matched` (the spec no longer selects them) are read for what the pipeline left there ([`stale`]).
+pub(crate) async fn observe_region<'a>(
     cx: &'a Reading<'a>,
     c: &'a RegionClients,
     filters: Vec<&'a DesiredResource>,
-    marks: Option<&BTreeSet<String>>,
-) -> Vec<Found> {
-    let filters: Vec<&DesiredResource> = filters.into_iter().filter(|d| !is_alerts_filter(&d.address)).collect();
-    let group = |d: &DesiredResource| d.fields.get("log_group").and_then(|f| f.value.as_str()).map(str::to_string);
-    let unmarked: BTreeSet<String> =
-        filters.iter().filter_map(|d| group(d)).filter(|g| !marks.is_some_and(|m| m.contains(g))).collect();
-    let existing = match existing_groups(c, &unmarked).await {
-        Ok(existing) => Some(existing),
-        Err(e) => {
-            tracing::debug!(region = %c.region, "cannot tell which log groups exist, reading each: {e}");
-            None
+    discovered: bool,
+    matched: &[String],
+) -> (Option<Result<BTreeSet<String>, Error>>, Vec<Found>) {
+    let mut pending: BTreeMap<String, Vec<&'a DesiredResource>> = BTreeMap::new();
+    for d in filters.into_iter().filter(|d| !is_alerts_filter(&d.address)) {
+        let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
+        pending.entry(group).or_default().push(d);
+    }
+    // Batches of filters to read, each with whether its log group is known to be absent.
+    let (batches, reads) = futures::channel::mpsc::unbounded::<Vec<(&'a DesiredResource, bool)>>();
+    let marks = async move {
+        let marks = match discovered {
+            true => Some(
+                marked(c, cx.pipeline, |group| {
+                    if let Some(found) = pending.remove(group) {
+                        let _ = batches.unbounded_send(found.into_iter().map(|d| (d, false)).collect());
+                    }
+                })
+                .await,
+            ),
+            false => None,
+        };
+        let unmarked: BTreeSet<String> = pending.keys().cloned().collect();
+        let existing = match existing_groups(c, &unmarked).await {
+            Ok(existing) => Some(existing),
+            Err(e) => {
+                tracing::debug!(region = %c.region, "cannot tell which log groups exist, reading each: {e}");
+                None
+            }
+        };
+        for (group, found) in pending {
+            let absent = existing.as_ref().is_some_and(|e| !e.contains(&group));
+            let _ = batches.unbounded_send(found.into_iter().map(|d| (d, absent)).collect());
         }
+        drop(batches);
+        let mut left = Found::default();
+        let alerts_name = cx.spec.alerts_name();
+        for group in marks.iter().flat_map(|m| m.iter().flatten()) {
+            let Some(cluster) = cluster_of(group).filter(|c| !matched.iter().any(|m| m == c)) else { continue };
+            left.extend(stale(c, cluster.to_string(), cx.pipeline, &alerts_name, true).await);
+        }
+        (marks, left)
     };
-    let tasks = filters.into_iter().filter_map(|d| {
-        let absent = existing.as_ref().zip(group(d)).is_some_and(|(e, g)| unmarked.contains(&g) && !e.contains(&g));
-        observe(cx, c, d, absent)
-    });
-    stream::iter(tasks).buffer_unordered(cx.aws.read_concurrency()).collect().await
+    let concurrency = cx.aws.read_concurrency();
+    let found = reads
+        .flat_map_unordered(None, |batch| {
+            let tasks = batch.into_iter().filter_map(|(d, absent)| observe(cx, c, d, absent));
+            stream::iter(tasks).buffer_unordered(concurrency)
+        })
+        .collect::<Vec<Found>>();
+    let ((marks, left), mut found) = futures::join!(marks, found);
+    found.push(left);
+    (marks, found)
 }
 
 /// Which of `names` are log groups: DescribeLogGroups by name, 50 names a call, the calls at once.
@@ -202,7 +240,8 @@ async fn read(c: &RegionClients, group: &str) -> Result<Option<Vec<FilterFields>
 /// The region's log groups the pipeline's filters marked: one GetResources (pages of 100), whatever the number of
 /// log groups. `logs` as the resource type: every CloudWatch Logs resource type, of which only log groups are
 /// marked.
-pub(crate) async fn marked(c: &RegionClients, pipeline: &str) -> Result<BTreeSet<String>, Error> {
+/// `on_group` is told of each group as its page arrives.
+async fn marked(c: &RegionClients, pipeline: &str, mut on_group: impl FnMut(&str)) -> Result<BTreeSet<String>, Error> {
     let key = log_group_tag(pipeline);
     let mut groups = BTreeSet::new();
     let mut pages = c
@@ -215,7 +254,10 @@ pub(crate) async fn marked(c: &RegionClients, pipeline: &str) -> Result<BTreeSet
         .send();
     while let Some(page) = pages.next().await {
         let page = page.named("tag:GetResources", &key)?;
-        groups.extend(page.resource_tag_mapping_list().iter().filter_map(|m| group_of(m.resource_arn()?)));
+        for group in page.resource_tag_mapping_list().iter().filter_map(|m| group_of(m.resource_arn()?)) {
+            on_group(&group);
+            groups.insert(group);
+        }
     }
     Ok(groups)
 }
