@@ -63,6 +63,16 @@ pub enum Bucket {
     Class(Class),
 }
 
+/// As reports name it: the operation, or the class (`Read`, `Write`).
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bucket::Operation(op) => f.write_str(op),
+            Bucket::Class(c) => write!(f, "{c:?}"),
+        }
+    }
+}
+
 /// One quota: calls per second, sustained, and the burst the bucket holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quota {

@@ -406,11 +406,7 @@ impl Shared {
             .take(now);
         if !ok {
             self.throttled += 1;
-            let name = match &bucket {
-                quotas::Bucket::Operation(op) => op.clone(),
-                quotas::Bucket::Class(c) => format!("{c:?}"),
-            };
-            *self.throttled_by.entry(format!("{service} {name} in {region}")).or_default() += 1;
+            *self.throttled_by.entry(format!("{service} {bucket} in {region}")).or_default() += 1;
         }
         ok
     }

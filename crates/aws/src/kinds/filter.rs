@@ -26,7 +26,7 @@ use eksaudit_spec::address::ClusterSlot;
 
 use crate::address::{alerts_filter_of, cluster, is_alerts_filter, log_group_of};
 use crate::retry::{retry, test_message_not_delivered};
-use crate::shared::{field, gone_ok, optional, text, unknown, Call, Named};
+use crate::shared::{field, gone_ok, optional, string, text, unknown, Call, Named};
 use crate::{Error, RegionClients};
 
 /// The pipeline's filter, with its log group and the alerts filter; `None` for the alerts filter itself.
@@ -70,8 +70,7 @@ pub(crate) async fn observe_region<'a>(
 ) -> (Option<Result<BTreeSet<String>, Error>>, Vec<Found>) {
     let mut pending: BTreeMap<String, Vec<&'a DesiredResource>> = BTreeMap::new();
     for d in filters.into_iter().filter(|d| !is_alerts_filter(&d.address)) {
-        let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
-        pending.entry(group).or_default().push(d);
+        pending.entry(string(d, "log_group")).or_default().push(d);
     }
     // Batches of filters to read, each with whether its log group is known to be absent.
     let (batches, reads) = futures::channel::mpsc::unbounded::<Vec<(&'a DesiredResource, bool)>>();
@@ -149,7 +148,7 @@ async fn with_group_and_alerts(
     alerts_name: &str,
     group_absent: bool,
 ) -> Found {
-    let group = d.fields.get("log_group").and_then(|f| f.value.as_str()).unwrap_or_default().to_string();
+    let group = string(d, "log_group");
     let mut found = Found::default();
     let filters = if group_absent { Ok(None) } else { read(c, &group).await };
     match filters {

@@ -59,26 +59,30 @@ fn scope(r: &Request) -> Option<(String, String)> {
     Some((parts.get(2)?.to_string(), parts.get(3)?.to_string()))
 }
 
+/// A request's region, service and quota bucket as the recorder's quota model draws them, the bucket's calls a
+/// second, and the operation when it is named (REST calls draw from their service's class bucket).
+fn bucket_of(r: &Request) -> Option<(String, String, Bucket, f64, Option<String>)> {
+    let (region, service) = scope(r)?;
+    let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
+    let class = if call.write { Class::Write } else { Class::Read };
+    let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
+    let (bucket, quota) = quotas::quota(&service, named, class);
+    let operation = named.map(str::to_string);
+    Some((region, service, bucket, quota.per_second, operation))
+}
+
 /// The largest, over regions and quota buckets (as the recorder's quota model draws them), of calls ÷ quota.
 /// Throttled attempts are calls too, so the bound is, if anything, generous to eksaudit by those.
 fn quota_bound(requests: &[Request]) -> (f64, String) {
     let mut counts: HashMap<(String, String, Bucket), (usize, f64)> = HashMap::new();
     for r in requests {
-        let Some((region, service)) = scope(r) else { continue };
-        let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
-        let class = if call.write { Class::Write } else { Class::Read };
-        let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
-        let (bucket, quota) = quotas::quota(&service, named, class);
-        counts.entry((region, service, bucket)).or_insert((0, quota.per_second)).0 += 1;
+        let Some((region, service, bucket, per_second, _)) = bucket_of(r) else { continue };
+        counts.entry((region, service, bucket)).or_insert((0, per_second)).0 += 1;
     }
     counts
         .into_iter()
         .map(|((region, service, bucket), (n, per_second))| {
-            let name = match bucket {
-                Bucket::Operation(op) => op,
-                Bucket::Class(c) => format!("{c:?}"),
-            };
-            (n as f64 / per_second, format!("{service} {name} in {region}: {n} calls at {per_second}/s"))
+            (n as f64 / per_second, format!("{service} {bucket} in {region}: {n} calls at {per_second}/s"))
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap_or((0.0, String::new()))
@@ -157,24 +161,17 @@ struct Span {
 fn timeline(args: &[&str], start: Instant, requests: &[Request]) {
     let mut spans: HashMap<(String, String, String), Span> = HashMap::new();
     for r in requests {
-        let Some((region, service)) = scope(r) else { continue };
-        let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
-        let class = if call.write { Class::Write } else { Class::Read };
-        let named = (!call.operation.contains(' ')).then_some(call.operation.as_str());
-        let bucket = match quotas::quota(&service, named, class).0 {
-            Bucket::Operation(op) => op,
-            Bucket::Class(c) => format!("{c:?}"),
-        };
+        let Some((region, service, bucket, _, operation)) = bucket_of(r) else { continue };
         let at = r.at.saturating_duration_since(start).as_secs_f64();
-        let span = spans.entry((region, service, bucket)).or_insert(Span {
+        let span = spans.entry((region, service, bucket.to_string())).or_insert(Span {
             calls: 0,
             first: at,
             last: at,
             ..Default::default()
         });
         (span.calls, span.first, span.last) = (span.calls + 1, span.first.min(at), span.last.max(at));
-        if named.is_some() {
-            *span.operations.entry(call.operation).or_default() += 1;
+        if let Some(operation) = operation {
+            *span.operations.entry(operation).or_default() += 1;
         }
     }
     let mut spans: Vec<_> = spans.into_iter().collect();
