@@ -256,6 +256,8 @@ pub enum PolicyFor {
     Status,
     /// The role eksaudit assumes in each member account of [accounts]
     MemberRole,
+    /// `eksaudit init`, which runs before there is a spec (give it init's --regions)
+    Init,
 }
 
 /// How `policy --for member-role` prints the role.
@@ -288,4 +290,7 @@ pub struct PolicyArgs {
     /// With `--for member-role`: the commands the role allows (default: all of them)
     #[arg(long, value_name = "CMD,...", value_delimiter = ',', value_enum)]
     pub commands: Vec<PolicyFor>,
+    /// With `--for init`: the regions init reads, as init's own --regions (default: every region)
+    #[arg(long, value_name = "all|R1,R2")]
+    pub regions: Option<String>,
 }

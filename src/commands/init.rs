@@ -21,7 +21,7 @@ use crate::settings::GlobalSettings;
 const EXAMPLE: &str = include_str!("../../config.example.toml");
 
 /// Why init stopped, already worded for the person at the terminal.
-struct Stop(String);
+pub(super) struct Stop(pub(super) String);
 
 impl<E: std::fmt::Display> From<E> for Stop {
     fn from(e: E) -> Stop {
@@ -150,7 +150,7 @@ fn example_holds_text(key: &str) -> bool {
 
 /// The regions to read: every commercial region (`all`, or no flag), or the named ones (which are then all that
 /// may be chosen).
-fn candidate_regions(flag: Option<&str>) -> Result<(Vec<String>, Vec<String>), Stop> {
+pub(super) fn candidate_regions(flag: Option<&str>) -> Result<(Vec<String>, Vec<String>), Stop> {
     match flag {
         None | Some("all") => {
             let all = KNOWN_REGIONS.iter().filter(|r| partition(r) == "aws").map(|r| r.to_string()).collect();

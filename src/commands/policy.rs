@@ -1,24 +1,34 @@
 //! `eksaudit policy --for COMMAND`: the least-privilege IAM policy an operator needs to run COMMAND with this spec.
 //! Offline: computed from the spec alone, no AWS call.
 
+use std::collections::BTreeSet;
+
 use eksaudit_plan::permissions::{self, Command};
 
 use crate::cli::{PolicyArgs, PolicyFor, PolicyFormat};
 use crate::exit::ExitStatus;
 use crate::settings::{GlobalSettings, Verbosity};
 
-fn command(f: PolicyFor) -> Command {
+/// The command of a spec's operator policy; `None` for what is not one (the member role, init's).
+fn command(f: PolicyFor) -> Option<Command> {
     match f {
-        PolicyFor::MemberRole => Command::Plan,
-        PolicyFor::Drift => Command::Drift,
-        PolicyFor::Plan => Command::Plan,
-        PolicyFor::Apply => Command::Apply,
-        PolicyFor::Destroy => Command::Destroy,
-        PolicyFor::Status => Command::Status,
+        PolicyFor::MemberRole | PolicyFor::Init => None,
+        PolicyFor::Drift => Some(Command::Drift),
+        PolicyFor::Plan => Some(Command::Plan),
+        PolicyFor::Apply => Some(Command::Apply),
+        PolicyFor::Destroy => Some(Command::Destroy),
+        PolicyFor::Status => Some(Command::Status),
     }
 }
 
 pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
+    if args.regions.is_some() && args.command != PolicyFor::Init {
+        super::print_error(
+            settings,
+            "--regions is only for `--for init`; the other policies take their regions from the spec",
+        );
+        return ExitStatus::Error;
+    }
     if args.command == PolicyFor::MemberRole {
         return member_role(args, settings).await;
     }
@@ -26,7 +36,10 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
         super::print_error(settings, "--principal, --commands and --format are only for `--for member-role`");
         return ExitStatus::Error;
     }
-    let cmd = command(args.command);
+    if args.command == PolicyFor::Init {
+        return init(args, settings);
+    }
+    let Some(cmd) = command(args.command) else { unreachable!("member-role and init are handled above") };
     if let Some(topic) = &args.notify_topic {
         if cmd != Command::Drift {
             super::print_error(
@@ -64,6 +77,47 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
     ExitStatus::Success
 }
 
+/// `policy --for init`: offline and without a spec, for the regions init will be given.
+fn init(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
+    if args.notify_topic.is_some() {
+        super::print_error(settings, "--notify-topic is only for `--for drift`; `eksaudit init` publishes nothing");
+        return ExitStatus::Error;
+    }
+    let (partition, regions) = match super::init::candidate_regions(args.regions.as_deref()) {
+        // init's default: every region of the commercial partition, which one wildcard names.
+        Ok((_, explicit)) if explicit.is_empty() => ("aws", Vec::new()),
+        Ok((_, explicit)) => {
+            let partitions: BTreeSet<&str> = explicit.iter().map(|r| eksaudit_spec::partition(r)).collect();
+            if partitions.len() > 1 {
+                let listed: Vec<&str> = partitions.into_iter().collect();
+                super::print_error(
+                    settings,
+                    &format!(
+                        "--regions names regions of {} partitions ({}); one set of credentials reaches one \
+                         partition: run init once per partition",
+                        listed.len(),
+                        listed.join(", ")
+                    ),
+                );
+                return ExitStatus::Error;
+            }
+            (eksaudit_spec::partition(&explicit[0]), explicit)
+        }
+        Err(super::init::Stop(message)) => {
+            super::print_error(settings, &message);
+            return ExitStatus::Error;
+        }
+    };
+    if !args.json && settings.verbosity > Verbosity::Quiet {
+        eprintln!(
+            "# Least-privilege policy for `eksaudit init`; it reads only. With `init --plan`, add the plan's \
+             (`eksaudit policy --for plan`, once the spec is written)"
+        );
+    }
+    println!("{}", permissions::to_pretty_json(&permissions::init_policy(partition, &regions)));
+    ExitStatus::Success
+}
+
 /// An assumed role's session ARN as the role's ARN (what a trust policy names); other ARNs as they are.
 fn trusted_principal(arn: &str) -> String {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -78,6 +132,20 @@ fn trusted_principal(arn: &str) -> String {
 
 /// `policy --for member-role`: the member-account role, as IAM JSON or a StackSet template.
 async fn member_role(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
+    let commands: Vec<Command> = if args.commands.is_empty() {
+        vec![Command::Plan, Command::Apply, Command::Destroy, Command::Drift, Command::Status]
+    } else {
+        match args.commands.iter().map(|c| command(*c)).collect::<Option<Vec<_>>>() {
+            Some(commands) => commands,
+            None => {
+                super::print_error(
+                    settings,
+                    "--commands lists the commands the member role allows: plan, apply, destroy, drift, status",
+                );
+                return ExitStatus::Error;
+            }
+        }
+    };
     let spec = match super::load_spec(settings) {
         Ok(spec) => spec,
         Err(status) => return status,
@@ -90,17 +158,6 @@ async fn member_role(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus
         );
         return ExitStatus::Error;
     }
-    let commands: Vec<Command> = if args.commands.is_empty() {
-        vec![Command::Plan, Command::Apply, Command::Destroy, Command::Drift, Command::Status]
-    } else if args.commands.contains(&PolicyFor::MemberRole) {
-        super::print_error(
-            settings,
-            "--commands lists the commands the member role allows: plan, apply, destroy, drift, status",
-        );
-        return ExitStatus::Error;
-    } else {
-        args.commands.iter().map(|c| command(*c)).collect()
-    };
     let principal = match &args.principal {
         Some(arn) => {
             let principal = trusted_principal(arn);

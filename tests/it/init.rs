@@ -15,10 +15,6 @@ async fn three_regions(moto: &Moto) {
     moto.create_cluster("ap-southeast-2", "data", true).await;
 }
 
-fn empty() -> Workdir {
-    Workdir { dir: tempfile::tempdir().expect("temp dir") }
-}
-
 /// The filters a plan would create, as (region, cluster).
 fn planned_filters(plan: &Run) -> BTreeSet<(String, String)> {
     plan.json()["resources"]
@@ -43,7 +39,7 @@ fn expected(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 async fn init_yes_writes_a_commented_spec_that_validates_and_plans_every_cluster() {
     let moto = Moto::start();
     three_regions(&moto).await;
-    let w = empty();
+    let w = Workdir::empty();
     let init = run(&moto, &w, &["init", "--preset", "rad", "--regions", "all", "--yes"]);
     assert_eq!(init.code(), 0, "{}", init.stderr());
     assert!(
@@ -126,7 +122,7 @@ async fn init_yes_writes_a_commented_spec_that_validates_and_plans_every_cluster
 async fn init_says_what_to_pass_and_writes_nothing_it_cannot_validate() {
     let moto = Moto::start();
     three_regions(&moto).await;
-    let w = empty();
+    let w = Workdir::empty();
     let spec = w.path().join("eksaudit.toml");
     let fails = |args: &[&str], says: &str| {
         let r = run(&moto, &w, args);
@@ -223,7 +219,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 async fn init_on_a_terminal_asks_and_writes_what_was_answered() {
     let moto = Moto::start();
     three_regions(&moto).await;
-    let w = empty();
+    let w = Workdir::empty();
     let out = std::process::Command::new("python3")
         .args(["-c", DRIVE, env!("CARGO_BIN_EXE_eksaudit"), &moto.endpoint()])
         .current_dir(w.path())

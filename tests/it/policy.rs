@@ -1088,3 +1088,55 @@ async fn alerts_calls_are_allowed_by_their_policies() {
         assert!(made.contains(call), "{call} not called: {made:?}");
     }
 }
+
+#[tokio::test]
+async fn init_makes_only_calls_its_policy_allows_and_its_regions_narrow_it() {
+    let moto = Moto::start();
+    setup(&moto).await;
+    // Printed before there is a spec, as a first run would.
+    let w = Workdir::empty();
+    let every = policy(&w, "init");
+    let init = ["init", "--preset", "rad", "--regions", "all", "--yes"];
+    let (run, made) = run_allowed(&moto, &w, &init, &every);
+    ok(&run, "init");
+    for call in ["sts:GetCallerIdentity", "eks:ListClusters", "eks:DescribeCluster"] {
+        assert!(made.contains(call), "{call} not called: {made:?}");
+    }
+    assert!(made.iter().all(|c| c.starts_with("sts:") || c.starts_with("eks:")), "init reads only EKS: {made:?}");
+
+    // Given init's --regions, the policy names those regions' clusters only.
+    let eu = Workdir::empty();
+    let run = eu.run(None, &["policy", "--for", "init", "--regions", "eu-central-1", "--json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let narrow = run.json();
+    let cluster = |region: &str, name: &str| format!("arn:aws:eks:{region}:{MOTO_ACCOUNT}:cluster/{name}");
+    assert!(allows(&narrow, "eks:DescribeCluster", &cluster("eu-central-1", "prod-1"), &[]));
+    assert!(!allows(&narrow, "eks:DescribeCluster", &cluster("us-east-1", "other"), &[]), "{narrow:#}");
+    let (run, _) = run_allowed(&moto, &eu, &["init", "--preset", "rad", "--regions", "eu-central-1", "--yes"], &narrow);
+    ok(&run, "init --regions eu-central-1");
+}
+
+#[test]
+fn the_init_policy_takes_only_its_own_flags() {
+    let w = Workdir::empty();
+    let fails = |args: &[&str], expected: &str| {
+        let run = w.run(None, args);
+        run.assert_no_panic();
+        assert_eq!(run.code(), 1, "{args:?}: {}", run.stdout());
+        assert!(run.stderr().contains(expected), "{args:?}: {}", run.stderr());
+    };
+    fails(&["policy", "--for", "init", "--regions", "eu-centrl-1"], "--regions:");
+    fails(&["policy", "--for", "init", "--regions", "eu-central-1,cn-north-1"], "run init once per partition");
+    fails(
+        &["policy", "--for", "init", "--notify-topic", "arn:aws:sns:eu-central-1:123456789012:t"],
+        "only for `--for drift`",
+    );
+    fails(&["policy", "--for", "plan", "--regions", "eu-central-1"], "--regions is only for `--for init`");
+    fails(&["policy", "--for", "member-role", "--commands", "init"], "--commands lists the commands");
+    // Text mode names what it is for on stderr; the policy alone is on stdout.
+    let run = w.run(None, &["policy", "--for", "init"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.stderr().contains("Least-privilege policy for `eksaudit init`"), "{}", run.stderr());
+    let printed: Value = serde_json::from_str(&run.stdout()).expect("the policy alone on stdout");
+    assert_eq!(printed["Statement"].as_array().map(Vec::len), Some(2), "{printed:#}");
+}

@@ -13,6 +13,11 @@ pub struct Workdir {
 }
 
 impl Workdir {
+    /// No spec yet: where `init` starts.
+    pub fn empty() -> Workdir {
+        Workdir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
     pub fn with_spec(spec: &str) -> Workdir {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("eksaudit.toml"), spec).expect("write spec");

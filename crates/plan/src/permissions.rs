@@ -507,6 +507,20 @@ fn caller_policy(
     json!({"Version": "2012-10-17", "Statement": p.statements})
 }
 
+/// What `eksaudit init` needs (`eksaudit policy --for init`): who the caller is, and in each of `regions` (every
+/// region of `partition` when empty, as init's default) each EKS cluster with its audit logging. init runs before
+/// there is a spec, so no cluster name narrows it; it only reads, and only STS and EKS. The account is the
+/// caller's own (EKS describes no other account's cluster), so it is not named.
+pub fn init_policy(partition: &str, regions: &[String]) -> Value {
+    let mut p = Policy::default();
+    // STS's GetCallerIdentity and EKS's ListClusters are authorised on no resource.
+    p.grant("DiscoverAccountAndClusters", &[&["sts:GetCallerIdentity", "eks:ListClusters"]], vec!["*".to_string()]);
+    let clusters = |region: &str| format!("arn:{partition}:eks:{region}:*:cluster/*");
+    let clusters = if regions.is_empty() { vec![clusters("*")] } else { regions.iter().map(|r| clusters(r)).collect() };
+    p.grant("ReadClusterAuditLogging", &[READ_CLUSTERS], clusters);
+    json!({"Version": "2012-10-17", "Statement": p.statements})
+}
+
 /// The role eksaudit assumes in every member account (`eksaudit policy --for member-role`): trusted by
 /// `trusted` (the principal that runs eksaudit, with the spec's external id when set), allowed what `commands`
 /// need there: each command's operator policy for the member's own account, merged (one statement per Sid; a
@@ -1476,5 +1490,21 @@ clusters = ["prod-1"]
         let text = to_pretty_json(&policy);
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), policy, "the rendering is the same document");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn init_reads_only_who_the_caller_is_and_the_clusters_of_the_regions_it_is_given() {
+        let every = init_policy("aws", &[]);
+        let expected = ["eks:DescribeCluster", "eks:ListClusters", "sts:GetCallerIdentity"];
+        assert_eq!(all_actions(&every), expected.iter().map(|a| a.to_string()).collect());
+        let resources =
+            |p: &Value, sid: &str| list(&statements(p).iter().find(|s| s["Sid"] == sid).expect(sid)["Resource"]);
+        assert_eq!(resources(&every, "ReadClusterAuditLogging"), ["arn:aws:eks:*:*:cluster/*"]);
+        let china = init_policy("aws-cn", &["cn-north-1".to_string(), "cn-northwest-1".to_string()]);
+        assert_eq!(
+            resources(&china, "ReadClusterAuditLogging"),
+            ["arn:aws-cn:eks:cn-north-1:*:cluster/*", "arn:aws-cn:eks:cn-northwest-1:*:cluster/*"]
+        );
+        assert_eq!(resources(&china, "DiscoverAccountAndClusters"), ["*"]);
     }
 }
