@@ -3,13 +3,34 @@
 # This is the README's test command and exactly what CI runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/install-moto.sh
-scripts/install-validators.sh
-scripts/install-parliament.sh
-scripts/install-linters.sh
-scripts/install-cfn-lint.sh
+
+# The Python tools the tests use (moto, schema validators, Parliament, the deploy linters, cfn-lint), each in a
+# venv of its own, are installed while Rust is checked and built: on a clean machine the installs take over three
+# minutes one after another, mostly waiting on the network, and nothing before `cargo test` runs needs them.
+installs=(moto validators parliament linters cfn-lint)
+logs="$(mktemp -d)"
+pids=()
+for tool in "${installs[@]}"; do
+  scripts/install-"$tool".sh >"$logs/$tool.log" 2>&1 &
+  pids+=("$!")
+done
+# A check that fails stops the installs too.
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$logs"' EXIT
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked --no-run
+
+for i in "${!installs[@]}"; do
+  tool="${installs[$i]}"
+  if ! wait "${pids[$i]}"; then
+    cat "$logs/$tool.log"
+    echo "scripts/install-$tool.sh failed" >&2
+    exit 1
+  fi
+  cat "$logs/$tool.log"
+done
+
 cargo test --workspace --locked
 # The alert function's own tests (lambda/alerts), publishing to a local moto's SNS.
 .venv-moto/bin/python -m unittest discover -s lambda/alerts

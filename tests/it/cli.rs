@@ -213,8 +213,15 @@ async fn credential_and_network_problems_are_one_actionable_line() {
         None,
         "the AWS SSO session is expired or was never signed in on this machine; run `aws sso login --profile P`",
     );
-    // Nothing listens on the endpoint: the network, named.
-    one_line(&["plan"], &[], false, Some("http://127.0.0.1:9"), "cannot reach AWS: Connection refused");
+    // Nothing listens on the endpoint: the network, named. Two attempts: the words are the same after the
+    // default's eight, which take some forty seconds of backoff.
+    one_line(
+        &["plan"],
+        &[("AWS_MAX_ATTEMPTS", "2")],
+        false,
+        Some("http://127.0.0.1:9"),
+        "cannot reach AWS: Connection refused",
+    );
 
     // What AWS answers to expired or unknown credentials (moto accepts any key: test support answers as AWS).
     let moto = Moto::start();
