@@ -1,5 +1,5 @@
 //! `eksaudit policy --for COMMAND`: the least-privilege IAM policy an operator needs to run COMMAND with this spec.
-//! Offline: computed from the spec alone, no AWS call.
+//! Offline: computed from the spec alone (init's from init's --regions, before there is a spec), no AWS call.
 
 use std::collections::BTreeSet;
 
