@@ -73,7 +73,13 @@ async fn init(args: &InitArgs, settings: &GlobalSettings) -> Result<ExitStatus, 
         eprintln!("Reading the account and the EKS clusters of {} regions…", candidates.len());
     }
     let aws = Aws::connect(&settings.connection, &candidates[0]).await;
-    let inventory = eksaudit_aws::inventory(&aws, &candidates).await?;
+    let inventory = eksaudit_aws::inventory(&aws, &candidates).await.map_err(|e| {
+        if e.kind() != eksaudit_aws::ErrorKind::AccessDenied {
+            return Stop(e.to_string());
+        }
+        let regions = args.regions.as_deref().map(|r| format!(" --regions {r}")).unwrap_or_default();
+        Stop(format!("{e}; grant the reads `eksaudit policy --for init{regions}` prints, then run init again"))
+    })?;
     if let Some(region) = explicit.iter().find(|r| inventory.not_enabled.contains(r)) {
         return Err(Stop(format!(
             "{region} is not enabled for account {}; enable it (AWS console, Account, AWS Regions) or leave it out of --regions",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use eksaudit_test_support::{Moto, MOTO_ACCOUNT};
+use eksaudit_test_support::{Fault, Moto, MOTO_ACCOUNT};
 
 use crate::support::{run, Run, Workdir};
 
@@ -141,6 +141,18 @@ async fn init_says_what_to_pass_and_writes_nothing_it_cannot_validate() {
     // generic needs the consumer's account and an external id: the problems, and how to give them.
     fails(&["init", "--preset", "generic", "--yes"], "consumer.account_id: required key is missing");
     fails(&["init", "--preset", "generic", "--yes"], "hint: nothing was written; give the values with --set KEY=VALUE");
+    // Credentials that may not list clusters: AWS's words, and the policy that lets init read.
+    moto.recorder().inject(Fault::error(
+        "GET /clusters",
+        403,
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: eks:ListClusters",
+    ));
+    fails(
+        &["init", "--preset", "rad", "--regions", "eu-central-1", "--yes"],
+        "is not authorized to perform: eks:ListClusters; grant the reads `eksaudit policy --for init --regions eu-central-1` prints, then run init again",
+    );
+    moto.recorder().clear_faults();
     let ok = run(
         &moto,
         &w,
