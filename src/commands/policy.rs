@@ -36,10 +36,8 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
         super::print_error(settings, "--principal, --commands and --format are only for `--for member-role`");
         return ExitStatus::Error;
     }
-    if args.command == PolicyFor::Init {
-        return init(args, settings);
-    }
-    let Some(cmd) = command(args.command) else { unreachable!("member-role and init are handled above") };
+    // The member role is handled above: what has no operator command is init's.
+    let Some(cmd) = command(args.command) else { return init(args, settings) };
     if let Some(topic) = &args.notify_topic {
         if cmd != Command::Drift {
             super::print_error(

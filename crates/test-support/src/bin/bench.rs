@@ -100,9 +100,10 @@ fn dependency_floor(requests: &[Request]) -> (f64, String) {
     let (read, read_bucket) = quota_bound(&requests[..first_write]);
     let mut filters: HashMap<String, usize> = HashMap::new();
     for r in requests {
-        let Some((region, _)) = scope(r) else { continue };
-        if classify(&r.method, &r.target, r.header("x-amz-target"), &r.body).operation == "PutSubscriptionFilter" {
-            *filters.entry(region).or_default() += 1;
+        if let Some((region, _, _, _, Some(operation))) = bucket_of(r) {
+            if operation == "PutSubscriptionFilter" {
+                *filters.entry(region).or_default() += 1;
+            }
         }
     }
     let per_second = quotas::quota("logs", Some("PutSubscriptionFilter"), Class::Write).1.per_second;
