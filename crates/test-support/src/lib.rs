@@ -27,6 +27,10 @@ pub struct Moto {
     server: Option<Server>,
     port: u16,
     recorder: Recorder,
+    /// The one HTTP client of this moto's setup clients. Each SDK client would otherwise build its own, and each
+    /// of those parses the system's root certificates again: in a debug build, a large part of the test
+    /// process's time.
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
 }
 
 /// One moto process. Started through [`WATCHER`] when the venv's Python is at hand, it ends when the test process
@@ -47,9 +51,40 @@ static IDLE: Mutex<Vec<Server>> = Mutex::new(Vec::new());
 const MAX_IDLE: usize = 6;
 
 /// Runs moto's server with a thread that ends the process when standard input closes.
-const WATCHER: &str = "import os, sys, threading\n\
+///
+/// It also takes out work moto's server does on every request that changes no answer. The suite is CPU-bound
+/// on moto, and these were over a third of moto's time in the crash matrices (measured with py-spy on moto
+/// 5.1.22):
+/// - werkzeug's access log line, written to a null stderr;
+/// - the listing of moto's package directory, which the dispatcher does to route each request (the same
+///   every time);
+/// - botocore's partitions file, parsed again on each EKS CreateCluster (test setup) to check a role ARN's
+///   partition;
+/// - EC2's default AMIs, loaded whenever an EC2 backend is made: on every reset, and by the Resource Groups
+///   Tagging API, which walks EC2. eksaudit calls no EC2 API. `MOTO_EC2_LOAD_DEFAULT_AMIS` is moto's own
+///   setting for this;
+/// - a new 2,048-bit RSA key for every KMS key, for Sign and Verify, which AWS refuses on the symmetric keys
+///   eksaudit makes. Those keys now share one RSA key;
+/// - a new RSA key for every SNS subscription, to sign its messages, which no test verifies. The subscriptions
+///   now share one RSA key too.
+const WATCHER: &str = "import os, sys, threading, logging\n\
 def watch():\n    sys.stdin.buffer.read()\n    os._exit(0)\n\
 threading.Thread(target=watch, daemon=True).start()\n\
+os.environ['MOTO_EC2_LOAD_DEFAULT_AMIS'] = 'false'\n\
+logging.getLogger('werkzeug').setLevel(logging.WARNING)\n\
+import moto.backends\n\
+_modules = tuple(moto.backends.list_of_moto_modules())\n\
+moto.backends.list_of_moto_modules = lambda: _modules\n\
+import moto.eks.utils\n\
+_partitions = moto.eks.utils.Session().get_available_partitions()\n\
+class _Partitions:\n    def get_available_partitions(self):\n        return list(_partitions)\n\
+moto.eks.utils.Session = _Partitions\n\
+import functools, moto.kms.models, moto.sns.models\n\
+_kms_key = moto.kms.models.generate_private_key\n\
+_shared_kms_key = functools.lru_cache(maxsize=None)(lambda: _kms_key('SYMMETRIC_DEFAULT'))\n\
+moto.kms.models.generate_private_key = lambda spec: _shared_kms_key() if spec == 'SYMMETRIC_DEFAULT' else _kms_key(spec)\n\
+_sns_key = functools.lru_cache(maxsize=None)(moto.sns.models.rsa.generate_private_key)\n\
+moto.sns.models.Subscription.private_key = lambda self: _sns_key(public_exponent=65537, key_size=2048)\n\
 from moto.server import main\n\
 main(sys.argv[1:])\n";
 
@@ -76,7 +111,12 @@ impl Moto {
     pub fn start() -> Moto {
         let server = Self::idle().unwrap_or_else(Self::spawn);
         let port = server.port;
-        Moto { server: Some(server), port, recorder: Recorder::start(port) }
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        Moto { server: Some(server), port, recorder: Recorder::start(port), http }
     }
 
     fn idle() -> Option<Server> {
@@ -164,6 +204,7 @@ impl Moto {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(self.direct_endpoint())
+            .http_client(self.http.clone())
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::for_tests(),
             ))
