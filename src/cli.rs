@@ -280,6 +280,10 @@ pub struct PolicyArgs {
     /// Print one JSON document (the policy alone) instead of text with a heading
     #[arg(long)]
     pub json: bool,
+    /// Print the policy as a JSON array of managed policies, each within IAM's 6,144 characters (attach them all):
+    /// for a policy too large for one
+    #[arg(long)]
+    pub split: bool,
     /// With `--for member-role`: IAM JSON, or a StackSet-ready CloudFormation template
     #[arg(long, value_enum, default_value = "json")]
     pub format: PolicyFormat,

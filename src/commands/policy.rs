@@ -30,6 +30,14 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
         return ExitStatus::Error;
     }
     if args.command == PolicyFor::MemberRole {
+        if args.split {
+            super::print_error(
+                settings,
+                "--split is for the operator policies; the member role's policy is inline in the role, so pass \
+                 fewer --commands when it is too large",
+            );
+            return ExitStatus::Error;
+        }
         return member_role(args, settings).await;
     }
     if args.principal.is_some() || !args.commands.is_empty() || args.format != PolicyFormat::Json {
@@ -64,15 +72,59 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
         Err(status) => return status,
     };
     let policy = permissions::operator_policy(&spec, cmd, args.notify_topic.as_deref());
-    if !args.json && settings.verbosity > Verbosity::Quiet {
-        eprintln!(
-            "# Least-privilege policy for `eksaudit {}` with {}; attach it to the role that runs it",
-            cmd.name(),
-            settings.config.display()
-        );
-    }
-    println!("{}", permissions::to_pretty_json(&policy));
+    print_policy(args, settings, &policy, &format!("`eksaudit {}` with {}", cmd.name(), settings.config.display()));
     ExitStatus::Success
+}
+
+/// Prints an operator policy: one document, or with `--split` the managed policies it packs into; a heading on
+/// stderr unless `--json` or `--quiet`, and what to do when it is too large for IAM.
+fn print_policy(args: &PolicyArgs, settings: &GlobalSettings, policy: &serde_json::Value, what: &str) {
+    let limit = permissions::MANAGED_POLICY_LIMIT;
+    let heading = !args.json && settings.verbosity > Verbosity::Quiet;
+    if args.split {
+        let parts = permissions::split(policy, limit);
+        if heading {
+            eprintln!(
+                "# Least-privilege policy for {what}, as {} managed polic{} of at most {limit} characters each; \
+                 attach every one to the role that runs it",
+                parts.len(),
+                if parts.len() == 1 { "y" } else { "ies" }
+            );
+        }
+        println!("{}", permissions::to_pretty_json_array(&parts));
+        return;
+    }
+    if heading {
+        eprintln!("# Least-privilege policy for {what}; attach it to the role that runs it");
+    }
+    println!("{}", permissions::to_pretty_json(policy));
+    if let Some(warning) = size_warning(permissions::policy_size(policy)) {
+        eprintln!("{warning}");
+    }
+}
+
+/// Where an operator policy too large for a managed policy can go instead: IAM refuses it at `create-policy` with
+/// a bare LimitExceeded, long after eksaudit printed it. Printed with `--json` too (on stderr, the policy alone on
+/// stdout): a script that feeds it to IAM is the one that meets the refusal.
+fn size_warning(size: usize) -> Option<String> {
+    let (managed, inline) = (permissions::MANAGED_POLICY_LIMIT, permissions::INLINE_POLICY_LIMIT);
+    if size <= managed {
+        None
+    } else if size <= inline {
+        Some(format!(
+            "warning: this policy is {size} characters (IAM counts them without whitespace), over the {managed} IAM \
+             allows in a managed policy, so `aws iam create-policy` refuses it: attach it to the role inline with \
+             `aws iam put-role-policy` ({inline} over all of a role's inline policies), as deploy/README.md does, \
+             or pass --split to print it as managed policies within {managed} each"
+        ))
+    } else {
+        Some(format!(
+            "warning: this policy is {size} characters (IAM counts them without whitespace), over the {managed} IAM \
+             allows in a managed policy and the {inline} over all of a role's inline policies: pass --split to print \
+             it as managed policies within {managed} each, and attach them all (IAM attaches up to 10 to a role by \
+             default)"
+        ))
+    }
 }
 
 /// `policy --for init`: offline and without a spec, for the regions init will be given.
@@ -106,13 +158,13 @@ fn init(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    if !args.json && settings.verbosity > Verbosity::Quiet {
-        eprintln!(
-            "# Least-privilege policy for `eksaudit init`; it reads only. With `init --plan`, add the plan's \
-             (`eksaudit policy --for plan`, once the spec is written)"
-        );
-    }
-    println!("{}", permissions::to_pretty_json(&permissions::init_policy(partition, &regions)));
+    print_policy(
+        args,
+        settings,
+        &permissions::init_policy(partition, &regions),
+        "`eksaudit init` (it reads only; with `init --plan`, add the plan's: `eksaudit policy --for plan`, once the \
+         spec is written)",
+    );
     ExitStatus::Success
 }
 

@@ -120,8 +120,26 @@ fn policy(w: &Workdir, command: &str) -> Value {
     let run = w.run(None, &["policy", "--for", command, "--json"]);
     run.assert_no_panic();
     assert_eq!(run.code(), 0, "policy --for {command}: {}", run.stderr());
-    assert!(run.stderr().is_empty(), "--json prints the policy alone: {}", run.stderr());
+    // The policy alone on stdout; on stderr nothing, or the warning that IAM will refuse it as a managed policy.
+    let size = iam_size(&run.stdout());
+    if size > MANAGED_POLICY_LIMIT {
+        assert!(
+            run.stderr().starts_with(&format!("warning: this policy is {size} characters")),
+            "policy --for {command} ({size} characters): {}",
+            run.stderr()
+        );
+    } else {
+        assert!(run.stderr().is_empty(), "--json prints the policy alone: {}", run.stderr());
+    }
     run.json()
+}
+
+/// IAM's limit on a managed policy (its quotas page: 6,144 characters, whitespace not counted).
+const MANAGED_POLICY_LIMIT: usize = 6_144;
+
+/// A policy's size as IAM counts it: its characters but whitespace, as printed.
+fn iam_size(printed: &str) -> usize {
+    printed.chars().filter(|c| !c.is_whitespace()).count()
 }
 
 /// Every option that widens the policy, with the account pinned to moto's so resources are matched exactly.
@@ -168,13 +186,76 @@ fn prints_a_heading_on_stderr_and_the_policy_on_stdout() {
     let w = Workdir::with_spec(SPEC);
     let run = w.run(None, &["policy", "--for", "apply"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    let stderr: Vec<&str> = stderr.lines().collect();
     assert_eq!(
-        run.stderr().trim(),
+        stderr[0],
         "# Least-privilege policy for `eksaudit apply` with eksaudit.toml; attach it to the role that runs it"
     );
+    // Two regions: past what IAM takes in a managed policy, within a role's inline policies.
+    let size = iam_size(&run.stdout());
+    assert!((MANAGED_POLICY_LIMIT..10_240).contains(&size), "{size}");
+    assert_eq!(stderr.len(), 2, "{stderr:?}");
+    assert!(stderr[1].starts_with(&format!("warning: this policy is {size} characters")), "{}", stderr[1]);
+    for advice in ["over the 6144 IAM allows in a managed policy", "aws iam put-role-policy", "--split"] {
+        assert!(stderr[1].contains(advice), "{advice}: {}", stderr[1]);
+    }
     let doc = run.json();
     assert_eq!(doc, policy(&w, "apply"));
     assert!(run.stdout().starts_with("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\""));
+}
+
+/// With `[alerts]` in two regions apply's policy is past even a role's inline policies: eksaudit says so, and
+/// `--split` prints managed policies IAM takes, which together are the policy, statement for statement.
+#[test]
+fn a_policy_too_large_for_iam_says_so_and_split_prints_managed_policies_that_together_are_it() {
+    let w = Workdir::with_spec(&format!("{SPEC}{ALERTS}"));
+    let run = w.run(None, &["policy", "--for", "apply"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let size = iam_size(&run.stdout());
+    assert!(size > 10_240, "{size}");
+    let warning = run.stderr().lines().nth(1).unwrap_or_default().to_string();
+    for advice in ["over the 6144 IAM allows in a managed policy and the 10240", "pass --split"] {
+        assert!(warning.contains(advice), "{advice}: {warning}");
+    }
+    assert!(!warning.contains("put-role-policy"), "inline does not fit either: {warning}");
+    let whole = policy(&w, "apply");
+
+    let split = w.run(None, &["policy", "--for", "apply", "--split"]);
+    assert_eq!(split.code(), 0, "{}", split.stderr());
+    let parts: Vec<Value> = serde_json::from_str(&split.stdout()).expect("a JSON array of policies");
+    assert!(parts.len() >= 2, "{}", parts.len());
+    assert_eq!(
+        split.stderr().trim(),
+        format!(
+            "# Least-privilege policy for `eksaudit apply` with eksaudit.toml, as {} managed policies of at most \
+             6144 characters each; attach every one to the role that runs it",
+            parts.len()
+        )
+    );
+    let mut statements = Vec::new();
+    for part in &parts {
+        let printed = serde_json::to_string_pretty(part).unwrap();
+        assert!(iam_size(&printed) <= MANAGED_POLICY_LIMIT, "{} characters", iam_size(&printed));
+        assert_eq!(part["Version"], "2012-10-17");
+        statements.extend(statements_of(part));
+    }
+    let mut expected = statements_of(&whole);
+    expected.sort();
+    statements.sort();
+    assert_eq!(statements, expected, "every statement once, unchanged");
+
+    let json = w.run(None, &["policy", "--for", "apply", "--split", "--json"]);
+    assert!(json.stderr().is_empty(), "{}", json.stderr());
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&json.stdout()).unwrap(), parts);
+    let member = w.run(None, &["policy", "--for", "member-role", "--split"]);
+    assert_eq!(member.code(), 1);
+    assert!(member.stderr().contains("--split is for the operator policies"), "{}", member.stderr());
+}
+
+/// A policy's statements, each as compact JSON.
+fn statements_of(policy: &Value) -> Vec<String> {
+    statements(policy).iter().map(Value::to_string).collect()
 }
 
 #[test]

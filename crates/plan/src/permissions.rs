@@ -564,6 +564,15 @@ pub fn member_role(spec: &Spec, commands: &[Command], trusted: &str) -> Value {
 /// IAM's limit on a role's inline policies, counted without whitespace.
 pub const INLINE_POLICY_LIMIT: usize = 10_240;
 
+/// IAM's limit on a managed policy, counted without whitespace.
+pub const MANAGED_POLICY_LIMIT: usize = 6_144;
+
+/// A policy's size as IAM counts it against those limits: its characters without whitespace, which is its compact
+/// JSON (eksaudit's policies hold no whitespace inside their strings).
+pub fn policy_size(policy: &Value) -> usize {
+    policy.to_string().len()
+}
+
 /// [`member_role`] as a CloudFormation template for a service-managed StackSet: one stack per member account,
 /// deployed by Organizations to the target OUs (and to accounts added to them later).
 pub fn member_role_template(role: &Value) -> Value {
@@ -906,6 +915,37 @@ pub fn to_pretty_json(policy: &Value) -> String {
             .collect(),
     };
     serde_json::to_string_pretty(&document).unwrap_or_else(|_| policy.to_string())
+}
+
+/// The policy as managed policies, each within `limit` characters as IAM counts them ([`policy_size`]): its
+/// statements whole, each in the first part with room for it, in order. A statement larger than the limit goes in
+/// a part of its own, which IAM will refuse (none of eksaudit's comes near: they are a few hundred characters).
+pub fn split(policy: &Value, limit: usize) -> Vec<Value> {
+    let version = &policy["Version"];
+    let overhead = policy_size(&json!({ "Version": version, "Statement": [] }));
+    // Per part: its size so far and its statements (a comma between two).
+    let mut parts: Vec<(usize, Vec<Value>)> = Vec::new();
+    for statement in policy["Statement"].as_array().into_iter().flatten() {
+        let size = policy_size(statement);
+        let room = parts.iter_mut().find(|(used, _)| used + 1 + size <= limit);
+        match room {
+            Some((used, statements)) => {
+                *used += 1 + size;
+                statements.push(statement.clone());
+            }
+            None => parts.push((overhead + size, vec![statement.clone()])),
+        }
+    }
+    parts.into_iter().map(|(_, statements)| json!({ "Version": version, "Statement": statements })).collect()
+}
+
+/// Several policy documents as one pretty JSON array, each as [`to_pretty_json`] prints it.
+pub fn to_pretty_json_array(policies: &[Value]) -> String {
+    let documents: Vec<String> = policies
+        .iter()
+        .map(|p| to_pretty_json(p).lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"))
+        .collect();
+    format!("[\n{}\n]", documents.join(",\n"))
 }
 
 /// The actions of a policy document by statement `Sid` (for tests and callers comparing policies).
@@ -1482,6 +1522,34 @@ clusters = ["prod-1"]
             let size = operator_policy(&sentinel, command, None).to_string().len();
             assert!(size < 10_240, "sentinel {}: {size} characters", command.name());
         }
+    }
+
+    /// `split` keeps every statement whole, once, and each part within the limit IAM counts, whitespace aside.
+    #[test]
+    fn a_policy_split_for_managed_policies_keeps_every_statement_once_and_each_part_within_the_limit() {
+        let with_alerts = spec(&format!("{EVERYTHING}\n[alerts]\nusers = [\"kubernetes-admin\"]\n"));
+        let policy = operator_policy(&with_alerts, Command::Apply, None);
+        assert!(policy_size(&policy) > INLINE_POLICY_LIMIT, "the case this is for: {}", policy_size(&policy));
+        let parts = split(&policy, MANAGED_POLICY_LIMIT);
+        assert!(parts.len() >= 3, "{} parts", parts.len());
+        let mut statements = Vec::new();
+        for part in &parts {
+            let printed = to_pretty_json(part);
+            let counted = printed.chars().filter(|c| !c.is_whitespace()).count();
+            assert!(counted <= MANAGED_POLICY_LIMIT, "{counted} characters");
+            assert_eq!(part["Version"], policy["Version"]);
+            statements.extend(part["Statement"].as_array().unwrap().iter().cloned());
+        }
+        let key = |s: &Value| s.to_string();
+        let mut original: Vec<Value> = policy["Statement"].as_array().unwrap().clone();
+        original.sort_by_key(key);
+        statements.sort_by_key(key);
+        assert_eq!(statements, original);
+        // A policy that fits is one part, itself.
+        let small = operator_policy(&spec(EXAMPLE), Command::Status, None);
+        assert_eq!(split(&small, MANAGED_POLICY_LIMIT), vec![small.clone()]);
+        let array: Vec<Value> = serde_json::from_str(&to_pretty_json_array(&parts)).unwrap();
+        assert_eq!(array, parts);
     }
 
     #[test]
