@@ -234,13 +234,31 @@ async fn member_role(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus
         }
     };
     let role = permissions::member_role(&spec, &commands, &principal);
-    let size = serde_json::to_string(&role["PolicyDocument"]).map_or(0, |t| t.len());
-    if size > permissions::INLINE_POLICY_LIMIT {
-        eprintln!(
-            "warning: the member role's policy is {size} characters, over IAM's {} for a role's inline policies; \
-             pass fewer --commands (e.g. one role for drift and plan, another for apply and destroy)",
-            permissions::INLINE_POLICY_LIMIT
-        );
+    let size = permissions::policy_size(&role["PolicyDocument"]);
+    let inline = permissions::INLINE_POLICY_LIMIT;
+    if size > inline {
+        match args.format {
+            PolicyFormat::Json => eprintln!(
+                "warning: the member role's policy is {size} characters, over IAM's {inline} for a role's inline \
+                 policies; `--format cloudformation` attaches it as managed policies instead, or pass fewer \
+                 --commands (e.g. one role for drift and plan, another for apply and destroy)"
+            ),
+            PolicyFormat::Cloudformation => {
+                let parts = permissions::split(&role["PolicyDocument"], permissions::MANAGED_POLICY_LIMIT).len();
+                if parts > permissions::MANAGED_POLICIES_PER_ROLE {
+                    eprintln!(
+                        "warning: the member role's policy takes {parts} managed policies, over the {} IAM attaches \
+                         to a role by default; ask AWS to raise the quota, or pass fewer --commands",
+                        permissions::MANAGED_POLICIES_PER_ROLE
+                    );
+                } else if settings.verbosity > Verbosity::Quiet {
+                    eprintln!(
+                        "# The member role's policy is {size} characters, over IAM's {inline} for a role's inline \
+                         policies: the template attaches it as {parts} managed policies"
+                    );
+                }
+            }
+        }
     }
     let out = match args.format {
         PolicyFormat::Json => role,

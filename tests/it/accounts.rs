@@ -613,36 +613,84 @@ fn cfn_lint() -> std::process::Command {
     std::process::Command::new(bin)
 }
 
-#[test]
-fn the_member_role_stackset_template_is_clean_under_cfn_lint() {
-    let w = Workdir::with_spec(&member_spec());
-    let run = w.run(
-        None,
-        &[
-            "policy",
-            "--for",
-            "member-role",
-            "--principal",
-            "arn:aws:iam::111111111111:role/ci",
-            "--format",
-            "cloudformation",
-        ],
-    );
+/// `policy --for member-role --format cloudformation` with `extra` arguments: the run and its template.
+fn member_role_template(w: &Workdir, extra: &[&str]) -> (crate::support::Run, Value) {
+    let principal = "arn:aws:iam::111111111111:role/ci";
+    let mut args = vec!["policy", "--for", "member-role", "--principal", principal, "--format", "cloudformation"];
+    args.extend(extra);
+    let run = w.run(None, &args);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let template = run.json();
-    let role = &template["Resources"]["MemberRole"];
-    assert_eq!(role["Type"], "AWS::IAM::Role");
-    assert_eq!(role["Properties"]["RoleName"], "eksaudit-member");
-    assert!(template["Description"].as_str().unwrap().contains("SERVICE_MANAGED"));
+    (run, template)
+}
+
+/// Writes a template into the work directory and asserts cfn-lint finds nothing in it.
+fn assert_clean_under_cfn_lint(w: &Workdir, template: &str) {
     let file = w.path().join("member-role.json");
-    std::fs::write(&file, run.stdout()).unwrap();
+    std::fs::write(&file, template).unwrap();
     let out = cfn_lint().arg(&file).output().expect("run cfn-lint");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "cfn-lint found problems:\n{text}");
+}
+
+#[test]
+fn the_member_role_stackset_template_is_clean_under_cfn_lint() {
+    let w = Workdir::with_spec(&member_spec());
+    let (run, template) = member_role_template(&w, &[]);
+    let role = &template["Resources"]["MemberRole"];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    assert_eq!(role["Properties"]["RoleName"], "eksaudit-member");
+    // Within IAM's limit for a role's inline policies: the policy is the role's own, no managed policy.
+    assert!(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].is_array(), "{role}");
+    assert_eq!(template["Resources"].as_object().unwrap().len(), 1, "{}", template["Resources"]);
+    assert!(run.stderr().is_empty(), "{}", run.stderr());
+    assert!(template["Description"].as_str().unwrap().contains("SERVICE_MANAGED"));
+    assert_clean_under_cfn_lint(&w, &run.stdout());
     // And cfn-lint is really checking: a template with a typo in a property fails.
     let broken = run.stdout().replace("\"RoleName\"", "\"RoleNmae\"");
     let bad = w.path().join("broken.json");
     std::fs::write(&bad, broken).unwrap();
     let out = cfn_lint().arg(&bad).output().expect("run cfn-lint");
     assert!(!out.status.success(), "cfn-lint accepted a misspelt property");
+}
+
+/// With `[alerts]` the member role's policy is past what IAM takes inline in a role (apply's alone is): the
+/// template attaches it as managed policies instead, each within IAM's 6,144 characters, together every statement
+/// of the role's policy once, and still clean under cfn-lint. The IAM JSON form says where to turn.
+#[test]
+fn a_member_role_policy_too_large_to_be_inline_is_attached_as_managed_policies() {
+    let w = Workdir::with_spec(&format!("{}\n[alerts]\nusers = [\"kubernetes-admin\"]\n", member_spec()));
+    let principal = "arn:aws:iam::111111111111:role/ci";
+    let json = w.run(None, &["policy", "--for", "member-role", "--principal", principal]);
+    assert_eq!(json.code(), 0, "{}", json.stderr());
+    let document = json.json()["PolicyDocument"].clone();
+    let size = document.to_string().len();
+    assert!(size > 10_240, "the case this is for: {size} characters");
+    assert!(json.stderr().contains("`--format cloudformation` attaches it as managed policies"), "{}", json.stderr());
+
+    let (run, template) = member_role_template(&w, &["--commands", "apply"]);
+    let resources = template["Resources"].as_object().unwrap();
+    assert!(resources["MemberRole"]["Properties"].get("Policies").is_none(), "no inline policy past the limit");
+    let managed: Vec<&Value> = resources.values().filter(|r| r["Type"] == "AWS::IAM::ManagedPolicy").collect();
+    assert!(managed.len() >= 2, "{}", managed.len());
+    assert!(
+        run.stderr().contains(&format!("the template attaches it as {} managed policies", managed.len())),
+        "{}",
+        run.stderr()
+    );
+    let mut statements = Vec::new();
+    for policy in &managed {
+        assert_eq!(policy["Properties"]["Roles"], serde_json::json!([{"Ref": "MemberRole"}]));
+        let part = &policy["Properties"]["PolicyDocument"];
+        let counted = serde_json::to_string_pretty(part).unwrap().chars().filter(|c| !c.is_whitespace()).count();
+        assert!(counted <= 6_144, "{counted} characters");
+        statements.extend(part["Statement"].as_array().unwrap().iter().map(Value::to_string));
+    }
+    let apply_only = w.run(None, &["policy", "--for", "member-role", "--principal", principal, "--commands", "apply"]);
+    let mut expected: Vec<String> =
+        apply_only.json()["PolicyDocument"]["Statement"].as_array().unwrap().iter().map(Value::to_string).collect();
+    expected.sort();
+    statements.sort();
+    assert_eq!(statements, expected, "every statement of the role's policy once");
+    assert_clean_under_cfn_lint(&w, &run.stdout());
 }

@@ -574,28 +574,50 @@ pub fn policy_size(policy: &Value) -> usize {
 }
 
 /// [`member_role`] as a CloudFormation template for a service-managed StackSet: one stack per member account,
-/// deployed by Organizations to the target OUs (and to accounts added to them later).
+/// deployed by Organizations to the target OUs (and to accounts added to them later). The policy is the role's
+/// inline policy while it fits IAM's limit for those; past it (apply's alone is, with `[alerts]` in two regions),
+/// managed policies attached to the role, each within IAM's limit for a managed policy ([`split`]).
 pub fn member_role_template(role: &Value) -> Value {
+    let document = &role["PolicyDocument"];
+    let mut properties = json!({
+        "RoleName": role["RoleName"],
+        "Description": "Assumed by eksaudit to keep the EKS audit-log pipeline of this account",
+        "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
+        "Tags": [{"Key": "eksaudit:pipeline", "Value": "member-role"}]
+    });
+    let mut resources = serde_json::Map::new();
+    if policy_size(document) <= INLINE_POLICY_LIMIT {
+        properties["Policies"] = json!([{"PolicyName": role["PolicyName"], "PolicyDocument": document}]);
+    } else {
+        let parts = split(document, MANAGED_POLICY_LIMIT);
+        let count = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
+            resources.insert(
+                format!("MemberPolicy{}", i + 1),
+                json!({
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {
+                        "Description": format!("eksaudit's member-account role, part {} of {count} of its policy", i + 1),
+                        "PolicyDocument": part,
+                        "Roles": [{"Ref": "MemberRole"}]
+                    }
+                }),
+            );
+        }
+    }
+    resources.insert("MemberRole".into(), json!({"Type": "AWS::IAM::Role", "Properties": properties}));
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "eksaudit's member-account role. Deploy as a service-managed StackSet: aws cloudformation create-stack-set --permission-model SERVICE_MANAGED --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false --capabilities CAPABILITY_NAMED_IAM --template-body file://member-role.json",
-        "Resources": {
-            "MemberRole": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "RoleName": role["RoleName"],
-                    "Description": "Assumed by eksaudit to keep the EKS audit-log pipeline of this account",
-                    "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
-                    "Policies": [{"PolicyName": role["PolicyName"], "PolicyDocument": role["PolicyDocument"]}],
-                    "Tags": [{"Key": "eksaudit:pipeline", "Value": "member-role"}]
-                }
-            }
-        },
+        "Resources": resources,
         "Outputs": {
             "MemberRoleArn": {"Description": "The role eksaudit assumes", "Value": {"Fn::GetAtt": ["MemberRole", "Arn"]}}
         }
     })
 }
+
+/// Managed policies IAM attaches to one role by default.
+pub const MANAGED_POLICIES_PER_ROLE: usize = 10;
 
 /// Collects statements, each granting operations (through [`OPERATIONS`]) on resources.
 #[derive(Default)]
