@@ -1344,3 +1344,59 @@ fn a_saved_plan_of_member_accounts_goes_stale_when_any_account_or_the_selection_
         Err(saved::Stale::OtherTarget(_))
     ));
 }
+
+/// Every region of AWS's commercial partition eksaudit knows: what one spec can name at most.
+fn commercial_regions() -> Vec<&'static str> {
+    eksaudit_spec::KNOWN_REGIONS.iter().copied().filter(|r| eksaudit_spec::partition(r) == "aws").collect()
+}
+
+/// IAM's default limits on what the pipeline's roles carry, whitespace not counted: 2,048 characters of trust
+/// policy (quota L-C07B4B0D) and 10,240 over a role's inline policies. The roles name resources in every region of
+/// the spec. Every kind of consumer with `[alerts]` fits in 28 regions; with every commercial region, the roles that
+/// would not fit are refused at plan, naming the role, its size and the fix, and every role plan does not refuse
+/// fits.
+#[test]
+fn roles_past_iams_limits_are_refused_at_plan_and_the_rest_fit() {
+    let mut largest = (0, 0);
+    let mut refused = std::collections::BTreeSet::new();
+    let every = commercial_regions();
+    assert!(every.len() > 30, "{every:?}");
+    for regions in [28, every.len()] {
+        for (name, s) in every_kind_of_spec().into_iter().filter(|(n, _)| n.ends_with("[alerts], two regions")) {
+            let mut s = s;
+            let template = s.regions[0].clone();
+            s.regions = every[..regions]
+                .iter()
+                .map(|r| eksaudit_spec::Region { name: r.to_string(), ..template.clone() })
+                .collect();
+            let d = DesiredState::build(&Inputs { spec: &s, account: ACCOUNT, clusters: &every_cluster(&s) });
+            for r in d.resources.iter().filter(|r| r.kind == Kind::Role && r.management == Management::Owned) {
+                // Counted as IAM does: the policy as JSON, whitespace left out.
+                let size = |field: &str| {
+                    r.fields.get(field).map_or(0, |f| {
+                        serde_json::to_string_pretty(&f.value).unwrap().chars().filter(|c| !c.is_whitespace()).count()
+                    })
+                };
+                let (trust, inline) = (size("trust_policy"), size("permissions"));
+                let errors: Vec<&Message> = d.errors.iter().filter(|e| e.address == r.address).collect();
+                if trust <= 2_048 && inline <= 10_240 {
+                    assert!(errors.is_empty(), "{name}, {regions} regions, {}: {errors:?}", r.address);
+                } else {
+                    assert!(regions > 28, "{name}, {regions} regions, {}: {trust}, {inline}", r.address);
+                    assert_eq!(errors.len(), 1, "{name}, {}: {errors:?}", r.address);
+                    let text = &errors[0].message;
+                    assert!(text.contains(&format!("would be {inline} characters, over the 10240")), "{text}");
+                    assert!(errors[0].hint.contains("two specs"), "{:?}", errors[0]);
+                    refused.insert(format!("{name}: {}", r.address));
+                }
+                largest = (largest.0.max(trust), largest.1.max(inline));
+            }
+        }
+    }
+    assert_eq!(
+        refused.into_iter().collect::<Vec<_>>(),
+        ["sentinel, [alerts], two regions: role.firehose"],
+        "the one role that grows past IAM's limit with every region"
+    );
+    assert!(largest.0 > 1_000, "{largest:?}");
+}

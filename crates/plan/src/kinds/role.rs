@@ -13,6 +13,7 @@ use crate::document::{allow, policy_document, resource, service_trust};
 use crate::model::{DesiredResource, Field, Kind, Management};
 use crate::names::Names;
 use crate::operation::{op, op_also, Operation, FIREHOSE_PRINCIPAL, LAMBDA_PRINCIPAL, LOGS_PRINCIPAL};
+use crate::report::Message;
 
 /// Stands for the random part of a generated external id until the reader role exists; apply generates it once
 /// and every later run reads it back from the role's trust policy (live AWS is the state).
@@ -99,6 +100,38 @@ pub fn transform(n: &Names<'_>) -> DesiredResource {
         policy_document(vec![allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], log_streams)]);
     let trust = policy_document(vec![service_trust(LAMBDA_PRINCIPAL, n.account)]);
     resource(TRANSFORM_ROLE.into(), Kind::Role, None, n.spec.transform_name(), role_fields(trust, permissions, n.spec))
+}
+
+/// IAM's default limit on a role's trust policy (quota L-C07B4B0D; AWS raises it to 4,096 on request).
+pub const TRUST_POLICY_LIMIT: usize = 2_048;
+
+/// The pipeline's roles name resources in every region of the spec, so a spec of very many regions can make one
+/// larger than IAM takes (Sentinel's Firehose role passes a role's 10,240 inline characters at about 29 regions).
+/// Refused at plan, with the fix, instead of at PutRolePolicy half way through an apply.
+pub fn over_iams_limits(resources: &[DesiredResource]) -> Vec<Message> {
+    let mut errors = Vec::new();
+    for r in resources.iter().filter(|r| r.kind == Kind::Role && r.management == Management::Owned) {
+        let size = |field: &str| r.fields.get(field).map_or(0, |f| crate::permissions::policy_size(&f.value));
+        for (field, what, limit) in [
+            ("permissions", "inline policy", crate::permissions::INLINE_POLICY_LIMIT),
+            ("trust_policy", "trust policy", TRUST_POLICY_LIMIT),
+        ] {
+            let size = size(field);
+            if size > limit {
+                errors.push(Message::new(
+                    &r.address,
+                    format!(
+                        "role {}'s {what} would be {size} characters, over the {limit} IAM allows (it names resources \
+                         in each of the spec's regions)",
+                        r.name
+                    ),
+                    "split the regions over two specs with pipeline names of their own, so each pipeline has its \
+                     own roles",
+                ));
+            }
+        }
+    }
+    errors
 }
 
 /// Limits a KMS statement to use through S3 in the spec's regions (AWS's `kms:ViaService`).
