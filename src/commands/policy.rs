@@ -33,8 +33,8 @@ pub async fn run(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus {
         if args.split {
             super::print_error(
                 settings,
-                "--split is for the operator policies; the member role's policy is inline in the role, so pass \
-                 fewer --commands when it is too large",
+                "--split is for the operator policies; past IAM's limit for a role's inline policies, \
+                 `--format cloudformation` attaches the member role's policy as managed policies",
             );
             return ExitStatus::Error;
         }
@@ -121,8 +121,9 @@ fn size_warning(size: usize) -> Option<String> {
         Some(format!(
             "warning: this policy is {size} characters (IAM counts them without whitespace), over the {managed} IAM \
              allows in a managed policy and the {inline} over all of a role's inline policies: pass --split to print \
-             it as managed policies within {managed} each, and attach them all (IAM attaches up to 10 to a role by \
-             default)"
+             it as managed policies within {managed} each, and attach them all (IAM attaches up to {} to a role by \
+             default)",
+            permissions::MANAGED_POLICIES_PER_ROLE
         ))
     }
 }
@@ -236,33 +237,36 @@ async fn member_role(args: &PolicyArgs, settings: &GlobalSettings) -> ExitStatus
     let role = permissions::member_role(&spec, &commands, &principal);
     let size = permissions::policy_size(&role["PolicyDocument"]);
     let inline = permissions::INLINE_POLICY_LIMIT;
-    if size > inline {
-        match args.format {
-            PolicyFormat::Json => eprintln!(
-                "warning: the member role's policy is {size} characters, over IAM's {inline} for a role's inline \
-                 policies; `--format cloudformation` attaches it as managed policies instead, or pass fewer \
-                 --commands (e.g. one role for drift and plan, another for apply and destroy)"
-            ),
-            PolicyFormat::Cloudformation => {
-                let parts = permissions::split(&role["PolicyDocument"], permissions::MANAGED_POLICY_LIMIT).len();
-                if parts > permissions::MANAGED_POLICIES_PER_ROLE {
-                    eprintln!(
-                        "warning: the member role's policy takes {parts} managed policies, over the {} IAM attaches \
-                         to a role by default; ask AWS to raise the quota, or pass fewer --commands",
-                        permissions::MANAGED_POLICIES_PER_ROLE
-                    );
-                } else if settings.verbosity > Verbosity::Quiet {
-                    eprintln!(
-                        "# The member role's policy is {size} characters, over IAM's {inline} for a role's inline \
-                         policies: the template attaches it as {parts} managed policies"
-                    );
-                }
-            }
-        }
-    }
     let out = match args.format {
-        PolicyFormat::Json => role,
-        PolicyFormat::Cloudformation => permissions::member_role_template(&role),
+        PolicyFormat::Json => {
+            if size > inline {
+                eprintln!(
+                    "warning: the member role's policy is {size} characters, over IAM's {inline} for a role's inline \
+                     policies; `--format cloudformation` attaches it as managed policies instead, or pass fewer \
+                     --commands (e.g. one role for drift and plan, another for apply and destroy)"
+                );
+            }
+            role
+        }
+        PolicyFormat::Cloudformation => {
+            let template = permissions::member_role_template(&role);
+            let managed = template["Resources"]
+                .as_object()
+                .map_or(0, |r| r.values().filter(|r| r["Type"] == "AWS::IAM::ManagedPolicy").count());
+            if managed > permissions::MANAGED_POLICIES_PER_ROLE {
+                eprintln!(
+                    "warning: the member role's policy takes {managed} managed policies, over the {} IAM attaches \
+                     to a role by default; ask AWS to raise the quota, or pass fewer --commands",
+                    permissions::MANAGED_POLICIES_PER_ROLE
+                );
+            } else if managed > 0 && settings.verbosity > Verbosity::Quiet {
+                eprintln!(
+                    "# The member role's policy is {size} characters, over IAM's {inline} for a role's inline \
+                     policies: the template attaches it as {managed} managed policies"
+                );
+            }
+            template
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out).expect("a JSON value serialises"));
     ExitStatus::Success

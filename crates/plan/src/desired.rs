@@ -91,8 +91,7 @@ impl DesiredState {
             out.matched_clusters.insert(r.to_string(), matched);
         }
         crate::alerts::add(&n, &out.matched_clusters, &mut out.resources, &mut out.warnings);
-        let oversized = kinds::role::over_iams_limits(&out.resources);
-        out.errors.extend(oversized);
+        out.errors.extend(kinds::role::over_iams_limits(&out.resources));
         out
     }
 

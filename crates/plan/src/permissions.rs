@@ -567,6 +567,9 @@ pub const INLINE_POLICY_LIMIT: usize = 10_240;
 /// IAM's limit on a managed policy, counted without whitespace.
 pub const MANAGED_POLICY_LIMIT: usize = 6_144;
 
+/// Managed policies IAM attaches to one role by default.
+pub const MANAGED_POLICIES_PER_ROLE: usize = 10;
+
 /// A policy's size as IAM counts it against those limits: its characters without whitespace, which is its compact
 /// JSON (eksaudit's policies hold no whitespace inside their strings).
 pub fn policy_size(policy: &Value) -> usize {
@@ -615,9 +618,6 @@ pub fn member_role_template(role: &Value) -> Value {
         }
     })
 }
-
-/// Managed policies IAM attaches to one role by default.
-pub const MANAGED_POLICIES_PER_ROLE: usize = 10;
 
 /// Collects statements, each granting operations (through [`OPERATIONS`]) on resources.
 #[derive(Default)]

@@ -111,12 +111,11 @@ pub const TRUST_POLICY_LIMIT: usize = 2_048;
 pub fn over_iams_limits(resources: &[DesiredResource]) -> Vec<Message> {
     let mut errors = Vec::new();
     for r in resources.iter().filter(|r| r.kind == Kind::Role && r.management == Management::Owned) {
-        let size = |field: &str| r.fields.get(field).map_or(0, |f| crate::permissions::policy_size(&f.value));
         for (field, what, limit) in [
             ("permissions", "inline policy", crate::permissions::INLINE_POLICY_LIMIT),
             ("trust_policy", "trust policy", TRUST_POLICY_LIMIT),
         ] {
-            let size = size(field);
+            let size = r.fields.get(field).map_or(0, |f| crate::permissions::policy_size(&f.value));
             if size > limit {
                 errors.push(Message::new(
                     &r.address,
