@@ -188,7 +188,7 @@ async fn credential_and_network_problems_are_one_actionable_line() {
         let err = run.stderr();
         assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
         assert!(err.starts_with("error: ") && err.contains(says), "{args:?}: {err}");
-        assert!(!err.contains("WARN") && !err.contains("Attempted:"), "{err}");
+        assert!(!err.contains("WARN") && !err.contains("Attempted:") && !err.contains("Unhandled"), "{err}");
     };
     let config_path = config.to_str().unwrap();
     one_line(&["plan"], &[], true, None, "no AWS credentials found (tried the environment, the AWS config and credentials files, web identity, and the ECS and EC2 instance metadata); sign in with `aws sso login --profile P`");
@@ -213,14 +213,33 @@ async fn credential_and_network_problems_are_one_actionable_line() {
         None,
         "the AWS SSO session is expired or was never signed in on this machine; run `aws sso login --profile P`",
     );
-    // Nothing listens on the endpoint: the network, named. Two attempts: the words are the same after the
-    // default's eight, which take some forty seconds of backoff.
+    // Nothing listens on the endpoint: the network, named, after three attempts at connecting (a few seconds of
+    // backoff), not the eight attempts and some forty seconds AWS's 5xx answers get.
+    let started = std::time::Instant::now();
+    one_line(&["plan"], &[], false, Some("http://127.0.0.1:9"), "cannot reach AWS: Connection refused");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "`cannot reach AWS` took {took:?}");
+    // Something that is not AWS answers (a web server on the port, a proxy): said so, without the SDK's account
+    // of which parser failed on what.
+    let not_aws = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let not_aws_url = format!("http://{}", not_aws.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in not_aws.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 65536];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
     one_line(
         &["plan"],
-        &[("AWS_MAX_ATTEMPTS", "2")],
+        &[],
         false,
-        Some("http://127.0.0.1:9"),
-        "cannot reach AWS: Connection refused",
+        Some(&not_aws_url),
+        "the endpoint answered HTTP 404 with no AWS error in it, which is what a server or proxy that is not AWS sends; check --endpoint-url",
     );
 
     // What AWS answers to expired or unknown credentials (moto accepts any key: test support answers as AWS).

@@ -16,13 +16,16 @@ macro_rules! client {
         if let Some(paced) = paced {
             builder = builder.interceptor(paced);
         }
+        if $aws.sets_attempts() {
+            builder = builder.interceptor($crate::retry::ConnectAttempts);
+        }
         $sdk::Client::from_conf(builder.build())
     }};
 }
 
 /// The HTTPS client the SDK builds by default (hyper 1 with rustls on aws-lc, proxies from the environment),
 /// built here so pacing can wrap it.
-fn default_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+pub(crate) fn default_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
     Builder::new().build_with_connector_fn(move |settings, components| {
@@ -158,6 +161,13 @@ impl Aws {
             "organizations",
             aws_sdk_organizations::config::Builder::from(&self.base)
         )
+    }
+
+    /// Whether eksaudit sets the SDK's attempts (not the user, through `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE`):
+    /// then throttling is retried past them (`pace.rs`) and a call that cannot connect gives up sooner
+    /// (`retry::ConnectAttempts`).
+    fn sets_attempts(&self) -> bool {
+        self.pacer.as_ref().is_some_and(|p| p.retries_throttling())
     }
 
     /// Calls in flight at once.

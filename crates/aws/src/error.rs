@@ -54,6 +54,26 @@ pub enum Error {
 const SIGN_IN: &str = "sign in with `aws sso login --profile P` and pass --profile P (or set AWS_PROFILE=P), or set \
                        AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
 
+/// The SDK's raw answer, for its HTTP status (implemented for the SDK's one response type).
+pub trait RawAnswer: std::fmt::Debug + Send + Sync + 'static {
+    fn http_status(&self) -> u16;
+}
+
+impl RawAnswer for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// An answer with no AWS error in it (no code, no message, or no answer the SDK could read): what a web server
+/// or a proxy that is not AWS sends. The SDK's own account of it (which parser failed on what) is for `-vv`.
+fn not_an_aws_answer(status: u16) -> String {
+    format!(
+        "the endpoint answered HTTP {status} with no AWS error in it, which is what a server or proxy that is not \
+         AWS sends; check --endpoint-url, AWS_ENDPOINT_URL and HTTPS_PROXY"
+    )
+}
+
 /// A credentials problem behind a failed call, worded for the person who has to fix it: the chain found nothing,
 /// the profile does not exist, the SSO session expired, or AWS refused the credentials. `None` for anything else.
 fn credentials_problem<E, R>(err: &SdkError<E, R>) -> Option<(String, String)>
@@ -120,7 +140,7 @@ impl Error {
     pub fn call<E, R>(operation: &'static str, target: impl Into<String>, err: SdkError<E, R>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
+        R: RawAnswer,
     {
         if let Some((problem, fix)) = credentials_problem(&err) {
             return Error::Credentials { problem, fix, source: Some(Box::new(err)) };
@@ -129,9 +149,16 @@ impl Error {
             SdkError::ServiceError(service) => {
                 let e = service.err();
                 let code = e.code().map(str::to_string);
-                let message = e.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(e).to_string());
+                let message = match (&code, e.message()) {
+                    (_, Some(message)) => message.to_string(),
+                    (None, None) => not_an_aws_answer(service.raw().http_status()),
+                    (Some(_), None) => DisplayErrorContext(e).to_string(),
+                };
                 let kind = classify(code.as_deref());
                 (code, message, kind)
+            }
+            SdkError::ResponseError(response) => {
+                (None, not_an_aws_answer(response.raw().http_status()), ErrorKind::Other)
             }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                 // The innermost cause ("Connection refused", "dns error") says what a person can act on.

@@ -23,7 +23,6 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
-use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::retry::{ErrorKind, RetryConfig};
@@ -228,15 +227,14 @@ impl Intercept for Paced {
             return Ok(());
         }
         self.pacer.throttled(&ticket);
-        // Throttling is AWS asking to slow down, not a failure: let the SDK's standard retry (its backoff, then
-        // our token) go on past its attempts while the budget lasts.
+        // Throttling is AWS asking to slow down, not a failure: while the budget lasts, a throttled attempt adds
+        // one to the SDK's attempts, so the standard retry (its backoff, then our token) goes on, and throttles
+        // never use up the attempts a 5xx answer or a dropped connection gets.
         let within =
             self.pacer.retry_throttling && cfg.load::<Started>().is_some_and(|s| s.0.elapsed() < THROTTLE_BUDGET);
-        let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts()).unwrap_or(1);
-        if let Some(retry) = cfg.load::<RetryConfig>().cloned() {
-            if within && attempts >= retry.max_attempts() {
-                cfg.interceptor_state().store_put(retry.with_max_attempts(attempts + 1));
-            }
+        if let Some(retry) = cfg.load::<RetryConfig>().cloned().filter(|_| within) {
+            let more = retry.max_attempts().saturating_add(1);
+            cfg.interceptor_state().store_put(retry.with_max_attempts(more));
         }
         Ok(())
     }
@@ -343,5 +341,74 @@ mod tests {
                 assert!((j - i + 1) as f64 <= allowed, "calls {i}..={j} left within {:?}", b.duration_since(*a));
             }
         }
+    }
+
+    /// Canned answers, one per attempt, counted: what AWS said to each of a call's attempts.
+    #[derive(Debug, Clone)]
+    struct Canned {
+        answers: Arc<Mutex<std::collections::VecDeque<(u16, &'static str)>>>,
+        sent: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl HttpClient for Canned {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    impl HttpConnector for Canned {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, body) = self.answers.lock().unwrap().pop_front().expect("an answer for every attempt");
+            let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap();
+            let response = aws_smithy_runtime_api::http::Response::new(status, body.into());
+            HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    const THROTTLED: (u16, &str) = (
+        400,
+        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+    );
+    const FAILED: (u16, &str) = (
+        500,
+        "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>try again</Message></Error><RequestId>2</RequestId></ErrorResponse>",
+    );
+    const ANSWERED: (u16, &str) = (
+        200,
+        "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/u</Arn><UserId>U</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>3</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+    );
+
+    /// One GetCallerIdentity through the SDK's standard retry (4 attempts, backoff shortened) with the pacing
+    /// interceptor on: whether it succeeded, and how many attempts it made.
+    async fn caller_identity(answers: &[(u16, &'static str)]) -> (bool, usize) {
+        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+        let canned = Canned { answers: Arc::new(Mutex::new(answers.iter().copied().collect())), sent: Arc::default() };
+        let retry = RetryConfig::standard()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(5));
+        let paced = Paced { pacer: Arc::new(Pacer::new(4, true)), region: "eu-west-1".into(), service: "sts" };
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(canned.clone())
+            .retry_config(retry)
+            .retry_partition(RetryPartition::custom("pace-test").token_bucket(TokenBucket::unlimited()).build())
+            .interceptor(paced)
+            .build();
+        let ok = aws_sdk_sts::Client::from_conf(config).get_caller_identity().send().await.is_ok();
+        (ok, canned.sent.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Throttled attempts do not count: a call throttled twice still has its four attempts for a 5xx answer, and
+    /// no more.
+    #[tokio::test]
+    async fn throttled_attempts_leave_every_attempt_to_other_errors() {
+        assert_eq!(caller_identity(&[THROTTLED, THROTTLED, FAILED, FAILED, FAILED, ANSWERED]).await, (true, 6));
+        assert_eq!(caller_identity(&[THROTTLED, FAILED, FAILED, FAILED, FAILED, ANSWERED]).await, (false, 5));
+        assert_eq!(caller_identity(&[FAILED, FAILED, FAILED, FAILED, ANSWERED]).await, (false, 4));
     }
 }

@@ -1,10 +1,80 @@
 //! Waiting on AWS: jittered exponential backoff within a time budget, for the errors AWS's eventual consistency
-//! produces (which the SDK's standard retry, made for throttling and 5xx, does not cover).
+//! produces (which the SDK's standard retry, made for throttling and 5xx, does not cover); and how many of the
+//! SDK's attempts a call that cannot connect at all gets ([`ConnectAttempts`]).
 
 use std::time::{Duration, Instant};
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::retry::RetryConfig;
+
 use crate::shared::is_code;
 use crate::Error;
+
+/// Attempts a call makes at opening a connection before it gives up. A request that could not reach AWS at all
+/// three times running (connection refused, no DNS answer, no route, connect timeout) meets a wrong endpoint or
+/// no network, not a blip: the user hears "cannot reach AWS" after a few seconds of backoff, not after the eight
+/// attempts and some forty seconds that AWS's 5xx answers and dropped connections get.
+pub const CONNECT_ATTEMPTS: u32 = 3;
+
+/// Connection failures in a row of one call, kept across its attempts.
+#[derive(Debug, Clone, Copy)]
+struct ConnectFailures(u32);
+
+impl Storable for ConnectFailures {
+    type Storer = StoreReplace<Self>;
+}
+
+/// An SDK interceptor ending a call's retries after [`CONNECT_ATTEMPTS`] attempts in a row that could not
+/// connect; every other error keeps the SDK's attempts. On only where eksaudit sets the attempts (the user's
+/// `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE` win, as everywhere in the SDK).
+#[derive(Debug)]
+pub(crate) struct ConnectAttempts;
+
+impl Intercept for ConnectAttempts {
+    fn name(&self) -> &'static str {
+        "eksaudit-connect-attempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let refused = matches!(
+            context.inner().output_or_error(),
+            Some(Err(e)) if e.as_connector_error().is_some_and(could_not_connect)
+        );
+        let failures = if refused { cfg.load::<ConnectFailures>().map_or(0, |f| f.0) + 1 } else { 0 };
+        cfg.interceptor_state().store_put(ConnectFailures(failures));
+        if failures >= CONNECT_ATTEMPTS {
+            if let Some(retry) = cfg.load::<RetryConfig>().cloned() {
+                let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+                cfg.interceptor_state().store_put(retry.with_max_attempts(attempts));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the attempt failed before a connection was open: hyper's client says so of its connect phase (DNS,
+/// TCP, TLS handshake, connect timeout). A connection AWS (or a proxy) dropped mid-request is not one.
+fn could_not_connect(error: &ConnectorError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if e.downcast_ref::<hyper_util::client::legacy::Error>().is_some_and(|h| h.is_connect()) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
 
 /// How long one kind of wait may take, and how often it looks.
 #[derive(Debug, Clone, Copy)]
@@ -250,5 +320,73 @@ mod tests {
         assert!(out.unwrap_err().to_string().contains("gave up after"));
         let waited: Result<(), Error> = wait_for(quick(), "the thing", || async { Ok(None) }).await;
         assert!(waited.unwrap_err().to_string().contains("the thing"));
+    }
+
+    /// Counts a call's attempts.
+    #[derive(Debug, Clone, Default)]
+    struct Attempts(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Intercept for Attempts {
+        fn name(&self) -> &'static str {
+            "count-attempts"
+        }
+
+        fn read_before_attempt(
+            &self,
+            _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// One GetCallerIdentity against `endpoint` with the SDK's standard retry at eight attempts (backoff
+    /// shortened) and [`ConnectAttempts`]: how many attempts it made, and the error.
+    async fn attempts_against(endpoint: &str) -> (usize, Error) {
+        use crate::shared::Call;
+        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+        let attempts = Attempts::default();
+        let retry = RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(5));
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(crate::clients::default_https_client())
+            .retry_config(retry)
+            .interceptor(ConnectAttempts)
+            .interceptor(attempts.clone())
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(config);
+        let err = sts.get_caller_identity().send().call("sts:GetCallerIdentity", "caller").await.unwrap_err();
+        (attempts.0.load(std::sync::atomic::Ordering::SeqCst), err)
+    }
+
+    /// Nothing listens: three attempts, then "cannot reach AWS". A server that takes the connection and drops it
+    /// mid-request is a blip the SDK's attempts are for: all eight.
+    #[tokio::test]
+    async fn a_call_that_cannot_connect_gives_up_after_three_attempts_and_a_dropped_one_after_all() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let (attempts, err) = attempts_against(&refused).await;
+        assert_eq!((attempts, err.kind()), (CONNECT_ATTEMPTS as usize, ErrorKind::Unreachable), "{err}");
+        assert!(err.to_string().contains("cannot reach AWS"), "{err}");
+
+        let dropping = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dropped = format!("http://{}", dropping.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = dropping.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut request).await;
+            }
+        });
+        let (attempts, _) = attempts_against(&dropped).await;
+        assert_eq!(attempts, 8);
     }
 }

@@ -24,7 +24,7 @@ impl<F, T, E, R> Call<T, E, R> for F
 where
     F: Future<Output = Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: crate::error::RawAnswer,
 {
     async fn call(self, operation: &'static str, target: impl Into<String>) -> Result<T, Error> {
         self.await.named(operation, target)
@@ -39,7 +39,7 @@ pub(crate) trait Named<T> {
 impl<T, E, R> Named<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: crate::error::RawAnswer,
 {
     fn named(self, operation: &'static str, target: impl Into<String>) -> Result<T, Error> {
         self.map_err(|e| Error::call(operation, target, e))
