@@ -14,6 +14,7 @@ use crate::cli::RunArgs;
 use crate::commands::accounts::{AccountOutcome, AccountReport};
 use crate::commands::live::Live;
 use crate::exit::ExitStatus;
+use crate::interrupt::Interrupt;
 use crate::progress::{Lines, Spinner};
 use crate::settings::{GlobalSettings, Verbosity};
 use crate::style::Style;
@@ -105,6 +106,7 @@ pub async fn run(
         lines = Lines { style, quiet, prefix: String::new() };
         &lines
     };
+    let interrupt = Interrupt::install(mode.verb(), style);
     let reconciler = Reconciler {
         aws: &live.aws,
         regions: &live.regions,
@@ -114,11 +116,13 @@ pub async fn run(
         plan,
         budgets: budgets(args),
         progress,
+        interrupted: interrupt.requested(),
     };
     let results = match mode {
         Mode::Apply => reconciler.apply().await,
         Mode::Destroy => reconciler.destroy().await,
     };
+    interrupt.finished();
     let status = summarise(mode, &results, &style, "");
     outputs_after(mode, status, spec, live, settings).await
 }
@@ -162,6 +166,8 @@ pub async fn run_accounts(
     let failures = AtomicUsize::new(0);
     let failures = &failures;
     let quiet = settings.verbosity == Verbosity::Quiet;
+    let interrupt = Interrupt::install(mode.verb(), style);
+    let interrupted = interrupt.requested();
     let mut done: Vec<(String, AccountOutcome<AccountReport>)> = futures::stream::iter(reads)
         // Boxed: a reconciler's future is large, and several run at once.
         .map(|(id, read)| {
@@ -181,6 +187,8 @@ pub async fn run_accounts(
                                 changes: false,
                                 status: ExitStatus::Success,
                             })
+                        } else if interrupted.load(Ordering::SeqCst) {
+                            AccountOutcome::NotStarted
                         } else if mode == Mode::Apply && failures.load(Ordering::SeqCst) > tolerance {
                             if !quiet {
                                 eprintln!(
@@ -201,6 +209,7 @@ pub async fn run_accounts(
                                 plan: &plan,
                                 budgets: budgets(args),
                                 progress: &lines,
+                                interrupted,
                             };
                             let results = match mode {
                                 Mode::Apply => reconciler.apply().await,
@@ -233,6 +242,7 @@ pub async fn run_accounts(
         .buffer_unordered(accounts.max_concurrent_accounts.max(1) as usize)
         .collect()
         .await;
+    interrupt.finished();
     done.sort_by(|a, b| a.0.cmp(&b.0));
     // Apply's summary counts accounts changed as "with changes": what this run changed, not what is left to do.
     eprintln!();
@@ -267,12 +277,13 @@ fn summarise(mode: Mode, results: &[StepResult], style: &Style, prefix: &str) ->
     let applied = results.iter().filter(|r| matches!(r.outcome, Outcome::Done { .. })).count();
     let failed: Vec<&StepResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. })).collect();
     let skipped = results.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
+    let not_started = results.iter().filter(|r| r.outcome == Outcome::NotStarted).count();
     let verb = match mode {
         Mode::Apply => "Apply",
         Mode::Destroy => "Destroy",
     };
     eprintln!();
-    if failed.is_empty() && skipped == 0 {
+    if failed.is_empty() && skipped == 0 && not_started == 0 {
         eprintln!(
             "{prefix}{} {applied} resource{} changed.",
             style.green(&style.bold(&format!("{verb} complete!"))),
@@ -280,16 +291,22 @@ fn summarise(mode: Mode, results: &[StepResult], style: &Style, prefix: &str) ->
         );
         return ExitStatus::Success;
     }
+    let (heading, not_started) = if not_started > 0 {
+        ("interrupted:", format!(", {not_started} not started"))
+    } else {
+        ("incomplete:", String::new())
+    };
     eprintln!(
-        "{prefix}{} {applied} changed, {} failed, {skipped} skipped.",
-        style.red(&style.bold(&format!("{verb} incomplete:"))),
+        "{prefix}{} {applied} changed, {} failed, {skipped} skipped{not_started}.",
+        style.red(&style.bold(&format!("{verb} {heading}"))),
         failed.len()
     );
-    for f in failed {
+    for f in &failed {
         if let Outcome::Failed { error } = &f.outcome {
             eprintln!("{prefix}  ✗ {} ({} {}): {error}", f.address, f.kind.label(), f.name);
         }
     }
-    eprintln!("  Run `eksaudit {}` again once the cause is fixed: it picks up where this run stopped.", mode.verb());
+    let when = if failed.is_empty() { "" } else { " once the cause is fixed" };
+    eprintln!("  Run `eksaudit {}` again{when}: it picks up where this run stopped.", mode.verb());
     ExitStatus::Error
 }

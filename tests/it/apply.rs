@@ -1,5 +1,7 @@
 //! `eksaudit apply` and `destroy` against moto, each test asserting the AWS state it leaves.
 
+use std::process::Command;
+
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use eksaudit_test_support::Moto;
 
@@ -313,4 +315,66 @@ async fn removing_a_region_is_drift_and_apply_tears_it_down_keeping_the_logs_bef
     assert!(!urlencoding_decode(role.role().unwrap().assume_role_policy_document().unwrap()).contains("us-east-1"));
     assert_converged(&moto, &w);
     assert_eq!(run(&moto, &w, &["drift"]).code(), 0);
+}
+
+/// Ctrl-C during apply, taken as Terraform takes it: the change under way finishes (the stream whose creation
+/// the interrupt lands in is made, not cut off), no new change starts (that region's filters, which need the
+/// stream), the summary counts what was not started, exit 1; the next apply picks up where this one stopped.
+#[tokio::test]
+async fn ctrl_c_lets_the_change_under_way_finish_starts_nothing_new_and_the_next_apply_resumes() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    // Firehose takes a few seconds over each stream: the interrupt lands while one is being created.
+    moto.recorder().inject(eksaudit_test_support::Fault::latency("CreateDeliveryStream", Duration::from_secs(3)));
+    let mut child = w
+        .command(Some(&moto.endpoint()), &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let drained = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let region = loop {
+        let line = received.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| panic!("{seen:#?}"));
+        seen.push(line.clone());
+        if let Some(region) = line.trim().strip_prefix("region.").and_then(|l| l.strip_suffix(".stream: creating…")) {
+            break region.to_string();
+        }
+    };
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    seen.extend(received.iter());
+    let (stderr, stdout) = (seen.join("\n"), drained.join().unwrap());
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("Interrupt received:"), "{stderr}");
+    assert!(stderr.contains(&format!("region.{region}.stream: created")), "the stream under way finished: {stderr}");
+    assert!(stderr.contains("Apply interrupted:") && stderr.contains("not started."), "{stderr}");
+    assert!(stderr.contains("Run `eksaudit apply` again: it picks up where this run stopped."), "{stderr}");
+    let cluster = if region == "eu-central-1" { "prod-1" } else { "other" };
+    assert!(!filters(&moto, &region, cluster).await.contains(&"eks-audit".to_string()), "a filter started: {stderr}");
+
+    moto.recorder().clear_faults();
+    let again = apply(&moto, &w);
+    assert!(!again.stderr().contains(&format!("region.{region}.stream: creating")), "{}", again.stderr());
+    assert!(filters(&moto, &region, cluster).await.contains(&"eks-audit".to_string()), "{}", again.stderr());
+    assert_converged(&moto, &w);
 }

@@ -7,9 +7,17 @@ use eksaudit_plan::{Action, Kind, ResourceChange};
 /// What happened to one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Done { elapsed: Duration },
-    Failed { error: String },
-    Skipped { reason: String },
+    Done {
+        elapsed: Duration,
+    },
+    Failed {
+        error: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// The run was interrupted (Ctrl-C) before this change started.
+    NotStarted,
 }
 
 #[derive(Debug, Clone)]

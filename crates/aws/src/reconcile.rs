@@ -37,6 +37,8 @@ pub struct Reconciler<'a> {
     pub plan: &'a Plan,
     pub budgets: Budgets,
     pub progress: &'a dyn Progress,
+    /// Set when the user interrupts the run: no change starts after that, those under way finish.
+    pub interrupted: &'a std::sync::atomic::AtomicBool,
 }
 
 /// One kind's action for the change: `create`, `update` (also for a replace: the kind knows whether it can
@@ -70,7 +72,9 @@ impl Reconciler<'_> {
             let f = failed.lock().expect("lock");
             needs.iter().filter(|n| f.contains(**n)).map(|n| n.to_string()).collect()
         };
-        let outcome = if !blocked.is_empty() {
+        let outcome = if self.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            Outcome::NotStarted
+        } else if !blocked.is_empty() {
             Outcome::Skipped { reason: format!("needs {}, which did not succeed", blocked.join(", ")) }
         } else {
             self.progress.started(change);
