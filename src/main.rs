@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     };
     let settings = settings::GlobalSettings::resolve(&cli.global);
     settings::init_tracing(&settings);
+    progress::set_notice_style(style::Style::new(settings.color_stderr));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -70,6 +70,27 @@ impl Progress for Lines {
     }
 }
 
+/// The spinner drawing now, if any: notices are printed above it.
+static DRAWING: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// How notices are coloured (standard error's colour choice), set once by `main`.
+static NOTICE_STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+pub fn set_notice_style(style: Style) {
+    let _ = NOTICE_STYLE.set(style);
+}
+
+/// Says something to the person watching the run (the AWS crate's notices: "throttled by CloudWatch Logs in
+/// eu-west-1, waiting"): above the spinner's line while one draws, else a line on standard error.
+pub fn notice(text: &str) {
+    let style = NOTICE_STYLE.get().copied().unwrap_or(Style::new(false));
+    let line = format!("  {}", style.dim(&format!("{text}…")));
+    match DRAWING.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
+    }
+}
+
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// What is running: address → (what it is doing, since when).
@@ -120,6 +141,7 @@ impl Spinner {
         );
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(status);
         bar.enable_steady_tick(Duration::from_millis(100));
+        *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
         Spinner { style, quiet, running, bar }
     }
 
@@ -154,6 +176,7 @@ impl Progress for Spinner {
 
 impl Drop for Spinner {
     fn drop(&mut self) {
+        DRAWING.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bar.finish_and_clear();
     }
 }

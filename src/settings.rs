@@ -29,6 +29,12 @@ pub enum Verbosity {
 
 impl GlobalSettings {
     pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
+        let verbosity = match (args.quiet, args.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Debug,
+        };
         GlobalSettings {
             config: args.config.clone(),
             connection: ConnectionSettings {
@@ -36,13 +42,10 @@ impl GlobalSettings {
                 profile: args.profile.clone(),
                 s3_path_style: args.s3_path_style,
                 max_concurrency: args.max_concurrency,
+                // A run AWS slows says so, but for --quiet.
+                notice: (verbosity != Verbosity::Quiet).then_some(crate::progress::notice as eksaudit_aws::Notice),
             },
-            verbosity: match (args.quiet, args.verbose) {
-                (true, _) => Verbosity::Quiet,
-                (false, 0) => Verbosity::Normal,
-                (false, 1) => Verbosity::Verbose,
-                (false, _) => Verbosity::Debug,
-            },
+            verbosity,
             color_stdout: !args.no_color && colour(&std::io::stdout()),
             color_stderr: !args.no_color && colour(&std::io::stderr()),
             shard: args.shard,

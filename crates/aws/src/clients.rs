@@ -54,6 +54,9 @@ pub struct ConnectionSettings {
     /// Calls in flight at once (`--max-concurrency`), for accounts with raised quotas; the default is
     /// `pace::DEFAULT_MAX_CONCURRENCY`. The rate of each operation stays paced by the quota table.
     pub max_concurrency: Option<usize>,
+    /// Where a run that AWS slows says so ("throttled by CloudWatch Logs in eu-west-1, waiting", at most every
+    /// few seconds per service and region); `None`: only in the `-v` log.
+    pub notice: Option<crate::pace::Notice>,
 }
 
 /// Account-wide clients and the shared configuration regional clients are built from.
@@ -124,7 +127,7 @@ impl Aws {
             base
         };
         let max_concurrency = settings.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY).max(1);
-        let pacer = Arc::new(Pacer::new(max_concurrency, sdk_default_retry));
+        let pacer = Arc::new(Pacer::new(max_concurrency, sdk_default_retry).with_notice(settings.notice));
         let inner = base.http_client().unwrap_or_else(default_https_client);
         let base = base
             .into_builder()
@@ -141,7 +144,8 @@ impl Aws {
         let builder = self.base.to_builder().credentials_provider(credentials);
         match (&self.pacer, &self.unpaced_http) {
             (Some(pacer), Some(inner)) => {
-                let pacer = Arc::new(Pacer::new(self.max_concurrency, pacer.retries_throttling()));
+                let pacer =
+                    Arc::new(Pacer::new(self.max_concurrency, pacer.retries_throttling()).with_notice(pacer.notice()));
                 let base =
                     builder.http_client(PacedHttpClient { inner: inner.clone(), pacer: Arc::clone(&pacer) }).build();
                 let mut aws = Aws::build(base, self.s3_path_style, Some(pacer), self.max_concurrency);

@@ -85,7 +85,13 @@ pub struct Pacer {
     /// theirs win, as everywhere in the SDK).
     retry_throttling: bool,
     noticed: Mutex<HashMap<(String, &'static str), Instant>>,
+    /// Where "throttled by CloudWatch Logs in eu-west-1, waiting" goes (`ConnectionSettings::notice`); without
+    /// one, to the `-v` log.
+    notice: Option<Notice>,
 }
+
+/// Says something to the person watching the run (the binary prints it above its progress line).
+pub type Notice = fn(&str);
 
 impl Pacer {
     /// Whether throttled calls are retried past the SDK's attempts (see `retry_throttling`).
@@ -99,7 +105,18 @@ impl Pacer {
             in_flight: Semaphore::new(max_concurrency.max(1)),
             retry_throttling,
             noticed: Mutex::new(HashMap::new()),
+            notice: None,
         }
+    }
+
+    /// The same, saying when a run is slowed through `notice`.
+    pub fn with_notice(self, notice: Option<Notice>) -> Pacer {
+        Pacer { notice, ..self }
+    }
+
+    /// Where this run's notices go.
+    pub fn notice(&self) -> Option<Notice> {
+        self.notice
     }
 
     fn with_slot<T>(&self, ticket: &Ticket, f: impl FnOnce(&mut Slot) -> T) -> T {
@@ -142,7 +159,11 @@ impl Pacer {
         let last = noticed.entry((ticket.region.clone(), ticket.service)).or_insert(now - NOTICE_EVERY);
         if now.duration_since(*last) >= NOTICE_EVERY {
             *last = now;
-            tracing::info!("throttled by {} in {}, waiting", quotas::service_title(ticket.service), ticket.region);
+            let text = format!("throttled by {} in {}, waiting", quotas::service_title(ticket.service), ticket.region);
+            match self.notice {
+                Some(notice) => notice(&text),
+                None => tracing::info!("{text}"),
+            }
         }
     }
 
