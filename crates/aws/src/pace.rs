@@ -22,6 +22,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -32,6 +33,12 @@ use crate::quotas::{self, Bucket, Class};
 
 /// How long one call keeps retrying throttled answers (each retry waits its backoff and its token first).
 pub const THROTTLE_BUDGET: Duration = Duration::from_secs(600);
+
+/// How long a call waits for AWS's answer to one attempt once it is sent (the wait for its token and slot not
+/// counted): AWS's control-plane calls answer in a second or two, and the AWS CLI and boto3 wait 60 s for a read.
+/// Without it, an endpoint or proxy that takes the connection and never answers would hang a scheduled drift
+/// for ever; past it, the attempt fails as a timeout, which the SDK retries and `retry::ConnectAttempts` counts.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Calls in flight at once, unless `--max-concurrency` says otherwise.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
@@ -88,6 +95,8 @@ pub struct Pacer {
     /// Where "throttled by CloudWatch Logs in eu-west-1, waiting" goes (`ConnectionSettings::notice`); without
     /// one, to the `-v` log.
     notice: Option<Notice>,
+    /// [`ANSWER_TIMEOUT`], shorter in tests.
+    answer_timeout: Duration,
 }
 
 /// Says something to the person watching the run (the binary prints it above its progress line).
@@ -106,12 +115,19 @@ impl Pacer {
             retry_throttling,
             noticed: Mutex::new(HashMap::new()),
             notice: None,
+            answer_timeout: ANSWER_TIMEOUT,
         }
     }
 
     /// The same, saying when a run is slowed through `notice`.
     pub fn with_notice(self, notice: Option<Notice>) -> Pacer {
         Pacer { notice, ..self }
+    }
+
+    /// The same, giving up on an answer sooner than [`ANSWER_TIMEOUT`].
+    #[cfg(test)]
+    fn with_answer_timeout(self, answer_timeout: Duration) -> Pacer {
+        Pacer { answer_timeout, ..self }
     }
 
     /// Where this run's notices go.
@@ -290,7 +306,12 @@ impl HttpConnector for PacedConnector {
         let (inner, pacer) = (self.inner.clone(), Arc::clone(&self.pacer));
         HttpConnectorFuture::new(async move {
             let _slot = pacer.admit(ticket.as_ref()).await;
-            inner.call(request).await
+            match tokio::time::timeout(pacer.answer_timeout, inner.call(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(ConnectorError::timeout(
+                    format!("no answer within {:?} of sending the request", pacer.answer_timeout).into(),
+                )),
+            }
         })
     }
 }
@@ -298,6 +319,7 @@ impl HttpConnector for PacedConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::Call;
 
     fn ticket(operation: &str) -> Ticket {
         let (bucket, quota) = quotas::quota("logs", Some(operation), Class::of(operation));
@@ -431,5 +453,46 @@ mod tests {
         assert_eq!(caller_identity(&[THROTTLED, THROTTLED, FAILED, FAILED, FAILED, ANSWERED]).await, (true, 6));
         assert_eq!(caller_identity(&[THROTTLED, FAILED, FAILED, FAILED, FAILED, ANSWERED]).await, (false, 5));
         assert_eq!(caller_identity(&[FAILED, FAILED, FAILED, FAILED, ANSWERED]).await, (false, 4));
+    }
+
+    /// An endpoint that takes every connection and never answers (a hung proxy): each attempt gives up after the
+    /// answer timeout, and the call after three of them, as one that cannot reach AWS, naming the wait.
+    #[tokio::test]
+    async fn an_endpoint_that_never_answers_ends_the_call_after_three_timed_out_attempts() {
+        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", hung.local_addr().unwrap());
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = hung.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        let pacer = Arc::new(Pacer::new(4, true).with_answer_timeout(Duration::from_millis(300)));
+        let http = PacedHttpClient { inner: crate::clients::default_https_client(), pacer: Arc::clone(&pacer) };
+        let retry = RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(5));
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(http)
+            .retry_config(retry)
+            .interceptor(Paced { pacer, region: "eu-west-1".into(), service: "sts" })
+            .interceptor(crate::retry::ConnectAttempts)
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(config);
+        let started = Instant::now();
+        let err = sts.get_caller_identity().send().call("sts:GetCallerIdentity", "caller").await.unwrap_err();
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Unreachable, "{err}");
+        assert!(err.to_string().contains("cannot reach AWS: no answer within"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 }

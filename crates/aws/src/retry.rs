@@ -16,9 +16,9 @@ use aws_smithy_types::retry::RetryConfig;
 use crate::shared::is_code;
 use crate::Error;
 
-/// Attempts a call makes at opening a connection before it gives up. A request that could not reach AWS at all
-/// three times running (connection refused, no DNS answer, no route, connect timeout) meets a wrong endpoint or
-/// no network, not a blip: the user hears "cannot reach AWS" after a few seconds of backoff, not after the eight
+/// Attempts a call makes at reaching AWS before it gives up. A request that could not reach AWS at all three
+/// times running (connection refused, no DNS answer, no route, connect timeout, or no answer within
+/// `pace::ANSWER_TIMEOUT`) meets a wrong endpoint, no network or a hung proxy, not a blip: the user hears "cannot reach AWS" after a few seconds of backoff, not after the eight
 /// attempts and some forty seconds that AWS's 5xx answers and dropped connections get.
 pub const CONNECT_ATTEMPTS: u32 = 3;
 
@@ -31,7 +31,7 @@ impl Storable for ConnectFailures {
 }
 
 /// An SDK interceptor ending a call's retries after [`CONNECT_ATTEMPTS`] attempts in a row that could not
-/// connect; every other error keeps the SDK's attempts. On only where eksaudit sets the attempts (the user's
+/// connect or were not answered in time; every other error keeps the SDK's attempts. On only where eksaudit sets the attempts (the user's
 /// `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE` win, as everywhere in the SDK).
 #[derive(Debug)]
 pub(crate) struct ConnectAttempts;
@@ -49,7 +49,7 @@ impl Intercept for ConnectAttempts {
     ) -> Result<(), BoxError> {
         let refused = matches!(
             context.inner().output_or_error(),
-            Some(Err(e)) if e.as_connector_error().is_some_and(could_not_connect)
+            Some(Err(e)) if e.as_connector_error().is_some_and(|e| could_not_connect(e) || e.is_timeout())
         );
         let failures = if refused { cfg.load::<ConnectFailures>().map_or(0, |f| f.0) + 1 } else { 0 };
         cfg.interceptor_state().store_put(ConnectFailures(failures));
