@@ -425,20 +425,11 @@ mod tests {
     /// One GetCallerIdentity through the SDK's standard retry (4 attempts, backoff shortened) with the pacing
     /// interceptor on: whether it succeeded, and how many attempts it made.
     async fn caller_identity(answers: &[(u16, &'static str)]) -> (bool, usize) {
-        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
         use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
         let canned = Canned { answers: Arc::new(Mutex::new(answers.iter().copied().collect())), sent: Arc::default() };
-        let retry = RetryConfig::standard()
-            .with_max_attempts(4)
-            .with_initial_backoff(Duration::from_millis(1))
-            .with_max_backoff(Duration::from_millis(5));
         let paced = Paced { pacer: Arc::new(Pacer::new(4, true)), region: "eu-west-1".into(), service: "sts" };
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        let config = crate::retry::sts_config(4)
             .http_client(canned.clone())
-            .retry_config(retry)
             .retry_partition(RetryPartition::custom("pace-test").token_bucket(TokenBucket::unlimited()).build())
             .interceptor(paced)
             .build();
@@ -459,7 +450,6 @@ mod tests {
     /// answer timeout, and the call after three of them, as one that cannot reach AWS, naming the wait.
     #[tokio::test]
     async fn an_endpoint_that_never_answers_ends_the_call_after_three_timed_out_attempts() {
-        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
         let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", hung.local_addr().unwrap());
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -473,17 +463,9 @@ mod tests {
         });
         let pacer = Arc::new(Pacer::new(4, true).with_answer_timeout(Duration::from_millis(300)));
         let http = PacedHttpClient { inner: crate::clients::default_https_client(), pacer: Arc::clone(&pacer) };
-        let retry = RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(1))
-            .with_max_backoff(Duration::from_millis(5));
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
+        let config = crate::retry::sts_config(8)
             .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
             .http_client(http)
-            .retry_config(retry)
             .interceptor(Paced { pacer, region: "eu-west-1".into(), service: "sts" })
             .interceptor(crate::retry::ConnectAttempts)
             .build();

@@ -238,6 +238,22 @@ pub(crate) fn in_use(e: &Error) -> bool {
     is_code(e, &["ResourceInUseException"])
 }
 
+/// An STS client's configuration for tests of the retry policy: static credentials, one region, the SDK's
+/// standard retry at `max_attempts` with its backoff shortened to milliseconds.
+#[cfg(test)]
+pub(crate) fn sts_config(max_attempts: u32) -> aws_sdk_sts::config::Builder {
+    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+    let retry = RetryConfig::standard()
+        .with_max_attempts(max_attempts)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5));
+    aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .retry_config(retry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,19 +362,10 @@ mod tests {
     /// shortened) and [`ConnectAttempts`]: how many attempts it made, and the error.
     async fn attempts_against(endpoint: &str) -> (usize, Error) {
         use crate::shared::Call;
-        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
         let attempts = Attempts::default();
-        let retry = RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(1))
-            .with_max_backoff(Duration::from_millis(5));
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
+        let config = sts_config(8)
             .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
             .http_client(crate::clients::default_https_client())
-            .retry_config(retry)
             .interceptor(ConnectAttempts)
             .interceptor(attempts.clone())
             .build();
