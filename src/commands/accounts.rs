@@ -135,7 +135,7 @@ impl Members {
             .map(|id| {
                 Box::pin(async move {
                     let arn = self.role_arn(spec, &id);
-                    let aws = match self.caller.assume_member(&arn, accounts.external_id.as_deref()).await {
+                    let aws = match self.caller.assume_member(&id, &arn, accounts.external_id.as_deref()).await {
                         Ok(aws) => aws,
                         Err(e) => {
                             let mut message = format!("the role {arn} could not be assumed: {e}");

@@ -172,9 +172,9 @@ impl ProvideCredentials for MemberRole {
 }
 
 impl Aws {
-    /// The clients of a member account: its role assumed (with the external id when set) from the caller's
-    /// credentials. Fails with AWS's own answer when the role cannot be assumed.
-    pub async fn assume_member(&self, role_arn: &str, external_id: Option<&str>) -> Result<Aws, Error> {
+    /// The clients of member account `account`: its role assumed (with the external id when set) from the
+    /// caller's credentials. Fails with AWS's own answer when the role cannot be assumed.
+    pub async fn assume_member(&self, account: &str, role_arn: &str, external_id: Option<&str>) -> Result<Aws, Error> {
         let first = assume(self.sts(), role_arn, external_id).await?;
         let role = MemberRole {
             sts: self.sts().clone(),
@@ -182,7 +182,7 @@ impl Aws {
             external_id: external_id.map(String::from),
             current: tokio::sync::Mutex::new(first),
         };
-        Ok(self.with_credentials(SharedCredentialsProvider::new(role)))
+        Ok(self.with_credentials(account, SharedCredentialsProvider::new(role)))
     }
 }
 

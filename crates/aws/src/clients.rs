@@ -140,12 +140,16 @@ impl Aws {
 
     /// The same clients with other credentials (a member account's role): paced apart, since AWS's request-rate
     /// quotas are per account, and bounded by the same `--max-concurrency`.
-    pub fn with_credentials(&self, credentials: aws_credential_types::provider::SharedCredentialsProvider) -> Aws {
+    pub fn with_credentials(
+        &self,
+        account: &str,
+        credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> Aws {
         let builder = self.base.to_builder().credentials_provider(credentials);
         match (&self.pacer, &self.unpaced_http) {
-            (Some(pacer), Some(inner)) => {
-                let pacer =
-                    Arc::new(Pacer::new(self.max_concurrency, pacer.retries_throttling()).with_notice(pacer.notice()));
+            (Some(caller), Some(inner)) => {
+                let pacer = Pacer::new(self.max_concurrency, caller.retries_throttling());
+                let pacer = Arc::new(pacer.with_notice(caller.notice()).for_account(account));
                 let base =
                     builder.http_client(PacedHttpClient { inner: inner.clone(), pacer: Arc::clone(&pacer) }).build();
                 let mut aws = Aws::build(base, self.s3_path_style, Some(pacer), self.max_concurrency);

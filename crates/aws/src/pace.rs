@@ -97,6 +97,8 @@ pub struct Pacer {
     notice: Option<Notice>,
     /// [`ANSWER_TIMEOUT`], shorter in tests.
     answer_timeout: Duration,
+    /// A member account's pacer: its id, before its notices (`[111111111111] throttled by …`).
+    account: Option<String>,
 }
 
 /// Says something to the person watching the run (the binary prints it above its progress line).
@@ -116,7 +118,13 @@ impl Pacer {
             noticed: Mutex::new(HashMap::new()),
             notice: None,
             answer_timeout: ANSWER_TIMEOUT,
+            account: None,
         }
+    }
+
+    /// The same, for a member account (quotas are per account): its notices name it.
+    pub fn for_account(self, account: &str) -> Pacer {
+        Pacer { account: Some(account.to_string()), ..self }
     }
 
     /// The same, saying when a run is slowed through `notice`.
@@ -175,7 +183,9 @@ impl Pacer {
         let last = noticed.entry((ticket.region.clone(), ticket.service)).or_insert(now - NOTICE_EVERY);
         if now.duration_since(*last) >= NOTICE_EVERY {
             *last = now;
-            let text = format!("throttled by {} in {}, waiting", quotas::service_title(ticket.service), ticket.region);
+            let account = self.account.as_ref().map(|a| format!("[{a}] ")).unwrap_or_default();
+            let (service, region) = (quotas::service_title(ticket.service), &ticket.region);
+            let text = format!("{account}throttled by {service} in {region}, waiting");
             match self.notice {
                 Some(notice) => notice(&text),
                 None => tracing::info!("{text}"),
@@ -476,5 +486,21 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Unreachable, "{err}");
         assert!(err.to_string().contains("cannot reach AWS: no answer within"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+
+    static HEARD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn heard(text: &str) {
+        HEARD.lock().unwrap().push(text.to_string());
+    }
+
+    /// A throttled run says so through its notice, once every few seconds per service and region, naming the
+    /// member account whose quota it is.
+    #[test]
+    fn a_throttled_member_account_says_so_once_naming_the_account() {
+        let pacer = Pacer::new(1, true).with_notice(Some(heard)).for_account("111111111111");
+        pacer.throttled(&ticket("DescribeLogGroups"));
+        pacer.throttled(&ticket("DescribeSubscriptionFilters"));
+        assert_eq!(*HEARD.lock().unwrap(), ["[111111111111] throttled by CloudWatch Logs in eu-west-1, waiting"]);
     }
 }
