@@ -91,6 +91,64 @@ pub fn notice(text: &str) {
     }
 }
 
+/// While a command reads live AWS, on a terminal: one spinner line with the calls made and the seconds. Shown
+/// only after a moment (a quick run never flashes it), and cleared before anything is printed.
+enum Reading {
+    Off,
+    /// Started, not drawn yet.
+    Pending,
+    Drawing(ProgressBar),
+}
+
+static READING: Mutex<Reading> = Mutex::new(Reading::Off);
+
+/// How long a read goes on before its spinner appears.
+const READING_SHOWN_AFTER: Duration = Duration::from_millis(400);
+
+/// Starts the read spinner where a person watches a terminal (not with -q, nor with -v's log lines).
+pub fn start_reading(settings: &crate::settings::GlobalSettings) {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || settings.verbosity != crate::settings::Verbosity::Normal {
+        return;
+    }
+    *READING.lock().unwrap_or_else(|e| e.into_inner()) = Reading::Pending;
+    let (started, base) = (Instant::now(), eksaudit_aws::calls_started());
+    tokio::spawn(async move {
+        tokio::time::sleep(READING_SHOWN_AFTER).await;
+        let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(*reading, Reading::Pending) {
+            return;
+        }
+        let style = ProgressStyle::with_template("{reading}").expect("a valid template").with_key(
+            "reading",
+            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let tick = (state.elapsed().as_millis() / 100) as usize;
+                let calls = eksaudit_aws::calls_started().saturating_sub(base);
+                let _ = out.write_str(&reading_line(calls, started.elapsed(), tick));
+            },
+        );
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
+        *reading = Reading::Drawing(bar);
+    });
+}
+
+/// Clears the read spinner (before the command prints anything); nothing when there is none.
+pub fn stop_reading() {
+    let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Reading::Drawing(bar) = std::mem::replace(&mut *reading, Reading::Off) {
+        DRAWING.lock().unwrap_or_else(|e| e.into_inner()).take();
+        bar.finish_and_clear();
+    }
+}
+
+/// The read spinner's line.
+pub fn reading_line(calls: usize, elapsed: Duration, tick: usize) -> String {
+    let plural = if calls == 1 { "" } else { "s" };
+    format!("{} reading live AWS: {calls} call{plural}, {}s", SPINNER[tick % SPINNER.len()], elapsed.as_secs())
+}
+
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// What is running: address → (what it is doing, since when).
@@ -184,6 +242,12 @@ impl Drop for Spinner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_spinner_counts_the_calls_and_the_seconds() {
+        assert_eq!(reading_line(734, Duration::from_millis(6400), 1), "⠙ reading live AWS: 734 calls, 6s");
+        assert_eq!(reading_line(1, Duration::from_millis(900), 10), "⠋ reading live AWS: 1 call, 0s");
+    }
 
     #[test]
     fn status_line_shows_the_longest_running_first_with_seconds_and_fits_the_terminal() {

@@ -199,6 +199,7 @@ where
 
 /// One account's report as a single-account run prints it (unchanged from before `[accounts]`).
 pub fn print_single(report: AccountReport, json: bool, settings: &GlobalSettings) -> ExitStatus {
+    crate::progress::stop_reading();
     if json && !report.json.is_null() {
         println!("{}", serde_json::to_string_pretty(&report.json).expect("a JSON value serialises"));
     } else {
@@ -270,6 +271,7 @@ pub fn print_grouped(
     json: bool,
     settings: &GlobalSettings,
 ) -> ExitStatus {
+    crate::progress::stop_reading();
     if json {
         let sections: Vec<Value> = results
             .iter()

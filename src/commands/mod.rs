@@ -26,17 +26,26 @@ pub async fn run(command: Command, settings: &GlobalSettings) -> ExitStatus {
     match command {
         Command::Init(args) => init::run(&args, settings).await,
         Command::Validate(args) => validate::run(&args, settings),
-        Command::Plan(args) => plan::run(&args, settings).await,
-        Command::Apply(args) => apply::run(&args, settings).await,
-        Command::Destroy(args) => destroy::run(&args, settings).await,
-        Command::Drift(args) => drift::run(&args, settings).await,
-        Command::Status(args) => status::run(&args, settings).await,
+        Command::Plan(args) => reading(settings, plan::run(&args, settings)).await,
+        Command::Apply(args) => reading(settings, apply::run(&args, settings)).await,
+        Command::Destroy(args) => reading(settings, destroy::run(&args, settings)).await,
+        Command::Drift(args) => reading(settings, drift::run(&args, settings)).await,
+        Command::Status(args) => reading(settings, status::run(&args, settings)).await,
         Command::Policy(args) => policy::run(&args, settings).await,
         Command::Filter(crate::cli::FilterCommand::Test(args)) => filter::test(&args, settings),
-        Command::Outputs(args) => outputs::run(&args, settings).await,
+        Command::Outputs(args) => reading(settings, outputs::run(&args, settings)).await,
         Command::Completions(args) => completions::completions(&args, settings),
         Command::Man => completions::man(settings),
     }
+}
+
+/// A command that reads live AWS before it prints: the read spinner runs until its first output (each print
+/// point stops it) or its end.
+async fn reading(settings: &GlobalSettings, command: impl std::future::Future<Output = ExitStatus>) -> ExitStatus {
+    crate::progress::start_reading(settings);
+    let status = command.await;
+    crate::progress::stop_reading();
+    status
 }
 
 /// Loads and validates the spec, printing every problem to standard error when it is not valid.
@@ -48,6 +57,7 @@ pub(crate) fn load_spec(settings: &GlobalSettings) -> Result<Spec, ExitStatus> {
 }
 
 pub(crate) fn print_spec_error(err: &SpecError, settings: &GlobalSettings) {
+    crate::progress::stop_reading();
     let style = Style::new(settings.color_stderr);
     let error = style.red(&style.bold("error"));
     match err {
@@ -75,6 +85,7 @@ pub(crate) fn print_spec_error(err: &SpecError, settings: &GlobalSettings) {
 
 /// Prints an error that ends a command, with AWS's own words.
 pub(crate) fn print_error(settings: &GlobalSettings, message: &str) {
+    crate::progress::stop_reading();
     let style = Style::new(settings.color_stderr);
     eprintln!("{}: {message}", style.red(&style.bold("error")));
 }

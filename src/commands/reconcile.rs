@@ -78,6 +78,7 @@ pub async fn run(
     approval: Approval,
     settings: &GlobalSettings,
 ) -> ExitStatus {
+    crate::progress::stop_reading();
     let style = Style::new(settings.color_stderr);
     print!("{}", render::text(plan, Colors(settings.color_stdout)));
     if plan.is_blocked() {
@@ -142,6 +143,7 @@ pub async fn run_accounts(
     approval: Approval,
     settings: &GlobalSettings,
 ) -> ExitStatus {
+    crate::progress::stop_reading();
     let style = Style::new(settings.color_stderr);
     let out_style = Style::new(settings.color_stdout);
     for (id, read) in &reads {

@@ -24,6 +24,7 @@ use futures::future::join_all;
 use crate::shared::{Call, Named};
 
 pub use accounts::{member_accounts, member_role_arn, MemberAccounts};
+pub use calls::calls_started;
 pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind, SdkSource};
 pub use health::health;
