@@ -62,11 +62,28 @@ struct Slot {
     /// The share of the quota used now: 1 until AWS throttles, then halved, recovering on success.
     factor: f64,
     at: Instant,
+    /// When AWS's throttling last halved the rate.
+    slowed: Option<Instant>,
 }
+
+/// At most one halving of a bucket's rate in this time: a bucket holds a second of its quota, and the calls sent
+/// before AWS's first throttled answer came back come back throttled too, answers to the same overrun; halving
+/// for each of them would take the rate to a twentieth for one burst.
+const SLOW_DOWN_EVERY: Duration = Duration::from_secs(1);
 
 impl Slot {
     fn rate(&self) -> f64 {
         self.quota * self.factor
+    }
+
+    /// AWS throttled a call of this bucket: its bucket is empty (another run, or another tool, drew on the same
+    /// quota), so ours is emptied too and refills from now, and the rate is halved, once per burst.
+    fn throttled(&mut self, now: Instant) {
+        (self.tokens, self.at) = (0.0, now);
+        if self.slowed.is_none_or(|at| now.duration_since(at) >= SLOW_DOWN_EVERY) {
+            self.factor = (self.factor * 0.5).max(0.05);
+            self.slowed = Some(now);
+        }
     }
 
     /// Takes a token if the bucket holds one; else how long until it will.
@@ -152,6 +169,7 @@ impl Pacer {
             quota: ticket.quota.per_second * MARGIN,
             factor: 1.0,
             at: Instant::now(),
+            slowed: None,
         });
         f(slot)
     }
@@ -177,8 +195,8 @@ impl Pacer {
     }
 
     fn throttled(&self, ticket: &Ticket) {
-        self.with_slot(ticket, |s| s.factor = (s.factor * 0.5).max(0.05));
         let now = Instant::now();
+        self.with_slot(ticket, |s| s.throttled(now));
         let mut noticed = self.noticed.lock().unwrap_or_else(|e| e.into_inner());
         let last = noticed.entry((ticket.region.clone(), ticket.service)).or_insert(now - NOTICE_EVERY);
         if now.duration_since(*last) >= NOTICE_EVERY {
@@ -357,6 +375,27 @@ mod tests {
         let start = Instant::now();
         pacer.admit(Some(&ticket("DescribeLogGroups"))).await;
         assert!(start.elapsed() < Duration::from_millis(50));
+    }
+
+    /// A burst that overran AWS's bucket (drained by a run just before) comes back throttled call after call:
+    /// the rate is halved once, not once per answer, and the bucket paces from empty.
+    #[tokio::test]
+    async fn a_burst_of_throttled_answers_halves_the_rate_once_and_empties_the_bucket() {
+        let pacer = Pacer::new(4, true);
+        let t = ticket("DescribeSubscriptionFilters");
+        for _ in 0..4 {
+            pacer.throttled(&t);
+        }
+        assert!((pacer.with_slot(&t, |s| s.rate()) - 2.25).abs() < 1e-9, "halved once");
+        // Empty: the next call waits for a token at the halved rate, 1 / 2.25 s.
+        let start = Instant::now();
+        pacer.admit(Some(&t)).await;
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(700), "{took:?}");
+        // A throttle a second later is another overrun: halved again.
+        tokio::time::sleep(SLOW_DOWN_EVERY).await;
+        pacer.throttled(&t);
+        assert!((pacer.with_slot(&t, |s| s.rate()) - 1.125).abs() < 1e-9);
     }
 
     /// What AWS sees of a slow bucket's calls when they share the slots with a fast bucket's: never more, in any
