@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{run, Workdir};
+use crate::support::{run, Watched, Workdir};
 
 /// The organization: A and B under the selected OU (B in a child OU), C there too but SUSPENDED, D in another OU
 /// and listed by id but excluded.
@@ -693,4 +693,36 @@ fn a_member_role_policy_too_large_to_be_inline_is_attached_as_managed_policies()
     statements.sort();
     assert_eq!(statements, expected, "every statement of the role's policy once");
     assert_clean_under_cfn_lint(&w, &run.stdout());
+}
+
+/// Ctrl-C while the first of two accounts is applied one at a time: that account's change under way finishes and
+/// nothing new starts there, the second account is not started, exit 1; the next apply completes both.
+#[tokio::test]
+async fn ctrl_c_during_one_account_starts_no_further_account() {
+    use std::time::Duration;
+
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let (first, second) = in_start_order(&org);
+    // The first account's stream takes a few seconds: the interrupt lands while it is being created.
+    moto.recorder().inject(
+        Fault::latency("CreateDeliveryStream", Duration::from_secs(3)).matching(&format!("eks-audit-{first}-")),
+    );
+    let w = Workdir::with_spec(&spec(&org).replace("max_concurrent_accounts = 2", "max_concurrent_accounts = 1"));
+    let mut apply_run = Watched::spawn(w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]));
+    apply_run.wait_for(|line| {
+        (line.starts_with(&format!("[{first}]")) && line.ends_with(".stream: creating…")).then_some(())
+    });
+    let (code, stdout, stderr) = apply_run.interrupt();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Interrupt received:"), "{stderr}");
+    assert!(stderr.contains(&format!("[{first}] Apply interrupted:")), "{stderr}");
+    assert!(stderr.contains(&format!("not started ({second})")), "{stderr}");
+    assert!(buckets(&moto, &second).await.is_empty(), "the second account was started: {stderr}");
+
+    moto.recorder().clear_faults();
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"]);
 }

@@ -1,12 +1,10 @@
 //! `eksaudit apply` and `destroy` against moto, each test asserting the AWS state it leaves.
 
-use std::process::Command;
-
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use eksaudit_test_support::Moto;
 
 use crate::plan::{moto_stream, BUCKET_EU, SPEC};
-use crate::support::{apply, assert_converged, run, Workdir};
+use crate::support::{apply, assert_converged, run, Watched, Workdir};
 
 const EVENTS: &str = include_str!("../data/eks-audit-events.jsonl");
 
@@ -322,8 +320,6 @@ async fn removing_a_region_is_drift_and_apply_tears_it_down_keeping_the_logs_bef
 /// stream), the summary counts what was not started, exit 1; the next apply picks up where this one stopped.
 #[tokio::test]
 async fn ctrl_c_lets_the_change_under_way_finish_starts_nothing_new_and_the_next_apply_resumes() {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
     use std::time::Duration;
 
     let moto = Moto::start();
@@ -331,39 +327,12 @@ async fn ctrl_c_lets_the_change_under_way_finish_starts_nothing_new_and_the_next
     let w = Workdir::with_spec(SPEC);
     // Firehose takes a few seconds over each stream: the interrupt lands while one is being created.
     moto.recorder().inject(eksaudit_test_support::Fault::latency("CreateDeliveryStream", Duration::from_secs(3)));
-    let mut child = w
-        .command(Some(&moto.endpoint()), &["apply", "--auto-approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let drained = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
+    let mut apply_run = Watched::spawn(w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]));
+    let region = apply_run.wait_for(|line| {
+        line.trim().strip_prefix("region.").and_then(|l| l.strip_suffix(".stream: creating…")).map(str::to_string)
     });
-    let (lines, received) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let region = loop {
-        let line = received.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| panic!("{seen:#?}"));
-        seen.push(line.clone());
-        if let Some(region) = line.trim().strip_prefix("region.").and_then(|l| l.strip_suffix(".stream: creating…")) {
-            break region.to_string();
-        }
-    };
-    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(interrupted.success());
-    let status = child.wait().unwrap();
-    seen.extend(received.iter());
-    let (stderr, stdout) = (seen.join("\n"), drained.join().unwrap());
-    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = apply_run.interrupt();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("Interrupt received:"), "{stderr}");
     assert!(stderr.contains(&format!("region.{region}.stream: created")), "the stream under way finished: {stderr}");

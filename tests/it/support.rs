@@ -104,3 +104,57 @@ pub fn assert_converged(moto: &Moto, w: &Workdir) {
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
     assert!(moto.recorder().writes().is_empty(), "in-sync apply mutated: {:?}", moto.recorder().writes());
 }
+
+/// A running `eksaudit` whose standard error is read line by line as it comes (to act at a given moment, such as
+/// interrupting it) while its standard output is drained.
+pub struct Watched {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    pub fn spawn(mut cmd: Command) -> Watched {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::Stdio;
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run eksaudit");
+        let mut out = child.stdout.take().expect("piped");
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        let (send, lines) = std::sync::mpsc::channel();
+        let err = child.stderr.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        Watched { child, lines, seen: Vec::new(), stdout }
+    }
+
+    /// Waits (two minutes at most) for the first line of standard error `found` says something of.
+    pub fn wait_for<T>(&mut self, found: impl Fn(&str) -> Option<T>) -> T {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("not seen in time: {:#?}", self.seen));
+            self.seen.push(line);
+            if let Some(value) = found(self.seen.last().expect("pushed")) {
+                return value;
+            }
+        }
+    }
+
+    /// Sends Ctrl-C's SIGINT and waits for the end: the exit code, standard output, and all of standard error.
+    pub fn interrupt(mut self) -> (Option<i32>, String, String) {
+        let sent = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        let status = self.child.wait().expect("wait for eksaudit");
+        self.seen.extend(self.lines.iter());
+        (status.code(), self.stdout.join().expect("stdout"), self.seen.join("\n"))
+    }
+}
