@@ -73,6 +73,28 @@ impl Progress for Lines {
 /// The spinner drawing now, if any: notices are printed above it.
 static DRAWING: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
+/// A lock of the progress state, also after a panic elsewhere held it (what it guards stays usable).
+fn locked<T>(state: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A spinner line on standard error whose text `line(tick)` computes at each draw (so counted seconds keep
+/// counting; `tick` is the frame, one per 100 ms), registered as the one notices print above.
+fn drawing(line: impl Fn(usize) -> String + Send + Sync + 'static) -> ProgressBar {
+    // indicatif clones the key's function: shared, not copied.
+    let line = Arc::new(line);
+    let style = ProgressStyle::with_template("{line}").expect("a valid template").with_key(
+        "line",
+        move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = out.write_str(&line((state.elapsed().as_millis() / 100) as usize));
+        },
+    );
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    *locked(&DRAWING) = Some(bar.clone());
+    bar
+}
+
 /// How notices are coloured (standard error's colour choice), set once by `main`.
 static NOTICE_STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
 
@@ -85,7 +107,7 @@ pub fn set_notice_style(style: Style) {
 pub fn notice(text: &str) {
     let style = NOTICE_STYLE.get().copied().unwrap_or(Style::new(false));
     let line = format!("  {}", style.dim(&format!("{text}…")));
-    match DRAWING.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    match locked(&DRAWING).as_ref() {
         Some(bar) => bar.println(line),
         None => eprintln!("{line}"),
     }
@@ -111,34 +133,25 @@ pub fn start_reading(settings: &crate::settings::GlobalSettings) {
     if !std::io::stderr().is_terminal() || settings.verbosity != crate::settings::Verbosity::Normal {
         return;
     }
-    *READING.lock().unwrap_or_else(|e| e.into_inner()) = Reading::Pending;
+    *locked(&READING) = Reading::Pending;
     let (started, base) = (Instant::now(), eksaudit_aws::calls_started());
     tokio::spawn(async move {
         tokio::time::sleep(READING_SHOWN_AFTER).await;
-        let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reading = locked(&READING);
         if !matches!(*reading, Reading::Pending) {
             return;
         }
-        let style = ProgressStyle::with_template("{reading}").expect("a valid template").with_key(
-            "reading",
-            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-                let tick = (state.elapsed().as_millis() / 100) as usize;
-                let calls = eksaudit_aws::calls_started().saturating_sub(base);
-                let _ = out.write_str(&reading_line(calls, started.elapsed(), tick));
-            },
-        );
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
-        bar.enable_steady_tick(Duration::from_millis(100));
-        *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
-        *reading = Reading::Drawing(bar);
+        *reading = Reading::Drawing(drawing(move |tick| {
+            reading_line(eksaudit_aws::calls_started().saturating_sub(base), started.elapsed(), tick)
+        }));
     });
 }
 
 /// Clears the read spinner (before the command prints anything); nothing when there is none.
 pub fn stop_reading() {
-    let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reading = locked(&READING);
     if let Reading::Drawing(bar) = std::mem::replace(&mut *reading, Reading::Off) {
-        DRAWING.lock().unwrap_or_else(|e| e.into_inner()).take();
+        locked(&DRAWING).take();
         bar.finish_and_clear();
     }
 }
@@ -187,19 +200,8 @@ impl Spinner {
     pub fn start(style: Style, quiet: bool) -> Spinner {
         let running: Arc<Mutex<Running>> = Arc::default();
         let r = Arc::clone(&running);
-        // The status line is computed at each draw, so the seconds of what is running keep counting.
-        let status = ProgressStyle::with_template("{running}").expect("a valid template").with_key(
-            "running",
-            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-                let running = r.lock().expect("progress lock");
-                // The spinner's frame follows the clock: one frame per 100 ms tick.
-                let tick = (state.elapsed().as_millis() / 100) as usize;
-                let _ = out.write_str(&status_line(&running, tick, Instant::now(), console_width()));
-            },
-        );
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(status);
-        bar.enable_steady_tick(Duration::from_millis(100));
-        *DRAWING.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
+        let bar =
+            drawing(move |tick| status_line(&r.lock().expect("progress lock"), tick, Instant::now(), console_width()));
         Spinner { style, quiet, running, bar }
     }
 
@@ -234,7 +236,7 @@ impl Progress for Spinner {
 
 impl Drop for Spinner {
     fn drop(&mut self) {
-        DRAWING.lock().unwrap_or_else(|e| e.into_inner()).take();
+        locked(&DRAWING).take();
         self.bar.finish_and_clear();
     }
 }
