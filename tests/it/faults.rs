@@ -273,8 +273,24 @@ fn observed(moto: &Moto, w: &Workdir) -> Value {
     mask(&doc["observed"])
 }
 
-#[tokio::test]
-async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drops_reads_back_as_a_clean_one() {
+/// What plan reads after a faulty apply is what it reads after a clean one, resource by resource.
+fn assert_reads_back_alike(faulty_state: &Value, clean_state: &Value) {
+    let differ: Vec<String> = clean_state["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(address, state)| faulty_state["resources"].get(address.as_str()) != Some(state))
+        .map(|(address, state)| {
+            format!("{address}: clean {state}\n  faulty {}", faulty_state["resources"][address.as_str()])
+        })
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert_eq!(faulty_state, clean_state, "neighbours or stale resources differ");
+}
+
+/// Two emulated accounts with the same clusters, every service's spec, and the first applied without faults: the
+/// reference a faulty apply of the second is compared with.
+async fn clean_apply_beside_an_untouched_twin() -> (Moto, Moto, Workdir) {
     let (clean, faulty) = (Moto::start(), Moto::start());
     for moto in [&clean, &faulty] {
         moto.create_cluster("us-east-1", "prod", true).await;
@@ -283,6 +299,12 @@ async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drop
     let w = Workdir::with_spec(EVERY_SERVICE);
     let out = run(&clean, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
+    (clean, faulty, w)
+}
+
+#[tokio::test]
+async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drops_reads_back_as_a_clean_one() {
+    let (clean, faulty, w) = clean_apply_beside_an_untouched_twin().await;
 
     let recorder = faulty.recorder();
     recorder.seed(23);
@@ -303,18 +325,8 @@ async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drop
     let share = |k: &str| fired[k] as f64 / calls as f64;
     assert!(share("500") > 0.02 && share("503") > 0.02, "{fired:?} of {calls}");
     recorder.clear_faults();
-    let (faulty_state, clean_state) = (observed(&faulty, &w), observed(&clean, &w));
-    let differ: Vec<String> = clean_state["resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(address, state)| faulty_state["resources"].get(address.as_str()) != Some(state))
-        .map(|(address, state)| {
-            format!("{address}: clean {state}\n  faulty {}", faulty_state["resources"][address.as_str()])
-        })
-        .collect();
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
-    assert_eq!(faulty_state, clean_state, "neighbours or stale resources differ");
+    let clean_state = observed(&clean, &w);
+    assert_reads_back_alike(&observed(&faulty, &w), &clean_state);
     assert!(clean_state["resources"].as_object().unwrap().len() > 25, "everything plan reads is compared");
     support::assert_converged(&faulty, &w);
 }
@@ -383,4 +395,45 @@ async fn kms_refusing_the_just_created_roles_as_invalid_principals_is_waited_out
         keys.aliases().iter().filter(|a| a.alias_name().is_some_and(|n| n.contains("eks-audit"))).collect();
     assert_eq!(ours.len(), 1, "one key, not one per refusal: {ours:?}");
     assert_converged(&moto, &w);
+}
+
+#[tokio::test]
+async fn a_create_key_whose_answer_is_lost_leaves_one_key_not_a_second_made_by_the_retry() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    // KMS makes the key; the answer never comes back. A retry of the call as it was would make another.
+    moto.recorder().inject(Fault::lose_answer("CreateKey").times(1));
+    let w = Workdir::with_spec(SPEC);
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert_eq!(moto.recorder().faults_fired().get("lost answer"), Some(&1), "the answer was lost");
+    let kms = &moto.region("us-east-1").kms;
+    let keys = kms.list_keys().send().await.unwrap();
+    let keys: Vec<&str> = keys.keys().iter().filter_map(|k| k.key_id()).collect();
+    assert_eq!(keys.len(), 1, "one key, the one the lost call made: {keys:?}");
+    assert_eq!(moto.recorder().count("CreateKey"), 1, "found, not made again");
+    let aliases = kms.list_aliases().key_id(keys[0]).send().await.unwrap();
+    let names: Vec<&str> = aliases.aliases().iter().filter_map(|a| a.alias_name()).collect();
+    assert_eq!(names, ["alias/eks-audit"], "the alias points at it");
+    let rotation = kms.get_key_rotation_status().key_id(keys[0]).send().await.unwrap();
+    assert!(rotation.key_rotation_enabled(), "converged like a key made in one go");
+    assert_converged(&moto, &w);
+}
+
+#[tokio::test]
+async fn apply_of_every_service_with_lost_answers_reads_back_as_a_clean_one_with_nothing_made_twice() {
+    let (clean, faulty, w) = clean_apply_beside_an_untouched_twin().await;
+
+    let recorder = faulty.recorder();
+    recorder.seed(19);
+    // Every call made by AWS a tenth of the time without its answer reaching eksaudit.
+    recorder.inject(Fault::lose_answer("*").rate(0.10));
+    let out = run(&faulty, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(recorder.faults_fired().get("lost answer").copied().unwrap_or(0) > 5, "{:?}", recorder.faults_fired());
+    recorder.clear_faults();
+    assert_reads_back_alike(&observed(&faulty, &w), &observed(&clean, &w));
+    let keys = faulty.region("us-east-1").kms.list_keys().send().await.unwrap();
+    assert_eq!(keys.keys().len(), 1, "one key");
+    support::assert_converged(&faulty, &w);
 }

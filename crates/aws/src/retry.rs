@@ -132,7 +132,7 @@ impl Default for Budgets {
 }
 
 /// A delay in [d/2, d], so concurrent waiters do not retry in step.
-fn jittered(d: Duration) -> Duration {
+pub(crate) fn jittered(d: Duration) -> Duration {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
     let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;

@@ -79,6 +79,9 @@ enum FaultKind {
     Throttle,
     /// Close the connection without an answer (the request never reaches moto).
     Drop,
+    /// Forward (the change is made), then close the connection without an answer: the answer lost on the way
+    /// back, which the SDK retries as it would a call that never arrived.
+    LoseAnswer,
     /// Forward, then rewrite a 200 answer's body.
     Rewrite(Rewrite),
     /// Wait this long before forwarding (adds to every other fault).
@@ -128,6 +131,11 @@ impl Fault {
     /// The connection is closed without an answer.
     pub fn drop_connection(operation: &str) -> Fault {
         Fault::new(operation, FaultKind::Drop)
+    }
+
+    /// The call is made, and its answer is lost: the connection closes before it comes back.
+    pub fn lose_answer(operation: &str) -> Fault {
+        Fault::new(operation, FaultKind::LoseAnswer)
     }
 
     /// Every call waits `latency` before it is forwarded.
@@ -379,6 +387,7 @@ impl Shared {
                 FaultKind::Error { status, .. } => status.to_string(),
                 FaultKind::Throttle => "throttle".to_string(),
                 FaultKind::Drop => "drop".to_string(),
+                FaultKind::LoseAnswer => "lost answer".to_string(),
                 FaultKind::Rewrite(_) => "rewrite".to_string(),
                 FaultKind::Latency(_) => "latency".to_string(),
             };
@@ -740,13 +749,16 @@ fn emulate_oidc_audience(
                 .append_pair("OpenIDConnectProviderArn", &arn)
                 .append_pair("Version", "2010-05-08")
                 .finish();
-            let (found, _) = send_upstream(upstream_port, head, get.as_bytes())?;
+            let (found, provider) = send_upstream(upstream_port, head, get.as_bytes())?;
             if !found.first().is_some_and(|l| l.contains(" 200 ")) {
                 return Ok(Some(Err(format!("OpenIDConnect Provider not found for arn {arn}"))));
             }
+            // IAM adds a client id the provider already has as a no-op (the call is idempotent), also one it was
+            // created with.
+            let created_with = String::from_utf8_lossy(&provider).contains(&format!("<member>{id}</member>"));
             let mut state = shared.lock().expect("recorder state");
             let added = state.oidc_client_ids.entry(arn).or_default();
-            if !added.contains(&id) {
+            if !created_with && !added.contains(&id) {
                 added.push(id);
             }
             Ok(Some(Ok(r#"<AddClientIDToOpenIDConnectProviderResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>"#.to_string())))
@@ -1392,6 +1404,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         return answer(&mut client_w, throttle_response(&target, amz_target, query_api));
     }
     let mut rewrite = None;
+    let mut lose_answer = false;
     match fault {
         Some(FaultKind::Error { status, code, message }) => {
             return answer(&mut client_w, error_response(&target, amz_target, query_api, status, &code, &message));
@@ -1402,6 +1415,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
             return Ok(());
         }
         Some(FaultKind::Rewrite(f)) => rewrite = Some(f),
+        Some(FaultKind::LoseAnswer) => lose_answer = true,
         Some(FaultKind::Latency(_)) | None => {}
     }
     // A write this proxy answers itself is a write AWS made: counted, and the crash hook fires on it as on any.
@@ -1532,6 +1546,11 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     if let Some(f) = rewrite.filter(|_| head.first().is_some_and(|l| l.contains(" 200 "))) {
         shared.lock().expect("recorder state").use_rewrite(&operation);
         body = f(&String::from_utf8_lossy(&body)).into_bytes();
+    }
+    // What AWS does with the call is done (the emulated parts above included); only the answer goes missing.
+    if lose_answer {
+        let _ = client_w.shutdown(std::net::Shutdown::Both);
+        return Ok(());
     }
     write_response(&mut client_w, &head, &body)?;
     client_w.flush()?;

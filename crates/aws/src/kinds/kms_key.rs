@@ -106,45 +106,123 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     if key_id(c, alias).await?.is_some() {
         return converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await;
     }
-    let orphan = orphan_key(c, alias, pipeline).await?;
-    let id = match &orphan {
-        Some(id) => id.clone(),
-        None => {
-            // The policy names roles just created: KMS refuses them until IAM has propagated.
-            let key_tags = tags(&key_tags)?;
-            let created = retry(cx.budgets.iam_propagation, kms_principal_not_propagated, || async {
-                c.kms
-                    .create_key()
-                    .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
-                    .key_usage(kt::KeyUsageType::EncryptDecrypt)
-                    .key_spec(kt::KeySpec::SymmetricDefault)
-                    .policy(field(d, "policy").to_string())
-                    .set_tags(Some(key_tags.clone()))
-                    .send()
-                    .call("kms:CreateKey", alias)
-                    .await
-            })
-            .await?;
-            created
-                .key_metadata()
-                .map(|m| m.key_id().to_string())
-                .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") })?
-        }
+    let (id, made_now) = match orphan_key(c, alias, pipeline).await? {
+        Some(id) => (id, false),
+        None => match create_key(cx, c, d, pipeline, &key_tags).await? {
+            Made::Created(id) => (id, true),
+            // An attempt whose answer was lost made it (with today's policy and tags; converged all the same).
+            Made::Found(id) => (id, false),
+        },
     };
-    let aliased = c.kms.create_alias().alias_name(alias).target_key_id(&id).send().call("kms:CreateAlias", alias).await;
-    match aliased {
-        Ok(_) if orphan.is_none() => enable_rotation(c, alias, &id).await,
+    match alias_key(c, alias, &id).await {
+        Ok(()) if made_now => enable_rotation(c, alias, &id).await,
         // An adopted key may predate today's policy or tags: converge all of it.
-        Ok(_) => converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await,
-        // Another apply of the same spec aliased a key first. If that is not the one we hold, ours was never
-        // used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it stays.)
-        Err(e) if e.code() == Some("AlreadyExistsException") => {
-            if key_id(c, alias).await?.is_some_and(|(current, _)| current != id) {
-                schedule_deletion(c, &id, alias).await?;
+        Ok(()) => converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await,
+        Err(e) => taken_alias(cx, c, d, &id, e).await,
+    }
+}
+
+async fn alias_key(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {
+    c.kms.create_alias().alias_name(alias).target_key_id(id).send().call("kms:CreateAlias", alias).await.map(drop)
+}
+
+/// CreateAlias refused: another apply of the same spec aliased a key first. If that is not the one we hold, ours
+/// was never used: it goes (after the window), theirs is kept. (Both may have adopted the same orphan: then it
+/// stays.)
+async fn taken_alias(
+    cx: &Context<'_>,
+    c: &RegionClients,
+    d: &DesiredResource,
+    id: &str,
+    e: Error,
+) -> Result<(), Error> {
+    if e.code() != Some("AlreadyExistsException") {
+        return Err(e);
+    }
+    let alias = d.name.as_str();
+    if key_id(c, alias).await?.is_some_and(|(current, _)| current != id) {
+        schedule_deletion(c, id, alias).await?;
+    }
+    converge(c, d, &ALL_FIELDS.map(String::from), &desired_tags(d), cx.budgets.iam_propagation).await
+}
+
+/// How a key came to be held: made by this call, or found made by an earlier attempt whose answer was lost.
+enum Made {
+    Created(String),
+    Found(String),
+}
+
+/// Attempts at CreateKey whose answer may have been lost (no answer, or AWS's own internal error), each followed
+/// by a search for the key it may have made before the next.
+const CREATE_KEY_ATTEMPTS: u32 = 4;
+
+/// CreateKey, the one create of the pipeline AWS does not make idempotent by a name: an attempt whose answer was
+/// lost on the way back may have made its key, and the SDK's own retry would then make a second, tagged as ours
+/// and never used. So the SDK makes one attempt (throttled ones aside: AWS made nothing), and before attempting
+/// again eksaudit looks for the key the lost attempt made.
+async fn create_key(
+    cx: &Context<'_>,
+    c: &RegionClients,
+    d: &DesiredResource,
+    pipeline: &str,
+    key_tags: &BTreeMap<String, String>,
+) -> Result<Made, Error> {
+    let alias = d.name.as_str();
+    let key_tags = tags(key_tags)?;
+    let once = aws_sdk_kms::config::Builder::default()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
+    let mut attempt = 1;
+    loop {
+        // The policy names roles just created: KMS refuses them until IAM has propagated.
+        let created = retry(cx.budgets.iam_propagation, kms_principal_not_propagated, || async {
+            c.kms
+                .create_key()
+                .description(format!("eksaudit pipeline {pipeline}: EKS audit logs, their topic"))
+                .key_usage(kt::KeyUsageType::EncryptDecrypt)
+                .key_spec(kt::KeySpec::SymmetricDefault)
+                .policy(field(d, "policy").to_string())
+                .set_tags(Some(key_tags.clone()))
+                .customize()
+                .config_override(once.clone())
+                .send()
+                .call("kms:CreateKey", alias)
+                .await
+        })
+        .await;
+        match created {
+            Ok(created) => {
+                let id = created.key_metadata().map(|m| m.key_id().to_string());
+                return id
+                    .map(Made::Created)
+                    .ok_or_else(|| Error::Failed { what: format!("kms:CreateKey gave no key id for {alias}") });
             }
-            converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await
+            Err(e) if attempt < CREATE_KEY_ATTEMPTS && (answer_may_be_lost(&e) || e.kind() == ErrorKind::Throttled) => {
+                if answer_may_be_lost(&e) {
+                    if let Some(id) = orphan_key(c, alias, pipeline).await? {
+                        return Ok(Made::Found(id));
+                    }
+                }
+                tokio::time::sleep(crate::retry::jittered(std::time::Duration::from_millis(250 << attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => Err(e),
+    }
+}
+
+/// Whether a failed call may still have been made: no answer came back (or none the SDK could read), or AWS
+/// answered with its own internal failure. A refusal with a reason (a 4xx code) made nothing.
+fn answer_may_be_lost(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Unreachable => true,
+        // Throttled: AWS turned it away before making anything.
+        ErrorKind::Throttled | ErrorKind::AccessDenied | ErrorKind::NotFound => false,
+        ErrorKind::Other => matches!(
+            e.code(),
+            None | Some(
+                "KMSInternalException" | "DependencyTimeoutException" | "InternalFailure" | "ServiceUnavailable"
+            )
+        ),
     }
 }
 
