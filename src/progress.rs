@@ -113,6 +113,42 @@ pub fn notice(text: &str) {
     }
 }
 
+/// Where log lines (warnings at normal verbosity) go: standard error, with the spinner's line taken down while one
+/// is written and drawn again below it, so a warning never lands in the middle of the line being redrawn.
+pub fn log_writer() -> LogLine {
+    LogLine(Vec::new())
+}
+
+/// One log event's text, held until the event is whole (tracing drops its writer after each event) and then
+/// written in one piece.
+pub struct LogLine(Vec<u8>);
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if self.0.is_empty() {
+            return;
+        }
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(&self.0);
+        };
+        match locked(&DRAWING).as_ref() {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
 /// While a command reads live AWS, on a terminal: one spinner line with the calls made and the seconds. Shown
 /// only after a moment (a quick run never flashes it), and cleared before anything is printed.
 enum Reading {

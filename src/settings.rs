@@ -73,7 +73,7 @@ pub fn init_tracing(settings: &GlobalSettings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::log_writer)
         .with_ansi(settings.color_stderr)
         .with_target(settings.verbosity >= Verbosity::Debug)
         .try_init();
