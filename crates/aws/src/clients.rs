@@ -94,6 +94,9 @@ pub struct RegionClients {
     pub(crate) key_arns: crate::kinds::kms_key::KeyArns,
 }
 
+/// The SDK's attempts per call where the user sets none (`AWS_MAX_ATTEMPTS`), throttled attempts aside.
+pub(crate) const SDK_ATTEMPTS: u32 = 8;
+
 impl Aws {
     /// Loads credentials and settings the standard way (environment, profile, SSO, IMDS...). IAM and STS are
     /// global; they are called through `home_region` (the first region of the spec) when no region is configured.
@@ -105,7 +108,7 @@ impl Aws {
         let sdk_default_retry =
             std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none();
         if sdk_default_retry {
-            loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+            loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS));
         }
         // A paced request waits for its token after the SDK made its body, which the upload half of stalled-stream
         // protection would take for a stalled upload (eksaudit uploads nothing large; downloads stay protected).

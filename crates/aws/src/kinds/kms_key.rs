@@ -153,8 +153,8 @@ enum Made {
 }
 
 /// Attempts at CreateKey whose answer may have been lost (no answer, or AWS's own internal error), each followed
-/// by a search for the key it may have made before the next.
-const CREATE_KEY_ATTEMPTS: u32 = 4;
+/// by a search for the key it may have made before the next: as many as the SDK gives any other call.
+const CREATE_KEY_ATTEMPTS: u32 = crate::clients::SDK_ATTEMPTS;
 
 /// CreateKey, the one create of the pipeline AWS does not make idempotent by a name: an attempt whose answer was
 /// lost on the way back may have made its key, and the SDK's own retry would then make a second, tagged as ours
@@ -202,7 +202,8 @@ async fn create_key(
                         return Ok(Made::Found(id));
                     }
                 }
-                tokio::time::sleep(crate::retry::jittered(std::time::Duration::from_millis(250 << attempt))).await;
+                let backoff = std::time::Duration::from_millis(250 << attempt.min(5));
+                tokio::time::sleep(crate::retry::jittered(backoff)).await;
                 attempt += 1;
             }
             Err(e) => return Err(e),
