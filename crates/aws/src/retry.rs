@@ -14,7 +14,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::retry::RetryConfig;
 
 use crate::shared::is_code;
-use crate::Error;
+use crate::{Error, ErrorKind};
 
 /// Attempts a call makes at reaching AWS before it gives up. A request that could not reach AWS at all three
 /// times running (connection refused, no DNS answer, no route, connect timeout, or no answer within
@@ -205,6 +205,22 @@ pub(crate) fn policy_not_propagated(e: &Error) -> bool {
     let m = e.message();
     (is_code(e, &["InvalidAttributeValue", "InvalidParameterValue"]) && m.contains("Policy"))
         || m.contains("Unable to validate the following destination configurations")
+}
+
+/// Whether a failed call may still have been made: no answer came back (or none the SDK could read), or AWS
+/// answered with its own internal failure. A refusal with a reason (a 4xx code) made nothing.
+pub(crate) fn answer_may_be_lost(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Unreachable => true,
+        // Throttled: AWS turned it away before making anything.
+        ErrorKind::Throttled | ErrorKind::AccessDenied | ErrorKind::NotFound => false,
+        ErrorKind::Other => matches!(
+            e.code(),
+            None | Some(
+                "KMSInternalException" | "DependencyTimeoutException" | "InternalFailure" | "ServiceUnavailable"
+            )
+        ),
+    }
 }
 
 /// KMS's words while a principal its key policy names (a role just created) has not propagated yet; Terraform's

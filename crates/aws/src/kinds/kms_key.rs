@@ -7,7 +7,7 @@ use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
 use serde_json::{json, Value};
 
 use super::{Context, Found, Target, Task};
-use crate::retry::{kms_principal_not_propagated, retry, Budget};
+use crate::retry::{answer_may_be_lost, kms_principal_not_propagated, retry, Budget};
 use crate::shared::{build_error, field, optional, policy_value, Call, Named};
 use crate::{Error, ErrorKind, RegionClients};
 
@@ -208,22 +208,6 @@ async fn create_key(
             }
             Err(e) => return Err(e),
         }
-    }
-}
-
-/// Whether a failed call may still have been made: no answer came back (or none the SDK could read), or AWS
-/// answered with its own internal failure. A refusal with a reason (a 4xx code) made nothing.
-fn answer_may_be_lost(e: &Error) -> bool {
-    match e.kind() {
-        ErrorKind::Unreachable => true,
-        // Throttled: AWS turned it away before making anything.
-        ErrorKind::Throttled | ErrorKind::AccessDenied | ErrorKind::NotFound => false,
-        ErrorKind::Other => matches!(
-            e.code(),
-            None | Some(
-                "KMSInternalException" | "DependencyTimeoutException" | "InternalFailure" | "ServiceUnavailable"
-            )
-        ),
     }
 }
 
