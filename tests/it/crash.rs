@@ -32,15 +32,46 @@ enable_audit_logging = true
 log_retention_days = 30
 "#;
 
-/// SNS with `[alerts]`: the alert function, its permission and log group, the alerts topic, its email
-/// subscription and a second filter per cluster.
-const ALERTS_SPEC: &str = r#"
+/// The first matrix spec: SNS with everything the generic consumer can have (the pipeline's tags, a consumer queue
+/// subscribed to the topic, a retention on the clusters' log groups) in two regions, so that the shared roles are
+/// made for both and each region has its key, buckets, topic and stream. Every write of a one-region apply is one
+/// of its writes, with the other region's made or not beside it.
+const SNS_TWO_REGIONS_SPEC: &str = r#"
 [pipeline]
 name = "eks-audit"
+tags = { team = "security" }
 
 [consumer]
 account_id = "434813966438"
 external_id = "external-id-1"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
+
+[bucket]
+on_destroy = "delete"
+
+[[region]]
+name = "us-east-1"
+clusters = ["prod", "stage"]
+enable_audit_logging = true
+log_retention_days = 30
+
+[[region]]
+name = "eu-west-1"
+clusters = ["prod"]
+enable_audit_logging = true
+"#;
+
+/// The second: Sentinel as the preset is today (the OIDC provider of each Azure cloud with its audience, answered
+/// by test support, the reader role trusting it, an SQS queue with its dead-letter queue) with `[alerts]` (the
+/// alert function, its permission and log group, the alerts topic, its email subscription and a second filter per
+/// cluster).
+const SENTINEL_ALERTS_SPEC: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
 
 [bucket]
 on_destroy = "delete"
@@ -52,48 +83,6 @@ email = ["secops@example.com"]
 [[region]]
 name = "us-east-1"
 clusters = ["prod", "stage"]
-enable_audit_logging = true
-"#;
-
-/// Sentinel as the preset is today: the OIDC provider of each Azure cloud with its audience (answered by test
-/// support), the reader role trusting it, an SQS queue with its dead-letter queue.
-const SENTINEL_SPEC: &str = r#"
-[pipeline]
-name = "eks-audit"
-
-[consumer]
-preset = "sentinel"
-workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
-
-[bucket]
-on_destroy = "delete"
-
-[[region]]
-name = "us-east-1"
-clusters = ["prod", "stage"]
-enable_audit_logging = true
-"#;
-
-/// Two regions: the shared roles widened for the second, a key, buckets, topic and stream in each.
-const TWO_REGIONS_SPEC: &str = r#"
-[pipeline]
-name = "eks-audit"
-
-[consumer]
-account_id = "434813966438"
-external_id = "external-id-1"
-
-[bucket]
-on_destroy = "delete"
-
-[[region]]
-name = "us-east-1"
-clusters = ["prod", "stage"]
-enable_audit_logging = true
-
-[[region]]
-name = "eu-west-1"
-clusters = ["prod"]
 enable_audit_logging = true
 "#;
 
@@ -109,25 +98,16 @@ struct Case {
 const ONE_REGION: &[(&str, &str, bool)] = &[("us-east-1", "prod", true), ("us-east-1", "stage", false)];
 
 #[test]
-fn crash_matrix_sns_one_region() {
-    crash_matrix(&Case { spec: SPEC, clusters: ONE_REGION, others_oidc_provider: None }, Some(converged()));
-}
-
-#[test]
-fn crash_matrix_alerts() {
-    crash_matrix(&Case { spec: ALERTS_SPEC, clusters: ONE_REGION, others_oidc_provider: None }, None);
-}
-
-#[test]
-fn crash_matrix_sentinel_sqs_and_oidc() {
-    let issuer = Some("sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/");
-    crash_matrix(&Case { spec: SENTINEL_SPEC, clusters: ONE_REGION, others_oidc_provider: issuer }, None);
-}
-
-#[test]
-fn crash_matrix_two_regions() {
+fn crash_matrix_sns_two_regions() {
     let clusters = &[("us-east-1", "prod", true), ("us-east-1", "stage", false), ("eu-west-1", "prod", false)];
-    crash_matrix(&Case { spec: TWO_REGIONS_SPEC, clusters, others_oidc_provider: None }, None);
+    let case = Case { spec: SNS_TWO_REGIONS_SPEC, clusters, others_oidc_provider: None };
+    crash_matrix(&case, Some(converged_two_regions()));
+}
+
+#[test]
+fn crash_matrix_sentinel_with_alerts_and_someone_elses_oidc_provider() {
+    let issuer = Some("sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/");
+    crash_matrix(&Case { spec: SENTINEL_ALERTS_SPEC, clusters: ONE_REGION, others_oidc_provider: issuer }, None);
 }
 
 /// Crashed applies running at once, over every matrix test (each with its own moto): what two cores bear.
@@ -214,9 +194,13 @@ async fn owned(moto: &Moto, case: &Case) -> BTreeMap<String, usize> {
     counts
 }
 
+fn counts(by_hand: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    by_hand.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+}
+
 /// The one-region SNS spec, converged, as counted by hand.
 fn converged() -> BTreeMap<String, usize> {
-    [
+    counts(&[
         ("roles", 3),
         ("oidc providers", 0),
         ("buckets", 2),
@@ -229,18 +213,40 @@ fn converged() -> BTreeMap<String, usize> {
         ("us-east-1 keys", 1),
         ("us-east-1 filters on prod", 1),
         ("us-east-1 filters on stage", 1),
-    ]
-    .iter()
-    .map(|(k, n)| (k.to_string(), *n))
-    .collect()
+    ])
 }
 
-/// One crash at the k-th write, then resume, converge to `expected`, destroy. Returns whether the k-th write
-/// happened at all.
-async fn crash_at(case: &Case, k: usize, last: usize, expected: &BTreeMap<String, usize>) -> bool {
+/// The two-region SNS spec of the first matrix, converged, as counted by hand: the one-region spec's, the roles
+/// shared and the rest once more in the second region (a bucket and its access-log bucket, the bucket's
+/// notification, a stream, a topic with the consumer's queue subscribed, a key, a filter per cluster).
+fn converged_two_regions() -> BTreeMap<String, usize> {
+    let mut converged = converged();
+    converged.extend(counts(&[
+        ("buckets", 4),
+        ("bucket notifications", 2),
+        ("eu-west-1 streams", 1),
+        ("eu-west-1 topics", 1),
+        ("eu-west-1 subscriptions", 1),
+        ("eu-west-1 queues", 0),
+        ("eu-west-1 functions", 0),
+        ("eu-west-1 keys", 1),
+        ("eu-west-1 filters on prod", 1),
+    ]));
+    converged
+}
+
+/// What a matrix's every k is checked against: what the account holds before the first apply, and after a clean
+/// one.
+struct Expected {
+    before: BTreeMap<String, usize>,
+    converged: BTreeMap<String, usize>,
+}
+
+/// One crash at the k-th write, then resume, converge to what a clean apply owns, destroy. Returns whether the
+/// k-th write happened at all.
+async fn crash_at(case: &Case, k: usize, last: usize, expected: &Expected) -> bool {
     let moto = Moto::start();
     clusters(&moto, case).await;
-    let before = owned(&moto, case).await;
     let w = Workdir::with_spec(case.spec);
     let mut child = w
         .command(Some(&moto.endpoint()), &["apply", "--auto-approve"])
@@ -264,21 +270,21 @@ async fn crash_at(case: &Case, k: usize, last: usize, expected: &BTreeMap<String
 
     let resumed = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(resumed.code(), 0, "k={k}: resume failed\n{}\n{}", resumed.stdout(), resumed.stderr());
-    assert_eq!(&owned(&moto, case).await, expected, "k={k}: duplicated or missing after resume");
+    assert_eq!(owned(&moto, case).await, expected.converged, "k={k}: duplicated or missing after resume");
     moto.recorder().reset();
     let again = run(&moto, &w, &["apply", "--auto-approve"]);
     assert!(again.stdout().contains("No changes."), "k={k}: {}", again.stdout());
     assert!(moto.recorder().writes().is_empty(), "k={k}: {:?}", moto.recorder().writes());
 
     // Destroy from the resumed state, for every fourth k (1, 5, 9, ...) and the last: the state is already shown
-    // equal to a clean apply's, and a destroy at every k of four specs would push the suite past CI's time.
+    // equal to a clean apply's, and a destroy at every k of both specs would push the suite past CI's time.
     if k % DESTROY_EVERY != 1 && k != last {
         return true;
     }
     let destroyed = run(&moto, &w, &["destroy", "--auto-approve"]);
     assert_eq!(destroyed.code(), 0, "k={k}: {}", destroyed.stderr());
     // What the account had before (someone else's provider) stays; nothing of the pipeline's does.
-    assert_eq!(owned(&moto, case).await, before, "k={k}: destroy left more than the account had");
+    assert_eq!(owned(&moto, case).await, expected.before, "k={k}: destroy left more than the account had");
     true
 }
 
@@ -286,10 +292,12 @@ async fn crash_at(case: &Case, k: usize, last: usize, expected: &BTreeMap<String
 fn crash_matrix(case: &Case, by_hand: Option<BTreeMap<String, usize>>) {
     let started = std::time::Instant::now();
     // How many writes a full apply makes, and what it owns.
-    let (writes, clean) = with_slot(|| {
+    let (writes, expected) = with_slot(|| {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             let moto = Moto::start();
             clusters(&moto, case).await;
+            // The same for every k, which starts from the same account.
+            let before = owned(&moto, case).await;
             let w = Workdir::with_spec(case.spec);
             let out = run(&moto, &w, &["apply", "--auto-approve"]);
             assert_eq!(out.code(), 0, "{}", out.stderr());
@@ -298,11 +306,11 @@ fn crash_matrix(case: &Case, by_hand: Option<BTreeMap<String, usize>>) {
                 // Answered by test support, and so one of the k.
                 assert!(writes.iter().any(|w| w == "AddClientIDToOpenIDConnectProvider"), "{writes:?}");
             }
-            (writes.len(), owned(&moto, case).await)
+            (writes.len(), Expected { before, converged: owned(&moto, case).await })
         })
     });
     if let Some(by_hand) = by_hand {
-        assert_eq!(clean, by_hand, "a clean apply owns what was counted by hand");
+        assert_eq!(expected.converged, by_hand, "a clean apply owns what was counted by hand");
     }
     assert!(writes > 20, "a full apply makes {writes} writes");
     // Every k, on as many threads as there are slots (each k with its own moto).
@@ -314,8 +322,9 @@ fn crash_matrix(case: &Case, by_hand: Option<BTreeMap<String, usize>>) {
                 if k > writes {
                     break;
                 }
-                let crashed =
-                    with_slot(|| tokio::runtime::Runtime::new().unwrap().block_on(crash_at(case, k, writes, &clean)));
+                let crashed = with_slot(|| {
+                    tokio::runtime::Runtime::new().unwrap().block_on(crash_at(case, k, writes, &expected))
+                });
                 assert!(crashed, "k={k} of {writes}: apply finished before its k-th write");
             });
         }
