@@ -5,21 +5,7 @@
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{self, run, Workdir};
-
-const SPEC: &str = r#"
-[pipeline]
-name = "eks-audit"
-
-[consumer]
-account_id = "434813966438"
-external_id = "external-id-1"
-sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
-
-[[region]]
-name = "us-east-1"
-clusters = ["*"]
-"#;
+use crate::support::{self, run, Workdir, SNS_EVERY_CLUSTER as SPEC};
 
 const BUCKET: &str = "eks-audit-123456789012-us-east-1";
 const UNABLE_TO_ASSUME: &str =

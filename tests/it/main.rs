@@ -24,4 +24,5 @@ mod readback;
 mod security;
 mod status;
 mod support;
+mod terminal;
 mod unselected;

@@ -7,6 +7,21 @@ use eksaudit_test_support::{test_env, Moto};
 
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 
+/// The generic consumer told by SNS, with its queue subscribed, every cluster of us-east-1.
+pub const SNS_EVERY_CLUSTER: &str = r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id-1"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
+
+[[region]]
+name = "us-east-1"
+clusters = ["*"]
+"#;
+
 /// A scratch directory holding one spec file.
 pub struct Workdir {
     pub dir: tempfile::TempDir,

@@ -1,0 +1,125 @@
+//! What a person at a terminal sees: eksaudit run on a pseudo-terminal (`terminal.py`), its bytes read as a
+//! terminal shows them (a carriage return starts the line again, erase sequences clear it). The read spinner is
+//! drawn while live AWS is read, cleared before the plan is printed, and log lines written meanwhile land above
+//! it, whole, never inside it; in a pipe, with `-q` or with `-v` there is no spinner.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use eksaudit_test_support::{Fault, Moto};
+
+use crate::support::{run, Workdir, SNS_EVERY_CLUSTER as SPEC};
+
+const SPINNER: &str = "reading live AWS: ";
+
+/// A moto whose every answer takes 150 ms, so that the read lasts long enough (over a second) for the spinner
+/// to appear (after 400 ms) and draw a few times.
+async fn slow_moto() -> Moto {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    moto.recorder().inject(Fault::latency("*", Duration::from_millis(150)));
+    moto
+}
+
+/// `command` run on a pseudo-terminal: its exit code and every byte it wrote to it (standard output and error).
+fn on_a_terminal(command: Command) -> (i32, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut pty = Command::new(root.join(".venv-moto/bin/python"));
+    pty.arg(root.join("tests/it/terminal.py")).arg(command.get_program()).args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        pty.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => pty.env(key, value),
+            None => pty.env_remove(key),
+        };
+    }
+    pty.env("TERM", "xterm-256color");
+    let out = pty.output().expect("run terminal.py");
+    let code = out.status.code().expect("an exit code");
+    (code, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines a terminal ends up showing, one per line written: each line's text after its last carriage return
+/// (what was written before it on that line is overwritten or erased), with escape sequences (colour, erase)
+/// taken out.
+fn shown_lines(bytes: &str) -> Vec<String> {
+    bytes.split('\n').map(|line| without_escapes(line.rsplit('\r').next().unwrap_or(line))).collect()
+}
+
+/// `text` without its CSI escape sequences (ESC `[`, parameters, one final byte from `@` to `~`).
+fn without_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_read_spinner_is_drawn_on_a_terminal_log_lines_go_above_it_whole_and_it_is_cleared_before_the_plan() {
+    let moto = slow_moto().await;
+    let w = Workdir::with_spec(SPEC);
+    let mut plan = w.command(Some(&moto.endpoint()), &["plan"]);
+    // Log lines while the spinner draws: a debug line per AWS call, at normal verbosity (so the spinner is on).
+    plan.env("EKSAUDIT_LOG", "eksaudit_aws=debug");
+    let (code, bytes) = on_a_terminal(plan);
+    assert_eq!(code, 0, "{bytes}");
+
+    // Drawn, and more than once (its seconds and calls counted up while the read went on).
+    let draws = bytes.matches(SPINNER).count();
+    assert!(draws >= 3, "the spinner was drawn {draws} times:\n{bytes:?}");
+
+    let shown = shown_lines(&bytes);
+    let logged: Vec<&String> = shown.iter().filter(|l| l.contains("AWS call")).collect();
+    assert!(logged.len() >= 10, "a debug line per call: {logged:#?}\n{bytes:?}");
+    for line in &logged {
+        // Whole, on a line of its own: the timestamp first, no spinner before or after it.
+        assert!(line.starts_with("20") && !line.contains(SPINNER), "a log line inside the spinner's: {line:?}");
+    }
+    // Some of them were written while the spinner was on screen, above it: the case this test is about.
+    let drawn_at = bytes.find(SPINNER).unwrap();
+    let cleared_at = bytes.rfind(SPINNER).unwrap();
+    assert!(
+        bytes[drawn_at..cleared_at].contains("AWS call"),
+        "no log line was written while the spinner drew:\n{bytes:?}"
+    );
+
+    // Cleared before the plan: no line shown holds the spinner, and the plan's own lines are whole.
+    assert!(!shown.iter().any(|l| l.contains(SPINNER)), "the spinner was left on screen:\n{shown:#?}");
+    let summary = shown.iter().find(|l| l.contains("to create")).expect("the plan's summary line");
+    assert!(summary.starts_with("Plan:"), "{summary:?}");
+    assert!(bytes[cleared_at..].contains("\u{1b}[2K"), "the last spinner line is erased:\n{bytes:?}");
+}
+
+#[tokio::test]
+async fn no_spinner_in_a_pipe_with_q_or_with_v() {
+    let moto = slow_moto().await;
+    let w = Workdir::with_spec(SPEC);
+    let piped = run(&moto, &w, &["plan"]);
+    assert_eq!(piped.code(), 0, "{}", piped.stderr());
+    assert!(!piped.stderr().contains(SPINNER), "{}", piped.stderr());
+    assert!(piped.stdout().contains("to create"), "{}", piped.stdout());
+    for flag in ["-q", "-v"] {
+        let (code, bytes) = on_a_terminal(w.command(Some(&moto.endpoint()), &[flag, "plan"]));
+        assert_eq!(code, 0, "{flag}:\n{bytes}");
+        assert!(!bytes.contains(SPINNER), "{flag} drew the spinner:\n{bytes:?}");
+        if flag == "-v" {
+            // -v's log lines instead, each whole.
+            let shown = shown_lines(&bytes);
+            assert!(shown.iter().filter(|l| l.contains("AWS call")).count() >= 10, "{shown:#?}");
+        }
+    }
+}
