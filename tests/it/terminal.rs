@@ -1,7 +1,8 @@
 //! What a person at a terminal sees: eksaudit run on a pseudo-terminal (`terminal.py`), its bytes read as a
 //! terminal shows them (a carriage return starts the line again, erase sequences clear it). The read spinner is
 //! drawn while live AWS is read, cleared before the plan is printed, and log lines written meanwhile land above
-//! it, whole, never inside it; in a pipe, with `-q` or with `-v` there is no spinner.
+//! it, whole, never inside it; in a pipe, with `-q` or with `-v` there is no spinner. Colour on a terminal only,
+//! unless asked for or against.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use eksaudit_test_support::{Fault, Moto};
 
-use crate::support::{run, Workdir, SNS_EVERY_CLUSTER as SPEC};
+use crate::support::{run, Workdir, EXAMPLE, SNS_EVERY_CLUSTER as SPEC};
 
 const SPINNER: &str = "reading live AWS: ";
 
@@ -122,4 +123,23 @@ async fn no_spinner_in_a_pipe_with_q_or_with_v() {
             assert!(shown.iter().filter(|l| l.contains("AWS call")).count() >= 10, "{shown:#?}");
         }
     }
+}
+
+#[test]
+fn colour_on_a_terminal_none_with_no_color_or_the_flag_and_clicolor_force_colours_a_pipe() {
+    let w = Workdir::with_spec(&EXAMPLE.replacen("name = \"eks-audit\"", "name = \"EKS\"", 1));
+    let red_error = "\u{1b}[31m";
+    let (code, bytes) = on_a_terminal(w.command(None, &["validate"]));
+    assert_eq!(code, 1, "{bytes}");
+    assert!(bytes.contains(red_error) && bytes.contains("pipeline.name"), "no colour on a terminal: {bytes:?}");
+
+    let mut no_color = w.command(None, &["validate"]);
+    no_color.env("NO_COLOR", "1");
+    let (_, bytes) = on_a_terminal(no_color);
+    assert!(bytes.contains("pipeline.name") && !bytes.contains('\u{1b}'), "NO_COLOR: {bytes:?}");
+    let (_, bytes) = on_a_terminal(w.command(None, &["--no-color", "validate"]));
+    assert!(bytes.contains("pipeline.name") && !bytes.contains('\u{1b}'), "--no-color: {bytes:?}");
+
+    let forced = w.run_env(None, &["validate"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.stderr().contains(red_error), "CLICOLOR_FORCE in a pipe: {:?}", forced.stderr());
 }
