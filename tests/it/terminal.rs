@@ -14,12 +14,12 @@ use crate::support::{run, Workdir, EXAMPLE, SNS_EVERY_CLUSTER as SPEC};
 
 const SPINNER: &str = "reading live AWS: ";
 
-/// A moto whose every answer takes 150 ms, so that the read lasts long enough (over a second) for the spinner
+/// A moto whose every answer takes 250 ms, so that the read lasts long enough (over a second) for the spinner
 /// to appear (after 400 ms) and draw a few times.
 async fn slow_moto() -> Moto {
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;
-    moto.recorder().inject(Fault::latency("*", Duration::from_millis(150)));
+    moto.recorder().inject(Fault::latency("*", Duration::from_millis(250)));
     moto
 }
 
@@ -43,30 +43,68 @@ fn on_a_terminal(command: Command) -> (i32, String) {
     (code, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The lines a terminal ends up showing, one per line written: each line's text after its last carriage return
-/// (what was written before it on that line is overwritten or erased), with escape sequences (colour, erase)
-/// taken out.
-fn shown_lines(bytes: &str) -> Vec<String> {
-    bytes.split('\n').map(|line| without_escapes(line.rsplit('\r').next().unwrap_or(line))).collect()
-}
+/// The pseudo-terminal's width (`terminal.py`).
+const COLUMNS: usize = 160;
 
-/// `text` without its CSI escape sequences (ESC `[`, parameters, one final byte from `@` to `~`).
-fn without_escapes(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
+/// The lines a terminal ends up showing, scrollback included: the bytes played on a screen model of a terminal
+/// `COLUMNS` wide. A carriage return goes back to column 0 and a line feed to the next line's (the terminal's own
+/// output processing, which `terminal.py` turns off to keep the bytes as written); a character past the last
+/// column wraps to the next line (indicatif pads a line to the width and lets the next one wrap); ESC `[` `2K` erases
+/// the line, `K` to its end, `J` below the cursor; `A`, `B` and `G` move the cursor; colour (`m`) shows nothing.
+/// Trailing spaces are trimmed.
+fn shown_lines(bytes: &str) -> Vec<String> {
+    let mut screen: Vec<Vec<char>> = vec![Vec::new()];
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut chars = bytes.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
+        match c {
+            '\r' => col = 0,
+            '\n' => (row, col) = (row + 1, 0),
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut parameter = String::new();
+                let command = chars.by_ref().find(|c| {
+                    let last = ('@'..='~').contains(c);
+                    if !last {
+                        parameter.push(*c);
+                    }
+                    last
+                });
+                let n = parameter.parse::<usize>().unwrap_or(1);
+                let line = &mut screen[row];
+                match (command, parameter.as_str()) {
+                    (Some('K'), "2") => line.clear(),
+                    (Some('K'), "" | "0") => line.truncate(col),
+                    (Some('J'), "" | "0") => {
+                        line.truncate(col);
+                        screen.truncate(row + 1);
+                    }
+                    (Some('A'), _) => row = row.saturating_sub(n),
+                    (Some('B'), _) => row += n,
+                    (Some('G'), _) => col = n.saturating_sub(1),
+                    _ => {}
                 }
             }
-        } else {
-            out.push(c);
+            c => {
+                if col == COLUMNS {
+                    (row, col) = (row + 1, 0);
+                }
+                if screen.len() <= row {
+                    screen.resize(row + 1, Vec::new());
+                }
+                let line = &mut screen[row];
+                if line.len() <= col {
+                    line.resize(col + 1, ' ');
+                }
+                line[col] = c;
+                col += 1;
+            }
+        }
+        if screen.len() <= row {
+            screen.resize(row + 1, Vec::new());
         }
     }
-    out
+    screen.iter().map(|line| line.iter().collect::<String>().trim_end().to_string()).collect()
 }
 
 #[tokio::test]
@@ -142,4 +180,28 @@ fn colour_on_a_terminal_none_with_no_color_or_the_flag_and_clicolor_force_colour
 
     let forced = w.run_env(None, &["validate"], &[("CLICOLOR_FORCE", "1")]);
     assert!(forced.stderr().contains(red_error), "CLICOLOR_FORCE in a pipe: {:?}", forced.stderr());
+}
+
+#[tokio::test]
+async fn apply_on_a_terminal_shows_what_runs_on_one_status_line_with_each_finished_resource_above_it() {
+    let moto = slow_moto().await;
+    let w = Workdir::with_spec(SPEC);
+    let (code, bytes) = on_a_terminal(w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{bytes}");
+    let status = " running: ";
+    // The status line: how many run, each with what it does and its seconds.
+    let drawn = bytes.matches(status).count();
+    assert!(drawn >= 3, "the status line was drawn {drawn} times:\n{bytes:?}");
+    assert!(bytes.contains("region.us-east-1.stream creating ("), "{bytes:?}");
+
+    let shown = shown_lines(&bytes);
+    let finished: Vec<&String> = shown.iter().filter(|l| l.contains(": created (")).collect();
+    assert!(finished.iter().any(|l| l.contains("region.us-east-1.stream: created")), "{shown:#?}");
+    for line in &finished {
+        assert!(line.starts_with("✓ ") && !line.contains(status), "a finished line inside the status line: {line:?}");
+    }
+    // No plain start lines (those are for pipes), and the status line is gone at the end.
+    assert!(!shown.iter().any(|l| l.ends_with(": creating…")), "{shown:#?}");
+    assert!(!shown.iter().any(|l| l.contains(status)), "the status line was left on screen:\n{shown:#?}");
+    assert!(shown.iter().any(|l| l.starts_with("Apply complete!")), "{shown:#?}");
 }
