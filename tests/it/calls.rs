@@ -10,25 +10,11 @@ use eksaudit_test_support::Moto;
 use crate::support::Workdir;
 
 /// Every cluster of two regions (shared with `quotas.rs`).
-pub(crate) const SPEC: &str = r#"
-[pipeline]
-name = "eks-audit"
+pub(crate) fn spec() -> String {
+    crate::support::sns_spec(&[("eu-central-1", &["*"]), ("us-east-1", &["*"])])
+}
 
-[consumer]
-account_id = "434813966438"
-external_id = "external-id-1"
-sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
-
-[[region]]
-name = "eu-central-1"
-clusters = ["*"]
-
-[[region]]
-name = "us-east-1"
-clusters = ["*"]
-"#;
-
-/// The regions of `SPEC`, and the clusters each has in this test: 2 regions × 3 clusters, 6 in all.
+/// The regions of `spec()`, and the clusters each has in this test: 2 regions × 3 clusters, 6 in all.
 const REGIONS: [&str; 2] = ["eu-central-1", "us-east-1"];
 const CLUSTERS: [&str; 3] = ["prod", "stage", "other"];
 
@@ -161,7 +147,7 @@ async fn with_clusters() -> Moto {
 #[tokio::test]
 async fn an_in_sync_plan_reads_each_thing_once() {
     let moto = with_clusters().await;
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
     // Every log group apply creates takes the key's ARN (CloudWatch Logs takes no alias), looked up by the
@@ -290,7 +276,7 @@ async fn a_first_plan_reads_the_filters_of_existing_log_groups_only() {
         .send()
         .await
         .unwrap();
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let plan = w.run(Some(&moto.endpoint()), &["plan", "--json"]);
     assert_eq!(plan.code(), 0, "{}", plan.stderr());
 

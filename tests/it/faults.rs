@@ -5,7 +5,12 @@
 use eksaudit_test_support::{Fault, Moto};
 use serde_json::Value;
 
-use crate::support::{self, run, Workdir, SNS_EVERY_CLUSTER as SPEC};
+use crate::support::{self, run, Workdir};
+
+/// Every cluster of us-east-1, the generic consumer told by SNS.
+fn spec() -> String {
+    support::sns_spec(&[("us-east-1", &["*"])])
+}
 
 const BUCKET: &str = "eks-audit-123456789012-us-east-1";
 const UNABLE_TO_ASSUME: &str =
@@ -58,7 +63,7 @@ async fn iam_propagation_test_message_and_throttling_are_retried_until_apply_con
         Fault::error(&format!("PUT /{BUCKET}/?policy"), 503, "SlowDown", "Please reduce your request rate.").times(2),
     );
 
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert!(out.stderr().contains("Apply complete!"), "{}", out.stderr());
@@ -89,7 +94,7 @@ async fn a_stream_that_fails_to_create_is_deleted_and_created_again_with_the_rea
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;
     moto.recorder().inject(Fault::rewrite("DescribeDeliveryStream", creating_failed).times(1));
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert!(out.stderr().contains("S3_ACCESS_DENIED: Access was denied to bucket eks-audit-test"), "{}", out.stderr());
@@ -106,7 +111,7 @@ async fn a_stream_that_keeps_failing_stops_only_what_needs_it_and_says_why() {
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;
     moto.recorder().inject(Fault::rewrite("DescribeDeliveryStream", creating_failed));
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     let err = out.stderr();
@@ -128,7 +133,7 @@ async fn iam_propagation_that_outlasts_the_budget_fails_with_aws_words_and_resum
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;
     moto.recorder().inject(Fault::error("CreateDeliveryStream", 400, "InvalidArgumentException", UNABLE_TO_ASSUME));
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let started = std::time::Instant::now();
     let out = run(&moto, &w, &["apply", "--auto-approve", "--wait-timeout", "3"]);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "the budget bounds the run");
@@ -185,7 +190,7 @@ async fn apply_through_a_20_percent_throttle_and_5_percent_5xx_rate_ends_as_a_cl
     for moto in [&clean, &faulty] {
         moto.create_cluster("us-east-1", "prod", true).await;
     }
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&clean, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
     let clean_calls = clean.recorder().calls().len();
@@ -321,7 +326,7 @@ async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drop
 async fn drift_under_throttling_reports_not_checked_never_in_sync() {
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
 
@@ -356,7 +361,7 @@ async fn iam_propagation_for_a_few_seconds_after_the_roles_are_created_is_waited
     for fault in Fault::iam_propagation(std::time::Duration::from_secs(3)) {
         moto.recorder().inject(fault);
     }
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert!(moto.recorder().count("CreateDeliveryStream") > 1, "it had to wait for the role");
@@ -372,7 +377,7 @@ async fn kms_refusing_the_just_created_roles_as_invalid_principals_is_waited_out
     for fault in Fault::kms_principal_propagation(std::time::Duration::from_secs(3)) {
         moto.recorder().inject(fault);
     }
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert!(moto.recorder().count("CreateKey") > 1, "it had to wait for the roles");
@@ -389,7 +394,7 @@ async fn a_create_key_whose_answer_is_lost_leaves_one_key_not_a_second_made_by_t
     moto.create_cluster("us-east-1", "prod", true).await;
     // KMS makes the key; the answer never comes back. A retry of the call as it was would make another.
     moto.recorder().inject(Fault::lose_answer("CreateKey").times(1));
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert_eq!(moto.recorder().faults_fired().get("lost answer"), Some(&1), "the answer was lost");

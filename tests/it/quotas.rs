@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use eksaudit_test_support::Moto;
 
-use crate::calls::SPEC;
+use crate::calls::spec;
 use crate::support::{run, Workdir};
 
 const CLUSTERS: usize = 10;
@@ -19,7 +19,7 @@ async fn setup() -> (Moto, Workdir) {
             moto.create_cluster(region, &format!("prod-{i}"), true).await;
         }
     }
-    (moto, Workdir::with_spec(SPEC))
+    (moto, Workdir::with_spec(&spec()))
 }
 
 #[tokio::test]

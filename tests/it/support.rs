@@ -7,8 +7,11 @@ use eksaudit_test_support::{test_env, Moto};
 
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 
-/// The generic consumer told by SNS, with its queue subscribed, every cluster of us-east-1.
-pub const SNS_EVERY_CLUSTER: &str = r#"
+/// The generic consumer told by SNS, with its queue subscribed, in each region the clusters given (names or
+/// globs).
+pub fn sns_spec(regions: &[(&str, &[&str])]) -> String {
+    let mut spec = String::from(
+        r#"
 [pipeline]
 name = "eks-audit"
 
@@ -16,11 +19,14 @@ name = "eks-audit"
 account_id = "434813966438"
 external_id = "external-id-1"
 sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
-
-[[region]]
-name = "us-east-1"
-clusters = ["*"]
-"#;
+"#,
+    );
+    for (region, clusters) in regions {
+        let clusters: Vec<String> = clusters.iter().map(|c| format!("\"{c}\"")).collect();
+        spec.push_str(&format!("\n[[region]]\nname = \"{region}\"\nclusters = [{}]\n", clusters.join(", ")));
+    }
+    spec
+}
 
 /// A scratch directory holding one spec file.
 pub struct Workdir {

@@ -10,7 +10,12 @@ use std::time::Duration;
 
 use eksaudit_test_support::{Fault, Moto};
 
-use crate::support::{run, Workdir, EXAMPLE, SNS_EVERY_CLUSTER as SPEC};
+use crate::support::{run, sns_spec, Workdir, EXAMPLE};
+
+/// Every cluster of us-east-1.
+fn spec() -> String {
+    sns_spec(&[("us-east-1", &["*"])])
+}
 
 const SPINNER: &str = "reading live AWS: ";
 
@@ -110,7 +115,7 @@ fn shown_lines(bytes: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_read_spinner_is_drawn_on_a_terminal_log_lines_go_above_it_whole_and_it_is_cleared_before_the_plan() {
     let moto = slow_moto().await;
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let mut plan = w.command(Some(&moto.endpoint()), &["plan"]);
     // Log lines while the spinner draws: a debug line per AWS call, at normal verbosity (so the spinner is on).
     plan.env("EKSAUDIT_LOG", "eksaudit_aws=debug");
@@ -146,7 +151,7 @@ async fn the_read_spinner_is_drawn_on_a_terminal_log_lines_go_above_it_whole_and
 #[tokio::test]
 async fn no_spinner_in_a_pipe_with_q_or_with_v() {
     let moto = slow_moto().await;
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let piped = run(&moto, &w, &["plan"]);
     assert_eq!(piped.code(), 0, "{}", piped.stderr());
     assert!(!piped.stderr().contains(SPINNER), "{}", piped.stderr());
@@ -185,7 +190,7 @@ fn colour_on_a_terminal_none_with_no_color_or_the_flag_and_clicolor_force_colour
 #[tokio::test]
 async fn apply_on_a_terminal_shows_what_runs_on_one_status_line_with_each_finished_resource_above_it() {
     let moto = slow_moto().await;
-    let w = Workdir::with_spec(SPEC);
+    let w = Workdir::with_spec(&spec());
     let (code, bytes) = on_a_terminal(w.command(Some(&moto.endpoint()), &["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{bytes}");
     let status = " running: ";

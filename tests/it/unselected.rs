@@ -14,23 +14,7 @@ use crate::support::{apply, assert_converged, run, Workdir};
 const REGION: &str = "eu-central-1";
 
 fn spec(clusters: &[&str]) -> String {
-    let clusters: Vec<String> = clusters.iter().map(|c| format!("\"{c}\"")).collect();
-    format!(
-        r#"
-[pipeline]
-name = "eks-audit"
-
-[consumer]
-account_id = "434813966438"
-external_id = "external-id-1"
-sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:queue"
-
-[[region]]
-name = "{REGION}"
-clusters = [{}]
-"#,
-        clusters.join(", ")
-    )
+    crate::support::sns_spec(&[(REGION, clusters)])
 }
 
 fn group(cluster: &str) -> String {
