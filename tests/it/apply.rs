@@ -225,6 +225,21 @@ async fn apply_without_a_terminal_needs_auto_approve() {
     assert!(moto.recorder().writes().is_empty());
     let out = run(&moto, &w, &["destroy"]);
     assert_eq!(out.code(), 0, "nothing to destroy yet: no confirmation needed");
+
+    // Once there is something to destroy, destroy asks the same.
+    apply(&moto, &w);
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["destroy"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(
+        out.stderr().contains(
+            "refusing to destroy without confirmation: standard input is not a terminal; run with --auto-approve"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    assert_converged(&moto, &w);
 }
 
 #[tokio::test]

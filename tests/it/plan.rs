@@ -413,3 +413,38 @@ pub async fn moto_stream(moto: &Moto, region: &str, name: &str) -> String {
         .unwrap();
     out.delivery_stream_arn().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn credentials_of_another_account_than_pipeline_account_id_stop_plan_and_apply_before_any_write() {
+    let moto = Moto::start();
+    clusters(&moto).await;
+    let pinned = |account: &str| {
+        SPEC.replace("name = \"eks-audit\"", &format!("name = \"eks-audit\"\naccount_id = \"{account}\""))
+    };
+
+    // moto's credentials are account 123456789012's.
+    let w = Workdir::with_spec(&pinned("210987654321"));
+    for command in [&["plan"][..], &["apply", "--auto-approve"], &["drift"]] {
+        let recorder = moto.recorder();
+        recorder.reset();
+        let run = w.run(Some(&moto.endpoint()), command);
+        run.assert_no_panic();
+        assert_eq!(run.code(), 1, "{command:?}: {}\n{}", run.stdout(), run.stderr());
+        assert!(
+            run.stderr().contains(
+                "the credentials belong to account 123456789012 (arn:aws:sts::123456789012:user/moto), \
+                 but pipeline.account_id is 210987654321; switch credentials (--profile or AWS_PROFILE) \
+                 or fix pipeline.account_id"
+            ),
+            "{command:?}: {}",
+            run.stderr()
+        );
+        assert!(recorder.writes().is_empty(), "{command:?} wrote: {:?}", recorder.writes());
+        assert!(run.stdout().is_empty(), "{command:?} printed a plan: {}", run.stdout());
+    }
+
+    // The caller's own account is let through.
+    let w = Workdir::with_spec(&pinned("123456789012"));
+    let run = plan(&moto, &w, &["--detailed-exitcode"]);
+    assert_eq!(run.code(), 2, "{}\n{}", run.stdout(), run.stderr());
+}

@@ -210,3 +210,39 @@ async fn apply_on_a_terminal_shows_what_runs_on_one_status_line_with_each_finish
     assert!(!shown.iter().any(|l| l.contains(status)), "the status line was left on screen:\n{shown:#?}");
     assert!(shown.iter().any(|l| l.starts_with("Apply complete!")), "{shown:#?}");
 }
+
+/// `command` on a pseudo-terminal, with `answer` typed at its confirmation prompt.
+fn answering(mut command: Command, answer: &str) -> (i32, Vec<String>) {
+    command.env("TERMINAL_ANSWER", answer);
+    let (code, bytes) = on_a_terminal(command);
+    (code, shown_lines(&bytes))
+}
+
+#[tokio::test]
+async fn apply_and_destroy_on_a_terminal_change_something_only_after_the_answer_yes() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    let w = Workdir::with_spec(&spec());
+    let prompt = |verb: &str| format!("Do you want to {verb} these changes? Only 'yes' will be accepted: ");
+    let recorder = moto.recorder();
+
+    for (verb, done) in [("apply", "Apply complete!"), ("destroy", "Destroy complete!")] {
+        for refusal in ["no", "y", "yes please", ""] {
+            recorder.reset();
+            let (code, shown) = answering(w.command(Some(&moto.endpoint()), &[verb]), refusal);
+            assert_eq!(code, 1, "{verb} answered {refusal:?}:\n{shown:#?}");
+            // The plan is shown before the question, the answer is echoed after it.
+            assert!(shown.iter().any(|l| l.contains("region.us-east-1.stream")), "{shown:#?}");
+            assert!(shown.iter().any(|l| *l == format!("{}{refusal}", prompt(verb)).trim_end()), "{shown:#?}");
+            assert!(shown.iter().any(|l| *l == format!("{verb} cancelled; nothing was changed.")), "{shown:#?}");
+            assert!(recorder.writes().is_empty(), "{verb} answered {refusal:?} wrote: {:?}", recorder.writes());
+        }
+        let (code, shown) = answering(w.command(Some(&moto.endpoint()), &[verb]), "yes");
+        assert_eq!(code, 0, "{verb} answered yes:\n{shown:#?}");
+        assert!(shown.iter().any(|l| l.starts_with(done)), "{shown:#?}");
+    }
+    // Destroyed: what apply made is gone (the bucket and its logs kept, as `on_destroy` defaults).
+    let firehose = &moto.region("us-east-1").firehose;
+    let streams = firehose.list_delivery_streams().send().await.unwrap();
+    assert!(streams.delivery_stream_names().is_empty(), "{:?}", streams.delivery_stream_names());
+}
