@@ -212,6 +212,39 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
 }
 
 #[tokio::test]
+async fn destroy_keeps_the_failed_alerts_with_the_logs_unless_on_destroy_deletes_them() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let sqs = moto.region(REGION).sqs;
+    let dead_letters = "eks-audit-alerts-dlq";
+    let url = || async { sqs.get_queue_url().queue_name(dead_letters).send().await.map(|o| o.queue_url.unwrap()) };
+
+    // The default, on_destroy = "retain": the queue stays with the alert that failed in it, and destroy says so.
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    apply(&moto, &w);
+    let failed_alert = r#"{"verb": "delete", "user": {"username": "kubernetes-admin"}}"#;
+    sqs.send_message().queue_url(url().await.unwrap()).message_body(failed_alert).send().await.unwrap();
+    let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
+    ok(&destroy, "destroy");
+    let kept = format!("SQS queue {dead_letters} and the failed alerts in it are kept with the logs");
+    assert!(destroy.stdout().contains(&kept), "{}", destroy.stdout());
+    let deleted = "- region.eu-central-1.alerts_dead_letter_queue (";
+    assert!(!destroy.stdout().contains(deleted), "{}", destroy.stdout());
+    let kept_url = url().await.expect("the dead-letter queue is kept");
+    let messages = sqs.receive_message().queue_url(&kept_url).send().await.unwrap();
+    assert_eq!(messages.messages().iter().filter_map(|m| m.body()).collect::<Vec<_>>(), [failed_alert]);
+
+    // on_destroy = "delete": the queue goes with the buckets, and the plan shows it deleted.
+    let deleting = Workdir::with_spec(&format!("{PIPELINE}\n[bucket]\non_destroy = \"delete\"\n{ALERTS}"));
+    apply(&moto, &deleting);
+    let plan = run(&moto, &deleting, &["destroy", "--auto-approve"]);
+    ok(&plan, "destroy, deleting");
+    assert!(!plan.stdout().contains(&kept), "{}", plan.stdout());
+    assert!(plan.stdout().contains(deleted), "{}", plan.stdout());
+    assert!(url().await.is_err(), "the dead-letter queue is deleted");
+}
+
+#[tokio::test]
 async fn a_full_log_group_blocks_that_clusters_alerts_not_its_pipeline() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;

@@ -228,6 +228,36 @@ async fn notify_topic_delivers_the_summary_and_the_json_to_a_subscribed_queue() 
     assert_eq!(messages.len(), 1);
     assert!(messages[0]["Subject"].as_str().unwrap().ends_with("is in sync"));
 
+    // A resource it cannot read: the check cannot tell, and says so to the topic (exit 1), never silence.
+    let denied = "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: SNS:GetTopicAttributes";
+    moto.recorder().inject(Fault::error("GetTopicAttributes", 403, "AuthorizationError", denied));
+    let out = run(&moto, &w, &["drift", "--notify-topic", &topic]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let messages = receive().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        messages[0]["Subject"].as_str().unwrap(),
+        "eksaudit drift: eks-audit in 123456789012 could not be fully checked"
+    );
+    let body = messages[0]["Message"].as_str().unwrap();
+    let doc: Value = serde_json::from_str(&body[body.find("--- JSON ---\n").unwrap() + 13..]).unwrap();
+    assert_eq!(doc["verdict"], "unknown");
+    assert!(body.contains(denied), "AWS's reason reaches the alert: {body}");
+
+    // The check cannot run at all (the clusters cannot be listed): that too is an alert, with the reason.
+    moto.recorder().clear_faults();
+    let denied = "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: eks:ListClusters";
+    moto.recorder().inject(Fault::error("GET /clusters", 403, "AccessDeniedException", denied));
+    let out = run(&moto, &w, &["drift", "--notify-topic", &topic]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let messages = receive().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["Subject"].as_str().unwrap(), "eksaudit drift: eks-audit could not be checked");
+    let body = messages[0]["Message"].as_str().unwrap();
+    assert!(body.starts_with("eksaudit drift could not run for pipeline \"eks-audit\": "), "{body}");
+    assert!(body.contains(denied), "{body}");
+    moto.recorder().clear_faults();
+
     // A malformed topic is refused before any AWS call.
     moto.recorder().reset();
     let bad = run(&moto, &w, &["drift", "--notify-topic", "arn:aws:sqs:us-west-2:123456789012:alerts"]);

@@ -380,6 +380,64 @@ async fn encrypt_log_groups_false_leaves_log_groups_to_cloudwatch_logs() {
     assert_in_sync(&moto, &w);
 }
 
+#[tokio::test]
+async fn the_next_apply_associates_the_key_with_log_groups_of_ours_made_without_one_never_with_ekss() {
+    let moto = Moto::start();
+    // A cluster whose log group EKS made (unencrypted, as EKS makes it) before eksaudit ever ran.
+    let region = "eu-central-1";
+    let cluster_group = "/aws/eks/prod-1/cluster";
+    moto.create_cluster(region, "prod-1", true).await;
+    moto.region(region).logs.create_log_group().log_group_name(cluster_group).send().await.unwrap();
+    let spec = format!("{}{ALERTS}", SPEC.replace("clusters = [\"*\"]", "clusters = [\"prod-*\"]"));
+    // Ours made without the key: what a version before log-group encryption left, here by opting out.
+    let unencrypted =
+        Workdir::with_spec(&spec.replacen("[[region]]", "[bucket]\nencrypt_log_groups = false\n\n[[region]]", 1));
+    apply(&moto, &unencrypted);
+    let ours = ["/aws/kinesisfirehose/eks-audit", "/aws/lambda/eks-audit-alerts"];
+    for group in ours {
+        assert_eq!(log_group_key(&moto, region, group).await, None, "{group}");
+    }
+
+    let w = Workdir::with_spec(&spec);
+    let plan = run(&moto, &w, &["plan", "--json"]).json();
+    let mut changed: Vec<&str> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["changes"].as_array().is_some_and(|c| c.iter().any(|c| c["field"] == "kms_key_id")))
+        .filter(|r| r["region"] == region)
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [format!("region.{region}.alerts_log_group"), format!("region.{region}.firehose_log_group")],
+        "{plan:#}"
+    );
+    moto.recorder().reset();
+    apply(&moto, &w);
+    // One association per log group of ours and region, none for EKS's group, which is created never again.
+    assert_eq!(moto.recorder().count("AssociateKmsKey"), 4, "{:?}", moto.recorder().writes());
+    assert_eq!(moto.recorder().count("CreateLogGroup"), 0, "{:?}", moto.recorder().writes());
+    // The key each association named (moto has no AssociateKmsKey: the recorder answers it, so what eksaudit
+    // asked for is read off the requests).
+    let (id, ..) = key(&moto, region).await.expect("the pipeline's key");
+    let arn = format!("arn:aws:kms:{region}:{ACCOUNT}:key/{id}");
+    let mut associated: Vec<(String, String)> = moto
+        .recorder()
+        .requests()
+        .iter()
+        .filter(|r| r.header("x-amz-target").is_some_and(|t| t.ends_with(".AssociateKmsKey")))
+        .filter(|r| signing_region(r) == region)
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+        .map(|v| (v["logGroupName"].as_str().unwrap().to_string(), v["kmsKeyId"].as_str().unwrap().to_string()))
+        .collect();
+    associated.sort();
+    // Exactly ours: EKS's log group stays as EKS made it.
+    assert_eq!(associated, ours.map(|g| (g.to_string(), arn.clone())), "not {cluster_group}");
+    assert_in_sync(&moto, &w);
+}
+
 /// `scripts/security-scan`'s kept report (`scripts/security-scan.out`) and the README's table of checks that do
 /// not fit: both pipelines were scanned (the two-region one with `[alerts]` and the Sentinel one), each found
 /// nothing unexpected, every check that failed on them is one the README's table explains, and every check in the
