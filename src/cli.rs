@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     pub no_color: bool,
     /// AWS calls in flight at once (default 16), for accounts with raised API quotas; each operation's rate
     /// stays paced by AWS's default quotas
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
+    #[arg(long, global = true, value_name = "N", value_parser = parse_max_concurrency)]
     pub max_concurrency: Option<usize>,
     /// With [accounts]: only the member accounts in shard K of N (a stable hash of the account id; every account
     /// is in exactly one shard), for a scheduled check split over N jobs
@@ -55,6 +55,15 @@ pub struct GlobalArgs {
 
 fn parse_shard(text: &str) -> Result<eksaudit_spec::Shard, String> {
     text.parse()
+}
+
+/// A whole number of calls, at least one: with none in flight nothing would ever be sent.
+fn parse_max_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (1 makes one call at a time)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number of calls; give one of 1 or more")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -90,3 +90,41 @@ async fn a_drift_under_heavy_throttling_still_ends_with_a_true_verdict() {
     // took 110 s. The bound leaves room for the machine, not for the sum.
     assert!(start.elapsed() < Duration::from_secs(120), "slowed, not stuck: {:?}", start.elapsed());
 }
+
+#[tokio::test]
+async fn max_concurrency_caps_the_calls_in_flight_and_is_at_least_one() {
+    let moto = Moto::start();
+    for i in 0..6 {
+        moto.create_cluster("eu-central-1", &format!("prod-{i}"), true).await;
+    }
+    let w = Workdir::with_spec(&crate::support::sns_spec(&[("eu-central-1", &["prod-*"])]));
+    // Each answer takes long enough that calls sent together are held by the proxy together.
+    moto.recorder().inject(eksaudit_test_support::Fault::latency("*", Duration::from_millis(100)));
+    let recorder = moto.recorder();
+    let mut plans = Vec::new();
+    let mut peaks = Vec::new();
+    for limit in [None, Some("1"), Some("3")] {
+        recorder.reset();
+        let mut args = vec!["plan", "--detailed-exitcode"];
+        args.extend(limit.iter().flat_map(|n| ["--max-concurrency", n]));
+        let out = run(&moto, &w, &args);
+        assert_eq!(out.code(), 2, "{limit:?}: {}\n{}", out.stdout(), out.stderr());
+        plans.push(out.stdout());
+        peaks.push(recorder.peak_in_flight());
+    }
+    // The default (16) sends many at once; the limit is never passed, and the plan is the same.
+    assert!(peaks[0] >= 6, "default: {peaks:?}");
+    assert_eq!(peaks[1], 1, "--max-concurrency 1: {peaks:?}");
+    assert!((2..=3).contains(&peaks[2]), "--max-concurrency 3: {peaks:?}");
+    assert!(plans.iter().all(|p| *p == plans[0]), "{plans:#?}");
+
+    // None at once would send nothing: refused with what to give, before any call.
+    recorder.reset();
+    for (bad, problem) in [("0", "must be at least 1"), ("many", "\"many\" is not a whole number of calls")] {
+        let out = run(&moto, &w, &["plan", "--max-concurrency", bad]);
+        assert_eq!(out.code(), 1, "{bad}: {}", out.stderr());
+        let said = format!("invalid value '{bad}' for '--max-concurrency <N>': {problem}");
+        assert!(out.stderr().contains(&said), "{bad}: {}", out.stderr());
+    }
+    assert!(recorder.calls().is_empty(), "{:?}", recorder.calls());
+}

@@ -247,6 +247,28 @@ struct Shared {
     throttled: usize,
     /// The throttled answers by `<service> <bucket> in <region>`.
     throttled_by: BTreeMap<String, usize>,
+    /// Requests received and not yet answered, and the most there were at once since the last reset.
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// One request in flight at the proxy, from its head read until its answer is written (or the connection given
+/// up): counted in [`Recorder::peak_in_flight`].
+struct InFlight<'a>(&'a Mutex<Shared>);
+
+impl<'a> InFlight<'a> {
+    fn start(shared: &'a Mutex<Shared>) -> InFlight<'a> {
+        let mut state = shared.lock().expect("recorder state");
+        state.in_flight += 1;
+        state.peak_in_flight = state.peak_in_flight.max(state.in_flight);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().expect("recorder state").in_flight -= 1;
+    }
 }
 
 /// One quota bucket: account (access key), region, service and bucket (operation or class).
@@ -568,6 +590,13 @@ impl Recorder {
         state.calls.clear();
         state.throttled = 0;
         state.throttled_by.clear();
+        state.peak_in_flight = state.in_flight;
+    }
+
+    /// The most requests the proxy held unanswered at once since the last reset: a lower bound of the calls the
+    /// product had in flight (a call is in flight to the product a little longer, from send to answer).
+    pub fn peak_in_flight(&self) -> usize {
+        self.state().peak_in_flight
     }
 }
 
@@ -1362,6 +1391,7 @@ fn throttle_response(target: &str, amz_target: Option<&str>, query_api: bool) ->
 fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
+    let _in_flight = InFlight::start(shared);
     let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
     let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
     let mut client_w = client.try_clone()?;
