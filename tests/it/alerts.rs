@@ -410,3 +410,40 @@ async fn the_dead_letter_queue_moves_between_the_pipelines_key_and_sqs_own_in_pl
         assert_converged(&moto, w);
     }
 }
+
+#[tokio::test]
+async fn subscriptions_the_spec_no_longer_lists_are_left_alone_and_go_with_the_topic() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let two =
+        ALERTS.replace(r#"email = ["secops@example.com"]"#, r#"email = ["secops@example.com", "oncall@example.com"]"#);
+    apply(&moto, &Workdir::with_spec(&format!("{PIPELINE}{two}")));
+    let eu = moto.region(REGION);
+    let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:eks-audit-alerts");
+    let subscribers = || async {
+        let subs = eu.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+        let mut subs: Vec<String> = subs.subscriptions().iter().map(|s| s.endpoint().unwrap().to_string()).collect();
+        subs.sort();
+        subs
+    };
+    // Someone else's subscriber, made by hand.
+    eu.sns.subscribe().topic_arn(&topic).protocol("email").endpoint("soc@example.com").send().await.unwrap();
+    assert_eq!(subscribers().await, ["oncall@example.com", "secops@example.com", "soc@example.com"]);
+
+    // oncall@ dropped from the spec: nothing to change, nothing unsubscribed, in sync.
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    let plan = run(&moto, &w, &["plan", "--json"]).json();
+    let changes: Vec<&Value> =
+        plan["resources"].as_array().unwrap().iter().filter(|r| r["action"] != "no-op").collect();
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert_converged(&moto, &w);
+    assert_eq!(subscribers().await, ["oncall@example.com", "secops@example.com", "soc@example.com"]);
+    let drift = run(&moto, &w, &["drift", "--config-only"]);
+    assert_eq!(drift.code(), 0, "not drift either: {}", drift.stdout());
+
+    // Destroy deletes the topic, and with it every subscription to it.
+    ok(&run(&moto, &w, &["destroy", "--auto-approve"]), "destroy");
+    let left = eu.sns.list_subscriptions().send().await.unwrap();
+    let left: Vec<&str> = left.subscriptions().iter().filter_map(|s| s.topic_arn()).filter(|t| *t == topic).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -362,3 +362,61 @@ async fn ctrl_c_lets_the_change_under_way_finish_starts_nothing_new_and_the_next
     assert!(filters(&moto, &region, cluster).await.contains(&"eks-audit".to_string()), "{}", again.stderr());
     assert_converged(&moto, &w);
 }
+
+#[tokio::test]
+async fn ctrl_c_during_destroy_finishes_the_deletion_under_way_and_a_second_ctrl_c_stops_at_once() {
+    use std::time::{Duration, Instant};
+
+    let moto = Moto::start();
+    setup(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    // The pipeline's streams in a region (someone else's "siem" stream in eu-central-1 stays).
+    let streams = |region: &'static str| {
+        let firehose = moto.region(region).firehose;
+        async move {
+            let names = firehose.list_delivery_streams().send().await.unwrap().delivery_stream_names().to_vec();
+            names.iter().filter(|n| *n == "eks-audit").count()
+        }
+    };
+    // Deleting a stream takes Firehose a while: the interrupt lands while one is being deleted.
+    let slow = Duration::from_secs(3);
+    moto.recorder().inject(eksaudit_test_support::Fault::latency("DeleteDeliveryStream", slow));
+    let mut destroy = Watched::spawn(w.command(Some(&moto.endpoint()), &["destroy", "--auto-approve"]));
+    let region = destroy.wait_for(|line| {
+        line.trim().strip_prefix("region.").and_then(|l| l.strip_suffix(".stream: deleting…")).map(str::to_string)
+    });
+    let (code, _, stderr) = destroy.interrupt();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("Interrupt received:"), "{stderr}");
+    assert!(stderr.contains(&format!("region.{region}.stream: deleted")), "the deletion under way finished: {stderr}");
+    assert!(stderr.contains("Destroy interrupted:") && stderr.contains("not started."), "{stderr}");
+    // What comes after the stream in destroy's order (the topic, the bucket's notification, the roles) was not
+    // started: the roles are all there.
+    let iam = moto.aws().iam().clone();
+    assert!(iam.get_role().role_name("eks-audit-firehose").send().await.is_ok(), "{stderr}");
+
+    // A second Ctrl-C does not wait for the deletion under way (a role's, the roles left to this run): the process
+    // ends at once, exit 1.
+    moto.recorder().inject(eksaudit_test_support::Fault::latency("DeleteRole", slow));
+    let mut again = Watched::spawn(w.command(Some(&moto.endpoint()), &["destroy", "--auto-approve"]));
+    again.wait_for(|line| line.trim().ends_with("role.firehose: deleting…").then_some(()));
+    again.send_interrupt();
+    again.wait_for(|line| line.contains("Interrupt received:").then_some(()));
+    let second = Instant::now();
+    let (code, _, stderr) = again.interrupt();
+    assert!(second.elapsed() < slow, "waited {:?} for the deletion under way: {stderr}", second.elapsed());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("destroy stopped at once. Run `eksaudit destroy` again: it picks up where this run stopped."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Destroy interrupted:"), "no summary after the second Ctrl-C: {stderr}");
+
+    // And the next destroy finishes the job.
+    moto.recorder().clear_faults();
+    let done = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    assert_eq!((streams("eu-central-1").await, streams("us-east-1").await), (0, 0), "{}", done.stderr());
+    assert!(iam.get_role().role_name("eks-audit-firehose").send().await.is_err(), "{}", done.stderr());
+}

@@ -170,10 +170,15 @@ impl Watched {
         }
     }
 
-    /// Sends Ctrl-C's SIGINT and waits for the end: the exit code, standard output, and all of standard error.
-    pub fn interrupt(mut self) -> (Option<i32>, String, String) {
+    /// Sends Ctrl-C's SIGINT, as the terminal does.
+    pub fn send_interrupt(&self) {
         let sent = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
         assert!(sent.success());
+    }
+
+    /// Sends Ctrl-C's SIGINT and waits for the end: the exit code, standard output, and all of standard error.
+    pub fn interrupt(mut self) -> (Option<i32>, String, String) {
+        self.send_interrupt();
         let status = self.child.wait().expect("wait for eksaudit");
         self.seen.extend(self.lines.iter());
         (status.code(), self.stdout.join().expect("stdout"), self.seen.join("\n"))
