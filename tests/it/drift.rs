@@ -10,13 +10,21 @@ use serde_json::Value;
 use crate::plan::{BUCKET_EU, SPEC};
 use crate::support::{apply, run, Workdir};
 
-/// Runs `drift --json`, asserting it made no mutating call.
+/// Runs `drift --json`, asserting it made no mutating call and said when it checked (RFC 3339, during the run).
 fn drift(moto: &Moto, w: &Workdir) -> (i32, Value) {
+    use aws_smithy_types::{date_time::Format, DateTime};
+    let now = || DateTime::from(std::time::SystemTime::now()).secs();
     moto.recorder().reset();
+    let started = now();
     let out = run(moto, w, &["drift", "--json"]);
+    let ended = now();
     assert!(moto.recorder().writes().is_empty(), "drift mutated: {:?}", moto.recorder().writes());
     assert!(!moto.recorder().reads().is_empty());
-    (out.code(), out.json())
+    let doc = out.json();
+    let checked_at = doc["checked_at"].as_str().unwrap_or_else(|| panic!("no checked_at: {doc:#}"));
+    let at = DateTime::from_str(checked_at, Format::DateTime).unwrap_or_else(|e| panic!("{checked_at}: {e}"));
+    assert!((started..=ended).contains(&at.secs()), "checked_at {checked_at} is not during the run");
+    (out.code(), doc)
 }
 
 fn findings(doc: &Value) -> BTreeSet<(String, String)> {

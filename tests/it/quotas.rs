@@ -128,3 +128,24 @@ async fn max_concurrency_caps_the_calls_in_flight_and_is_at_least_one() {
     }
     assert!(recorder.calls().is_empty(), "{:?}", recorder.calls());
 }
+
+#[tokio::test]
+async fn a_throttled_run_says_so_on_standard_error_unless_quiet() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    let w = Workdir::with_spec(&crate::support::sns_spec(&[("us-east-1", &["prod"])]));
+    let mut plans = Vec::new();
+    for quiet in [false, true] {
+        moto.recorder().inject(eksaudit_test_support::Fault::throttle("DescribeDeliveryStream").times(2));
+        let args: &[&str] = if quiet { &["plan", "-q"] } else { &["plan"] };
+        let out = run(&moto, &w, args);
+        assert_eq!(out.code(), 0, "{quiet}: {}", out.stderr());
+        let notice = out.stderr().lines().any(|l| l == "  throttled by Firehose in us-east-1, waiting…");
+        assert_eq!(notice, !quiet, "-q {quiet}: {:?}", out.stderr());
+        if quiet {
+            assert_eq!(out.stderr(), "", "only errors with -q");
+        }
+        plans.push(out.stdout());
+    }
+    assert_eq!(plans[0], plans[1], "throttled or not, quiet or not: the same plan");
+}
