@@ -151,6 +151,7 @@ async fn removed_team_tag_is_changed_unless_ignored_and_ignored_findings_are_cou
             s3t::Tagging::builder()
                 .tag_set(s3t::Tag::builder().key("eksaudit:pipeline").value("eks-audit").build().unwrap())
                 .tag_set(s3t::Tag::builder().key("team").value("platform").build().unwrap())
+                .tag_set(s3t::Tag::builder().key("cost-center").value("cc-1234").build().unwrap())
                 .build()
                 .unwrap(),
         )
@@ -170,6 +171,16 @@ async fn removed_team_tag_is_changed_unless_ignored_and_ignored_findings_are_cou
     assert_eq!(doc["findings"][0]["ignored"], true);
     let text = run(&moto, &ignoring, &["drift"]);
     assert!(text.stdout().contains("1 ignored"), "{}", text.stdout());
+
+    // Apply puts the team tag back and keeps the tag of someone's own (S3 replaces a bucket's whole tag set).
+    apply(&moto, &w);
+    let tags = us.s3.get_bucket_tagging().bucket("eks-audit-123456789012-us-east-1").send().await.unwrap();
+    let tags: BTreeSet<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    for tag in [("team", "security"), ("cost-center", "cc-1234"), ("eksaudit:pipeline", "eks-audit")] {
+        assert!(tags.contains(&tag), "{tag:?} not in {tags:?}");
+    }
+    let (code, doc) = drift(&moto, &w);
+    assert_eq!(code, 0, "{doc:#}");
 }
 
 #[tokio::test]

@@ -348,6 +348,27 @@ async fn foreign_bucket_and_role_stop_plan_with_their_names() {
     assert!(out.contains("IAM role eks-audit-reader exists but is not managed"), "{out}");
     assert!(out.contains("adopt = [\"region.eu-central-1.bucket\"]"), "{out}");
     assert!(out.contains("Plan refused: 2 problems"), "{out}");
+    // Apply refuses the same plan before its first write, and drift calls what apply cannot fix blocked.
+    moto.recorder().reset();
+    let refused = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stdout().contains("Plan refused: 2 problems"), "{}", refused.stdout());
+    assert!(
+        refused.stderr().contains("apply refused: fix the problems above first; nothing was changed"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    let drift = w.run(Some(&moto.endpoint()), &["drift", "--json", "--config-only"]);
+    assert_eq!(drift.code(), 2, "{}", drift.stderr());
+    let blocked: Vec<String> = drift.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "blocked")
+        .map(|f| f["address"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(blocked, ["role.reader", "region.eu-central-1.bucket"], "{blocked:?}");
 
     // Adopting the bucket (and only it) leaves the role as the one problem.
     let adopt = SPEC.replace(
@@ -391,6 +412,24 @@ async fn log_group_with_no_free_filter_slot_stops_plan() {
     // The log group exists, so it is not created; the other clusters still plan normally.
     assert!(!out.contains("+ region.eu-central-1.cluster.prod-1.log_group"), "{out}");
     assert!(out.contains("+ region.eu-central-1.cluster.stage-a.filter"), "{out}");
+    // Apply refuses the whole plan, the other clusters' changes too, before its first write.
+    moto.recorder().reset();
+    let refused = w.run(Some(&moto.endpoint()), &["apply", "--auto-approve"]);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("apply refused: fix the problems above first; nothing was changed"));
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    // Once applied without that cluster, drift says what apply cannot fix: blocked, on the cluster's filter.
+    let without = Workdir::with_spec(&SPEC.replace("\"prod-1\", ", ""));
+    crate::support::apply(&moto, &without);
+    let drift = w.run(Some(&moto.endpoint()), &["drift", "--json", "--config-only"]);
+    assert_eq!(drift.code(), 2, "{}", drift.stderr());
+    let findings = drift.json()["findings"].as_array().unwrap().clone();
+    let on_prod: Vec<(&str, &str)> = findings
+        .iter()
+        .filter(|f| f["address"].as_str().is_some_and(|a| a.starts_with("region.eu-central-1.cluster.prod-1.")))
+        .map(|f| (f["kind"].as_str().unwrap(), f["address"].as_str().unwrap()))
+        .collect();
+    assert!(on_prod.contains(&("blocked", "region.eu-central-1.cluster.prod-1.filter")), "{findings:#?}");
 }
 
 /// A Firehose stream in moto for foreign filters to point at; returns its ARN.
