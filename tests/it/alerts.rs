@@ -186,12 +186,18 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
         "region.eu-central-1.alerts_function",
         "region.eu-central-1.alerts_permission",
         "region.eu-central-1.alerts_topic",
+        "region.eu-central-1.alerts_dead_letter_queue",
         "region.eu-central-1.cluster.prod-1.alerts_filter",
     ] {
         assert!(deleted.iter().any(|d| d == address), "{address} not deleted: {deleted:?}");
     }
+    assert!(!deleted.iter().any(|d| d == "region.eu-central-1.alerts_log_group"), "{deleted:?}");
     apply(&moto, &without);
     assert_eq!(filters(&moto, GROUP).await, [pipeline_filter_before]);
+    let dlq = eu.sqs.get_queue_url().queue_name("eks-audit-alerts-dlq").send().await;
+    assert!(dlq.is_err(), "the dead-letter queue is deleted with the alerts");
+    let log_groups = eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await;
+    assert_eq!(log_groups.unwrap().log_groups().len(), 1, "the function's log group is kept like every log group");
     assert!(!function_exists(&moto).await, "function deleted");
     assert!(eu.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(), "topic deleted");
     assert!(moto.aws().iam().get_role().role_name("eks-audit-alerts").send().await.is_err(), "role deleted");
@@ -446,4 +452,44 @@ async fn subscriptions_the_spec_no_longer_lists_are_left_alone_and_go_with_the_t
     let left = eu.sns.list_subscriptions().send().await.unwrap();
     let left: Vec<&str> = left.subscriptions().iter().filter_map(|s| s.topic_arn()).filter(|t| *t == topic).collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_replaced_alert_handler_is_drift_and_apply_puts_eksaudits_code_back() {
+    use eksaudit_plan::package::Code;
+
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    apply(&moto, &w);
+    let lambda = moto.region(REGION).lambda;
+    let deployed = || async {
+        let f = lambda.get_function().function_name(FUNCTION).send().await.unwrap();
+        f.configuration().unwrap().code_sha256().unwrap().to_string()
+    };
+    assert_eq!(deployed().await, Code::Alerts.code_sha256());
+
+    // Someone uploads other code (here another valid handler: eksaudit's Sentinel transform), which publishes no
+    // alert.
+    let other = Code::SentinelTransform.package();
+    lambda.update_function_code().function_name(FUNCTION).zip_file(other.into()).send().await.unwrap();
+    assert_eq!(deployed().await, Code::SentinelTransform.code_sha256());
+    moto.recorder().reset();
+    let drift = run(&moto, &w, &["drift", "--json", "--config-only"]);
+    assert_eq!(drift.code(), 2, "{}", drift.stderr());
+    let doc = drift.json();
+    let finding = doc["findings"].as_array().unwrap().iter().find(|f| f["field"] == "code_sha256");
+    let finding = finding.unwrap_or_else(|| panic!("no code_sha256 finding: {doc:#}"));
+    assert_eq!(finding["kind"], "changed");
+    assert_eq!(finding["address"], format!("region.{REGION}.alerts_function"));
+    assert_eq!(finding["expected"], Code::Alerts.code_sha256());
+    assert_eq!(finding["actual"], Code::SentinelTransform.code_sha256());
+
+    // Apply uploads eksaudit's handler again, once, and nothing else about the function changes.
+    moto.recorder().reset();
+    apply(&moto, &w);
+    let writes = moto.recorder().writes();
+    assert_eq!(writes.iter().filter(|w| w.contains("/code")).count(), 1, "{writes:?}");
+    assert_eq!(deployed().await, Code::Alerts.code_sha256());
+    assert_converged(&moto, &w);
 }
