@@ -62,6 +62,10 @@ async fn iam_propagation_test_message_and_throttling_are_retried_until_apply_con
     recorder.inject(
         Fault::error(&format!("PUT /{BUCKET}/?policy"), 503, "SlowDown", "Please reduce your request rate.").times(2),
     );
+    // S3's answer to configuration calls on one bucket that overlap: retried by eksaudit, not the SDK.
+    let conflict =
+        "A conflicting conditional operation is currently in progress against this resource. Please try again.";
+    recorder.inject(Fault::error(&format!("PUT /{BUCKET}/?versioning"), 409, "OperationAborted", conflict).times(2));
 
     let w = Workdir::with_spec(&spec());
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
@@ -72,6 +76,9 @@ async fn iam_propagation_test_message_and_throttling_are_retried_until_apply_con
     assert_eq!(recorder.count("CreateTopic"), 3, "the SDK retried the throttled calls");
     let ops: Vec<String> = recorder.calls().into_iter().map(|c| c.operation).collect();
     assert_eq!(recorder.count(&format!("PUT /{BUCKET}/?policy")), 3, "{ops:?}");
+    assert_eq!(recorder.count(&format!("PUT /{BUCKET}/?versioning")), 3, "{ops:?}");
+    let versioning = moto.region("us-east-1").s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
     assert_eq!(stream_status(&moto).await, "ACTIVE");
     assert_eq!(filter_names(&moto).await, ["eks-audit"]);
     let policy = moto.region("us-east-1").s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap();
