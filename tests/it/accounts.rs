@@ -726,3 +726,34 @@ async fn ctrl_c_during_one_account_starts_no_further_account() {
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"]);
 }
+
+#[tokio::test]
+async fn apply_over_the_accounts_asks_once_and_without_a_terminal_or_a_yes_changes_no_account() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let w = Workdir::with_spec(&spec(&org));
+
+    // No terminal, no --auto-approve: every account's plan is shown, then refused, nothing written anywhere.
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["apply"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    for account in [&org.a, &org.b] {
+        assert!(out.stdout().contains(&format!("== account {account} ==")), "{}", out.stdout());
+    }
+    assert!(out.stderr().contains("refusing to apply without confirmation"), "{}", out.stderr());
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+
+    // On a terminal: one question for all the accounts; "no" changes none of them, "yes" applies each.
+    let prompt = "Do you want to apply these changes? Only 'yes' will be accepted: ";
+    moto.recorder().reset();
+    let (code, shown) = crate::terminal::answering(w.command(Some(&moto.endpoint()), &["apply"]), "no");
+    assert_eq!(code, 1, "{shown:#?}");
+    assert_eq!(shown.iter().filter(|l| l.starts_with(prompt)).count(), 1, "{shown:#?}");
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    let (code, shown) = crate::terminal::answering(w.command(Some(&moto.endpoint()), &["apply"]), "yes");
+    assert_eq!(code, 0, "{shown:#?}");
+    assert_eq!(shown.iter().filter(|l| l.starts_with(prompt)).count(), 1, "{shown:#?}");
+    assert_eq!(streams(&moto, &org.a, "eu-central-1").await, ["eks-audit"]);
+    assert_eq!(streams(&moto, &org.b, "eu-central-1").await, ["eks-audit"]);
+}

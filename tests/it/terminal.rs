@@ -212,7 +212,7 @@ async fn apply_on_a_terminal_shows_what_runs_on_one_status_line_with_each_finish
 }
 
 /// `command` on a pseudo-terminal, with `answer` typed at its confirmation prompt.
-fn answering(mut command: Command, answer: &str) -> (i32, Vec<String>) {
+pub(crate) fn answering(mut command: Command, answer: &str) -> (i32, Vec<String>) {
     command.env("TERMINAL_ANSWER", answer);
     let (code, bytes) = on_a_terminal(command);
     (code, shown_lines(&bytes))
