@@ -313,6 +313,25 @@ async fn removing_a_region_is_drift_and_apply_tears_it_down_keeping_the_logs_bef
         ]
     );
 
+    // A teardown that fails leaves the roles as they are: the region's leftovers stay findable through their trust,
+    // and the next apply finishes the job.
+    let trust = || async {
+        let role = moto.aws().iam().get_role().role_name("eks-audit-cloudwatch").send().await.unwrap();
+        urlencoding_decode(role.role().unwrap().assume_role_policy_document().unwrap())
+    };
+    let denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: firehose:DeleteDeliveryStream";
+    moto.recorder().inject(eksaudit_test_support::Fault::error(
+        "DeleteDeliveryStream",
+        400,
+        "AccessDeniedException",
+        denied,
+    ));
+    let failed = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(failed.code(), 1, "{}", failed.stderr());
+    assert!(failed.stderr().contains(denied), "{}", failed.stderr());
+    assert!(trust().await.contains("us-east-1"), "narrowed before the region was torn down: {}", trust().await);
+    moto.recorder().clear_faults();
+
     let out = apply(&moto, &w);
     assert!(out.stdout().contains("- region.us-east-1.stream"), "{}", out.stdout());
     let us = moto.region("us-east-1");
