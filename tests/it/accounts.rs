@@ -757,3 +757,48 @@ async fn apply_over_the_accounts_asks_once_and_without_a_terminal_or_a_yes_chang
     assert_eq!(streams(&moto, &org.a, "eu-central-1").await, ["eks-audit"]);
     assert_eq!(streams(&moto, &org.b, "eu-central-1").await, ["eks-audit"]);
 }
+
+#[tokio::test]
+async fn a_member_region_gets_its_pipeline_once_a_cluster_appears_and_keeps_it_when_the_last_one_goes() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let w = Workdir::with_spec(&spec(&org));
+    let applied = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code(), 0, "{}", applied.stderr());
+    let (a, b) = (&org.a, &org.b);
+    assert!(streams(&moto, b, "us-east-1").await.is_empty(), "B has no cluster in us-east-1 yet");
+
+    // A cluster appears in B's us-east-1: the next apply builds the region there.
+    moto.create_cluster_in(b, "us-east-1", "prod-b-us", true).await;
+    let applied = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code(), 0, "{}", applied.stderr());
+    assert_eq!(streams(&moto, b, "us-east-1").await, ["eks-audit"]);
+    assert!(buckets(&moto, b).await.contains(&format!("eks-audit-{b}-us-east-1")));
+
+    // A's only cluster in us-east-1 goes: "no clusters", and of the region's resources nothing is removed; only
+    // the gone cluster's filter, on the log group it left, as in any region.
+    let eks = moto.account(a).await.region("us-east-1").eks;
+    eks.delete_cluster().name("prod-a-us").send().await.unwrap();
+    let plan = run(&moto, &w, &["plan", "--json"]);
+    assert_eq!(plan.code(), 0, "{}", plan.stderr());
+    let doc = plan.json();
+    let deletes: Vec<&str> = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|account| account["report"]["resources"].as_array().into_iter().flatten())
+        .filter(|r| r["action"] == "delete")
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(deletes, ["region.us-east-1.cluster.prod-a-us.filter"], "{doc:#}");
+    let text = run(&moto, &w, &["plan"]);
+    assert!(text.stdout().contains(&format!("no clusters: account {a} runs no selected cluster in us-east-1")));
+    moto.recorder().reset();
+    let applied = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code(), 0, "{}", applied.stderr());
+    assert_eq!(streams(&moto, a, "us-east-1").await, ["eks-audit"], "A's stream in us-east-1 stays");
+    assert!(buckets(&moto, a).await.contains(&format!("eks-audit-{a}-us-east-1")), "and its bucket");
+    let writes = moto.recorder().writes();
+    assert!(writes.iter().all(|w| ["DeleteSubscriptionFilter", "UntagResource"].contains(&w.as_str())), "{writes:?}");
+}
