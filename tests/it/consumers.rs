@@ -684,3 +684,57 @@ async fn drift_sees_a_hand_edited_queue_policy_and_a_deleted_dead_letter_queue_a
     assert_eq!(statement(&policy, "S3SendMessage")["Principal"]["Service"], "s3.amazonaws.com");
     assert_converged_and_clean(&moto, &w);
 }
+
+#[tokio::test]
+async fn an_existing_forticnapp_pipeline_moves_its_prefix_and_notification_filter_and_keeps_the_old_objects() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let consumer = "preset = \"forticnapp\"\nexternal_id = \"lweid:aws:v2:acme:123456789012:ABCDE12345\"";
+    let before = with_consumer(consumer) + "\n[firehose]\nprefix = \"eks-audit-logs/\"\n";
+    let w = Workdir::with_spec(&before);
+    apply(&moto, &w);
+    let s3 = moto.region(REGION).s3;
+    let firehose = aws_sdk_firehose::Client::new(&moto.sdk_config(REGION));
+    // Where the stream writes, and which objects the notification announces.
+    let prefixes = || async {
+        let stream = firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.unwrap();
+        let destination = &stream.delivery_stream_description().unwrap().destinations()[0];
+        let written = destination.extended_s3_destination_description().unwrap().prefix().unwrap().to_string();
+        let n = s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
+        let ours = n.topic_configurations().iter().find(|t| t.id() == Some("eks-audit")).expect("our entry");
+        let rules = ours.filter().unwrap().key().unwrap().filter_rules();
+        let announced = rules.iter().find(|r| r.name().map(|n| n.as_str()) == Some("prefix")).unwrap();
+        (written, announced.value().unwrap().to_string())
+    };
+    assert_eq!(prefixes().await, ("eks-audit-logs/".to_string(), "eks-audit-logs/".to_string()));
+    let key = "eks-audit-logs/2026/11/30/12/eks-audit-1-2026-11-30-12-00-00-old";
+    // moto speaks plain HTTP, which the bucket's TLS-only policy refuses: lifted for the write and put back.
+    let policy = s3.get_bucket_policy().bucket(BUCKET).send().await.unwrap().policy().unwrap().to_string();
+    s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    s3.put_object().bucket(BUCKET).key(key).body(b"old data".to_vec().into()).send().await.unwrap();
+    s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
+
+    // The preset's own prefix: the stream, the notification's filter and the roles' object grants (the reader's
+    // reads, Firehose's writes) move; nothing is deleted.
+    let w = Workdir::with_spec(&with_consumer(consumer));
+    assert_eq!(
+        plan_actions(&moto, &w),
+        expect(&[
+            ("region.eu-central-1.bucket_notification", "update"),
+            ("region.eu-central-1.stream", "update"),
+            ("role.firehose", "update"),
+            ("role.reader", "update"),
+        ])
+    );
+    apply(&moto, &w);
+    let new_prefix = "eks_audit_logs/123456789012/".to_string();
+    assert_eq!(prefixes().await, (new_prefix.clone(), new_prefix.clone()));
+    let grants = permissions_of(&moto, "eks-audit-reader").await.to_string();
+    assert!(grants.contains(&format!("arn:aws:s3:::{BUCKET}/{new_prefix}*")), "{grants}");
+    assert!(!grants.contains(&format!("arn:aws:s3:::{BUCKET}/eks-audit-logs/*")), "{grants}");
+    s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let old = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap();
+    assert_eq!(old.into_bytes().as_ref(), b"old data", "the objects written before stay");
+    s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
+    assert_converged_and_clean(&moto, &w);
+}
