@@ -802,3 +802,69 @@ async fn a_member_region_gets_its_pipeline_once_a_cluster_appears_and_keeps_it_w
     let writes = moto.recorder().writes();
     assert!(writes.iter().all(|w| ["DeleteSubscriptionFilter", "UntagResource"].contains(&w.as_str())), "{writes:?}");
 }
+
+/// The most accounts worked on at once in the calls the recorder kept: each account's calls, told apart by the
+/// assumed role's credentials they are signed with, span from its first request to its last.
+fn accounts_at_once(moto: &Moto) -> usize {
+    let mut spans: std::collections::BTreeMap<String, (std::time::Instant, std::time::Instant)> = Default::default();
+    for request in moto.recorder().requests() {
+        let auth = request.header("authorization").unwrap_or_default();
+        let key = auth.split("Credential=").nth(1).and_then(|c| c.split('/').next()).unwrap_or_default();
+        // The caller's own calls (Organizations, AssumeRole) are not an account's work.
+        if key.is_empty() || key == "testing" {
+            continue;
+        }
+        let span = spans.entry(key.to_string()).or_insert((request.at, request.at));
+        span.0 = span.0.min(request.at);
+        span.1 = span.1.max(request.at);
+    }
+    let spans: Vec<_> = spans.into_values().collect();
+    spans.iter().map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start <= e).count()).max().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn at_most_max_concurrent_accounts_are_worked_on_at_once() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    // Three accounts: A, B and D (listed by id, no longer excluded).
+    let three = spec(&org).replace(&format!("exclude = [\"{}\"]\n", org.d), "");
+    // Each answer takes a while, so that accounts started together overlap.
+    moto.recorder().inject(Fault::latency("*", std::time::Duration::from_millis(50)));
+    let mut seen = Vec::new();
+    for limit in [1, 2, 3] {
+        let w = Workdir::with_spec(
+            &three.replace("max_concurrent_accounts = 2", &format!("max_concurrent_accounts = {limit}")),
+        );
+        moto.recorder().reset();
+        let plan = run(&moto, &w, &["plan", "--json"]);
+        assert_eq!(plan.code(), 0, "{}", plan.stderr());
+        assert_eq!(plan.json()["accounts"].as_array().unwrap().len(), 3, "{}", plan.stdout());
+        seen.push(accounts_at_once(&moto));
+    }
+    assert_eq!(seen, [1, 2, 3], "accounts at once with max_concurrent_accounts = 1, 2, 3");
+}
+
+#[tokio::test]
+async fn the_member_role_trusts_whoever_runs_eksaudit_when_no_principal_is_given() {
+    let moto = Moto::start();
+    let w = Workdir::with_spec(&member_spec());
+    // A CI job's assumed role: its session is trusted as the role, named by STS's GetCallerIdentity.
+    let (key, secret, token) = moto.assumed_role("arn:aws:iam::111111111111:role/ci", "run-1").await;
+    let env = [("AWS_ACCESS_KEY_ID", key.as_str()), ("AWS_SECRET_ACCESS_KEY", &secret), ("AWS_SESSION_TOKEN", &token)];
+    let out = w.run_env(Some(&moto.endpoint()), &["policy", "--for", "member-role"], &env);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let role = out.json();
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111111111111:role/ci"
+    );
+    assert_eq!(moto.recorder().count("GetCallerIdentity"), 1, "{:?}", moto.recorder().calls());
+
+    // Who runs it cannot be told (no AWS to ask): refused, with the flag that says it.
+    let offline = w.run(None, &["policy", "--for", "member-role"]);
+    assert_eq!(offline.code(), 1, "{}", offline.stdout());
+    assert!(offline.stderr().contains("cannot tell who runs eksaudit: "), "{}", offline.stderr());
+    assert!(offline.stderr().contains("; pass the principal to trust with --principal ARN"), "{}", offline.stderr());
+    assert!(offline.stdout().is_empty(), "{}", offline.stdout());
+}

@@ -276,26 +276,23 @@ impl Moto {
     /// SDK configuration acting in another `account`: moto, like AWS, makes every call signed with a role's
     /// assumed credentials act in the role's account (moto does not check the role exists).
     pub async fn account_config(&self, account: &str, region: &str) -> aws_config::SdkConfig {
-        let sts = aws_sdk_sts::Client::new(&self.sdk_config(region));
-        let out = sts
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
-            .role_session_name("test-setup")
-            .send()
-            .await
-            .expect("assume a role in moto");
-        let c = out.credentials().expect("credentials");
-        let credentials = aws_credential_types::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "test-setup",
-        );
+        let (key, secret, token) =
+            self.assumed_role(&format!("arn:aws:iam::{account}:role/test-setup"), "test-setup").await;
+        let credentials = aws_credential_types::Credentials::new(key, secret, Some(token), None, "test-setup");
         self.sdk_config(region)
             .into_builder()
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
             .build()
+    }
+
+    /// A session of `role` (an ARN; moto does not check the role exists): its access key id, secret key and
+    /// session token, as a CI job's assumed role hands them to eksaudit in `AWS_*` variables.
+    pub async fn assumed_role(&self, role: &str, session: &str) -> (String, String, String) {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config("us-east-1"));
+        let out =
+            sts.assume_role().role_arn(role).role_session_name(session).send().await.expect("assume a role in moto");
+        let c = out.credentials().expect("credentials");
+        (c.access_key_id().to_string(), c.secret_access_key().to_string(), c.session_token().to_string())
     }
 
     /// The product's client set acting in another account (see [`Moto::account_config`]), not recorded.
