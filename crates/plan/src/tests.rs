@@ -609,6 +609,16 @@ fn reused_roles_are_checked_not_changed() {
     let filter = d.resources.iter().find(|r| r.address.ends_with("prod-1.filter")).unwrap();
     assert_eq!(filter.fields["role_arn"].value, json!("arn:aws:iam::123456789012:role/shared-cwl"));
     insta::assert_snapshot!(render::text(&plan, Colors(false)));
+    // Apply cannot fix either (a reused role is someone else's): drift calls both blocked.
+    use crate::drift::{DriftReport, FindingKind};
+    let report = DriftReport::new(&plan, &[], "2026-11-23T12:00:00Z".into());
+    let blocked: Vec<(FindingKind, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.address.starts_with("role."))
+        .map(|f| (f.kind, f.address.as_str()))
+        .collect();
+    assert_eq!(blocked, [(FindingKind::Blocked, "role.cloudwatch"), (FindingKind::Blocked, "role.reader")]);
 }
 
 #[test]
