@@ -180,6 +180,8 @@ pub async fn run_accounts(
                             failures.fetch_add(1, Ordering::SeqCst);
                             let e =
                                 format!("{} refused: fix the problems shown first; nothing was changed", mode.verb());
+                            // An error, so shown with -q too: the account's line among the others' progress.
+                            eprintln!("[{id}] {}", style.red(&e));
                             AccountOutcome::Ran(AccountReport::failed(e))
                         } else if !plan.has_changes() {
                             AccountOutcome::Ran(AccountReport {

@@ -868,3 +868,33 @@ async fn the_member_role_trusts_whoever_runs_eksaudit_when_no_principal_is_given
     assert!(offline.stderr().contains("; pass the principal to trust with --principal ARN"), "{}", offline.stderr());
     assert!(offline.stdout().is_empty(), "{}", offline.stdout());
 }
+
+#[tokio::test]
+async fn a_blocked_account_counts_against_failure_tolerance_and_nothing_is_written_there() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let (first, second) = in_start_order(&org);
+    // Someone else's bucket under the first account's pipeline bucket name: its plan is blocked.
+    let taken = format!("eks-audit-{first}-eu-central-1");
+    let s3 = moto.account(&first).await.region("eu-central-1").s3;
+    let location =
+        CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuCentral1).build();
+    s3.create_bucket().bucket(&taken).create_bucket_configuration(location).send().await.unwrap();
+    let one_at_a_time = spec(&org).replace("max_concurrent_accounts = 2", "max_concurrent_accounts = 1");
+    let w = Workdir::with_spec(&one_at_a_time);
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    assert!(out.stdout().contains(&format!("S3 bucket {taken} exists but is not managed")), "{}", out.stdout());
+    let refused = format!("[{first}] apply refused: fix the problems shown first; nothing was changed");
+    assert!(err.contains(&refused), "{err}");
+    assert!(err.contains(&format!("2 accounts: 1 failed ({first}), 1 not started ({second})")), "{err}");
+    // Nothing written anywhere: the blocked account refused whole, the other never started.
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    assert_eq!(buckets(&moto, &first).await, [taken]);
+    assert!(buckets(&moto, &second).await.is_empty());
+}
