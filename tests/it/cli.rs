@@ -37,6 +37,7 @@ fn validate_rejects_bad_input_with_path_location_and_hint() {
             "principal_arn = \"arn:aws:iam:role\"",
             "consumer.principal_arn",
         ),
+        ("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = [\"region.eu-central-1.bukcet\"]", "pipeline.adopt[0]"),
         (
             "[[region]]\nname = \"eu-central-1\"",
             "[[region]]\nname = \"eu-central-1\"\nclusters = [\"a\"]\n\n[[region]]\nname = \"eu-central-1\"",

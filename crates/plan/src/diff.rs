@@ -255,7 +255,7 @@ fn owned(
     if d.kind.owner_tagged() {
         let owner = o.tags.get(OWNER_TAG_KEY);
         if owner != Some(&options.pipeline) {
-            if options.adopt.covers(&d.address) {
+            if d.address.parse::<Address>().is_ok_and(|a| options.adopt.covers(&a)) {
                 reason = Some(format!("adopt: {OWNER_TAG_KEY} = {} is added", options.pipeline));
             } else if owner.is_none()
                 && o.fields.get(INTERRUPTED_CREATE) == Some(&Value::Bool(true))

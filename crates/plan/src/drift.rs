@@ -70,8 +70,9 @@ pub struct Finding {
     pub ignored: bool,
 }
 
+/// The region a message's address is in; `None` for the account-wide ones and what is not an address.
 fn region_of(address: &str) -> Option<String> {
-    address.strip_prefix("region.").and_then(|rest| rest.split('.').next()).map(str::to_string)
+    address.parse::<Address>().ok()?.region().map(str::to_string)
 }
 
 fn finding(kind: FindingKind, r: &ResourceChange, field: Option<String>, detail: String, fix: &str) -> Finding {

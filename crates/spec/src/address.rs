@@ -230,6 +230,49 @@ impl FromStr for Address {
     }
 }
 
+impl Address {
+    /// Whether the address names one resource eksaudit creates and could take over (`[pipeline] adopt`), not a
+    /// place the plan reports on: a region, a cluster, a region's cluster list.
+    pub fn is_resource(&self) -> bool {
+        !matches!(
+            self,
+            Address::Region { .. } | Address::Cluster { .. } | Address::Regional { slot: RegionalSlot::Clusters, .. }
+        )
+    }
+
+    /// The resource address a mistyped one most likely meant: one word of its shape (the first, or the slot)
+    /// replaced by the nearest word that makes it parse. `None` when no single near word does.
+    pub fn did_you_mean(text: &str) -> Option<Address> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let firsts = [ROLE, OIDC_PROVIDER, REGION];
+        let slots: Vec<&str> = match parts.as_slice() {
+            [_, _] => RoleSlot::ALL.iter().map(|s| s.name()).collect(),
+            [_, _, _] => RegionalSlot::ALL.iter().filter(|s| **s != RegionalSlot::Clusters).map(|s| s.name()).collect(),
+            [_, _, _, _, _] => ClusterSlot::ALL.iter().map(|s| s.name()).collect(),
+            _ => Vec::new(),
+        };
+        let with = |index: usize, word: &str| {
+            let mut fixed = parts.clone();
+            fixed[index] = word;
+            fixed.join(".").parse::<Address>().ok().filter(Address::is_resource)
+        };
+        let last = parts.len() - 1;
+        let mut candidates = Vec::new();
+        if let Some(word) = crate::suggest::closest(parts[last], slots.iter().copied()) {
+            candidates.extend(with(last, word));
+        }
+        if let Some(word) = crate::suggest::closest(parts[0], firsts) {
+            candidates.extend(with(0, word));
+        }
+        if let [_, _, cluster, _, _] = parts.as_slice() {
+            if let Some(word) = crate::suggest::closest(cluster, [CLUSTER]) {
+                candidates.extend(with(2, word));
+            }
+        }
+        candidates.into_iter().next()
+    }
+}
+
 /// The words a drift finding path can start with (after an optional `region.<name>.`): every address's first
 /// word, derived from the slot lists so that every path plan and drift print is accepted by `[drift] ignore`.
 pub fn resource_words() -> Vec<&'static str> {
@@ -302,6 +345,34 @@ mod tests {
         ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_mistyped_address_is_matched_to_the_resource_it_likely_meant() {
+        for (typo, meant) in [
+            ("region.eu-central-1.bukcet", "region.eu-central-1.bucket"),
+            ("region.eu-central-1.acces_log_bucket", "region.eu-central-1.access_log_bucket"),
+            ("regoin.eu-central-1.bucket", "region.eu-central-1.bucket"),
+            ("role.readr", "role.reader"),
+            ("rol.reader", "role.reader"),
+            ("region.eu-central-1.cluster.prod-1.fliter", "region.eu-central-1.cluster.prod-1.filter"),
+            ("region.eu-central-1.clustr.prod-1.filter", "region.eu-central-1.cluster.prod-1.filter"),
+        ] {
+            assert_eq!(Address::did_you_mean(typo).map(|a| a.to_string()).as_deref(), Some(meant), "{typo}");
+        }
+        for far in ["bucket", "region.eu-central-1.topics_and_queues", "role.writer", "region.eu-central-1.clusterz"] {
+            assert_eq!(Address::did_you_mean(far), None, "{far}");
+        }
+    }
+
+    #[test]
+    fn only_resources_are_resources() {
+        assert!(Address::regional("r", RegionalSlot::Bucket).is_resource());
+        assert!(Address::Role(RoleSlot::Reader).is_resource());
+        assert!(Address::cluster("r", "c", ClusterSlot::Filter).is_resource());
+        assert!(!Address::Region { region: "r".into() }.is_resource());
+        assert!(!Address::Cluster { region: "r".into(), cluster: "c".into() }.is_resource());
+        assert!(!Address::regional("r", RegionalSlot::Clusters).is_resource());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::address::Address;
 use crate::presets::{Notify, Preset};
 
 /// The CloudWatch Logs filter pattern both the Lacework/FortiCNAPP and RAD Security modules use: every completed
@@ -51,16 +52,16 @@ pub enum Adopt {
     Nothing,
     /// Every resource the spec implies.
     All,
-    /// Only these plan addresses, e.g. `region.eu-central-1.bucket` or `role.reader`.
-    Only(Vec<String>),
+    /// Only these resources, e.g. `region.eu-central-1.bucket` or `role.reader`.
+    Only(Vec<Address>),
 }
 
 impl Adopt {
-    pub fn covers(&self, address: &str) -> bool {
+    pub fn covers(&self, address: &Address) -> bool {
         match self {
             Adopt::Nothing => false,
             Adopt::All => true,
-            Adopt::Only(addresses) => addresses.iter().any(|a| a == address),
+            Adopt::Only(addresses) => addresses.contains(address),
         }
     }
 }

@@ -149,16 +149,17 @@ fn pipeline_rules() {
 
 #[test]
 fn adopt_takes_true_or_addresses() {
+    let address = |s: &str| s.parse::<Address>().unwrap();
     let all = parse_spec(&with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = true")])).unwrap();
-    assert!(all.pipeline.adopt.covers("role.reader"));
+    assert!(all.pipeline.adopt.covers(&address("role.reader")));
     let some = parse_spec(&with(&[(
         "name = \"eks-audit\"",
         "name = \"eks-audit\"\nadopt = [\"region.eu-central-1.bucket\"]",
     )]))
     .unwrap();
-    assert!(some.pipeline.adopt.covers("region.eu-central-1.bucket"));
-    assert!(!some.pipeline.adopt.covers("role.reader"));
-    assert!(!parse_spec(MINIMAL).unwrap().pipeline.adopt.covers("role.reader"));
+    assert!(some.pipeline.adopt.covers(&address("region.eu-central-1.bucket")));
+    assert!(!some.pipeline.adopt.covers(&address("role.reader")));
+    assert!(!parse_spec(MINIMAL).unwrap().pipeline.adopt.covers(&address("role.reader")));
     assert_one(
         &with(&[("name = \"eks-audit\"", "name = \"eks-audit\"\nadopt = [\"bucket\"]")]),
         "pipeline.adopt[0]",
@@ -169,6 +170,30 @@ fn adopt_takes_true_or_addresses() {
         "pipeline.adopt",
         "expected true, false",
     );
+}
+
+#[test]
+fn an_adopted_address_is_a_resource_of_a_listed_region_with_a_suggestion_for_a_typo() {
+    let adopt = |list: &str| with(&[("name = \"eks-audit\"", &format!("name = \"eks-audit\"\nadopt = [{list}]"))]);
+    let problems = parse_spec(&adopt("\"region.eu-central-1.bukcet\"")).unwrap_err().0;
+    let problem = problems.iter().find(|p| p.path == "pipeline.adopt[0]").expect("the typo is reported");
+    assert!(problem.message.contains("\"region.eu-central-1.bukcet\" is not a resource address"), "{problem:?}");
+    assert_eq!(problem.hint.as_deref(), Some("did you mean \"region.eu-central-1.bucket\"?"));
+    assert!(problem.location.is_some(), "{problem:?}");
+
+    let problems = parse_spec(&adopt("\"role.reader\", \"region.eu-central-1.cluster.prod-1\"")).unwrap_err().0;
+    let problem = problems.iter().find(|p| p.path == "pipeline.adopt[1]").expect("the place is reported");
+    assert!(problem.message.contains("names a place, not a resource"), "{problem:?}");
+    assert!(problem.hint.as_deref().unwrap_or_default().contains("region.eu-central-1.cluster.prod-1.log_group"));
+
+    assert_one(&adopt("\"role.reader\", \"role.reader\""), "pipeline.adopt[1]", "listed twice");
+    assert_one(&adopt("1"), "pipeline.adopt[0]", "expected an address");
+
+    let problems = parse_spec(&adopt("\"role.reader\", \"region.eu-west-3.bucket\"")).unwrap_err().0;
+    let problem = problems.iter().find(|p| p.path == "pipeline.adopt[1]").expect("the region is reported");
+    assert!(problem.message.contains("is in region eu-west-3, which the spec does not list"), "{problem:?}");
+    assert!(problem.hint.as_deref().unwrap_or_default().contains("eu-central-1"), "{problem:?}");
+    assert!(problem.location.is_some(), "{problem:?}");
 }
 
 #[test]

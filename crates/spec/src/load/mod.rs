@@ -387,6 +387,26 @@ impl Ctx<'_> {
                 );
             }
         }
+        // An adopted resource in a region the spec does not list would never be planned: a typo of a region.
+        if let Adopt::Only(addresses) = &spec.pipeline.adopt {
+            let regions: Vec<&str> = spec.regions.iter().map(|r| r.name.as_str()).collect();
+            for (i, address) in addresses.iter().enumerate() {
+                let Some(region) = address.region().filter(|r| !regions.contains(r)) else { continue };
+                let span = root
+                    .get("pipeline")
+                    .and_then(|p| p.get_ref().as_table())
+                    .and_then(|t| t.get("adopt"))
+                    .and_then(|a| a.get_ref().as_array())
+                    .and_then(|a| a.get(i))
+                    .map(|v| v.span());
+                self.push(
+                    format!("pipeline.adopt[{i}]"),
+                    span,
+                    format!("\"{address}\" is in region {region}, which the spec does not list"),
+                    Some(format!("the spec's regions are {}; fix the address or add the region", regions.join(", "))),
+                );
+            }
+        }
         if let Some(key) = &spec.bucket.kms_key_arn {
             let key_region = rules::kms_key_arn(key).unwrap_or_default();
             let others: Vec<&str> = spec.regions.iter().map(|r| r.name.as_str()).filter(|r| *r != key_region).collect();

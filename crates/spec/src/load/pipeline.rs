@@ -5,8 +5,17 @@ use std::collections::BTreeMap;
 use toml::de::{DeTable, DeValue};
 
 use super::{Ctx, Span};
+use crate::address::{Address, ClusterSlot, RegionalSlot};
 use crate::model::*;
 use crate::rules;
+
+/// A resource at `place` (a region or a cluster), for the hint that `[pipeline] adopt` takes resources only.
+fn example_in(place: &Address) -> Address {
+    match place {
+        Address::Cluster { region, cluster } => Address::cluster(region, cluster, ClusterSlot::LogGroup),
+        other => Address::regional(other.region().unwrap_or("eu-central-1"), RegionalSlot::Bucket),
+    }
+}
 
 impl Ctx<'_> {
     pub(super) fn pipeline(&mut self, t: &DeTable<'_>, span: Span) -> Option<Pipeline> {
@@ -57,23 +66,42 @@ impl Ctx<'_> {
             DeValue::Boolean(true) => Some(Adopt::All),
             DeValue::Boolean(false) => Some(Adopt::Nothing),
             DeValue::Array(items) => {
-                let mut addresses = Vec::new();
+                let mut addresses: Vec<Address> = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    match item.get_ref().as_str() {
-                        Some(a) if (a.starts_with("role.") || a.starts_with("region.")) && !a.ends_with('.') => {
-                            addresses.push(a.to_string())
+                    let path = format!("pipeline.adopt[{i}]");
+                    let Some(text) = item.get_ref().as_str() else {
+                        self.wrong_type(&path, item, "an address", "\"region.eu-central-1.bucket\"");
+                        ok = false;
+                        continue;
+                    };
+                    let problem = match text.parse::<Address>() {
+                        Ok(address) if address.is_resource() => {
+                            let listed: Vec<String> = addresses.iter().map(Address::to_string).collect();
+                            if self.not_listed_before(listed.iter().map(String::as_str), &path, &item.span(), text) {
+                                addresses.push(address);
+                            } else {
+                                ok = false;
+                            }
+                            continue;
                         }
-                        _ => {
-                            ok = false;
-                            self.push(
-                                format!("pipeline.adopt[{i}]"),
-                                Some(item.span()),
-                                "not a resource address",
-                                Some(hint.into()),
-                            );
-                        }
-                    }
+                        Ok(place) => (
+                            format!("{text:?} names a place, not a resource"),
+                            format!(
+                                "adopt the resources there one by one, such as \"{}\" (addresses as `eksaudit plan` prints them)",
+                                example_in(&place)
+                            ),
+                        ),
+                        Err(_) => (
+                            format!("{text:?} is not a resource address"),
+                            match Address::did_you_mean(text) {
+                                Some(meant) => format!("did you mean \"{meant}\"?"),
+                                None => hint.to_string(),
+                            },
+                        ),
+                    };
+                    ok = false;
+                    self.push(path, Some(item.span()), problem.0, Some(problem.1));
                 }
                 ok.then_some(Adopt::Only(addresses))
             }
