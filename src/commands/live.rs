@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use eksaudit_aws::{Aws, RegionClients};
 use eksaudit_plan::{DesiredState, DiffOptions, Inputs, ObservedState, Plan};
-use eksaudit_spec::Spec;
+use eksaudit_spec::{OnDestroy, Spec};
 
 use crate::commands::accounts::Target;
 
@@ -68,7 +68,11 @@ impl Live {
     }
 
     pub fn options(spec: &Spec) -> DiffOptions {
-        DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
+        DiffOptions {
+            pipeline: spec.pipeline.name.clone(),
+            adopt: spec.pipeline.adopt.clone(),
+            keep_log_data: spec.bucket.on_destroy == OnDestroy::Retain,
+        }
     }
 
     /// Compare: what apply would do, with a warning for each class of events the consumer needs that the filter

@@ -1,8 +1,8 @@
 //! `[alerts]` against moto: apply creates the alert function (its code packaged by eksaudit), its permission for
 //! CloudWatch Logs, the topic with its subscriptions and a second filter per cluster; plan is clean after and an
 //! in-sync apply makes no mutating call; drift sees the alerts resources; a full log group blocks only the
-//! cluster's alerts; removing `[alerts]` deletes what it made and leaves the pipeline's filter alone; destroy
-//! removes it all; the function's dead-letter queue moves between the pipeline's key and SQS's own in place.
+//! cluster's alerts; removing `[alerts]` deletes what it made but the failed alerts in its dead-letter queue (kept
+//! with the logs unless `on_destroy = "delete"`) and leaves the pipeline's filter alone; destroy removes it all; the function's dead-letter queue moves between the pipeline's key and SQS's own in place.
 //! (moto cannot run the function: `lambda/alerts/test_handler.py` covers its behaviour.)
 
 use eksaudit_test_support::{Fault, Moto};
@@ -170,9 +170,17 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     assert_converged(&moto, &w2);
     apply(&moto, &w);
 
-    // [alerts] removed: found through the alerts filter, everything it made goes; the pipeline's filter stays.
+    // [alerts] removed: found through the alerts filter, everything it made goes but the failed alerts in the
+    // dead-letter queue, kept with the logs as destroy keeps them; the pipeline's filter stays.
     let pipeline_filter_before = filters(&moto, GROUP).await.into_iter().find(|f| f.0 == "eks-audit").unwrap();
+    let dead_letters =
+        eu.sqs.get_queue_url().queue_name("eks-audit-alerts-dlq").send().await.unwrap().queue_url.unwrap();
+    let failed_alert = r#"{"verb": "patch", "user": {"username": "kubernetes-admin"}}"#;
+    eu.sqs.send_message().queue_url(&dead_letters).message_body(failed_alert).send().await.unwrap();
     let without = Workdir::with_spec(PIPELINE);
+    let text = run(&moto, &without, &["plan"]);
+    let kept = "SQS queue eks-audit-alerts-dlq and the failed alerts in it are kept with the logs";
+    assert!(text.stdout().contains(kept), "{}", text.stdout());
     let plan = run(&moto, &without, &["plan", "--json"]);
     let deleted: Vec<String> = plan.json()["resources"]
         .as_array()
@@ -186,16 +194,19 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
         "region.eu-central-1.alerts_function",
         "region.eu-central-1.alerts_permission",
         "region.eu-central-1.alerts_topic",
-        "region.eu-central-1.alerts_dead_letter_queue",
         "region.eu-central-1.cluster.prod-1.alerts_filter",
     ] {
         assert!(deleted.iter().any(|d| d == address), "{address} not deleted: {deleted:?}");
     }
-    assert!(!deleted.iter().any(|d| d == "region.eu-central-1.alerts_log_group"), "{deleted:?}");
+    for kept in ["region.eu-central-1.alerts_log_group", "region.eu-central-1.alerts_dead_letter_queue"] {
+        assert!(!deleted.iter().any(|d| d == kept), "{kept} deleted: {deleted:?}");
+    }
+    let notes = plan.json()["notes"].to_string();
+    assert!(notes.contains("region.eu-central-1.alerts_dead_letter_queue"), "{notes}");
     apply(&moto, &without);
     assert_eq!(filters(&moto, GROUP).await, [pipeline_filter_before]);
-    let dlq = eu.sqs.get_queue_url().queue_name("eks-audit-alerts-dlq").send().await;
-    assert!(dlq.is_err(), "the dead-letter queue is deleted with the alerts");
+    let messages = eu.sqs.receive_message().queue_url(&dead_letters).send().await.unwrap();
+    assert_eq!(messages.messages().iter().filter_map(|m| m.body()).collect::<Vec<_>>(), [failed_alert]);
     let log_groups = eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await;
     assert_eq!(log_groups.unwrap().log_groups().len(), 1, "the function's log group is kept like every log group");
     assert!(!function_exists(&moto).await, "function deleted");
@@ -218,7 +229,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
 }
 
 #[tokio::test]
-async fn destroy_keeps_the_failed_alerts_with_the_logs_unless_on_destroy_deletes_them() {
+async fn destroy_and_removing_alerts_keep_the_failed_alerts_with_the_logs_unless_on_destroy_deletes_them() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
     let sqs = moto.region(REGION).sqs;
@@ -243,6 +254,10 @@ async fn destroy_keeps_the_failed_alerts_with_the_logs_unless_on_destroy_deletes
     // on_destroy = "delete": the queue goes with the buckets, and the plan shows it deleted.
     let deleting = Workdir::with_spec(&format!("{PIPELINE}\n[bucket]\non_destroy = \"delete\"\n{ALERTS}"));
     apply(&moto, &deleting);
+    let removing_alerts = Workdir::with_spec(&format!("{PIPELINE}\n[bucket]\non_destroy = \"delete\"\n"));
+    let plan = run(&moto, &removing_alerts, &["plan"]);
+    assert!(plan.stdout().contains(deleted), "removing [alerts] deletes the queue too: {}", plan.stdout());
+    assert!(!plan.stdout().contains(&kept), "{}", plan.stdout());
     let plan = run(&moto, &deleting, &["destroy", "--auto-approve"]);
     ok(&plan, "destroy, deleting");
     assert!(!plan.stdout().contains(&kept), "{}", plan.stdout());

@@ -184,7 +184,11 @@ users = ["kubernetes-admin"]
         let full = "region.eu-central-1.cluster.prod-2.alerts_filter";
         o.neighbours.insert("region.eu-central-1.cluster.prod-2.filter".into(), vec!["their-siem".into()]);
         o.neighbours.insert(full.into(), vec!["their-siem".into(), "eks-audit".into()]);
-        let plan = diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: eksaudit_spec::Adopt::Nothing });
+        let plan = diff(
+            &d,
+            &o,
+            &DiffOptions { pipeline: "eks-audit".into(), adopt: eksaudit_spec::Adopt::Nothing, keep_log_data: true },
+        );
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         let warning = plan.warnings.iter().find(|w| w.address == full).expect("a warning on the full log group");
         assert_eq!(warning.cause, Cause::Blocked);

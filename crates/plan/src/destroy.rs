@@ -7,7 +7,7 @@ use crate::diff::DiffOptions;
 use crate::model::{DesiredResource, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
 
-fn is_alerts_dead_letter_queue(address: &str) -> bool {
+pub(crate) fn is_alerts_dead_letter_queue(address: &str) -> bool {
     matches!(address.parse(), Ok(Address::Regional { slot: RegionalSlot::AlertsDeadLetterQueue, .. }))
 }
 

@@ -21,6 +21,9 @@ pub const SUBSCRIPTION_FILTERS_PER_LOG_GROUP: usize = 2;
 pub struct DiffOptions {
     pub pipeline: String,
     pub adopt: Adopt,
+    /// `[bucket] on_destroy = "retain"`: what holds log data stays when the spec stops implying it, as on destroy
+    /// (the failed alerts in a removed `[alerts]`'s dead-letter queue).
+    pub keep_log_data: bool,
 }
 
 fn field_equal(desired: &Field, observed: Option<&Value>) -> bool {
@@ -84,6 +87,15 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
         }
     }
     for s in &observed.stale {
+        // Failed alerts are audit events that never reached anyone: removing `[alerts]` keeps them as destroy does.
+        if options.keep_log_data && crate::destroy::is_alerts_dead_letter_queue(&s.address) {
+            plan.notes.push(Message::new(
+                &s.address,
+                format!("SQS queue {} and the failed alerts in it are kept with the logs", s.name),
+                "read them, then delete the queue; with [bucket] on_destroy = \"delete\" it goes with [alerts]",
+            ));
+            continue;
+        }
         plan.resources.push(ResourceChange {
             address: s.address.clone(),
             kind: s.kind,
@@ -422,7 +434,7 @@ clusters = ["prod"]
         let mut bucket = ObservedResource::default();
         bucket.fields.insert(INTERRUPTED_CREATE.into(), json!(empty));
         o.resources.insert("region.us-east-1.bucket".into(), Observation::Present(bucket));
-        diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing })
+        diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing, keep_log_data: true })
     }
 
     #[test]

@@ -235,7 +235,7 @@ fn all_present(d: &DesiredState) -> ObservedState {
 }
 
 fn options() -> DiffOptions {
-    DiffOptions { pipeline: "eks-audit".into(), adopt: Default::default() }
+    DiffOptions { pipeline: "eks-audit".into(), adopt: Default::default(), keep_log_data: true }
 }
 
 #[test]

@@ -48,7 +48,11 @@ fn desired(spec: &eksaudit_spec::Spec, names: &[&str]) -> DesiredState {
 }
 
 fn options(spec: &eksaudit_spec::Spec) -> DiffOptions {
-    DiffOptions { pipeline: spec.pipeline.name.clone(), adopt: spec.pipeline.adopt.clone() }
+    DiffOptions {
+        pipeline: spec.pipeline.name.clone(),
+        adopt: spec.pipeline.adopt.clone(),
+        keep_log_data: spec.bucket.on_destroy == eksaudit_spec::OnDestroy::Retain,
+    }
 }
 
 /// Live AWS exactly as apply would leave it.
