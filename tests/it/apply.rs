@@ -213,6 +213,84 @@ async fn destroy_with_on_destroy_delete_empties_every_version() {
     assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_err(), "bucket deleted");
 }
 
+/// The logs bucket's object keys and whether the region's key is still usable, as a reader of the bucket needs.
+async fn bucket_keys(moto: &Moto) -> Vec<String> {
+    let out = moto.region("eu-central-1").s3.list_objects_v2().bucket(BUCKET_EU).send().await.unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn destroy_even_with_on_destroy_delete_leaves_what_lacks_our_owner_tag_and_the_key_of_a_bucket_it_leaves() {
+    let delete = SPEC.replace(
+        "[[region]]\nname = \"eu-central-1\"",
+        "[bucket]\non_destroy = \"delete\"\n\n[[region]]\nname = \"eu-central-1\"",
+    );
+    let left_alone = |out: &str, what: &str| {
+        assert!(out.contains(&format!("{what} is not managed by pipeline \"eks-audit\": left alone")), "{what}: {out}")
+    };
+
+    // Never applied: same-named resources of someone else's (a bucket with data, a role, a stream) are all left.
+    let moto = Moto::start();
+    setup(&moto).await;
+    let eu = moto.region("eu-central-1");
+    eu.s3
+        .create_bucket()
+        .bucket(BUCKET_EU)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eu.s3.put_object().bucket(BUCKET_EU).key("theirs.json").body(b"{}".to_vec().into()).send().await.unwrap();
+    let iam = moto.aws().iam().clone();
+    iam.create_role().role_name("eks-audit-reader").assume_role_policy_document("{}").send().await.unwrap();
+    moto_stream(&moto, "eu-central-1", "eks-audit").await;
+    let w = Workdir::with_spec(&delete);
+    moto.recorder().reset();
+    let out = run(&moto, &w, &["destroy", "--auto-approve", "-vv"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    for what in [
+        format!("S3 bucket {BUCKET_EU}"),
+        "IAM role eks-audit-reader".to_string(),
+        "Firehose stream eks-audit".to_string(),
+    ] {
+        left_alone(&text, &what);
+    }
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+    assert_eq!(bucket_keys(&moto).await, ["theirs.json"]);
+    assert!(iam.get_role().role_name("eks-audit-reader").send().await.is_ok());
+    assert!(eu.firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.is_ok());
+
+    // Applied, then the bucket handed to another owner: destroy deletes the rest of the pipeline, but not that
+    // bucket, its objects or the key they are encrypted with.
+    let moto = Moto::start();
+    setup(&moto).await;
+    let eu = moto.region("eu-central-1");
+    apply(&moto, &w);
+    let other_owner = aws_sdk_s3::types::Tag::builder().key("eksaudit:pipeline").value("other-team").build().unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(other_owner).build().unwrap();
+    eu.s3.put_bucket_tagging().bucket(BUCKET_EU).tagging(tagging).send().await.unwrap();
+    // The bucket denies plain-HTTP requests (moto enforces the TLS-only policy too); lift it to write an object.
+    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
+    eu.s3.put_object().bucket(BUCKET_EU).key("evidence.json").body(b"{}".to_vec().into()).send().await.unwrap();
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    left_alone(&format!("{}{}", out.stdout(), out.stderr()), &format!("S3 bucket {BUCKET_EU}"));
+    assert!(out.stdout().contains("KMS key alias/eks-audit is kept: the bucket it encrypts stays"), "{}", out.stdout());
+    assert_eq!(bucket_keys(&moto).await, ["evidence.json"]);
+    let key = eu.kms.describe_key().key_id("alias/eks-audit").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(key.key_state, Some(aws_sdk_kms::types::KeyState::Enabled), "{key:?}");
+    assert!(eu.firehose.describe_delivery_stream().delivery_stream_name("eks-audit").send().await.is_err());
+    assert_eq!(role_names(&moto).await, Vec::<String>::new(), "the pipeline's own roles are deleted");
+    let us_key = moto.region("us-east-1").kms.describe_key().key_id("alias/eks-audit").send().await;
+    let us_state = us_key.ok().and_then(|k| k.key_metadata).and_then(|m| m.key_state);
+    assert_eq!(us_state, Some(aws_sdk_kms::types::KeyState::PendingDeletion), "us-east-1's bucket went, its key too");
+}
+
 #[tokio::test]
 async fn apply_without_a_terminal_needs_auto_approve() {
     let moto = Moto::start();

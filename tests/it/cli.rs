@@ -242,6 +242,11 @@ async fn credential_and_network_problems_are_one_actionable_line() {
         Some(&not_aws_url),
         "the endpoint answered HTTP 404 with no AWS error in it, which is what a server or proxy that is not AWS sends; check --endpoint-url",
     );
+    // ... which -vv gives, for whoever debugs it.
+    let verbose = w.run(Some(&not_aws_url), &["-vv", "plan"]);
+    assert_eq!(verbose.code(), 1, "{}", verbose.stderr());
+    let account = "sts:GetCallerIdentity: the SDK could not read the answer: ";
+    assert!(verbose.stderr().contains(account), "{}", verbose.stderr());
 
     // What AWS answers to expired or unknown credentials (moto accepts any key: test support answers as AWS).
     let moto = Moto::start();

@@ -434,7 +434,10 @@ async fn log_group_with_no_free_filter_slot_stops_plan() {
 
 /// A Firehose stream in moto for foreign filters to point at; returns its ARN.
 pub async fn moto_stream(moto: &Moto, region: &str, name: &str) -> String {
-    use aws_sdk_firehose::types::ExtendedS3DestinationConfiguration;
+    use aws_sdk_firehose::types::{
+        BufferingHints, CompressionFormat, EncryptionConfiguration, ExtendedS3DestinationConfiguration,
+        NoEncryptionConfig,
+    };
     let c = moto.region(region);
     let out = c
         .firehose
@@ -444,6 +447,13 @@ pub async fn moto_stream(moto: &Moto, region: &str, name: &str) -> String {
             ExtendedS3DestinationConfiguration::builder()
                 .role_arn("arn:aws:iam::123456789012:role/siem")
                 .bucket_arn("arn:aws:s3:::siem-bucket")
+                // AWS fills these in when they are left out and its description (which the SDK requires whole)
+                // always has them; moto describes only what it was given.
+                .buffering_hints(BufferingHints::builder().size_in_mbs(5).interval_in_seconds(300).build())
+                .compression_format(CompressionFormat::Uncompressed)
+                .encryption_configuration(
+                    EncryptionConfiguration::builder().no_encryption_config(NoEncryptionConfig::NoEncryption).build(),
+                )
                 .build()
                 .unwrap(),
         )

@@ -65,6 +65,12 @@ impl RawAnswer for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
     }
 }
 
+/// What the SDK says of an answer it could not read as AWS's (which parser failed on what), for `-vv`: the
+/// screen's line says only that the answer was not AWS's.
+fn sdk_account(operation: &str, err: &dyn std::error::Error) {
+    tracing::debug!("{operation}: the SDK could not read the answer: {}", DisplayErrorContext(err));
+}
+
 /// An answer with no AWS error in it (no code, no message, or no answer the SDK could read): what a web server
 /// or a proxy that is not AWS sends. The SDK's own account of it (which parser failed on what) is for `-vv`.
 fn not_an_aws_answer(status: u16) -> String {
@@ -151,13 +157,17 @@ impl Error {
                 let code = e.code().map(str::to_string);
                 let message = match (&code, e.message()) {
                     (_, Some(message)) => message.to_string(),
-                    (None, None) => not_an_aws_answer(service.raw().http_status()),
+                    (None, None) => {
+                        sdk_account(operation, &err);
+                        not_an_aws_answer(service.raw().http_status())
+                    }
                     (Some(_), None) => DisplayErrorContext(e).to_string(),
                 };
                 let kind = classify(code.as_deref());
                 (code, message, kind)
             }
             SdkError::ResponseError(response) => {
+                sdk_account(operation, &err);
                 (None, not_an_aws_answer(response.raw().http_status()), ErrorKind::Other)
             }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {

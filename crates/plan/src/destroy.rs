@@ -171,7 +171,7 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
     let kept: Vec<String> = desired
         .resources
         .iter()
-        .filter(|d| d.kind == Kind::Bucket && d.address.ends_with(".bucket"))
+        .filter(|d| matches!(d.address.parse(), Ok(Address::Regional { slot: RegionalSlot::Bucket, .. })))
         .filter(|d| !matches!(observed.resources.get(&d.address), Some(Observation::Absent) | None))
         .filter(|d| !plan.resources.iter().any(|r| r.address == d.address))
         .filter_map(|d| d.region.clone())
