@@ -28,14 +28,14 @@ pub async fn run(args: &DestroyArgs, settings: &GlobalSettings) -> ExitStatus {
         let reads = members
             .each(&spec, |_, target| async move {
                 let spec = spec_ref;
-                let live = Live::read(spec, &target).await.map_err(|e| e.to_string())?;
+                let live = Live::read_for_destroy(spec, &target).await.map_err(|e| e.to_string())?;
                 let plan = eksaudit_plan::destroy_plan(&live.desired, &live.observed, &Live::options(spec), retain);
                 Ok((live, plan))
             })
             .await;
         return super::reconcile::run_accounts(Mode::Destroy, &spec, reads, &args.run, Approval::Ask, settings).await;
     }
-    let live = match Live::read(&spec, &accounts::caller(&spec, settings).await).await {
+    let live = match Live::read_for_destroy(&spec, &accounts::caller(&spec, settings).await).await {
         Ok(live) => live,
         Err(err) => {
             super::print_error(settings, &err.to_string());

@@ -67,6 +67,16 @@ impl Live {
         Ok(Discovered::new(spec, target).await?.observe(spec).await)
     }
 
+    /// Destroy's read: the same, and with `on_destroy = "delete"` (the destroy that schedules keys: a retained
+    /// bucket keeps its key) the keys an interrupted apply left without their alias.
+    pub async fn read_for_destroy(spec: &Spec, target: &Target) -> Result<Live, eksaudit_aws::Error> {
+        let mut live = Live::read(spec, target).await?;
+        if spec.bucket.on_destroy == OnDestroy::Delete {
+            eksaudit_aws::observe_interrupted_keys(&live.regions, &live.desired, spec, &mut live.observed).await;
+        }
+        Ok(live)
+    }
+
     pub fn options(spec: &Spec) -> DiffOptions {
         DiffOptions {
             pipeline: spec.pipeline.name.clone(),

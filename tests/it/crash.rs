@@ -113,7 +113,8 @@ fn crash_matrix_sentinel_with_alerts_and_someone_elses_oidc_provider() {
 /// Crashed applies running at once, over every matrix test (each with its own moto): what two cores bear.
 const AT_ONCE: usize = 3;
 
-/// Which resumed applies are also destroyed: every fourth k, and the last.
+/// Which resumed applies are also destroyed: every fourth k, and the last; and which crashed ones are destroyed
+/// without resuming: every fourth from the third.
 const DESTROY_EVERY: usize = 4;
 static RUNNING: Mutex<usize> = Mutex::new(0);
 static SLOT_FREED: Condvar = Condvar::new();
@@ -267,6 +268,25 @@ async fn crash_at(case: &Case, k: usize, last: usize, expected: &Expected) -> bo
         return false;
     }
     assert_eq!(status.signal(), Some(9), "k={k}: apply should have been killed, ended with {status}");
+
+    // Destroy straight after the crash, for every fourth k from the third (3, 7, 11, ...): what the killed apply
+    // made is the pipeline's, half-made or not, and goes; what the account had before stays.
+    if k % DESTROY_EVERY == 3 {
+        let destroyed = run(&moto, &w, &["destroy", "--auto-approve"]);
+        assert_eq!(
+            destroyed.code(),
+            0,
+            "k={k}: destroy after the crash\n{}\n{}",
+            destroyed.stdout(),
+            destroyed.stderr()
+        );
+        assert_eq!(
+            owned(&moto, case).await,
+            expected.before,
+            "k={k}: destroy after the crash left some of the pipeline"
+        );
+        return true;
+    }
 
     let resumed = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(resumed.code(), 0, "k={k}: resume failed\n{}\n{}", resumed.stdout(), resumed.stderr());

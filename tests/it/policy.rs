@@ -929,6 +929,15 @@ async fn plan_drift_apply_and_destroy_make_only_calls_their_policies_allow() {
     let w = Workdir::with_spec(&eu_only(SPEC));
     let (_, made) = run_allowed(&moto, &w, &["plan"], &policy(&w, "plan"));
     record("plan", made);
+    // Destroy there looks for a key an interrupted apply left without its alias, past someone else's key.
+    let theirs = moto.region("eu-central-1").kms.create_key().description("someone else's").send().await.unwrap();
+    assert!(theirs.key_metadata().is_some());
+    let (run, made) = run_allowed(&moto, &w, &["destroy", "--auto-approve"], &policy(&w, "destroy"));
+    ok(&run, "destroy of nothing");
+    for read in ["kms:ListKeys", "kms:ListResourceTags"] {
+        assert!(made.contains(read), "destroy made no {read}: {made:?}");
+    }
+    record("destroy", made);
     let (run, made) = run_allowed(&moto, &w, &["apply", "--auto-approve"], &policy(&w, "apply"));
     ok(&run, "apply");
     record("apply", made);

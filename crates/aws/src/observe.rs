@@ -285,6 +285,35 @@ pub fn former_regions(observed: &ObservedState, spec: &Spec) -> Vec<String> {
     regions.into_iter().filter(|r| !spec.regions.iter().any(|s| &s.name == r)).collect()
 }
 
+/// Destroy's own read after [`observe`]: in each region whose key alias is missing, the key an apply stopped
+/// between CreateKey and CreateAlias left, tagged as this pipeline's (`kms_key::observe_interrupted`), so that
+/// destroy leaves none of the pipeline behind. A region where the key is there, or scheduled for deletion (its
+/// alias stays for the window), costs nothing.
+pub async fn observe_interrupted_keys(
+    regions: &BTreeMap<String, RegionClients>,
+    desired: &DesiredState,
+    spec: &Spec,
+    observed: &mut ObservedState,
+) {
+    let pipeline = spec.pipeline.name.as_str();
+    let missing = desired
+        .resources
+        .iter()
+        .filter(|d| d.kind == Kind::KmsKey && d.management == eksaudit_plan::Management::Owned)
+        .filter(|d| matches!(observed.resources.get(&d.address), Some(Observation::Absent)))
+        .filter_map(|d| Some((d, regions.get(d.region.as_deref()?)?)));
+    let found = futures::future::join_all(missing.map(|(d, c)| async move {
+        let observation = match kms_key::observe_interrupted(c, &d.name, pipeline).await {
+            Ok(Some(o)) => Observation::Present(o),
+            Ok(None) => Observation::Absent,
+            Err(e) => unknown(&e),
+        };
+        (d.address.clone(), observation)
+    }))
+    .await;
+    observed.resources.extend(found);
+}
+
 /// Reads what the pipeline left in regions the spec no longer names: its stream and topic (by owner tag), its
 /// notification entry, its filters on every cluster's log group. The bucket and log groups hold log data and are
 /// kept, so they are not listed.

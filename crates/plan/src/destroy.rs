@@ -3,7 +3,9 @@
 use eksaudit_spec::{Address, RegionalSlot, OWNER_TAG_KEY};
 
 use crate::desired::DesiredState;
-use crate::diff::DiffOptions;
+use serde_json::Value;
+
+use crate::diff::{creation_intents, DiffOptions, INTERRUPTED_CREATE, INTERRUPTED_REASON};
 use crate::model::{DesiredResource, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
 
@@ -26,6 +28,7 @@ pub fn destroy_plan(
         errors: Vec::new(),
         notes: Vec::new(),
     };
+    let intents = creation_intents(observed);
     for d in &desired.resources {
         if d.management != Management::Owned {
             continue;
@@ -61,7 +64,11 @@ pub fn destroy_plan(
                 continue;
             }
         }
-        if d.kind.owner_tagged() && o.tags.get(OWNER_TAG_KEY) != Some(&options.pipeline) {
+        // What an apply stopped between creating and tagging left: untagged, empty, vouched for by the pipeline's
+        // own key or Firehose role, as apply's plan takes it (`diff::creation_intents`).
+        let interrupted = o.fields.get(INTERRUPTED_CREATE) == Some(&Value::Bool(true));
+        let vouched = interrupted && !o.tags.contains_key(OWNER_TAG_KEY) && intents.contains_key(&d.name);
+        if d.kind.owner_tagged() && o.tags.get(OWNER_TAG_KEY) != Some(&options.pipeline) && !vouched {
             plan.warnings.push(Message::new(
                 &d.address,
                 format!("{} {} is not managed by pipeline {:?}: left alone", d.kind.label(), d.name, options.pipeline),
@@ -100,7 +107,7 @@ pub fn destroy_plan(
             region: d.region.clone(),
             name: d.name.clone(),
             action: Action::Delete,
-            reason: None,
+            reason: interrupted.then(|| INTERRUPTED_REASON.to_string()),
             changes: o
                 .fields
                 .iter()

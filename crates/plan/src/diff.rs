@@ -228,7 +228,7 @@ pub const INTERRUPTED_REASON: &str = "created by an interrupted apply";
 
 /// The bucket names the pipeline's own resources vouch for, with the address that does: the Firehose role's
 /// creation intents, and each region's key's record of its buckets.
-fn creation_intents(observed: &ObservedState) -> BTreeMap<String, String> {
+pub(crate) fn creation_intents(observed: &ObservedState) -> BTreeMap<String, String> {
     let mut intents = BTreeMap::new();
     for (address, o) in &observed.resources {
         let Observation::Present(o) = o else { continue };
@@ -416,6 +416,11 @@ clusters = ["prod"]
     /// A plan where the bucket is untagged (empty or not) and `vouching` (the tag and the resource it is on),
     /// if any, names it.
     fn plan_with(vouching: Option<(&str, &str)>, empty: bool) -> Plan {
+        let (d, o) = state_with(vouching, empty);
+        diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing, keep_log_data: true })
+    }
+
+    fn state_with(vouching: Option<(&str, &str)>, empty: bool) -> (DesiredState, ObservedState) {
         let spec = eksaudit_spec::parse_spec(SPEC).unwrap();
         let clusters = BTreeMap::from([("us-east-1".to_string(), vec!["prod".to_string()])]);
         let d = DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters });
@@ -434,7 +439,31 @@ clusters = ["prod"]
         let mut bucket = ObservedResource::default();
         bucket.fields.insert(INTERRUPTED_CREATE.into(), json!(empty));
         o.resources.insert("region.us-east-1.bucket".into(), Observation::Present(bucket));
-        diff(&d, &o, &DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing, keep_log_data: true })
+        (d, o)
+    }
+
+    #[test]
+    fn destroy_takes_the_bucket_an_interrupted_apply_left_as_apply_does_and_nothing_else_untagged() {
+        let options = DiffOptions { pipeline: "eks-audit".into(), adopt: Adopt::Nothing, keep_log_data: false };
+        let bucket = |plan: &Plan| plan.resources.iter().find(|r| r.address == "region.us-east-1.bucket").cloned();
+        let vouched = Some((kms_key::BUCKET_TAG, "region.us-east-1.kms_key"));
+        let (d, o) = state_with(vouched, true);
+        let deleting = crate::destroy_plan(&d, &o, &options, false);
+        let deleted = bucket(&deleting).expect("the interrupted apply's bucket is deleted");
+        assert_eq!((deleted.action, deleted.reason.as_deref()), (Action::Delete, Some(INTERRUPTED_REASON)));
+        let retaining = crate::destroy_plan(&d, &o, &options, true);
+        assert!(bucket(&retaining).is_none(), "{retaining:?}");
+        assert!(retaining.notes.iter().any(|n| n.address == "region.us-east-1.bucket"), "{:?}", retaining.notes);
+        // Nothing vouches, or the bucket holds something: someone else's, left alone even by "delete".
+        for (vouching, empty) in [(None, true), (vouched, false)] {
+            let (d, o) = state_with(vouching, empty);
+            let plan = crate::destroy_plan(&d, &o, &options, false);
+            assert!(bucket(&plan).is_none(), "{vouching:?}, empty={empty}: {plan:?}");
+            assert!(plan
+                .warnings
+                .iter()
+                .any(|w| w.address == "region.us-east-1.bucket" && w.message.contains("left alone")));
+        }
     }
 
     #[test]

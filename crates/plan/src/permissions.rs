@@ -239,6 +239,8 @@ const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyR
 /// CreateKey names no key yet, and ListKeys and ListAliases (the search for a key an interrupted run made but did
 /// not alias) list the region's: IAM authorises them on "*" only.
 const CREATE_KEYS: &[&str] = &["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"];
+/// Destroy's search for the same key (`kms:ListResourceTags` and `kms:DescribeKey` are in `READ_KEYS`).
+const FIND_KEYS: &[&str] = &["kms:ListKeys", "kms:ListAliases"];
 /// CreateAlias is authorised on the key and on the alias.
 const ALIAS_KEYS: &[&str] = &["kms:CreateAlias"];
 const MANAGE_KEYS: &[&str] = &[
@@ -835,6 +837,10 @@ pub fn operator_policy(spec: &Spec, command: Command, notify_topic: Option<&str>
                 p.grant("DeleteBucketObjectVersions", &[DELETE_OBJECTS], s.bucket_objects());
                 // Only once the buckets it encrypts are gone; retained buckets keep their key.
                 p.grant("ScheduleDeletionOfPipelineKeys", &[DELETE_KEYS], s.keys());
+                // Where a key's alias is missing, the key an interrupted apply made but did not alias.
+                if !s.keys().is_empty() {
+                    p.grant("FindInterruptedPipelineKeys", &[FIND_KEYS], vec!["*".to_string()]);
+                }
                 // The failed alerts are audit events: kept with the logs, deleted with them.
                 p.grant("DeleteAlertDeadLetterQueues", &[DELETE_QUEUES], s.alert_dead_letter_queues());
             }
@@ -1213,6 +1219,7 @@ clusters = ["*"]
                         "DiscoverAccountAndClusters",
                         "ReadDeliveryMetrics",
                         "CreatePipelineKeys",
+                        "FindInterruptedPipelineKeys",
                         "UnsubscribeConsumer",
                         "UnsubscribeAlerts",
                         "UnsubscribeAlertsWhenRemoved",

@@ -60,16 +60,35 @@ pub(crate) fn arn(region: &str, account: &str, id: &str) -> String {
 /// not readable while the key is not enabled; it is then `null` and converged once the key is enabled again.
 async fn read(c: &RegionClients, alias: &str) -> Result<Observation, Error> {
     let Some((id, state)) = key_id(c, alias).await? else { return Ok(Observation::Absent) };
+    read_key(c, alias, &id, &state).await.map(Observation::Present)
+}
+
+/// Destroy's own read, where the alias is missing: the key a run stopped between CreateKey and CreateAlias left
+/// (tagged as this pipeline's, no alias), marked `INTERRUPTED_CREATE`, so that destroy schedules it too. Not one
+/// of plan's reads: a first plan would pay a tag read for every key of the region; apply's create finds the key
+/// itself.
+pub(crate) async fn observe_interrupted(
+    c: &RegionClients,
+    alias: &str,
+    pipeline: &str,
+) -> Result<Option<ObservedResource>, Error> {
+    let Some((id, state)) = orphan_key(c, alias, pipeline).await? else { return Ok(None) };
+    let mut o = read_key(c, alias, &id, &state).await?;
+    o.fields.insert(eksaudit_plan::INTERRUPTED_CREATE.into(), json!(true));
+    Ok(Some(o))
+}
+
+async fn read_key(c: &RegionClients, alias: &str, id: &str, state: &str) -> Result<ObservedResource, Error> {
     let kms = &c.kms;
     let (policy, tags, rotation) = futures::join!(
-        kms.get_key_policy().key_id(&id).policy_name("default").send().call("kms:GetKeyPolicy", alias),
-        kms.list_resource_tags().key_id(&id).send().call("kms:ListResourceTags", alias),
+        kms.get_key_policy().key_id(id).policy_name("default").send().call("kms:GetKeyPolicy", alias),
+        kms.list_resource_tags().key_id(id).send().call("kms:ListResourceTags", alias),
         async {
             if state != "Enabled" {
                 return Ok(None);
             }
             kms.get_key_rotation_status()
-                .key_id(&id)
+                .key_id(id)
                 .send()
                 .call("kms:GetKeyRotationStatus", alias)
                 .await
@@ -84,7 +103,7 @@ async fn read(c: &RegionClients, alias: &str) -> Result<Observation, Error> {
     o.fields.insert("rotation".into(), rotation?.map_or(Value::Null, |r| json!(r)));
     o.fields.insert("state".into(), json!(state));
     o.fields.insert("key_id".into(), json!(id));
-    Ok(Observation::Present(o))
+    Ok(o)
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<kt::Tag>, Error> {
@@ -107,7 +126,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         return converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await;
     }
     let (id, made_now) = match orphan_key(c, alias, pipeline).await? {
-        Some(id) => (id, false),
+        Some((id, _)) => (id, false),
         None => match create_key(cx, c, d, pipeline, &key_tags).await? {
             Made::Created(id) => (id, true),
             // An attempt whose answer was lost made it (with today's policy and tags; converged all the same).
@@ -198,7 +217,7 @@ async fn create_key(
             }
             Err(e) if attempt < CREATE_KEY_ATTEMPTS && (answer_may_be_lost(&e) || e.kind() == ErrorKind::Throttled) => {
                 if answer_may_be_lost(&e) {
-                    if let Some(id) = orphan_key(c, alias, pipeline).await? {
+                    if let Some((id, _)) = orphan_key(c, alias, pipeline).await? {
                         return Ok(Made::Found(id));
                     }
                 }
@@ -212,8 +231,8 @@ async fn create_key(
 }
 
 /// A key in the region tagged as this pipeline's, not scheduled for deletion and without an alias: what a run
-/// stopped between CreateKey and CreateAlias leaves.
-async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Option<String>, Error> {
+/// stopped between CreateKey and CreateAlias leaves, with its state.
+async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Option<(String, String)>, Error> {
     let mut keys = c.kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
         let key = key.named("kms:ListKeys", alias)?;
@@ -231,11 +250,11 @@ async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Op
             continue;
         }
         let meta = c.kms.describe_key().key_id(id).send().call("kms:DescribeKey", id).await?;
-        let usable =
-            meta.key_metadata().and_then(|m| m.key_state()).is_some_and(|s| *s != kt::KeyState::PendingDeletion);
+        let state = meta.key_metadata().and_then(|m| m.key_state()).cloned();
+        let usable = state.as_ref().is_some_and(|s| *s != kt::KeyState::PendingDeletion);
         let aliases = c.kms.list_aliases().key_id(id).send().call("kms:ListAliases", id).await?;
         if usable && aliases.aliases().is_empty() {
-            return Ok(Some(id.to_string()));
+            return Ok(Some((id.to_string(), state.map(|s| s.as_str().to_string()).unwrap_or_default())));
         }
     }
     Ok(None)
@@ -305,7 +324,16 @@ async fn converge(
 /// the window finds the key and recovers it. Already scheduled or gone is done.
 pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, alias) = (t.clients()?, t.name());
-    let Some((id, state)) = key_id(c, alias).await? else { return Ok(()) };
+    // Without its alias, the key destroy's own read found by its owner tag (`observe_interrupted`), by its id.
+    let observed_id = t.change.changes.iter().find(|f| f.field == "key_id").and_then(|f| f.old.as_ref());
+    let found = match key_id(c, alias).await? {
+        Some(found) => Some(found),
+        None => match observed_id.and_then(Value::as_str) {
+            Some(id) => key_id(c, id).await?,
+            None => None,
+        },
+    };
+    let Some((id, state)) = found else { return Ok(()) };
     if state == "PendingDeletion" {
         return Ok(());
     }
