@@ -68,11 +68,12 @@ impl Live {
     }
 
     /// Destroy's read: the same, and with `on_destroy = "delete"` (the destroy that schedules keys: a retained
-    /// bucket keeps its key) the keys an interrupted apply left without their alias.
+    /// bucket keeps its key) what decides whether a key goes: the keys of the clusters' log groups, and the keys
+    /// an interrupted apply left without their alias.
     pub async fn read_for_destroy(spec: &Spec, target: &Target) -> Result<Live, eksaudit_aws::Error> {
         let mut live = Live::read(spec, target).await?;
         if spec.bucket.on_destroy == OnDestroy::Delete {
-            eksaudit_aws::observe_interrupted_keys(&live.regions, &live.desired, spec, &mut live.observed).await;
+            eksaudit_aws::observe_for_destroy(&live.regions, &live.desired, spec, &mut live.observed).await;
         }
         Ok(live)
     }

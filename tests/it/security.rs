@@ -261,7 +261,7 @@ async fn drift_in_rotation_topic_key_and_stream_encryption_is_planned_and_conver
 }
 
 #[tokio::test]
-async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_retained_data() {
+async fn destroy_schedules_the_key_only_when_its_buckets_and_log_groups_under_it_go_and_keeps_it_with_retained_data() {
     let moto = Moto::start();
     // Retained (the default): the key stays, enabled, with the logs it encrypts.
     let w = Workdir::with_spec(SPEC);
@@ -273,12 +273,62 @@ async fn destroy_schedules_the_key_only_when_its_buckets_go_and_keeps_it_with_re
         assert_eq!(key(&moto, region).await.unwrap().1, "Enabled");
     }
 
-    // Deleted: both buckets go, then the key is scheduled for deletion with the shortest window.
-    let spec = SPEC.replace(
-        "[[region]]\nname = \"eu-central-1\"",
-        "[bucket]\non_destroy = \"delete\"\n\n[[region]]\nname = \"eu-central-1\"",
-    );
-    let w = Workdir::with_spec(&spec);
+    // Deleted, with log groups of the pipeline's own under the key (the default): the buckets go, the key stays
+    // with the log groups destroy keeps (CloudWatch Logs needs it to read them) and says so; once those are
+    // deleted, the next destroy schedules it.
+    let with = |bucket_keys: &str| {
+        SPEC.replace(
+            "[[region]]\nname = \"eu-central-1\"",
+            &format!("[bucket]\n{bucket_keys}\n\n[[region]]\nname = \"eu-central-1\""),
+        )
+    };
+    let moto = Moto::start();
+    // Audit logging on and no log group yet: eksaudit makes the cluster's, under the key.
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    let cluster_group = "/aws/eks/prod-1/cluster";
+    let w = Workdir::with_spec(&with("on_destroy = \"delete\""));
+    apply(&moto, &w);
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    for region in ["eu-central-1", "us-east-1"] {
+        assert_eq!(key(&moto, region).await.unwrap().1, "Enabled", "{region}");
+        assert!(moto.region(region).s3.head_bucket().bucket(bucket(region)).send().await.is_err());
+        let logs = moto.region(region).logs;
+        let groups = logs.describe_log_groups().send().await.unwrap();
+        let under_key: Vec<&str> = groups
+            .log_groups()
+            .iter()
+            .filter(|g| g.kms_key_id().is_some())
+            .filter_map(|g| g.log_group_name())
+            .collect();
+        assert!(!under_key.is_empty(), "{region}: {groups:?}");
+        for group in &under_key {
+            assert!(out.stdout().contains(group), "{region}: the note names {group}: {}", out.stdout());
+        }
+        assert_eq!(region == "eu-central-1", under_key.contains(&cluster_group), "{region}: {under_key:?}");
+        // All but the cluster's: that one alone keeps its key.
+        for group in under_key.into_iter().filter(|g| *g != cluster_group) {
+            logs.delete_log_group().log_group_name(group).send().await.unwrap();
+        }
+    }
+    assert!(out.stdout().contains("KMS key alias/eks-audit is kept: log group"), "{}", out.stdout());
+    let again = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(again.code(), 0, "{}\n{}", again.stdout(), again.stderr());
+    assert_eq!(key(&moto, "eu-central-1").await.unwrap().1, "Enabled", "the cluster's log group keeps its key");
+    let kept = format!("KMS key alias/eks-audit is kept: log group {cluster_group} is encrypted with it");
+    assert!(again.stdout().contains(&kept), "{}", again.stdout());
+    assert_eq!(key(&moto, "us-east-1").await.unwrap().1, "PendingDeletion");
+    moto.region("eu-central-1").logs.delete_log_group().log_group_name(cluster_group).send().await.unwrap();
+    let again = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(again.code(), 0, "{}\n{}", again.stdout(), again.stderr());
+    for region in ["eu-central-1", "us-east-1"] {
+        assert_eq!(key(&moto, region).await.unwrap().1, "PendingDeletion", "{region}");
+    }
+
+    // Deleted, the log groups under CloudWatch Logs' own encryption: both buckets go, then the key is scheduled
+    // for deletion with the shortest window.
+    let moto = Moto::start();
+    let w = Workdir::with_spec(&with("on_destroy = \"delete\"\nencrypt_log_groups = false"));
     apply(&moto, &w);
     moto.recorder().reset();
     let out = run(&moto, &w, &["destroy", "--auto-approve"]);

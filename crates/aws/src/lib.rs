@@ -29,7 +29,7 @@ pub use clients::{Aws, ConnectionSettings, RegionClients};
 pub use error::{Error, ErrorKind, SdkSource};
 pub use health::health;
 pub use inventory::{inventory, ClusterInventory, Inventory, RegionInventory};
-pub use observe::{former_regions, observe, observe_former, observe_interrupted_keys};
+pub use observe::{former_regions, observe, observe_for_destroy, observe_former};
 pub use pace::{Notice, DEFAULT_MAX_CONCURRENCY, THROTTLE_BUDGET};
 pub use progress::{Outcome, Progress, StepResult};
 pub use reconcile::Reconciler;

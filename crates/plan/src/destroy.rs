@@ -172,10 +172,13 @@ pub(crate) fn trusted_by(o: &ObservedResource) -> Vec<String> {
         .collect()
 }
 
-/// A region's key is scheduled for deletion only when the bucket it encrypts goes too (or is already gone): a
-/// bucket left in place (not ours, unreadable) keeps its key, so its objects stay readable.
+/// A region's key is scheduled for deletion only when nothing destroy keeps is encrypted with it: a bucket left in
+/// place (not ours, unreadable, or retained) keeps its key, so its objects stay readable; and so does a log group
+/// of ours made with the key, which destroy always keeps: CloudWatch Logs needs the key for every event ingested
+/// while it was associated (disassociating does not re-encrypt them), and a cluster still logging into its group
+/// would stop once the key is gone.
 fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, plan: &mut Plan) {
-    let kept: Vec<String> = desired
+    let kept_buckets: Vec<String> = desired
         .resources
         .iter()
         .filter(|d| matches!(d.address.parse(), Ok(Address::Regional { slot: RegionalSlot::Bucket, .. })))
@@ -183,17 +186,57 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
         .filter(|d| !plan.resources.iter().any(|r| r.address == d.address))
         .filter_map(|d| d.region.clone())
         .collect();
+    // The log groups of a region that carry a KMS key: (region, group name, the key's ARN).
+    let encrypted_groups: Vec<(&str, &str, &str)> = desired
+        .resources
+        .iter()
+        .filter(|d| matches!(d.kind, Kind::LogGroup | Kind::FirehoseLogGroup | Kind::FunctionLogGroup))
+        .filter_map(|d| {
+            let Some(Observation::Present(o)) = observed.resources.get(&d.address) else { return None };
+            let key = o.fields.get("kms_key_id").and_then(Value::as_str).filter(|k| !k.is_empty())?;
+            Some((d.region.as_deref()?, d.name.as_str(), key))
+        })
+        .collect();
     let mut notes = Vec::new();
     plan.resources.retain(|r| {
-        let keep = r.kind == Kind::KmsKey && r.region.as_ref().is_some_and(|region| kept.contains(region));
-        if keep {
+        if r.kind != Kind::KmsKey {
+            return true;
+        }
+        let Some(region) = r.region.as_deref() else { return true };
+        if kept_buckets.iter().any(|b| b == region) {
             notes.push(Message::new(
                 &r.address,
                 format!("KMS key {} is kept: the bucket it encrypts stays", r.name),
                 "the key is scheduled for deletion by the destroy that deletes the bucket",
             ));
+            return false;
         }
-        !keep
+        // A group's key as observe reads it: the pipeline's as its alias ARN (`...:alias/<name>`), another by its
+        // ARN (`.../key/<id>`). Without the key's id read, any key on a group of ours keeps it.
+        let id = r.changes.iter().find(|f| f.field == "key_id").and_then(|f| f.old.as_ref()).and_then(Value::as_str);
+        let alias = format!(":{}", r.name);
+        let under_this_key = |key: &str| key.ends_with(&alias) || id.is_none_or(|id| key.ends_with(&format!("/{id}")));
+        let groups: Vec<&str> = encrypted_groups
+            .iter()
+            .filter(|(at, _, key)| *at == region && under_this_key(key))
+            .map(|(_, name, _)| *name)
+            .collect();
+        if groups.is_empty() {
+            return true;
+        }
+        notes.push(Message::new(
+            &r.address,
+            format!(
+                "KMS key {} is kept: log group{} {} {} encrypted with it and stay{} (CloudWatch Logs needs the key to read what is in them)",
+                r.name,
+                if groups.len() == 1 { "" } else { "s" },
+                groups.join(", "),
+                if groups.len() == 1 { "is" } else { "are" },
+                if groups.len() == 1 { "s" } else { "" },
+            ),
+            "once those log groups are no longer needed (for a cluster's, its audit logging turned off or moved), delete them, then destroy again to schedule the key's deletion",
+        ));
+        false
     });
     plan.notes.extend(notes);
 }

@@ -266,6 +266,26 @@ fn destroy_schedules_the_key_only_with_its_buckets() {
         .notes
         .iter()
         .any(|n| n.address == "region.eu-central-1.kms_key" && n.message.contains("bucket it encrypts stays")));
+    // A log group of ours made with the key stays (destroy keeps log data), and so does the key: CloudWatch Logs
+    // needs it to read what was ingested under it. A group under another key does not hold it.
+    let key_arn = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let alias_arn = "arn:aws:kms:eu-central-1:123456789012:alias/eks-audit";
+    for (group_key, kept) in
+        [(key_arn, true), (alias_arn, true), ("arn:aws:kms:eu-central-1:123456789012:key/another", false)]
+    {
+        let mut observed = all_present(&d);
+        let mut key = ObservedResource::default();
+        key.tags.insert(eksaudit_spec::OWNER_TAG_KEY.into(), "eks-audit".into());
+        key.fields.insert("key_id".into(), json!("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        observed.resources.insert("region.eu-central-1.kms_key".into(), Observation::Present(key));
+        let mut group = ObservedResource::default();
+        group.fields.insert("kms_key_id".into(), json!(group_key));
+        observed.resources.insert("region.eu-central-1.firehose_log_group".into(), Observation::Present(group));
+        let plan = destroy_plan(&d, &observed, &options(), false);
+        assert_eq!(!deleted(&plan).iter().any(|a| a.contains("kms_key")), kept, "{group_key}: {:?}", deleted(&plan));
+        let note = plan.notes.iter().find(|n| n.address == "region.eu-central-1.kms_key");
+        assert_eq!(note.is_some_and(|n| n.message.contains("encrypted with it and stays")), kept, "{:?}", plan.notes);
+    }
     // A key of another pipeline is never touched.
     let mut observed = all_present(&d);
     observed.resources.insert("region.eu-central-1.kms_key".into(), Observation::Present(ObservedResource::default()));

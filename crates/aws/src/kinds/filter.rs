@@ -49,9 +49,6 @@ pub(crate) fn observe<'a>(
     }))
 }
 
-/// DescribeLogGroups takes at most this many names (`logGroupIdentifiers`).
-const NAMES_PER_DESCRIBE: usize = 50;
-
 /// The pipeline's filters (with their log groups and alerts filters) of one region's selected clusters, and the
 /// region's marks (`None` unless `discovered`: a caller reading a few named resources reads no marks). A log group
 /// the pipeline marked holds a filter of ours and is read as soon as the page of marks naming it arrives (the
@@ -119,20 +116,9 @@ pub(crate) async fn observe_region<'a>(
     (marks, found)
 }
 
-/// Which of `names` are log groups: DescribeLogGroups by name, 50 names a call, the calls at once.
+/// Which of `names` are log groups.
 async fn existing_groups(c: &RegionClients, names: &BTreeSet<String>) -> Result<BTreeSet<String>, Error> {
-    let names: Vec<String> = names.iter().cloned().collect();
-    let calls = names.chunks(NAMES_PER_DESCRIBE).map(|chunk| async move {
-        let mut found = Vec::new();
-        let mut pages =
-            c.logs.describe_log_groups().set_log_group_identifiers(Some(chunk.to_vec())).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.named("logs:DescribeLogGroups", &chunk[0])?;
-            found.extend(page.log_groups().iter().filter_map(|g| g.log_group_name()).map(str::to_string));
-        }
-        Ok::<_, Error>(found)
-    });
-    Ok(futures::future::try_join_all(calls).await?.into_iter().flatten().collect())
+    Ok(super::log_group::by_names(c, names).await?.into_keys().collect())
 }
 
 /// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the
