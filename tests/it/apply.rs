@@ -420,6 +420,10 @@ async fn removing_a_region_is_drift_and_apply_tears_it_down_keeping_the_logs_bef
     assert_eq!(filters(&moto, "us-east-1", "other").await, Vec::<String>::new());
     // The logs stay: the bucket and the cluster's log group.
     us.s3.head_bucket().bucket("eks-audit-123456789012-us-east-1").send().await.expect("bucket kept");
+    let access_logs = "eks-audit-123456789012-us-east-1-access-logs";
+    us.s3.head_bucket().bucket(access_logs).send().await.expect("access-log bucket kept");
+    let key = us.kms.describe_key().key_id("alias/eks-audit").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(key.key_state, Some(aws_sdk_kms::types::KeyState::Enabled), "the key stays with the logs: {key:?}");
     let groups = us.logs.describe_log_groups().log_group_name_prefix("/aws/eks/other/").send().await.unwrap();
     assert_eq!(groups.log_groups().len(), 1, "log group kept");
     // Only then are the roles narrowed to the spec's regions.

@@ -502,6 +502,51 @@ async fn forticnapp_gets_a_generated_external_id_once_and_a_topic_its_platform_m
 }
 
 #[tokio::test]
+async fn destroy_removes_only_our_notification_entry_and_keeps_others_and_a_lambda_entry() {
+    use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, NotificationConfiguration, TopicConfiguration};
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let w = Workdir::with_spec(&generic("sns"));
+    apply(&moto, &w);
+    // Beside ours, someone else's topic entry and a Lambda entry on the same bucket. (EventBridge delivery is kept
+    // the same way, but moto never answers it back, so a moto test cannot see it.)
+    let s3 = moto.region(REGION).s3;
+    let theirs =
+        moto.region(REGION).sns.create_topic().name("theirs").send().await.unwrap().topic_arn().unwrap().to_string();
+    let function = "arn:aws:lambda:eu-central-1:123456789012:function:indexer";
+    let config = s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
+    let mut topics_now = config.topic_configurations().to_vec();
+    topics_now.push(
+        TopicConfiguration::builder()
+            .id("theirs")
+            .topic_arn(&theirs)
+            .events(Event::from("s3:ObjectRemoved:*"))
+            .build()
+            .unwrap(),
+    );
+    let lambda = LambdaFunctionConfiguration::builder()
+        .id("indexer")
+        .lambda_function_arn(function)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    let put = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(topics_now))
+        .lambda_function_configurations(lambda)
+        .build();
+    s3.put_bucket_notification_configuration().bucket(BUCKET).notification_configuration(put).send().await.unwrap();
+
+    destroy(&moto, &w);
+    let left = s3.get_bucket_notification_configuration().bucket(BUCKET).send().await.unwrap();
+    let topic_ids: Vec<&str> = left.topic_configurations().iter().filter_map(|t| t.id()).collect();
+    assert_eq!(topic_ids, ["theirs"], "ours goes, theirs stays: {left:?}");
+    assert_eq!(left.topic_configurations()[0].topic_arn(), theirs);
+    let functions: Vec<&str> = left.lambda_function_configurations().iter().map(|l| l.lambda_function_arn()).collect();
+    assert_eq!(functions, [function], "{left:?}");
+    assert_eq!(topics(&moto).await, [theirs], "our topic is gone, theirs stays");
+}
+
+#[tokio::test]
 async fn switching_notify_between_sns_and_sqs_replaces_the_entry_deletes_the_old_target_and_keeps_others_entries() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;

@@ -261,6 +261,36 @@ async fn drift_in_rotation_topic_key_and_stream_encryption_is_planned_and_conver
 }
 
 #[tokio::test]
+async fn an_edited_key_policy_is_drift_and_apply_puts_it_back() {
+    let moto = Moto::start();
+    moto.create_cluster("eu-central-1", "prod-1", true).await;
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let region = "eu-central-1";
+    let (id, _, _, before) = key(&moto, region).await.unwrap();
+    // Someone takes the reader's statement out: the consumer could no longer decrypt what it reads.
+    let mut edited = before.clone();
+    edited["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "ReaderReadsObjects");
+    assert_ne!(edited, before, "the key policy has the reader's statement");
+    let kms = moto.region(region).kms;
+    kms.put_key_policy().key_id(&id).policy_name("default").policy(edited.to_string()).send().await.unwrap();
+
+    let drift = run(&moto, &w, &["drift", "--json", "--config-only"]);
+    assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
+    let findings: Vec<(String, String)> = drift.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["address"].as_str().unwrap().to_string(), f["field"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(findings, [(format!("region.{region}.kms_key"), "policy".to_string())], "{findings:?}");
+    apply(&moto, &w);
+    let (_, _, _, after) = key(&moto, region).await.unwrap();
+    assert_eq!(statement(&after, "ReaderReadsObjects"), statement(&before, "ReaderReadsObjects"));
+    assert_in_sync(&moto, &w);
+}
+
+#[tokio::test]
 async fn destroy_schedules_the_key_only_when_its_buckets_and_log_groups_under_it_go_and_keeps_it_with_retained_data() {
     let moto = Moto::start();
     // Retained (the default): the key stays, enabled, with the logs it encrypts.
