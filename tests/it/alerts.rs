@@ -229,6 +229,58 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
 }
 
 #[tokio::test]
+async fn a_topic_of_yours_named_by_topic_arn_is_never_changed_by_apply_removal_or_destroy() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let sns = moto.region(REGION).sns;
+    let tag = aws_sdk_sns::types::Tag::builder().key("team").value("soc").build().unwrap();
+    let mine = sns.create_topic().name("mine").tags(tag).send().await.unwrap().topic_arn().unwrap().to_string();
+    let attributes = || async {
+        let attrs = sns.get_topic_attributes().topic_arn(&mine).send().await.expect("the topic is there");
+        let mut attrs = attrs.attributes().cloned().unwrap_or_default();
+        // Counts SNS keeps itself, not settings.
+        attrs.retain(|k, _| !k.starts_with("Subscriptions"));
+        let tags = sns.list_tags_for_resource().resource_arn(&mine).send().await.unwrap();
+        let tags: Vec<(String, String)> =
+            tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        (attrs, tags)
+    };
+    let before = attributes().await;
+    // No SNS write eksaudit sends names the topic (query bodies carry it URL-encoded).
+    let sns_writes_on_mine = |moto: &Moto| -> Vec<String> {
+        let requests = moto.recorder().requests();
+        moto.recorder()
+            .calls()
+            .into_iter()
+            .zip(requests)
+            .filter(|(c, r)| c.write && crate::cli::signed_service(r) == "sns")
+            .filter(|(_, r)| {
+                let body = String::from_utf8_lossy(&r.body);
+                body.contains("%3Amine") || body.contains(":mine")
+            })
+            .map(|(c, _)| c.operation)
+            .collect()
+    };
+    let yours = format!("{PIPELINE}\n[alerts]\nusers = [\"kubernetes-admin\"]\ntopic_arn = \"{mine}\"\n");
+    let w = Workdir::with_spec(&yours);
+    moto.recorder().reset();
+    apply(&moto, &w);
+    assert!(function_exists(&moto).await, "the alert function publishes to the topic of yours");
+    assert_eq!(sns_writes_on_mine(&moto), Vec::<String>::new());
+    assert_eq!(attributes().await, before, "apply changed nothing of the topic");
+    assert_converged(&moto, &w);
+
+    // [alerts] removed, then back and destroyed: the topic stays as it was.
+    moto.recorder().reset();
+    apply(&moto, &Workdir::with_spec(PIPELINE));
+    assert!(!function_exists(&moto).await, "the alert function went with [alerts]");
+    apply(&moto, &w);
+    ok(&run(&moto, &w, &["destroy", "--auto-approve"]), "destroy");
+    assert_eq!(sns_writes_on_mine(&moto), Vec::<String>::new());
+    assert_eq!(attributes().await, before, "removal and destroy left the topic as it was");
+}
+
+#[tokio::test]
 async fn destroy_and_removing_alerts_keep_the_failed_alerts_with_the_logs_unless_on_destroy_deletes_them() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;

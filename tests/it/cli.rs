@@ -310,7 +310,7 @@ async fn s3_path_style_is_asked_for_never_guessed_from_the_endpoint() {
 }
 
 /// The service of a signed request (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
-fn signed_service(r: &eksaudit_test_support::Request) -> String {
+pub(crate) fn signed_service(r: &eksaudit_test_support::Request) -> String {
     r.header("authorization")
         .and_then(|a| a.split("Credential=").nth(1))
         .and_then(|c| c.split('/').nth(3))
