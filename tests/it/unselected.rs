@@ -87,7 +87,7 @@ async fn an_in_sync_plan_costs_the_same_whatever_the_unrelated_clusters() {
 }
 
 #[tokio::test]
-async fn a_cluster_taken_out_of_the_spec_loses_our_filter_and_mark_and_keeps_everything_else() {
+async fn a_cluster_taken_out_of_the_spec_or_destroyed_loses_our_filter_and_mark_and_keeps_everything_else() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod", true).await;
     unrelated(&moto, "stage").await;
@@ -129,6 +129,13 @@ async fn a_cluster_taken_out_of_the_spec_loses_our_filter_and_mark_and_keeps_eve
     assert_eq!(tags(&moto, "stage").await, BTreeMap::from([("team".to_string(), "platform".to_string())]));
     assert_eq!(filters(&moto, "prod").await, ["eks-audit"]);
     assert_converged(&moto, &w);
+
+    // Destroy takes the last filter and its mark off; the log group and its other tags stay.
+    let destroyed = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(destroyed.code(), 0, "{}\n{}", destroyed.stdout(), destroyed.stderr());
+    assert!(filters(&moto, "prod").await.is_empty());
+    assert!(!tags(&moto, "prod").await.contains_key(MARK), "destroy left the mark: {:?}", tags(&moto, "prod").await);
+    assert_eq!(tags(&moto, "stage").await, BTreeMap::from([("team".to_string(), "platform".to_string())]));
 }
 
 /// A run stopped after the mark and before the filter, then the cluster taken out of the spec: the mark alone is
