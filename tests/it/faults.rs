@@ -135,6 +135,36 @@ async fn a_stream_that_keeps_failing_stops_only_what_needs_it_and_says_why() {
     assert_converged_after_apply(&moto, &w);
 }
 
+/// moto's streams are ACTIVE at once; this one stays CREATING whenever it is described.
+fn still_creating(body: &str) -> String {
+    let mut doc: Value = serde_json::from_str(body).expect("DescribeDeliveryStream JSON");
+    doc["DeliveryStreamDescription"]["DeliveryStreamStatus"] = "CREATING".into();
+    doc.to_string()
+}
+
+#[tokio::test]
+async fn a_stream_that_never_becomes_active_is_waited_for_only_as_long_as_wait_timeout_says() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    moto.recorder().inject(Fault::rewrite("DescribeDeliveryStream", still_creating));
+    let w = Workdir::with_spec(&spec());
+    let started = std::time::Instant::now();
+    let out = run(&moto, &w, &["apply", "--auto-approve", "--wait-timeout", "3"]);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(30), "--wait-timeout 3 bounds the wait: {took:?}");
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    // The whole of --wait-timeout, not the backoffs that fit in it.
+    let timed_out = "timed out after 3s waiting for Firehose stream eks-audit to become ACTIVE";
+    assert!(err.contains(timed_out), "{err}");
+    assert!(err.contains("region.us-east-1.stream"), "{err}");
+    assert!(err.contains("region.us-east-1.cluster.prod.filter: skipped: needs region.us-east-1.stream"), "{err}");
+    assert!(moto.recorder().count("DescribeDeliveryStream") >= 2, "it polled within the budget");
+    assert!(filter_names(&moto).await.is_empty(), "no filter points at a stream that is not ACTIVE");
+    // The stream is ACTIVE once the fault is gone: the next apply finishes.
+    assert_converged_after_apply(&moto, &w);
+}
+
 #[tokio::test]
 async fn iam_propagation_that_outlasts_the_budget_fails_with_aws_words_and_resumes_later() {
     let moto = Moto::start();

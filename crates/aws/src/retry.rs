@@ -151,15 +151,25 @@ where
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if retryable(&e) && start.elapsed() + delay < budget.total => {
-                tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "retrying");
-                tokio::time::sleep(jittered(delay)).await;
+            Err(e) if retryable(&e) => {
+                let Some(pause) = pause_within(budget, start, delay) else {
+                    return Err(e.gave_up_after(start.elapsed()));
+                };
+                tracing::debug!(error = %e, delay_ms = pause.as_millis() as u64, "retrying");
+                tokio::time::sleep(pause).await;
                 delay = (delay * 2).min(budget.max_delay);
             }
-            Err(e) if retryable(&e) => return Err(e.gave_up_after(start.elapsed())),
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The pause before the next attempt: the jittered backoff, shortened to what is left of the budget so that the
+/// last attempt comes at its end (a budget is the whole time given, not the backoffs that fit in it); `None` once
+/// it is spent.
+fn pause_within(budget: Budget, start: Instant, delay: Duration) -> Option<Duration> {
+    let left = budget.total.checked_sub(start.elapsed()).filter(|left| !left.is_zero())?;
+    Some(jittered(delay).min(left))
 }
 
 /// Polls `check` until it returns `Some`, within the budget.
@@ -174,10 +184,10 @@ where
         if let Some(v) = check().await? {
             return Ok(v);
         }
-        if start.elapsed() + delay >= budget.total {
+        let Some(pause) = pause_within(budget, start, delay) else {
             return Err(Error::Timeout { what: what.to_string(), after: start.elapsed() });
-        }
-        tokio::time::sleep(jittered(delay)).await;
+        };
+        tokio::time::sleep(pause).await;
         delay = (delay * 2).min(budget.max_delay);
     }
 }
@@ -352,6 +362,38 @@ mod tests {
         assert!(out.unwrap_err().to_string().contains("gave up after"));
         let waited: Result<(), Error> = wait_for(quick(), "the thing", || async { Ok(None) }).await;
         assert!(waited.unwrap_err().to_string().contains("the thing"));
+    }
+
+    #[tokio::test]
+    async fn a_budget_is_used_to_its_end_with_a_last_attempt_there() {
+        // Backoffs of 250 ms doubling: within 1 s, a check at about 0, 0.25, 0.75 s, then one at the end, not
+        // a stop at 0.75 s because the next backoff (1 s) would not fit.
+        let budget = Budget { total: Duration::from_secs(1), ..Budget::new(1) };
+        for which in ["wait_for", "retry"] {
+            let checks = std::sync::atomic::AtomicUsize::new(0);
+            let started = Instant::now();
+            let outcome: Result<(), Error> = if which == "wait_for" {
+                wait_for(budget, "the thing", || async {
+                    checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(None)
+                })
+                .await
+            } else {
+                retry(
+                    budget,
+                    |_| true,
+                    || async {
+                        checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Err(err("Later"))
+                    },
+                )
+                .await
+            };
+            let took = started.elapsed();
+            assert!(outcome.is_err(), "{which}");
+            assert!(took >= Duration::from_millis(990) && took < Duration::from_millis(1500), "{which}: {took:?}");
+            assert!(checks.into_inner() >= 3, "{which}");
+        }
     }
 
     /// Counts a call's attempts.
