@@ -285,14 +285,14 @@ pub fn former_regions(observed: &ObservedState, spec: &Spec) -> Vec<String> {
     regions.into_iter().filter(|r| !spec.regions.iter().any(|s| &s.name == r)).collect()
 }
 
-/// Destroy's own reads after [`observe`], which a plan does not need:
-/// - the key each of the selected clusters' log groups is encrypted with (the filter's read says only that a
-///   group exists; the Firehose error and function log groups' read has it): destroy keeps the log groups, so it
-///   keeps the key under any of them; one DescribeLogGroups per 50 groups a region;
-/// - in each region whose key alias is missing, the key an apply stopped between CreateKey and CreateAlias left,
-///   tagged as this pipeline's (`kms_key::observe_interrupted`), so that destroy leaves none of the pipeline
-///   behind. A region where the key is there, or scheduled for deletion (its alias stays for the window), costs
-///   nothing.
+/// Destroy's own reads after [`observe`], which a plan does not need, in each region where the pipeline has a
+/// key of its own:
+/// - every log group of the region encrypted with a key (DescribeLogGroups, 50 a page): destroy keeps log groups,
+///   so it keeps the key under any of them, named by the spec or not (a deleted cluster's group, which EKS
+///   keeps, or a removed `[alerts]`'s); unread, the region's key is unknown and destroy stops rather than guess;
+/// - where the key alias is missing, the key an apply stopped between CreateKey and CreateAlias left, tagged as
+///   this pipeline's (`kms_key::observe_interrupted`), so that destroy leaves none of the pipeline behind. A
+///   region where the key is there, or scheduled for deletion (its alias stays for the window), pays nothing.
 pub async fn observe_for_destroy(
     regions: &BTreeMap<String, RegionClients>,
     desired: &DesiredState,
@@ -300,27 +300,16 @@ pub async fn observe_for_destroy(
     observed: &mut ObservedState,
 ) {
     let pipeline = spec.pipeline.name.as_str();
-    let mut cluster_groups: BTreeMap<&str, Vec<&DesiredResource>> = BTreeMap::new();
-    for d in desired.resources.iter().filter(|d| d.kind == Kind::LogGroup) {
-        if let (Some(region), Some(Observation::Present(_))) = (d.region.as_deref(), observed.resources.get(&d.address))
-        {
-            cluster_groups.entry(region).or_default().push(d);
-        }
-    }
-    let group_keys = futures::future::join_all(cluster_groups.into_iter().filter_map(|(region, groups)| {
-        let c = regions.get(region)?;
-        Some(async move {
-            let names = groups.iter().map(|d| d.name.clone()).collect();
-            (groups, log_group::by_names(c, &names).await)
-        })
-    }));
-    let missing_keys = desired
+    let keys: Vec<(&DesiredResource, &RegionClients)> = desired
         .resources
         .iter()
         .filter(|d| d.kind == Kind::KmsKey && d.management == eksaudit_plan::Management::Owned)
-        .filter(|d| matches!(observed.resources.get(&d.address), Some(Observation::Absent)))
-        .filter_map(|d| Some((d, regions.get(d.region.as_deref()?)?)));
-    let interrupted_keys = futures::future::join_all(missing_keys.map(|(d, c)| async move {
+        .filter_map(|d| Some((d, regions.get(d.region.as_deref()?)?)))
+        .collect();
+    let groups =
+        futures::future::join_all(keys.iter().map(|(d, c)| async move { (*d, log_group::encrypted(c).await) }));
+    let missing = keys.iter().filter(|(d, _)| matches!(observed.resources.get(&d.address), Some(Observation::Absent)));
+    let interrupted = futures::future::join_all(missing.map(|(d, c)| async move {
         let observation = match kms_key::observe_interrupted(c, &d.name, pipeline).await {
             Ok(Some(o)) => Observation::Present(o),
             Ok(None) => Observation::Absent,
@@ -328,25 +317,19 @@ pub async fn observe_for_destroy(
         };
         (d.address.clone(), observation)
     }));
-    let (group_keys, interrupted_keys) = futures::join!(group_keys, interrupted_keys);
-    for (groups, keys) in group_keys {
-        for d in groups {
-            match &keys {
-                Ok(keys) => {
-                    if let (Some(key), Some(Observation::Present(o))) =
-                        (keys.get(&d.name), observed.resources.get_mut(&d.address))
-                    {
-                        o.fields.insert("kms_key_id".into(), key.as_deref().map_or(Value::Null, Value::from));
-                    }
-                }
-                // Unread, the group may be under the key: destroy stops rather than guess.
-                Err(e) => {
-                    observed.resources.insert(d.address.clone(), unknown(e));
-                }
+    let (groups, interrupted) = futures::join!(groups, interrupted);
+    observed.resources.extend(interrupted);
+    for (d, groups) in groups {
+        match groups {
+            Ok(groups) => {
+                let region = d.region.clone().unwrap_or_default();
+                observed.encrypted_log_groups.insert(region, groups);
+            }
+            Err(e) => {
+                observed.resources.insert(d.address.clone(), unknown(&e));
             }
         }
     }
-    observed.resources.extend(interrupted_keys);
 }
 
 /// Reads what the pipeline left in regions the spec no longer names: its stream and topic (by owner tag), its

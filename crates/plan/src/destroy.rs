@@ -1,16 +1,29 @@
 //! The destroy plan: what of the spec's resources exists and is ours to delete. Pure.
 
-use eksaudit_spec::{Address, RegionalSlot, OWNER_TAG_KEY};
+use std::collections::BTreeSet;
 
-use crate::desired::DesiredState;
+use eksaudit_spec::{Address, RegionalSlot, OWNER_TAG_KEY};
 use serde_json::Value;
 
+use crate::desired::DesiredState;
 use crate::diff::{creation_intents, DiffOptions, INTERRUPTED_CREATE, INTERRUPTED_REASON};
 use crate::model::{DesiredResource, Kind, Management, Observation, ObservedResource, ObservedState};
 use crate::report::{Action, FieldChange, Message, Plan, ResourceChange};
 
 pub(crate) fn is_alerts_dead_letter_queue(address: &str) -> bool {
     matches!(address.parse(), Ok(Address::Regional { slot: RegionalSlot::AlertsDeadLetterQueue, .. }))
+}
+
+/// Failed alerts are audit events that never reached anyone: the alert function's dead-letter queue is kept
+/// with the logs (the note saying so), unless `on_destroy = "delete"`.
+fn failed_alerts_kept(retain_bucket: bool, address: &str, name: &str) -> Option<Message> {
+    (retain_bucket && is_alerts_dead_letter_queue(address)).then(|| {
+        Message::new(
+            address,
+            format!("SQS queue {name} and the failed alerts in it are kept with the logs"),
+            "set [bucket] on_destroy = \"delete\" to delete it with the buckets",
+        )
+    })
 }
 
 /// `retain_bucket`: `[bucket] on_destroy = "retain"` keeps the buckets and the logs in them.
@@ -28,7 +41,7 @@ pub fn destroy_plan(
         errors: Vec::new(),
         notes: Vec::new(),
     };
-    let intents = creation_intents(observed);
+    let intents = creation_intents(observed, &options.pipeline);
     for d in &desired.resources {
         if d.management != Management::Owned {
             continue;
@@ -92,13 +105,8 @@ pub fn destroy_plan(
             ));
             continue;
         }
-        // Failed alerts are audit events that never reached anyone: kept with the logs.
-        if retain_bucket && is_alerts_dead_letter_queue(&d.address) {
-            plan.notes.push(Message::new(
-                &d.address,
-                format!("SQS queue {} and the failed alerts in it are kept with the logs", d.name),
-                "set [bucket] on_destroy = \"delete\" to delete it with the buckets",
-            ));
+        if let Some(kept) = failed_alerts_kept(retain_bucket, &d.address, &d.name) {
+            plan.notes.push(kept);
             continue;
         }
         plan.resources.push(ResourceChange {
@@ -117,6 +125,11 @@ pub fn destroy_plan(
     }
     keep_keys_of_kept_buckets(desired, observed, &mut plan);
     for s in &observed.stale {
+        // A removed `[alerts]`'s too.
+        if let Some(kept) = failed_alerts_kept(retain_bucket, &s.address, &s.name) {
+            plan.notes.push(kept);
+            continue;
+        }
         plan.resources.push(ResourceChange {
             address: s.address.clone(),
             kind: s.kind,
@@ -186,8 +199,9 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
         .filter(|d| !plan.resources.iter().any(|r| r.address == d.address))
         .filter_map(|d| d.region.clone())
         .collect();
-    // The log groups of a region that carry a KMS key: (region, group name, the key's ARN).
-    let encrypted_groups: Vec<(&str, &str, &str)> = desired
+    // The log groups of a region that carry a KMS key: (region, group name, the key): the spec's as observe read
+    // them (the pipeline's key as its alias ARN), and every other one destroy's own read found (by key ARN).
+    let mut encrypted_groups: Vec<(&str, &str, &str)> = desired
         .resources
         .iter()
         .filter(|d| matches!(d.kind, Kind::LogGroup | Kind::FirehoseLogGroup | Kind::FunctionLogGroup))
@@ -197,6 +211,9 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
             Some((d.region.as_deref()?, d.name.as_str(), key))
         })
         .collect();
+    for (region, groups) in &observed.encrypted_log_groups {
+        encrypted_groups.extend(groups.iter().map(|(name, key)| (region.as_str(), name.as_str(), key.as_str())));
+    }
     let mut notes = Vec::new();
     plan.resources.retain(|r| {
         if r.kind != Kind::KmsKey {
@@ -216,11 +233,12 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
         let id = r.changes.iter().find(|f| f.field == "key_id").and_then(|f| f.old.as_ref()).and_then(Value::as_str);
         let alias = format!(":{}", r.name);
         let under_this_key = |key: &str| key.ends_with(&alias) || id.is_none_or(|id| key.ends_with(&format!("/{id}")));
-        let groups: Vec<&str> = encrypted_groups
+        let groups: BTreeSet<&str> = encrypted_groups
             .iter()
             .filter(|(at, _, key)| *at == region && under_this_key(key))
             .map(|(_, name, _)| *name)
             .collect();
+        let groups: Vec<&str> = groups.into_iter().collect();
         if groups.is_empty() {
             return true;
         }

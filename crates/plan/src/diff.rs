@@ -61,7 +61,7 @@ pub fn diff(desired: &DesiredState, observed: &ObservedState, options: &DiffOpti
         errors: desired.errors.clone(),
         notes: Vec::new(),
     };
-    let intents = creation_intents(observed);
+    let intents = creation_intents(observed, &options.pipeline);
     for d in &desired.resources {
         let observation =
             observed.resources.get(&d.address).cloned().unwrap_or(Observation::Unknown { reason: "not read".into() });
@@ -228,10 +228,14 @@ pub const INTERRUPTED_REASON: &str = "created by an interrupted apply";
 
 /// The bucket names the pipeline's own resources vouch for, with the address that does: the Firehose role's
 /// creation intents, and each region's key's record of its buckets.
-pub(crate) fn creation_intents(observed: &ObservedState) -> BTreeMap<String, String> {
+pub(crate) fn creation_intents(observed: &ObservedState, pipeline: &str) -> BTreeMap<String, String> {
     let mut intents = BTreeMap::new();
     for (address, o) in &observed.resources {
+        // Only the pipeline's own role and key vouch.
         let Observation::Present(o) = o else { continue };
+        if o.tags.get(OWNER_TAG_KEY).map(String::as_str) != Some(pipeline) {
+            continue;
+        }
         let vouches: fn(&str) -> bool = match address.parse::<Address>() {
             Ok(Address::Role(RoleSlot::Firehose)) => |k| k.starts_with(CREATION_INTENT_TAG_PREFIX),
             Ok(Address::Regional { slot: RegionalSlot::KmsKey, .. }) => {

@@ -201,4 +201,8 @@ pub struct ObservedState {
     /// filters on a log group (they hold its limited slots), the other entries of a bucket's notification.
     pub neighbours: BTreeMap<String, Vec<String>>,
     pub stale: Vec<StaleResource>,
+    /// Destroy's read (`on_destroy = "delete"`): per region, every log group encrypted with a KMS key, with the
+    /// key's ARN, whoever made it and whether or not the spec still names it (a deleted cluster's, a removed
+    /// `[alerts]`'s): destroy keeps log groups, so it keeps the key under any of them.
+    pub encrypted_log_groups: BTreeMap<String, Vec<(String, String)>>,
 }

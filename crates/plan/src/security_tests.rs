@@ -292,3 +292,22 @@ fn destroy_schedules_the_key_only_with_its_buckets() {
     let foreign = destroy_plan(&d, &observed, &options(), false);
     assert!(!deleted(&foreign).iter().any(|a| a.contains("kms_key")));
 }
+
+#[test]
+fn destroy_keeps_a_removed_alerts_dead_letter_queue_unless_on_destroy_deletes_it() {
+    let d = desired(SPEC);
+    let mut observed = all_present(&d);
+    let address = "region.eu-central-1.alerts_dead_letter_queue";
+    observed.stale.push(StaleResource {
+        address: address.into(),
+        kind: Kind::Queue,
+        region: Some("eu-central-1".into()),
+        name: "eks-audit-alerts-dlq".into(),
+        fields: BTreeMap::new(),
+    });
+    let retained = destroy_plan(&d, &observed, &options(), true);
+    assert!(!retained.resources.iter().any(|r| r.address == address), "{:?}", retained.resources);
+    assert!(retained.notes.iter().any(|n| n.address == address && n.message.contains("failed alerts in it are kept")));
+    let deleted = destroy_plan(&d, &observed, &options(), false);
+    assert!(deleted.resources.iter().any(|r| r.address == address && r.action == Action::Delete));
+}

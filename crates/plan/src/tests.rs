@@ -1414,3 +1414,14 @@ fn roles_past_iams_limits_are_refused_at_plan_and_the_rest_fit() {
     );
     assert!(largest.0 > 1_000, "{largest:?}");
 }
+
+#[test]
+fn adopt_takes_exactly_what_carries_the_owner_tag() {
+    for (name, spec) in every_kind_of_spec() {
+        let d = desired(&spec, &["prod-1"]);
+        for r in &d.resources {
+            let address: eksaudit_spec::Address = r.address.parse().unwrap();
+            assert_eq!(address.is_adoptable(), r.kind.owner_tagged(), "{name}: {} ({:?})", r.address, r.kind);
+        }
+    }
+}

@@ -240,6 +240,34 @@ impl Address {
         )
     }
 
+    /// Whether `[pipeline] adopt` can take the resource over: what carries eksaudit's owner tag (the roles, and
+    /// per region the key, buckets, topics, queues, stream, functions and their log groups). Filters,
+    /// subscriptions, notification entries and permissions are found by name, a cluster's log group is EKS's, an
+    /// OIDC provider is shared: none is adopted. In step with the plan crate's `Kind::owner_tagged` (tested there).
+    pub fn is_adoptable(&self) -> bool {
+        match self {
+            Address::Role(_) => true,
+            Address::Regional { slot, .. } => matches!(
+                slot,
+                RegionalSlot::KmsKey
+                    | RegionalSlot::AccessLogBucket
+                    | RegionalSlot::Bucket
+                    | RegionalSlot::Topic
+                    | RegionalSlot::DeadLetterQueue
+                    | RegionalSlot::Queue
+                    | RegionalSlot::FirehoseLogGroup
+                    | RegionalSlot::Stream
+                    | RegionalSlot::AlertsTopic
+                    | RegionalSlot::AlertsLogGroup
+                    | RegionalSlot::AlertsFunction
+                    | RegionalSlot::AlertsDeadLetterQueue
+                    | RegionalSlot::TransformLogGroup
+                    | RegionalSlot::TransformFunction
+            ),
+            _ => false,
+        }
+    }
+
     /// The resource address a mistyped one most likely meant: one word of its shape (the first, or the slot)
     /// replaced by the nearest word that makes it parse. `None` when no single near word does.
     pub fn did_you_mean(text: &str) -> Option<Address> {

@@ -187,6 +187,13 @@ fn an_adopted_address_is_a_resource_of_a_listed_region_with_a_suggestion_for_a_t
     assert!(problem.hint.as_deref().unwrap_or_default().contains("region.eu-central-1.cluster.prod-1.log_group"));
 
     assert_one(&adopt("\"role.reader\", \"role.reader\""), "pipeline.adopt[1]", "listed twice");
+    for not_tagged in [
+        "oidc_provider.commercial",
+        "region.eu-central-1.cluster.prod-1.filter",
+        "region.eu-central-1.topic_subscription",
+    ] {
+        assert_one(&adopt(&format!("\"{not_tagged}\"")), "pipeline.adopt[0]", "is not something adopt takes over");
+    }
     assert_one(&adopt("1"), "pipeline.adopt[0]", "expected an address");
 
     let problems = parse_spec(&adopt("\"role.reader\", \"region.eu-west-3.bucket\"")).unwrap_err().0;

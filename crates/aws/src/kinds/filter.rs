@@ -84,7 +84,7 @@ pub(crate) async fn observe_region<'a>(
             false => None,
         };
         let unmarked: BTreeSet<String> = pending.keys().cloned().collect();
-        let existing = match existing_groups(c, &unmarked).await {
+        let existing = match super::log_group::existing(c, &unmarked).await {
             Ok(existing) => Some(existing),
             Err(e) => {
                 tracing::debug!(region = %c.region, "cannot tell which log groups exist, reading each: {e}");
@@ -114,11 +114,6 @@ pub(crate) async fn observe_region<'a>(
     let ((marks, left), mut found) = futures::join!(marks, found);
     found.push(left);
     (marks, found)
-}
-
-/// Which of `names` are log groups.
-async fn existing_groups(c: &RegionClients, names: &BTreeSet<String>) -> Result<BTreeSet<String>, Error> {
-    Ok(super::log_group::by_names(c, names).await?.into_keys().collect())
 }
 
 /// One DescribeSubscriptionFilters answers for the log group (absent when the call says so), our filter and the

@@ -2,7 +2,7 @@
 //! log group (EKS makes it; the pipeline's filter read says whether it exists) and the alert function's. Log
 //! groups hold log data: eksaudit never deletes one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use eksaudit_plan::{Action, DesiredResource, Kind, Observation, ObservedResource};
 use serde_json::{json, Value};
@@ -19,12 +19,8 @@ fn arn(spec: &eksaudit_spec::Spec, region: &str, account: &str, name: &str) -> S
 /// DescribeLogGroups takes at most this many names (`logGroupIdentifiers`).
 const NAMES_PER_DESCRIBE: usize = 50;
 
-/// Which of `names` are log groups, each with the ARN of the KMS key it is encrypted with: DescribeLogGroups by
-/// name, 50 names a call, the calls at once.
-pub(crate) async fn by_names(
-    c: &RegionClients,
-    names: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Option<String>>, Error> {
+/// Which of `names` are log groups: DescribeLogGroups by name, 50 names a call, the calls at once.
+pub(crate) async fn existing(c: &RegionClients, names: &BTreeSet<String>) -> Result<BTreeSet<String>, Error> {
     let names: Vec<String> = names.iter().cloned().collect();
     let calls = names.chunks(NAMES_PER_DESCRIBE).map(|chunk| async move {
         let mut found = Vec::new();
@@ -32,15 +28,26 @@ pub(crate) async fn by_names(
             c.logs.describe_log_groups().set_log_group_identifiers(Some(chunk.to_vec())).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.named("logs:DescribeLogGroups", &chunk[0])?;
-            found.extend(
-                page.log_groups()
-                    .iter()
-                    .filter_map(|g| Some((g.log_group_name()?.to_string(), g.kms_key_id().map(str::to_string)))),
-            );
+            found.extend(page.log_groups().iter().filter_map(|g| g.log_group_name()).map(str::to_string));
         }
         Ok::<_, Error>(found)
     });
     Ok(futures::future::try_join_all(calls).await?.into_iter().flatten().collect())
+}
+
+/// Every log group of the region encrypted with a KMS key, with the key's ARN (destroy's read).
+pub(crate) async fn encrypted(c: &RegionClients) -> Result<Vec<(String, String)>, Error> {
+    let mut found = Vec::new();
+    let mut pages = c.logs.describe_log_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.named("logs:DescribeLogGroups", "the region's log groups")?;
+        found.extend(
+            page.log_groups()
+                .iter()
+                .filter_map(|g| Some((g.log_group_name()?.to_string(), g.kms_key_id()?.to_string()))),
+        );
+    }
+    Ok(found)
 }
 
 /// The Firehose error and function log groups; `None` for a cluster's, which `filter::observe` reads.

@@ -76,7 +76,7 @@ impl Ctx<'_> {
                         continue;
                     };
                     let problem = match text.parse::<Address>() {
-                        Ok(address) if address.is_resource() => {
+                        Ok(address) if address.is_adoptable() => {
                             let listed: Vec<String> = addresses.iter().map(Address::to_string).collect();
                             if self.not_listed_before(listed.iter().map(String::as_str), &path, &item.span(), text) {
                                 addresses.push(address);
@@ -85,6 +85,10 @@ impl Ctx<'_> {
                             }
                             continue;
                         }
+                        Ok(resource) if resource.is_resource() => (
+                            format!("{text:?} is not something adopt takes over"),
+                            "adopt takes over what carries eksaudit's owner tag: the roles, and per region the key, buckets, topics, queues, stream, functions and their log groups; filters, subscriptions and notification entries are found by name, and a cluster's log group is EKS's".to_string(),
+                        ),
                         Ok(place) => (
                             format!("{text:?} names a place, not a resource"),
                             format!(
