@@ -336,17 +336,18 @@ async fn apply_of_every_service_through_independent_throttles_500s_503s_and_drop
 
     let recorder = faulty.recorder();
     recorder.seed(23);
-    // Each at its own rate, drawn independently for every call.
+    // Each at its own rate, drawn independently for every call; the first that fires answers it, so the rarest
+    // comes first (behind the others, a 2 % drop would answer only calls none of them did).
+    recorder.inject(Fault::drop_connection("*").rate(0.02));
     recorder.inject(Fault::throttle("*").rate(0.20));
     recorder.inject(Fault::internal_error("*").rate(0.05));
     recorder.inject(Fault::unavailable("*").rate(0.05));
-    recorder.inject(Fault::drop_connection("*").rate(0.02));
     let out = run(&faulty, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
     // The faults were real, of every kind, on the services this spec adds.
     let fired = recorder.faults_fired();
     let calls = recorder.calls().len();
-    for kind in ["throttle", "500", "503"] {
+    for kind in ["throttle", "500", "503", "drop"] {
         assert!(fired.get(kind).copied().unwrap_or(0) > 0, "no {kind} among {calls} calls: {fired:?}");
     }
     // Independent draws: the 500s and 503s each come near their own 5 % (not 5 % shared, nor squeezed below it).
