@@ -485,6 +485,48 @@ async fn the_dead_letter_queue_moves_between_the_pipelines_key_and_sqs_own_in_pl
 }
 
 #[tokio::test]
+async fn the_alert_functions_key_and_dead_letter_queue_taken_off_by_hand_are_drift_and_apply_puts_them_back() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    apply(&moto, &w);
+    // By hand, through the recording proxy: moto drops both settings, test support keeps them as Lambda does
+    // (an empty KMSKeyArn and an empty TargetArn remove them).
+    let config = aws_sdk_lambda::config::Builder::from(&moto.sdk_config(REGION)).endpoint_url(moto.endpoint()).build();
+    let lambda = aws_sdk_lambda::Client::from_conf(config);
+    lambda
+        .update_function_configuration()
+        .function_name(FUNCTION)
+        .kms_key_arn("")
+        .dead_letter_config(aws_sdk_lambda::types::DeadLetterConfig::builder().target_arn("").build())
+        .send()
+        .await
+        .unwrap();
+    let settings = || async {
+        let f = lambda.get_function_configuration().function_name(FUNCTION).send().await.unwrap();
+        (f.kms_key_arn().map(str::to_string), f.dead_letter_config().and_then(|d| d.target_arn()).map(str::to_string))
+    };
+    assert_eq!(settings().await, (None, None), "taken off");
+
+    let drift = run(&moto, &w, &["drift", "--json", "--config-only"]);
+    assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
+    let mut fields: Vec<String> = drift.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["address"] == format!("region.{REGION}.alerts_function"))
+        .map(|f| f["field"].as_str().unwrap_or_default().to_string())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["dead_letter_target_arn", "kms_key_arn"], "{:#}", drift.json()["findings"]);
+    apply(&moto, &w);
+    let (key, dead_letters) = settings().await;
+    assert!(key.is_some_and(|k| k.contains(":kms:")), "the environment's key is back");
+    assert_eq!(dead_letters.as_deref(), Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:eks-audit-alerts-dlq").as_str()));
+    assert_converged(&moto, &w);
+}
+
+#[tokio::test]
 async fn subscriptions_the_spec_no_longer_lists_are_left_alone_and_go_with_the_topic() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
