@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use eksaudit_plan::permissions::{init_policy, operator_policy, Command as Op};
+use eksaudit_plan::permissions::{init_policy, member_role, operator_policy, Command as Op};
 use eksaudit_plan::{Compare, DesiredState, Inputs};
 use serde_json::Value;
 
@@ -143,7 +143,7 @@ fn documents(name: &str, src: &str) -> BTreeMap<String, Value> {
 }
 
 /// How many policy documents the lint covers (the README says so).
-const DOCUMENTS: usize = 4_434;
+const DOCUMENTS: usize = 4_436;
 
 #[test]
 fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
@@ -184,6 +184,22 @@ fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
         std::fs::write(dir.path().join(format!("{file}.json")), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         count += 1;
     }
+    // The member-account role of an organization (`policy --for member-role`): every command's policy merged, for
+    // a spec with everything in three regions, and the role's trust.
+    let organization = format!(
+        "{}[accounts]\nrole_name = \"eksaudit-member\"\norganization = true\nexternal_id = \"eksaudit-members\"\n",
+        spec_text(CONSUMERS[2].1, BUCKETS[1].1, ALERTS[1].1, REGIONS[1].1, false)
+    );
+    let spec = eksaudit_spec::parse_spec(&organization).unwrap_or_else(|e| panic!("member role: {e:?}"));
+    let commands = [Op::Plan, Op::Drift, Op::Apply, Op::Destroy, Op::Status];
+    let role = member_role(&spec, &commands, &format!("arn:aws:iam::{ACCOUNT}:role/eksaudit-ci"));
+    for (file, doc) in [
+        ("accounts.member-role.operator.member-role", &role["PolicyDocument"]),
+        ("accounts.member-role.trust_policy", &role["AssumeRolePolicyDocument"]),
+    ] {
+        std::fs::write(dir.path().join(format!("{file}.json")), serde_json::to_string_pretty(doc).unwrap()).unwrap();
+        count += 1;
+    }
     let mut findings = lint(dir.path());
     for (issue, document, detail, why) in NOT_APPLICABLE {
         let before = findings.len();
@@ -203,7 +219,7 @@ fn every_policy_eksaudit_writes_passes_parliament_with_zero_findings() {
     // permissions and the operator's policies, the alerts role's and the alerts topic's; exactly as many as the
     // README states (5 consumers × 4 bucket setups × 3 alerts setups × 2 region sets (a brought key: one) × pinned
     // or not, each with its resource policies and 5 operator policies: plan, drift, apply, destroy and status),
-    // and init's 2.
+    // init's 2, and the member role's policy and trust.
     assert_eq!(count, DOCUMENTS, "the README's count of linted documents");
     for kind in [
         "kms_key.policy",
