@@ -502,15 +502,22 @@ async fn forticnapp_gets_a_generated_external_id_once_and_a_topic_its_platform_m
 }
 
 #[tokio::test]
-async fn destroy_removes_only_our_notification_entry_and_keeps_others_and_a_lambda_entry() {
-    use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, NotificationConfiguration, TopicConfiguration};
+async fn destroy_removes_only_our_notification_entry_and_keeps_others_a_lambda_entry_and_eventbridge() {
+    use aws_sdk_s3::types::{
+        Event, EventBridgeConfiguration, LambdaFunctionConfiguration, NotificationConfiguration, TopicConfiguration,
+    };
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
     let w = Workdir::with_spec(&generic("sns"));
     apply(&moto, &w);
-    // Beside ours, someone else's topic entry and a Lambda entry on the same bucket. (EventBridge delivery is kept
-    // the same way, but moto never answers it back, so a moto test cannot see it.)
-    let s3 = moto.region(REGION).s3;
+    // Beside ours, someone else's topic entry, a Lambda entry and EventBridge delivery on the same bucket, put by
+    // hand through the recording proxy (moto keeps no EventBridge delivery; test support does, as S3 does).
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config(REGION))
+            .endpoint_url(moto.endpoint())
+            .force_path_style(true)
+            .build(),
+    );
     let theirs =
         moto.region(REGION).sns.create_topic().name("theirs").send().await.unwrap().topic_arn().unwrap().to_string();
     let function = "arn:aws:lambda:eu-central-1:123456789012:function:indexer";
@@ -533,6 +540,7 @@ async fn destroy_removes_only_our_notification_entry_and_keeps_others_and_a_lamb
     let put = NotificationConfiguration::builder()
         .set_topic_configurations(Some(topics_now))
         .lambda_function_configurations(lambda)
+        .event_bridge_configuration(EventBridgeConfiguration::builder().build())
         .build();
     s3.put_bucket_notification_configuration().bucket(BUCKET).notification_configuration(put).send().await.unwrap();
 
@@ -543,6 +551,7 @@ async fn destroy_removes_only_our_notification_entry_and_keeps_others_and_a_lamb
     assert_eq!(left.topic_configurations()[0].topic_arn(), theirs);
     let functions: Vec<&str> = left.lambda_function_configurations().iter().map(|l| l.lambda_function_arn()).collect();
     assert_eq!(functions, [function], "{left:?}");
+    assert!(left.event_bridge_configuration().is_some(), "EventBridge delivery stays: {left:?}");
     assert_eq!(topics(&moto).await, [theirs], "our topic is gone, theirs stays");
 }
 

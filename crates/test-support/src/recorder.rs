@@ -231,6 +231,9 @@ struct Shared {
     /// EKS cluster updates, which moto neither runs nor reports: how the next ones go, and each one started.
     eks_script: EksUpdateScript,
     eks_updates: HashMap<String, EksUpdate>,
+    /// The buckets whose notification configuration turned EventBridge delivery on: moto keeps no
+    /// EventBridgeConfiguration (it never answers it back), S3 does.
+    event_bridge_buckets: std::collections::HashSet<String>,
     /// The settings of each Lambda function moto drops ([`FUNCTION_SETTINGS`]: its environment's KMS key, its
     /// dead-letter queue), by `<region>/<function name>`.
     function_settings: HashMap<String, serde_json::Map<String, serde_json::Value>>,
@@ -1162,6 +1165,47 @@ fn is_empty_setting(v: &serde_json::Value) -> bool {
     }
 }
 
+/// A bucket's EventBridge delivery (`<EventBridgeConfiguration/>` in its notification configuration), which moto
+/// drops: remembered from a successful PutBucketNotificationConfiguration (on or off, as the request says), shown
+/// in GetBucketNotificationConfiguration as S3 shows it.
+fn emulate_event_bridge(method: &str, target: &str, request: &[u8], body: &mut Vec<u8>, shared: &Mutex<Shared>) {
+    let mut state = shared.lock().expect("recorder state");
+    let Some(bucket) = target.strip_suffix("?notification").map(|path| path.trim_start_matches('/').to_string()) else {
+        // A bucket deleted takes its configuration with it.
+        if method == "DELETE" && !target.contains('?') {
+            state.event_bridge_buckets.remove(target.trim_start_matches('/'));
+        }
+        return;
+    };
+    match method {
+        "PUT" => {
+            if String::from_utf8_lossy(request).contains("<EventBridgeConfiguration") {
+                state.event_bridge_buckets.insert(bucket);
+            } else {
+                state.event_bridge_buckets.remove(&bucket);
+            }
+        }
+        "GET" if state.event_bridge_buckets.contains(&bucket) => {
+            let text = String::from_utf8_lossy(body).into_owned();
+            if text.contains("<EventBridgeConfiguration") {
+                return;
+            }
+            let with = if let Some(open) = text.strip_suffix("/>") {
+                // An empty configuration: `<NotificationConfiguration xmlns="..."/>`.
+                format!("{open}><EventBridgeConfiguration/></NotificationConfiguration>")
+            } else {
+                text.replacen(
+                    "</NotificationConfiguration>",
+                    "<EventBridgeConfiguration/></NotificationConfiguration>",
+                    1,
+                )
+            };
+            *body = with.into_bytes();
+        }
+        _ => {}
+    }
+}
+
 /// Lambda's KMSKeyArn and DeadLetterConfig ([`FUNCTION_SETTINGS`]), which moto drops: remembered from a
 /// successful CreateFunction or UpdateFunctionConfiguration, forgotten with the function, shown in GetFunction
 /// (`Configuration`), GetFunctionConfiguration and ListFunctions.
@@ -1559,6 +1603,9 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
     emulate_operation(&operation, &mut body);
     if operation == "DescribeLogGroups" && ok {
         with_log_group_keys(&request_head, &mut body, shared);
+    }
+    if ok {
+        emulate_event_bridge(&method, &target, &request_body, &mut body, shared);
     }
     // CreateFunction answers 201.
     if head.first().and_then(|l| l.split(' ').nth(1)).is_some_and(|status| status.starts_with('2')) {
