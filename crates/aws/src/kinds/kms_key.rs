@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types as kt;
 use eksaudit_plan::{DesiredResource, Observation, ObservedResource};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{Context, Found, Target, Task};
@@ -233,31 +234,44 @@ async fn create_key(
 /// A key in the region tagged as this pipeline's, not scheduled for deletion and without an alias: what a run
 /// stopped between CreateKey and CreateAlias leaves, with its state.
 async fn orphan_key(c: &RegionClients, alias: &str, pipeline: &str) -> Result<Option<(String, String)>, Error> {
+    let mut ids = Vec::new();
     let mut keys = c.kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
-        let key = key.named("kms:ListKeys", alias)?;
-        let Some(id) = key.key_id() else { continue };
-        // Keys of others (AWS managed ones among them) may not let us read their tags: not ours.
-        let tags = match c.kms.list_resource_tags().key_id(id).send().call("kms:ListResourceTags", id).await {
-            Ok(t) => Some(t),
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AccessDenied) => None,
-            Err(e) => return Err(e),
-        };
-        let ours = tags.is_some_and(|t| {
-            t.tags().iter().any(|t| t.tag_key() == eksaudit_spec::OWNER_TAG_KEY && t.tag_value() == pipeline)
-        });
-        if !ours {
-            continue;
-        }
-        let meta = c.kms.describe_key().key_id(id).send().call("kms:DescribeKey", id).await?;
-        let state = meta.key_metadata().and_then(|m| m.key_state()).cloned();
-        let usable = state.as_ref().is_some_and(|s| *s != kt::KeyState::PendingDeletion);
-        let aliases = c.kms.list_aliases().key_id(id).send().call("kms:ListAliases", id).await?;
-        if usable && aliases.aliases().is_empty() {
-            return Ok(Some((id.to_string(), state.map(|s| s.as_str().to_string()).unwrap_or_default())));
+        ids.extend(key.named("kms:ListKeys", alias)?.key_id().map(str::to_string));
+    }
+    // Each key's tags read concurrently (the pacer keeps them within KMS's quota): a region may hold hundreds.
+    let mut checks = futures::stream::iter(ids).map(|id| orphan_of(c, id, pipeline)).buffer_unordered(KEYS_AT_ONCE);
+    while let Some(found) = checks.next().await {
+        if let Some(found) = found? {
+            return Ok(Some(found));
         }
     }
     Ok(None)
+}
+
+/// How many keys' tags [`orphan_key`] reads at once.
+const KEYS_AT_ONCE: usize = 8;
+
+/// The key `id`, with its state, if it is this pipeline's, usable and without an alias.
+async fn orphan_of(c: &RegionClients, id: String, pipeline: &str) -> Result<Option<(String, String)>, Error> {
+    // Keys of others (AWS managed ones among them) may not let us read their tags: not ours.
+    let tags = match c.kms.list_resource_tags().key_id(&id).send().call("kms:ListResourceTags", &id).await {
+        Ok(t) => Some(t),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AccessDenied) => None,
+        Err(e) => return Err(e),
+    };
+    let ours = tags.is_some_and(|t| {
+        t.tags().iter().any(|t| t.tag_key() == eksaudit_spec::OWNER_TAG_KEY && t.tag_value() == pipeline)
+    });
+    if !ours {
+        return Ok(None);
+    }
+    let meta = c.kms.describe_key().key_id(&id).send().call("kms:DescribeKey", &id).await?;
+    let state = meta.key_metadata().and_then(|m| m.key_state()).cloned();
+    let usable = state.as_ref().is_some_and(|s| *s != kt::KeyState::PendingDeletion);
+    let aliases = c.kms.list_aliases().key_id(&id).send().call("kms:ListAliases", &id).await?;
+    Ok((usable && aliases.aliases().is_empty())
+        .then(|| (id, state.map(|s| s.as_str().to_string()).unwrap_or_default())))
 }
 
 async fn enable_rotation(c: &RegionClients, alias: &str, id: &str) -> Result<(), Error> {
