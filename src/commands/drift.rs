@@ -9,7 +9,7 @@ use eksaudit_plan::render::Colors;
 use eksaudit_spec::Spec;
 
 use crate::cli::DriftArgs;
-use crate::commands::accounts::{self, AccountReport, Target};
+use crate::commands::accounts::{self, AccountOutcome, AccountReport, Target};
 use crate::commands::live::Discovered;
 use crate::exit::ExitStatus;
 use crate::settings::GlobalSettings;
@@ -85,6 +85,15 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
     match accounts::members(&spec, settings).await {
         Err(message) => {
             super::print_error(settings, &message);
+            // The scheduled check could not even list the accounts: worth an alert, from the caller's account.
+            if let Some(topic) = topic {
+                let caller = accounts::caller(&spec, settings).await;
+                let text = format!("eksaudit drift could not run for pipeline {:?}: {message}", spec.pipeline.name);
+                let subject = format!("eksaudit drift: {} could not be checked", spec.pipeline.name);
+                if let Err(e) = publish(&caller.aws, topic, &subject, &text).await {
+                    super::print_error(settings, &e);
+                }
+            }
             ExitStatus::Error
         }
         Ok(None) => {
@@ -98,6 +107,20 @@ pub async fn run(args: &DriftArgs, settings: &GlobalSettings) -> ExitStatus {
             let publisher = &members.caller;
             let results =
                 members.each(&spec, |_, target| account(&spec, target, publisher, topic, args, settings)).await;
+            // An account whose role could not be assumed was not checked at all: its alert says so.
+            if let Some(topic) = topic {
+                for (id, outcome) in &results {
+                    let AccountOutcome::NotChecked(why) = outcome else { continue };
+                    let text = format!(
+                        "eksaudit drift could not check account {id} for pipeline {:?}: {why}",
+                        spec.pipeline.name
+                    );
+                    let subject = format!("eksaudit drift: {} could not be checked in {id}", spec.pipeline.name);
+                    if let Err(e) = publish(publisher, topic, &subject, &text).await {
+                        super::print_error(settings, &format!("[{id}] {e}"));
+                    }
+                }
+            }
             accounts::print_grouped("drift", &results, args.json, settings)
         }
     }

@@ -243,6 +243,50 @@ async fn an_account_whose_role_cannot_be_assumed_is_not_checked_while_the_others
         plan.json()["accounts"].as_array().unwrap().iter().find(|s| s["account"] == org.b.as_str()).cloned().unwrap();
     assert_eq!(section["result"], "not_checked");
     assert!(section["message"].as_str().unwrap().contains("is not authorized to perform: sts:AssumeRole"), "{section}");
+
+    // A scheduled drift with --notify-topic alerts that B could not be checked (not silence and exit 1 alone),
+    // and, when the accounts cannot even be listed, that nothing could be.
+    let (topic, sqs, queue) = drift_alerts_queue(&moto).await;
+    let alerts = || async {
+        let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let mut alerts: Vec<(String, String)> = Vec::new();
+        for m in received.messages() {
+            let m: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            alerts.push((m["Subject"].as_str().unwrap().to_string(), m["Message"].as_str().unwrap().to_string()));
+        }
+        sqs.purge_queue().queue_url(&queue).send().await.unwrap();
+        alerts
+    };
+    let drift = run(&moto, &w, &["drift", "--notify-topic", &topic]);
+    assert_eq!(drift.code(), 1, "{}\n{}", drift.stdout(), drift.stderr());
+    let received = alerts().await;
+    let not_checked = format!("eksaudit drift: eks-audit could not be checked in {}", org.b);
+    let alert = received.iter().find(|(subject, _)| *subject == not_checked).unwrap_or_else(|| panic!("{received:#?}"));
+    assert!(alert.1.contains("is not authorized to perform: sts:AssumeRole"), "{}", alert.1);
+    assert!(!received.iter().any(|(subject, _)| subject.contains(&org.a)), "A is in sync: {received:#?}");
+
+    for listing in ["ListAccounts", "ListAccountsForParent"] {
+        moto.recorder().inject(Fault::error(listing, 403, "AccessDeniedException", "not the management account"));
+    }
+    let drift = run(&moto, &w, &["drift", "--notify-topic", &topic]);
+    assert_eq!(drift.code(), 1, "{}\n{}", drift.stdout(), drift.stderr());
+    let received = alerts().await;
+    let subjects: Vec<&str> = received.iter().map(|(subject, _)| subject.as_str()).collect();
+    assert_eq!(subjects, ["eksaudit drift: eks-audit could not be checked"], "{received:#?}");
+    assert!(received[0].1.contains("eksaudit drift could not run for pipeline \"eks-audit\""), "{}", received[0].1);
+}
+
+/// The caller's drift alerts topic, with a queue subscribed to it that receives what it publishes: (topic ARN,
+/// SQS client, queue URL).
+async fn drift_alerts_queue(moto: &Moto) -> (String, aws_sdk_sqs::Client, String) {
+    let direct = moto.region("us-west-2");
+    let topic =
+        direct.sns.create_topic().name("eks-audit-drift").send().await.unwrap().topic_arn().unwrap().to_string();
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-west-2"));
+    let queue = sqs.create_queue().queue_name("alerts").send().await.unwrap().queue_url().unwrap().to_string();
+    let queue_arn = format!("arn:aws:sqs:us-west-2:{}:alerts", eksaudit_test_support::MOTO_ACCOUNT);
+    direct.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    (topic, sqs, queue)
 }
 
 /// The two selected accounts in the order apply starts them (account order): the first, then the second.
@@ -416,13 +460,7 @@ async fn a_saved_plan_applies_in_every_account_and_status_and_drift_alerts_are_p
     assert!(out.contains("2 accounts: 2 in sync"), "{out}");
 
     // drift --notify-topic: the alert goes to the caller's topic, one for the account that drifted, naming it.
-    let direct = moto.region("us-west-2");
-    let topic =
-        direct.sns.create_topic().name("eks-audit-drift").send().await.unwrap().topic_arn().unwrap().to_string();
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-west-2"));
-    let queue = sqs.create_queue().queue_name("alerts").send().await.unwrap().queue_url().unwrap().to_string();
-    let queue_arn = format!("arn:aws:sqs:us-west-2:{}:alerts", eksaudit_test_support::MOTO_ACCOUNT);
-    direct.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    let (topic, sqs, queue) = drift_alerts_queue(&moto).await;
     untag_bucket(&moto, &b).await;
     let drift = run(&moto, &w, &["drift", "--notify-topic", &topic]);
     assert_eq!(drift.code(), 2, "{}\n{}", drift.stdout(), drift.stderr());
