@@ -299,6 +299,29 @@ fn in_start_order(org: &Org) -> (String, String) {
 }
 
 #[tokio::test]
+async fn an_account_not_checked_does_not_count_against_failure_tolerance() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let (first, second) = in_start_order(&org);
+    // One account at a time, none may fail: the first cannot be entered at all (its role), which is not a failure
+    // of apply there, so the second is still applied.
+    let w = Workdir::with_spec(
+        &spec(&org).replace("max_concurrent_accounts = 2", "max_concurrent_accounts = 1\nfailure_tolerance = 0"),
+    );
+    let denied =
+        format!("not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{first}:role/eksaudit-member");
+    moto.recorder().inject(Fault::error("AssumeRole", 403, "AccessDenied", &denied).matching(&first));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    assert!(err.contains(&format!("1 not checked ({first})")), "{err}");
+    assert!(!err.contains("not started"), "{err}");
+    assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"], "the second account was applied");
+    assert!(buckets(&moto, &first).await.is_empty(), "nothing was made in the first");
+}
+
+#[tokio::test]
 async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
     let moto = Moto::start();
     let org = organization(&moto).await;
