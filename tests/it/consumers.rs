@@ -502,6 +502,27 @@ async fn forticnapp_gets_a_generated_external_id_once_and_a_topic_its_platform_m
 }
 
 #[tokio::test]
+async fn outputs_after_a_partial_pipeline_print_what_exists_and_exit_1_naming_what_does_not() {
+    let moto = Moto::start();
+    moto.create_cluster(REGION, "prod-1", true).await;
+    let w = Workdir::with_spec(&generic("sqs"));
+    apply(&moto, &w);
+    let complete = run(&moto, &w, &["outputs"]);
+    assert_eq!(complete.code(), 0, "{}\n{}", complete.stdout(), complete.stderr());
+    // The consumer's queue deleted by hand: what the console needs is partly gone.
+    let sqs = moto.region(REGION).sqs;
+    let url = sqs.get_queue_url().queue_name("eks-audit").send().await.unwrap().queue_url().unwrap().to_string();
+    sqs.delete_queue().queue_url(url).send().await.unwrap();
+    let partial = run(&moto, &w, &["outputs"]);
+    assert_eq!(partial.code(), 1, "{}\n{}", partial.stdout(), partial.stderr());
+    let missing = "region.eu-central-1.queue does not exist yet: run `eksaudit apply`, then `eksaudit outputs` again";
+    assert!(partial.stderr().contains(missing), "{}", partial.stderr());
+    assert!(partial.stdout().contains("arn:aws:iam::123456789012:role/eks-audit-reader"), "{}", partial.stdout());
+    apply(&moto, &w);
+    assert_eq!(run(&moto, &w, &["outputs"]).code(), 0, "complete again after apply");
+}
+
+#[tokio::test]
 async fn destroy_removes_only_our_notification_entry_and_keeps_others_a_lambda_entry_and_eventbridge() {
     use aws_sdk_s3::types::{
         Event, EventBridgeConfiguration, LambdaFunctionConfiguration, NotificationConfiguration, TopicConfiguration,
