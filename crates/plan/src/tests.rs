@@ -523,6 +523,20 @@ fn missing_named_cluster_and_audit_logging_off_block() {
         ]
     );
     assert!(plan.errors[1].hint.contains("enable_audit_logging = true"));
+    // Neither is for apply to fix: drift calls both blocked, at the cluster they are about.
+    let report = crate::drift::DriftReport::new(&plan, &[], "2026-11-23T12:00:00Z".into());
+    let blocked: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == crate::drift::FindingKind::Blocked)
+        .map(|f| f.address.as_str())
+        .collect();
+    assert_eq!(
+        blocked,
+        ["region.eu-central-1.cluster.prod-1", "region.eu-central-1.cluster.stage-a.audit_logging"],
+        "{:?}",
+        report.findings
+    );
     // The log group of a cluster whose logging will be turned on is created, with the spec's retention.
     let s = spec(SPEC);
     let d = desired(&s, &["prod-1"]);
