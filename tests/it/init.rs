@@ -119,6 +119,34 @@ async fn init_yes_writes_a_commented_spec_that_validates_and_plans_every_cluster
 }
 
 #[tokio::test]
+async fn init_writes_where_output_says_with_a_set_region_key_in_every_region() {
+    let moto = Moto::start();
+    three_regions(&moto).await;
+    let w = Workdir::empty();
+    let args = [
+        "init",
+        "--preset",
+        "rad",
+        "--regions",
+        "all",
+        "--yes",
+        "--set",
+        "region.log_retention_days=90",
+        "--output",
+        "audit.toml",
+    ];
+    let out = run(&moto, &w, &args);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(!w.path().join("eksaudit.toml").exists(), "--output names the file");
+    let spec: toml::Table = toml::from_str(&std::fs::read_to_string(w.path().join("audit.toml")).unwrap()).unwrap();
+    let regions = spec["region"].as_array().unwrap();
+    assert_eq!(regions.len(), 3, "the three regions with clusters: {regions:?}");
+    for region in regions {
+        assert_eq!(region["log_retention_days"].as_integer(), Some(90), "{region:?}");
+    }
+}
+
+#[tokio::test]
 async fn init_says_what_to_pass_and_writes_nothing_it_cannot_validate() {
     let moto = Moto::start();
     three_regions(&moto).await;
