@@ -230,7 +230,7 @@ fn keep_keys_of_kept_buckets(desired: &DesiredState, observed: &ObservedState, p
         }
         // A group's key as observe reads it: the pipeline's as its alias ARN (`...:alias/<name>`), another by its
         // ARN (`.../key/<id>`). Without the key's id read, any key on a group of ours keeps it.
-        let id = r.changes.iter().find(|f| f.field == "key_id").and_then(|f| f.old.as_ref()).and_then(Value::as_str);
+        let id = r.old("key_id").and_then(Value::as_str);
         let alias = format!(":{}", r.name);
         let under_this_key = |key: &str| key.ends_with(&alias) || id.is_none_or(|id| key.ends_with(&format!("/{id}")));
         let groups: BTreeSet<&str> = encrypted_groups

@@ -85,6 +85,13 @@ pub struct ResourceChange {
     pub changes: Vec<FieldChange>,
 }
 
+impl ResourceChange {
+    /// A field's value as read before the change (a deletion carries every field it read).
+    pub fn old(&self, field: &str) -> Option<&serde_json::Value> {
+        self.changes.iter().find(|f| f.field == field).and_then(|f| f.old.as_ref())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub create: usize,

@@ -339,13 +339,10 @@ async fn converge(
 pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error> {
     let (c, alias) = (t.clients()?, t.name());
     // Without its alias, the key destroy's own read found by its owner tag (`observe_interrupted`), by its id.
-    let observed_id = t.change.changes.iter().find(|f| f.field == "key_id").and_then(|f| f.old.as_ref());
-    let found = match key_id(c, alias).await? {
-        Some(found) => Some(found),
-        None => match observed_id.and_then(Value::as_str) {
-            Some(id) => key_id(c, id).await?,
-            None => None,
-        },
+    let found = match (key_id(c, alias).await?, t.old("key_id").and_then(Value::as_str)) {
+        (Some(found), _) => Some(found),
+        (None, Some(id)) => key_id(c, id).await?,
+        (None, None) => None,
     };
     let Some((id, state)) = found else { return Ok(()) };
     if state == "PendingDeletion" {

@@ -155,7 +155,7 @@ impl<'a> Target<'a> {
 
     /// A field's value before the change: what a delete knows of the resource.
     pub fn old(&self, field: &str) -> Option<&'a serde_json::Value> {
-        self.change.changes.iter().find(|f| f.field == field).and_then(|f| f.old.as_ref())
+        self.change.old(field)
     }
 
     /// The fields the change sets. Adopting a resource means tagging it, even when nothing else differs.
