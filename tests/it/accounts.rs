@@ -959,3 +959,43 @@ async fn a_blocked_account_counts_against_failure_tolerance_and_nothing_is_writt
     assert_eq!(buckets(&moto, &first).await, [taken]);
     assert!(buckets(&moto, &second).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_account_whose_reads_fail_counts_against_failure_tolerance() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    let (first, second) = in_start_order(&org);
+    // The first account's role is assumed, but EKS refuses its first ListClusters: its clusters cannot be found,
+    // so nothing can be planned there, which (unlike a role that cannot be assumed) is a failure of apply there.
+    // One account at a time, in account order: the first account's discovery makes the run's first EKS call.
+    let denied = "User is not authorized to perform: eks:ListClusters";
+    let spec = |tolerance: u32| {
+        spec(&org).replace(
+            "max_concurrent_accounts = 2",
+            &format!("max_concurrent_accounts = 1\nfailure_tolerance = {tolerance}"),
+        )
+    };
+    let list_clusters = || Fault::error("GET /clusters", 403, "AccessDeniedException", denied).times(1);
+    moto.recorder().inject(list_clusters());
+    moto.recorder().reset();
+    let w = Workdir::with_spec(&spec(0));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(denied), "AWS's words, under the account: {}", out.stdout());
+    let err = out.stderr();
+    assert!(err.contains(&format!("[{second}] not started")), "{err}");
+    assert!(err.contains(&format!("2 accounts: 1 failed ({first}), 1 not started ({second})")), "{err}");
+    assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
+
+    // One failure tolerated: the second account is applied; the first is still a failure, and nothing is made
+    // there.
+    moto.recorder().inject(list_clusters());
+    let w = Workdir::with_spec(&spec(1));
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let err = out.stderr();
+    assert!(err.contains(&format!("2 accounts: 1 with changes, 1 failed ({first})")), "{err}");
+    assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"]);
+    assert!(buckets(&moto, &first).await.is_empty(), "nothing was made in the first");
+}
