@@ -215,6 +215,61 @@ async fn opting_out_means_no_key_sse_s3_an_unencrypted_topic_and_no_access_log_b
 }
 
 #[tokio::test]
+async fn versioning_false_leaves_it_off_and_suspends_it_where_it_was_on() {
+    let moto = Moto::start();
+    let region = "eu-central-1";
+    let with = |versioning: bool| {
+        SPEC.replace(
+            "[[region]]\nname = \"eu-central-1\"",
+            &format!("[bucket]\nversioning = {versioning}\n\n[[region]]\nname = \"eu-central-1\""),
+        )
+    };
+    let names = [bucket(region), format!("{}-access-logs", bucket(region))];
+    let status = |name: String| {
+        let s3 = moto.region(region).s3;
+        async move {
+            let out = s3.get_bucket_versioning().bucket(name).send().await.unwrap();
+            out.status().map(|s| s.as_str().to_string())
+        }
+    };
+    let off = Workdir::with_spec(&with(false));
+    apply(&moto, &off);
+    for name in &names {
+        assert_ne!(status(name.clone()).await.as_deref(), Some("Enabled"), "{name}");
+    }
+    assert_in_sync(&moto, &off);
+
+    let on = Workdir::with_spec(&with(true));
+    apply(&moto, &on);
+    for name in &names {
+        assert_eq!(status(name.clone()).await.as_deref(), Some("Enabled"), "{name}");
+    }
+    assert_in_sync(&moto, &on);
+
+    // Back to false: S3 cannot turn versioning off once on, so apply suspends it (the versions kept stay), and
+    // the next plan is in sync.
+    let plan = run(&moto, &off, &["plan", "--json"]).json();
+    let changed: Vec<&str> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "update")
+        .filter(|r| r["changes"].as_array().unwrap().iter().any(|c| c["field"] == "versioning"))
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = ["eu-central-1", "us-east-1"]
+        .iter()
+        .flat_map(|r| [format!("region.{r}.access_log_bucket"), format!("region.{r}.bucket")])
+        .collect();
+    assert_eq!(changed, expected, "{plan}");
+    apply(&moto, &off);
+    for name in &names {
+        assert_eq!(status(name.clone()).await.as_deref(), Some("Suspended"), "{name}");
+    }
+    assert_in_sync(&moto, &off);
+}
+
+#[tokio::test]
 async fn drift_in_rotation_topic_key_and_stream_encryption_is_planned_and_converged() {
     let moto = Moto::start();
     let w = Workdir::with_spec(SPEC);
