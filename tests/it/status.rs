@@ -66,10 +66,13 @@ async fn audit_event(moto: &Moto, cluster: &str) {
 
 /// A metric datapoint as AWS would publish it (moto publishes none).
 async fn metric(moto: &Moto, namespace: &str, name: &str, dimensions: &[(&str, &str)], value: f64) {
-    let mut datum = MetricDatum::builder()
-        .metric_name(name)
-        .value(value)
-        .timestamp(aws_smithy_types::DateTime::from_millis(now_ms()));
+    metric_at(moto, namespace, name, dimensions, value, now_ms()).await;
+}
+
+/// [`metric`], published for the time `at_ms` (milliseconds since the epoch).
+async fn metric_at(moto: &Moto, namespace: &str, name: &str, dimensions: &[(&str, &str)], value: f64, at_ms: i64) {
+    let mut datum =
+        MetricDatum::builder().metric_name(name).value(value).timestamp(aws_smithy_types::DateTime::from_millis(at_ms));
     for (n, v) in dimensions {
         datum = datum.dimensions(Dimension::builder().name(*n).value(*v).build());
     }
@@ -242,6 +245,47 @@ async fn metrics_it_cannot_read_are_not_checked_exit_1_never_healthy() {
     assert!(prod["forwarded"]["error"].is_string(), "{prod:#}");
 }
 
+#[tokio::test]
+async fn since_is_the_window_looked_at_an_hour_unless_told() {
+    let (moto, w) = pipeline().await;
+    audit_event(&moto, "prod-1").await;
+    // Delivery errors 45 minutes ago: inside the default hour, outside `--since 30m`.
+    let dims = filter_dimensions("prod-1");
+    let dims: Vec<(&str, &str)> = dims.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    metric_at(&moto, "AWS/Logs", "DeliveryErrors", &dims, 4.0, now_ms() - 45 * 60 * 1000).await;
+
+    let (code, doc) = status_json(&moto, &w);
+    assert_eq!((code, doc["since_seconds"].as_u64()), (2, Some(3600)), "{doc:#}");
+    assert_eq!(cluster(&doc, "prod-1")["verdict"], "failing", "{doc:#}");
+
+    let (_, stdout, stderr) = status(&moto, &w, &["--json", "--since", "30m"]);
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(doc["since_seconds"], 1800, "{doc:#}");
+    assert_ne!(cluster(&doc, "prod-1")["verdict"], "failing", "errors before the window: {doc:#}");
+}
+
+#[tokio::test]
+async fn only_the_kube_apiserver_audit_streams_say_when_the_last_audit_event_came() {
+    let (moto, w) = pipeline().await;
+    // EKS writes its other control-plane logs to the same group, in streams of their own: not audit events.
+    let logs = moto.region(REGION).logs;
+    let group = "/aws/eks/prod-1/cluster";
+    for stream in ["authenticator-x", "kube-apiserver-x"] {
+        logs.create_log_stream().log_group_name(group).log_stream_name(stream).send().await.unwrap();
+        let event = InputLogEvent::builder().timestamp(now_ms()).message("time=\"...\" level=info").build().unwrap();
+        logs.put_log_events().log_group_name(group).log_stream_name(stream).log_events(event).send().await.unwrap();
+    }
+    let (_, doc) = status_json(&moto, &w);
+    let prod = cluster(&doc, "prod-1");
+    assert!(prod["last_event"].is_null(), "{prod:#}");
+    assert_eq!(prod["verdict"], "idle", "{prod:#}");
+    assert!(prod["reason"].as_str().unwrap().contains("no audit event in /aws/eks/prod-1/cluster yet"), "{prod:#}");
+
+    audit_event(&moto, "prod-1").await;
+    let (_, doc) = status_json(&moto, &w);
+    assert!(cluster(&doc, "prod-1")["last_event"].is_i64(), "{doc:#}");
+}
+
 #[test]
 fn since_takes_a_duration() {
     let w = Workdir::with_spec(SPEC);
@@ -371,6 +415,12 @@ async fn drift_reports_delivery_as_findings_and_config_only_skips_them() {
     assert!(delivery(&doc).is_empty(), "{doc:#}");
     assert_eq!(doc["counts"]["delivery"], 0);
     assert_eq!(moto.recorder().count("GetMetricData"), 1, "one batched metrics read for the region");
+    // The newest object under the prefix: S3's ListObjectsV2 (`GET /bucket/?list-type=2...`).
+    let object_listings = || {
+        let calls = moto.recorder().calls();
+        calls.iter().filter(|c| c.operation.starts_with("GET /") && c.operation.contains("list-type=2")).count()
+    };
+    assert!(object_listings() > 0, "{:?}", moto.recorder().calls().iter().map(|c| &c.operation).collect::<Vec<_>>());
 
     // Failing: Firehose cannot write to the bucket; drift names the stream with AWS's words, and the cluster
     // whose filter fails beside it.
@@ -411,4 +461,5 @@ async fn drift_reports_delivery_as_findings_and_config_only_skips_them() {
     for operation in ["GetMetricData", "DescribeLogStreams", "GetLogEvents"] {
         assert_eq!(moto.recorder().count(operation), 0, "{operation} with --config-only");
     }
+    assert_eq!(object_listings(), 0, "object listings with --config-only");
 }
