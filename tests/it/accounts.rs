@@ -977,9 +977,21 @@ async fn an_account_whose_reads_fail_counts_against_failure_tolerance() {
         )
     };
     let list_clusters = || Fault::error("GET /clusters", 403, "AccessDeniedException", denied).times(1);
+    let w = Workdir::with_spec(&spec(0));
+
+    // plan --json: the account's section says it failed, with AWS's words, and the summary says which.
+    moto.recorder().inject(list_clusters());
+    let out = run(&moto, &w, &["plan", "--json"]);
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    let doc = out.json();
+    assert_eq!((doc["format_version"].as_str(), doc["command"].as_str()), (Some("1"), Some("plan")), "{doc:#}");
+    let results = accounts_of(&doc);
+    assert_eq!(results, [(first.clone(), "failed".to_string()), (second.clone(), "changes".to_string())]);
+    assert!(doc["accounts"][0]["message"].as_str().unwrap().contains(denied), "{doc:#}");
+    assert_eq!(doc["summary"], format!("2 accounts: 1 with changes, 1 failed ({first})"), "{doc:#}");
+
     moto.recorder().inject(list_clusters());
     moto.recorder().reset();
-    let w = Workdir::with_spec(&spec(0));
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     assert!(out.stdout().contains(denied), "AWS's words, under the account: {}", out.stdout());
