@@ -302,7 +302,7 @@ pub(crate) fn pattern_warnings(spec: &eksaudit_spec::Spec) -> Vec<eksaudit_plan:
                 ),
                 "see what it forwards with `eksaudit filter test`; the default pattern forwards every completed request except health, metrics and discovery noise",
             )
-            .because(eksaudit_plan::Cause::Info)
+            .because(eksaudit_plan::Cause::Standing)
         })
         .collect()
 }

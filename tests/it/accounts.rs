@@ -1011,3 +1011,47 @@ async fn an_account_whose_reads_fail_counts_against_failure_tolerance() {
     assert_eq!(streams(&moto, &second, "eu-central-1").await, ["eks-audit"]);
     assert!(buckets(&moto, &first).await.is_empty(), "nothing was made in the first");
 }
+
+#[tokio::test]
+async fn a_member_region_without_clusters_says_no_clusters_and_is_only_listed() {
+    let moto = Moto::start();
+    let org = organization(&moto).await;
+    clusters(&moto, &org).await;
+    // B alone: its us-east-1 has no cluster.
+    let only_b =
+        spec(&org).replace(&format!("exclude = [\"{}\"]", org.d), &format!("exclude = [\"{}\", \"{}\"]", org.d, org.a));
+    let w = Workdir::with_spec(&only_b);
+    let out = run(&moto, &w, &["apply", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    // What each command asked of us-east-1 (the credential scope's region; STS, IAM and Organizations, read from
+    // the caller's account, are global).
+    let us_east_1 = || -> Vec<String> {
+        moto.recorder()
+            .requests()
+            .iter()
+            .filter(|r| {
+                let scope = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v);
+                let global = |a: &str| ["/sts/", "/iam/", "/organizations/"].iter().any(|s| a.contains(s));
+                scope.is_some_and(|a| a.contains("/us-east-1/") && !global(a))
+            })
+            .map(|r| {
+                let target = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"));
+                format!("{} {} {}", r.method, r.target, target.map_or("", |(_, v)| v.as_str()))
+            })
+            .collect()
+    };
+    for command in [&["status"][..], &["drift"], &["plan"]] {
+        moto.recorder().reset();
+        let out = run(&moto, &w, command);
+        assert_eq!(out.code(), 0, "{command:?}: {}\n{}", out.stdout(), out.stderr());
+        let text = out.stdout();
+        assert!(text.contains("no clusters"), "{command:?}: {text}");
+        // status asks only for the listing that shows it has none: no read of a pipeline that is not there. (plan
+        // and drift also look there for what the pipeline left: marked filters, another notify mode's queues.)
+        let asked = us_east_1();
+        if command == ["status"] {
+            assert!(asked.iter().all(|r| r.starts_with("GET /clusters")), "{asked:?}");
+        }
+        assert!(asked.iter().any(|r| r.starts_with("GET /clusters")), "{command:?}: {asked:?}");
+    }
+}

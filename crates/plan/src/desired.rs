@@ -66,7 +66,7 @@ impl DesiredState {
                         "the next apply after a matching cluster appears builds them; nothing already there is removed"
                             .to_string(),
                     )
-                    .because(Cause::Info),
+                    .because(Cause::Standing),
                 );
                 out.matched_clusters.insert(r.to_string(), matched);
                 continue;

@@ -179,7 +179,7 @@ pub fn findings(plan: &Plan, ignore: &[String]) -> Vec<Finding> {
         match m.cause {
             Cause::Blocked => out.push(from_message(m, FindingKind::Blocked)),
             Cause::Unreadable => out.push(from_message(m, FindingKind::NotChecked)),
-            Cause::Info => {}
+            Cause::Info | Cause::Standing => {}
         }
     }
     for f in &mut out {
@@ -248,10 +248,10 @@ pub fn delivery_findings(health: &Health, ignore: &[String]) -> Vec<Finding> {
     out
 }
 
-/// The plan's warnings about the spec itself rather than a resource (addresses under `filter.`): information that
-/// is not drift, since apply would change nothing about it.
+/// The plan's standing warnings (about the spec itself, or what it selects in the account): information that is
+/// not drift, since apply would change nothing about it.
 fn spec_warnings(plan: &Plan) -> Vec<Message> {
-    plan.warnings.iter().filter(|m| m.cause == Cause::Info && m.address.starts_with("filter.")).cloned().collect()
+    plan.warnings.iter().filter(|m| m.cause == Cause::Standing).cloned().collect()
 }
 
 /// Whether `rule` covers `path`: the same parts (`*` matches any one part), or a prefix of them; the
@@ -489,7 +489,7 @@ mod spec_warning_tests {
     use super::*;
 
     #[test]
-    fn filter_pattern_warnings_are_shown_but_are_not_drift() {
+    fn standing_warnings_are_shown_but_are_not_drift() {
         let plan = Plan {
             pipeline: "eks-audit".into(),
             account: "123456789012".into(),
@@ -500,9 +500,11 @@ mod spec_warning_tests {
                     "the filter pattern drops every built-in sample of class `exec`",
                     "try it",
                 )
-                .because(Cause::Info),
+                .because(Cause::Standing),
                 Message::new("region.eu-central-1", "glob \"x-*\" matches no cluster yet", "later")
                     .because(Cause::Info),
+                Message::new("region.us-east-1", "no clusters: account 1 runs no selected cluster", "later")
+                    .because(Cause::Standing),
             ],
             errors: Vec::new(),
             notes: Vec::new(),
@@ -510,9 +512,11 @@ mod spec_warning_tests {
         let report = DriftReport::new(&plan, &[], "2026-11-23T12:00:00Z".into());
         assert_eq!(report.verdict(), Verdict::InSync);
         assert!(report.findings.is_empty());
-        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings.len(), 2);
         let text = report.text(Colors(false));
         assert!(text.contains("Warnings\n  ! filter.pattern: the filter pattern drops every built-in sample of class `exec`\n    hint: try it\n"), "{text}");
+        assert!(text.contains("  ! region.us-east-1: no clusters: account 1 runs no selected cluster\n"), "{text}");
+        // Drift reports a cluster the glob picks up later; until then the glob is plan's business.
         assert!(!text.contains("matches no cluster"), "{text}");
         let doc = report.json();
         assert_eq!(doc["warnings"][0]["address"], "filter.pattern");

@@ -17,6 +17,9 @@ pub enum Cause {
     Unreadable,
     /// Worth knowing, nothing wrong.
     Info,
+    /// Worth knowing at every check, nothing wrong, and true whatever apply does (a filter pattern that drops a
+    /// class of events, a member region without clusters): drift shows it beside its findings, never as one.
+    Standing,
 }
 
 /// A warning or blocking problem, tied to a resource address, with a way to fix it.
