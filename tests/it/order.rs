@@ -1,8 +1,9 @@
 //! The reconciler's walk honours the dependencies each kind declares in the plan crate's registry
 //! (`eksaudit_plan::kinds`): in a real apply, every resource is created only after each resource it depends on
-//! has been created. A kind-level declaration ("a notification depends on topics") is narrowed to the resources
-//! it really names: those of the declared kind, in its scope (the same cluster, the same region, or account-wide),
-//! whose name the dependent resource's plan mentions (a topic's ARN in the notification, a role's in the stream).
+//! has been created, and in a real destroy deleted only once each resource depending on it is gone. A kind-level
+//! declaration ("a notification depends on topics") is narrowed to the resources it really names: those of the
+//! declared kind, in its scope (the same cluster, the same region, or account-wide), whose name the dependent
+//! resource's plan mentions (a topic's ARN in the notification, a role's in the stream).
 
 use std::collections::BTreeMap;
 
@@ -88,8 +89,7 @@ async fn check(spec: &str) {
     let w = Workdir::with_spec(spec);
     let plan = run(&moto, &w, &["plan", "--json"]);
     assert_eq!(plan.code(), 0, "{}", plan.stderr());
-    // Address → (kind, AWS name, the whole planned resource as text).
-    let kinds: BTreeMap<String, (Kind, String, String)> = plan.json()["resources"]
+    let kinds: Planned = plan.json()["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -103,34 +103,64 @@ async fn check(spec: &str) {
     let apply = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(apply.code(), 0, "{}", apply.stderr());
     let log = apply.stderr();
-    let (mut started, mut finished) = (BTreeMap::new(), BTreeMap::new());
-    for (i, line) in log.lines().enumerate() {
-        if let Some(address) = line.trim_start().strip_suffix(": creating…") {
-            started.insert(address.to_string(), i);
-        } else if let Some(rest) = line.strip_prefix("✓ ") {
-            if let Some((address, _)) = rest.split_once(": created") {
-                finished.insert(address.to_string(), i);
-            }
-        }
-    }
+    let (started, finished) = (lines_of(&log, ": creating…"), finished_lines(&log, ": created"));
     let mut checked = 0;
-    for (b, (kind_b, _, planned_b)) in &kinds {
+    for (b, a) in dependencies(&kinds) {
         let start = *started.get(b).unwrap_or_else(|| panic!("{b} never started:\n{log}"));
+        let end = *finished.get(a).unwrap_or_else(|| panic!("{a} never finished:\n{log}"));
+        assert!(end < start, "{b} started before {a}, which it depends on:\n{log}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "too few dependencies checked ({checked}) among {:?}", kinds.keys().collect::<Vec<_>>());
+
+    // Destroy, deleting everything it may (the bucket and key too): the reverse walk, each resource deleted only
+    // once everything that depends on it is gone.
+    let w = Workdir::with_spec(&format!("{spec}\n[bucket]\non_destroy = \"delete\"\n"));
+    let destroy = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(destroy.code(), 0, "{}", destroy.stderr());
+    let log = destroy.stderr();
+    let (started, finished) = (lines_of(&log, ": deleting…"), finished_lines(&log, ": deleted"));
+    let mut checked = 0;
+    for (b, a) in dependencies(&kinds) {
+        // Only what destroy deletes: a cluster's audit logging and log groups stay.
+        let (Some(&end), Some(&start)) = (finished.get(b), started.get(a)) else { continue };
+        assert!(end < start, "{a} was deleted before {b}, which depends on it, was gone:\n{log}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "too few dependencies checked on destroy ({checked}):\n{log}");
+}
+
+/// Address → (kind, AWS name, the whole planned resource as text), for what the plan creates.
+type Planned = BTreeMap<String, (Kind, String, String)>;
+
+/// Every (dependent, dependency) pair among the planned resources: the kind-level declaration narrowed to the
+/// resources in scope that the dependent's plan names.
+fn dependencies(kinds: &Planned) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    for (b, (kind_b, _, planned_b)) in kinds {
         for dep in kinds::registration(*kind_b).depends_on {
             let named =
                 kinds.iter().filter(|(a, (k, name, _))| k == dep && in_scope(a, b) && mentions(planned_b, name));
-            for (a, (kind_a, _, _)) in named {
-                let end = *finished.get(a).unwrap_or_else(|| panic!("{a} never finished:\n{log}"));
-                assert!(end < start, "{b} ({kind_b:?}) started before {a} ({kind_a:?}), which it depends on:\n{log}");
-                checked += 1;
-            }
+            out.extend(named.map(|(a, _)| (b.as_str(), a.as_str())));
         }
     }
-    assert!(checked >= 12, "too few dependencies checked ({checked}) among {:?}", kinds.keys().collect::<Vec<_>>());
+    out
+}
+
+/// Progress lines off a terminal: `  addr: deleting…` (a start), by address, with their line number.
+fn lines_of(log: &str, suffix: &str) -> BTreeMap<String, usize> {
+    let lines = log.lines().enumerate();
+    lines.filter_map(|(i, l)| l.trim_start().strip_suffix(suffix).map(|a| (a.to_string(), i))).collect()
+}
+
+/// `✓ addr: deleted (0.1s)` (an end), by address, with its line number.
+fn finished_lines(log: &str, verb: &str) -> BTreeMap<String, usize> {
+    let ends = log.lines().enumerate().filter_map(|(i, l)| Some((l.strip_prefix("✓ ")?, i)));
+    ends.filter_map(|(rest, i)| rest.split_once(verb).map(|(a, _)| (a.to_string(), i))).collect()
 }
 
 #[tokio::test]
-async fn apply_creates_every_resource_after_what_its_kind_depends_on() {
+async fn apply_creates_every_resource_after_what_its_kind_depends_on_and_destroy_deletes_it_before() {
     check(SNS_ALERTS).await;
     check(SENTINEL).await;
 }
