@@ -219,6 +219,11 @@ fn a_policy_too_large_for_iam_says_so_and_split_prints_managed_policies_that_tog
         assert!(warning.contains(advice), "{advice}: {warning}");
     }
     assert!(!warning.contains("put-role-policy"), "inline does not fit either: {warning}");
+    // Past the inline limit even in one region: `[alerts]` alone takes it there.
+    let one_region = Workdir::with_spec(&format!("{}{ALERTS}", eu_only(SPEC)));
+    let run = one_region.run(None, &["policy", "--for", "apply"]);
+    assert!(iam_size(&run.stdout()) > 10_240, "{}", iam_size(&run.stdout()));
+    assert!(run.stderr().contains("pass --split"), "{}", run.stderr());
     let whole = policy(&w, "apply");
 
     let split = w.run(None, &["policy", "--for", "apply", "--split"]);
