@@ -130,6 +130,34 @@ async fn max_concurrency_caps_the_calls_in_flight_and_is_at_least_one() {
 }
 
 #[tokio::test]
+async fn the_default_is_16_calls_in_flight_and_a_raised_limit_sends_more() {
+    let moto = Moto::start();
+    let regions = ["eu-central-1", "us-east-1", "us-west-2", "eu-west-1"];
+    for region in regions {
+        for i in 0..6 {
+            moto.create_cluster(region, &format!("prod-{i}"), true).await;
+        }
+    }
+    let globs: Vec<(&str, &[&str])> = regions.iter().map(|r| (*r, &["prod-*"][..])).collect();
+    let w = Workdir::with_spec(&crate::support::sns_spec(&globs));
+    // Long answers, so that what eksaudit sends together is held by the proxy together: the regions' reads,
+    // each within its own quota buckets, would be far more than 16 at once.
+    moto.recorder().inject(eksaudit_test_support::Fault::latency("*", Duration::from_millis(400)));
+    let recorder = moto.recorder();
+    let mut peaks = Vec::new();
+    for limit in [None, Some("40")] {
+        recorder.reset();
+        let mut args = vec!["plan", "--detailed-exitcode"];
+        args.extend(limit.iter().flat_map(|n| ["--max-concurrency", n]));
+        let out = run(&moto, &w, &args);
+        assert_eq!(out.code(), 2, "{limit:?}: {}\n{}", out.stdout(), out.stderr());
+        peaks.push(recorder.peak_in_flight());
+    }
+    assert_eq!(peaks[0], 16, "default: {peaks:?}");
+    assert!(peaks[1] > 16, "--max-concurrency 40: {peaks:?}");
+}
+
+#[tokio::test]
 async fn a_throttled_run_says_so_on_standard_error_unless_quiet() {
     let moto = Moto::start();
     moto.create_cluster("us-east-1", "prod", true).await;

@@ -255,22 +255,33 @@ struct Shared {
     peak_in_flight: usize,
 }
 
-/// One request in flight at the proxy, from its head read until its answer is written (or the connection given
-/// up): counted in [`Recorder::peak_in_flight`].
-struct InFlight<'a>(&'a Mutex<Shared>);
+/// One request in flight at the proxy, from its head read until its answer starts to be written (or the
+/// connection is given up): counted in [`Recorder::peak_in_flight`]. It ends before the answer is written, so the
+/// count never holds a call the client has already heard back from (and may have sent the next call for): the
+/// proxy's window lies inside the client's, and its peak never overstates the client's calls in flight.
+struct InFlight<'a> {
+    shared: &'a Mutex<Shared>,
+    ended: std::cell::Cell<bool>,
+}
 
 impl<'a> InFlight<'a> {
     fn start(shared: &'a Mutex<Shared>) -> InFlight<'a> {
         let mut state = shared.lock().expect("recorder state");
         state.in_flight += 1;
         state.peak_in_flight = state.peak_in_flight.max(state.in_flight);
-        InFlight(shared)
+        InFlight { shared, ended: std::cell::Cell::new(false) }
+    }
+
+    fn end(&self) {
+        if !self.ended.replace(true) {
+            self.shared.lock().expect("recorder state").in_flight -= 1;
+        }
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.lock().expect("recorder state").in_flight -= 1;
+        self.end();
     }
 }
 
@@ -1435,7 +1446,7 @@ fn throttle_response(target: &str, amz_target: Option<&str>, query_api: bool) ->
 fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
-    let _in_flight = InFlight::start(shared);
+    let in_flight = InFlight::start(shared);
     let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
     let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
     let mut client_w = client.try_clone()?;
@@ -1470,6 +1481,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         thread::sleep(latency);
     }
     let answer = |client_w: &mut TcpStream, (head, body): (Vec<String>, Vec<u8>)| -> std::io::Result<()> {
+        in_flight.end();
         write_response(client_w, &head, &body)?;
         let _ = client_w.shutdown(std::net::Shutdown::Both);
         Ok(())
@@ -1629,6 +1641,7 @@ fn forward(client: TcpStream, upstream_port: u16, shared: &Mutex<Shared>) -> std
         let _ = client_w.shutdown(std::net::Shutdown::Both);
         return Ok(());
     }
+    in_flight.end();
     write_response(&mut client_w, &head, &body)?;
     client_w.flush()?;
     let _ = client_w.shutdown(std::net::Shutdown::Both);
