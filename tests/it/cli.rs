@@ -282,31 +282,48 @@ async fn s3_path_style_is_asked_for_never_guessed_from_the_endpoint() {
     let moto = Moto::start();
     moto.create_cluster("eu-central-1", "prod-1", true).await;
     let w = Workdir::with_spec(EXAMPLE);
-    let by_path = |endpoint: &str, flag: bool| {
+    // `flag`: --s3-path-style; `env`: EKSAUDIT_S3_PATH_STYLE=true.
+    let by_path = |endpoint: &str, flag: bool, env: bool| {
         let mut args = vec!["plan", "--json"];
         if flag {
             args.insert(0, "--s3-path-style");
         }
         let mut cmd = w.command(Some(endpoint), &args);
         cmd.env_remove("EKSAUDIT_S3_PATH_STYLE");
+        if env {
+            cmd.env("EKSAUDIT_S3_PATH_STYLE", "true");
+        }
+        moto.recorder().reset();
         let run = crate::support::Run(cmd.output().unwrap());
         run.assert_no_panic();
         run
     };
+    const BUCKET: &str = "eks-audit-123456789012-eu-central-1";
+    let bucket_paths =
+        || moto.recorder().requests().iter().filter(|r| r.target.starts_with(&format!("/{BUCKET}"))).count();
     // An IP endpoint: the SDK's rules, no flag needed.
-    moto.recorder().reset();
-    assert_eq!(by_path(&moto.endpoint(), false).code(), 0);
-    let bucket_paths = moto
+    assert_eq!(by_path(&moto.endpoint(), false, false).code(), 0);
+    assert!(bucket_paths() > 0, "S3 was addressed by path on an IP endpoint");
+    // A named endpoint: the flag, or the variable, makes S3 go by path (by virtual host, `bucket.localhost` would
+    // not resolve on most machines).
+    let named = moto.endpoint().replace("127.0.0.1", "localhost");
+    for (flag, env) in [(true, false), (false, true)] {
+        let run = by_path(&named, flag, env);
+        assert_eq!(run.code(), 0, "flag {flag}, env {env}: {}", run.stderr());
+        assert!(bucket_paths() > 0, "flag {flag}, env {env}: S3 by path");
+    }
+    // Neither: never guessed from the endpoint. S3 is addressed by virtual host: the bucket in the host name (on a
+    // machine where `bucket.localhost` resolves, the proxy sees it; elsewhere the run cannot reach S3), never in
+    // the path.
+    let run = by_path(&named, false, false);
+    let virtual_hosts = moto
         .recorder()
         .requests()
         .iter()
-        .filter(|r| r.target.starts_with("/eks-audit-123456789012-eu-central-1"))
+        .filter(|r| r.header("host").is_some_and(|h| h.starts_with(&format!("{BUCKET}.localhost"))))
         .count();
-    assert!(bucket_paths > 0, "S3 was addressed by path on an IP endpoint");
-    // A named endpoint: the flag makes S3 go by path (by virtual host, `bucket.localhost` would not resolve).
-    let named = moto.endpoint().replace("127.0.0.1", "localhost");
-    let run = by_path(&named, true);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(bucket_paths(), 0, "S3 by path without being asked: {}", run.stderr());
+    assert!(virtual_hosts > 0 || run.code() == 1, "{}\n{}", run.stdout(), run.stderr());
 }
 
 /// The service of a signed request (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
