@@ -57,7 +57,10 @@ async fn function_exists(moto: &Moto) -> bool {
 async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipeline() {
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
-    let w = Workdir::with_spec(&format!("{PIPELINE}{ALERTS}"));
+    // An email and an https subscriber (a webhook), numbered in the order the spec lists them.
+    let hook = "https://hooks.example.com/eks-alerts";
+    let alerts = ALERTS.replace("log_retention_days", &format!("https = [\"{hook}\"]\nlog_retention_days"));
+    let w = Workdir::with_spec(&format!("{PIPELINE}{alerts}"));
 
     let plan = run(&moto, &w, &["plan", "--json"]);
     ok(&plan, "plan");
@@ -73,6 +76,7 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
         "role.alerts",
         "region.eu-central-1.alerts_topic",
         "region.eu-central-1.alerts_subscription.email-0",
+        "region.eu-central-1.alerts_subscription.https-1",
         "region.eu-central-1.alerts_log_group",
         "region.eu-central-1.alerts_function",
         "region.eu-central-1.alerts_permission",
@@ -126,9 +130,10 @@ async fn apply_creates_the_alerts_plan_is_clean_and_removing_them_keeps_the_pipe
     assert_eq!(alerts["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:role/eks-audit-alerts"));
     assert_eq!(alerts["Condition"]["StringEquals"]["kms:ViaService"], format!("sns.{REGION}.amazonaws.com"));
     let subs = eu.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
-    let subs: Vec<(&str, &str)> =
+    let mut subs: Vec<(&str, &str)> =
         subs.subscriptions().iter().map(|s| (s.protocol().unwrap(), s.endpoint().unwrap())).collect();
-    assert_eq!(subs, [("email", "secops@example.com")]);
+    subs.sort();
+    assert_eq!(subs, [("email", "secops@example.com"), ("https", hook)]);
     let groups =
         eu.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/eks-audit-alerts").send().await.unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
