@@ -149,6 +149,20 @@ async fn the_read_spinner_is_drawn_on_a_terminal_log_lines_go_above_it_whole_and
 }
 
 #[tokio::test]
+async fn every_command_that_reads_live_aws_shows_the_spinner_and_clears_it() {
+    let moto = slow_moto().await;
+    let w = Workdir::with_spec(&spec());
+    // An account without the pipeline: destroy finds nothing to delete (so asks nothing), drift finds it missing.
+    for command in ["drift", "status", "outputs", "destroy"] {
+        let (code, bytes) = on_a_terminal(w.command(Some(&moto.endpoint()), &[command]));
+        assert!((0..=2).contains(&code), "{command}: {code}\n{bytes}");
+        assert!(bytes.contains(SPINNER), "{command} drew no spinner:\n{bytes:?}");
+        let shown = shown_lines(&bytes);
+        assert!(!shown.iter().any(|l| l.contains(SPINNER)), "{command} left the spinner on screen:\n{shown:#?}");
+    }
+}
+
+#[tokio::test]
 async fn no_spinner_in_a_pipe_with_q_or_with_v() {
     let moto = slow_moto().await;
     let w = Workdir::with_spec(&spec());
