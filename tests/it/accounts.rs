@@ -298,6 +298,15 @@ fn in_start_order(org: &Org) -> (String, String) {
     }
 }
 
+/// The spec run one account at a time (in account order, so which account runs after a failure is repeatable),
+/// with `failure_tolerance`.
+fn one_at_a_time(org: &Org, tolerance: u32) -> String {
+    spec(org).replace(
+        "max_concurrent_accounts = 2",
+        &format!("max_concurrent_accounts = 1\nfailure_tolerance = {tolerance}"),
+    )
+}
+
 #[tokio::test]
 async fn an_account_not_checked_does_not_count_against_failure_tolerance() {
     let moto = Moto::start();
@@ -306,9 +315,7 @@ async fn an_account_not_checked_does_not_count_against_failure_tolerance() {
     let (first, second) = in_start_order(&org);
     // One account at a time, none may fail: the first cannot be entered at all (its role), which is not a failure
     // of apply there, so the second is still applied.
-    let w = Workdir::with_spec(
-        &spec(&org).replace("max_concurrent_accounts = 2", "max_concurrent_accounts = 1\nfailure_tolerance = 0"),
-    );
+    let w = Workdir::with_spec(&one_at_a_time(&org, 0));
     let denied =
         format!("not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{first}:role/eksaudit-member");
     moto.recorder().inject(Fault::error("AssumeRole", 403, "AccessDenied", &denied).matching(&first));
@@ -326,13 +333,6 @@ async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
     let moto = Moto::start();
     let org = organization(&moto).await;
     clusters(&moto, &org).await;
-    // One account at a time, in account order: which account runs after a failure is repeatable.
-    let spec = |tolerance: u32| {
-        spec(&org).replace(
-            "max_concurrent_accounts = 2",
-            &format!("max_concurrent_accounts = 1\nfailure_tolerance = {tolerance}"),
-        )
-    };
     let (first, second) = in_start_order(&org);
     // The first account's stream cannot be created (its request names the account's bucket): apply fails there.
     // (Not LimitExceededException: the SDK reads that code as throttling, and paces and retries it.)
@@ -341,7 +341,7 @@ async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
         Fault::error("CreateDeliveryStream", 400, "InvalidKMSResourceException", refused)
             .matching(&format!("eks-audit-{first}-eu-central-1")),
     );
-    let w = Workdir::with_spec(&spec(0));
+    let w = Workdir::with_spec(&one_at_a_time(&org, 0));
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     let err = out.stderr();
@@ -352,7 +352,7 @@ async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
     assert!(buckets(&moto, &second).await.is_empty(), "the second account was started");
 
     // One failure tolerated: the second account is applied, and the run still says the first failed.
-    let w = Workdir::with_spec(&spec(1));
+    let w = Workdir::with_spec(&one_at_a_time(&org, 1));
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     let err = out.stderr();
@@ -944,8 +944,7 @@ async fn a_blocked_account_counts_against_failure_tolerance_and_nothing_is_writt
     let location =
         CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuCentral1).build();
     s3.create_bucket().bucket(&taken).create_bucket_configuration(location).send().await.unwrap();
-    let one_at_a_time = spec(&org).replace("max_concurrent_accounts = 2", "max_concurrent_accounts = 1");
-    let w = Workdir::with_spec(&one_at_a_time);
+    let w = Workdir::with_spec(&one_at_a_time(&org, 0));
     moto.recorder().reset();
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
@@ -970,14 +969,8 @@ async fn an_account_whose_reads_fail_counts_against_failure_tolerance() {
     // so nothing can be planned there, which (unlike a role that cannot be assumed) is a failure of apply there.
     // One account at a time, in account order: the first account's discovery makes the run's first EKS call.
     let denied = "User is not authorized to perform: eks:ListClusters";
-    let spec = |tolerance: u32| {
-        spec(&org).replace(
-            "max_concurrent_accounts = 2",
-            &format!("max_concurrent_accounts = 1\nfailure_tolerance = {tolerance}"),
-        )
-    };
     let list_clusters = || Fault::error("GET /clusters", 403, "AccessDeniedException", denied).times(1);
-    let w = Workdir::with_spec(&spec(0));
+    let w = Workdir::with_spec(&one_at_a_time(&org, 0));
 
     // plan --json: the account's section says it failed, with AWS's words, and the summary says which.
     moto.recorder().inject(list_clusters());
@@ -1003,7 +996,7 @@ async fn an_account_whose_reads_fail_counts_against_failure_tolerance() {
     // One failure tolerated: the second account is applied; the first is still a failure, and nothing is made
     // there.
     moto.recorder().inject(list_clusters());
-    let w = Workdir::with_spec(&spec(1));
+    let w = Workdir::with_spec(&one_at_a_time(&org, 1));
     let out = run(&moto, &w, &["apply", "--auto-approve"]);
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     let err = out.stderr();
