@@ -69,22 +69,6 @@ pub(crate) fn bucket_role(address: &str) -> BucketRole {
     }
 }
 
-/// Which of a region's two queues an address names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum QueueRole {
-    /// The queue S3 notifies.
-    Main,
-    /// Where the main queue's failed messages go.
-    DeadLetter,
-}
-
-pub(crate) fn queue_role(address: &str) -> QueueRole {
-    match regional_slot(address) {
-        Some(RegionalSlot::DeadLetterQueue) => QueueRole::DeadLetter,
-        _ => QueueRole::Main,
-    }
-}
-
 /// An email or HTTPS subscription of the alerts topic (not the consumer's subscription of the pipeline's topic).
 pub(crate) fn is_alerts_subscription(address: &str) -> bool {
     matches!(parse(address), Some(Address::AlertsSubscription { .. }))
@@ -130,8 +114,6 @@ mod tests {
         assert_eq!(regional("r", RegionalSlot::Topic), "region.r.topic");
         assert_eq!((role(RoleSlot::Firehose), role(RoleSlot::Alerts)), ("role.firehose", "role.alerts"));
         assert_eq!(bucket_role("region.eu-central-1.access_log_bucket"), BucketRole::AccessLogs);
-        assert_eq!(queue_role("region.eu-central-1.queue"), QueueRole::Main);
-        assert_eq!(queue_role("region.eu-central-1.dead_letter_queue"), QueueRole::DeadLetter);
         assert_eq!(notification_of("region.r.bucket"), "region.r.bucket_notification");
         let filter = cluster("r", "prod-1", ClusterSlot::Filter);
         assert_eq!(log_group_of(&filter), "region.r.cluster.prod-1.log_group");

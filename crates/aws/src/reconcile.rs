@@ -7,14 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use eksaudit_plan::kinds::needs;
 use eksaudit_plan::{Action, DesiredState, Kind, Plan, ResourceChange};
-use eksaudit_spec::Spec;
-use futures::future::{join_all, FutureExt};
-use futures::stream::{self, StreamExt};
+use eksaudit_spec::{Address, Spec};
+use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
-use eksaudit_spec::address::{ClusterSlot, RegionalSlot, RoleSlot};
-
-use crate::address::{self, alerts_subscriptions, queue_role, regional, role, QueueRole};
 use crate::kinds::{
     bucket, bucket_notification, cluster_logging, filter, function, kms_key, log_group, oidc_provider, permission,
     queue, role, stream as firehose_stream, topic, topic_subscription, Context, Target,
@@ -22,11 +19,11 @@ use crate::kinds::{
 use crate::retry::Budgets;
 use crate::{Aws, Error, Outcome, Progress, RegionClients, StepResult};
 
-/// Clusters worked on at once within a region, unpaced. Paced, many more (`Aws::task_concurrency`): a cluster
-/// waiting for its bucket's token holds no call slot, and a cap here would queue a region's clusters behind
-/// the slowest of their buckets (5 a second for CloudWatch Logs) one wave after another, each paying the
-/// others' latency, where the pacer alone keeps every bucket at its quota.
-const CONCURRENT_CLUSTERS: usize = 4;
+/// Changes carried out at once, unpaced. Paced, many more (`Aws::task_concurrency`): a change waiting for its
+/// bucket's token holds no call slot, and a cap here would queue a region's clusters behind the slowest of their
+/// buckets (5 a second for CloudWatch Logs) one wave after another, each paying the others' latency, where the
+/// pacer alone keeps every bucket at its quota.
+const CONCURRENT_STEPS: usize = 8;
 
 pub struct Reconciler<'a> {
     pub aws: &'a Aws,
@@ -55,19 +52,14 @@ macro_rules! act {
 }
 
 impl Reconciler<'_> {
-    fn change(&self, address: &str) -> Option<&ResourceChange> {
-        self.plan.resources.iter().find(|r| r.address == address && r.action != Action::NoOp)
-    }
-
-    /// Runs one resource's change unless something it needs failed. `true` when the resource is in place.
+    /// Runs one change unless something it needs failed; records what came of it.
     async fn step(
         &self,
-        address: &str,
+        change: &ResourceChange,
         needs: &[&str],
         failed: &std::sync::Mutex<BTreeSet<String>>,
         results: &std::sync::Mutex<Vec<StepResult>>,
-    ) -> bool {
-        let Some(change) = self.change(address) else { return !failed.lock().expect("lock").contains(address) };
+    ) {
         let blocked: Vec<String> = {
             let f = failed.lock().expect("lock");
             needs.iter().filter(|n| f.contains(**n)).map(|n| n.to_string()).collect()
@@ -84,12 +76,11 @@ impl Reconciler<'_> {
                 Err(e) => Outcome::Failed { error: e.to_string() },
             }
         };
-        let ok = matches!(outcome, Outcome::Done { .. });
-        if !ok {
-            failed.lock().expect("lock").insert(address.to_string());
+        if !matches!(outcome, Outcome::Done { .. }) {
+            failed.lock().expect("lock").insert(change.address.clone());
         }
         let result = StepResult {
-            address: address.to_string(),
+            address: change.address.clone(),
             kind: change.kind,
             name: change.name.clone(),
             action: change.action,
@@ -97,18 +88,6 @@ impl Reconciler<'_> {
         };
         self.progress.finished(&result);
         results.lock().expect("lock").push(result);
-        ok
-    }
-
-    /// The global resources a plan changes, of one kind, deletes or not.
-    fn global(&self, kind: Kind, deletes: bool) -> Vec<String> {
-        self.plan
-            .resources
-            .iter()
-            .filter(|r| r.kind == kind && r.region.is_none() && r.action != Action::NoOp)
-            .filter(|r| (r.action == Action::Delete) == deletes)
-            .map(|r| r.address.clone())
-            .collect()
     }
 
     /// Regions with clients that the spec no longer names (found through the roles' trust).
@@ -116,289 +95,73 @@ impl Reconciler<'_> {
         self.regions.keys().map(String::as_str).filter(|r| !self.spec.regions.iter().any(|s| s.name == *r)).collect()
     }
 
-    /// Apply: first what is left in regions removed from the spec (torn down like destroy, the bucket and log
-    /// groups kept); then the roles (narrowed only once that succeeded, so a failed run can find it again);
-    /// then every region in parallel; within a region bucket → topic → notification and subscription → log
-    /// group → stream → clusters (in parallel, bounded) → filters no longer wanted.
+    /// Apply: every change once what it waits for is done ([`apply_edge`]), all else at once: what a region
+    /// removed from the spec left goes first (torn down like destroy, the bucket and log groups kept), then the
+    /// roles (narrowed only once that succeeded, so a failed run can find it again), then every region, each
+    /// resource as soon as what it needs is in place, and what is no longer wanted last.
     pub async fn apply(&self) -> Vec<StepResult> {
-        let failed = std::sync::Mutex::new(BTreeSet::new());
-        let results = std::sync::Mutex::new(Vec::new());
         let former = self.former_regions();
-        join_all(former.iter().map(|r| self.destroy_region(r, &failed, &results))).await;
-        let leftovers: Vec<String> = self
-            .plan
-            .resources
-            .iter()
-            .filter(|r| r.action == Action::Delete && r.region.as_deref().is_some_and(|x| former.contains(&x)))
-            .map(|r| r.address.clone())
-            .collect();
-        // The reader role's trust names the OIDC provider: it exists (with our audience) first.
-        for provider in self.global(Kind::OidcProvider, false) {
-            self.step(&provider, &[], &failed, &results).await;
-        }
-        let mut needs: Vec<&str> = leftovers.iter().map(String::as_str).collect();
-        let providers = self.global(Kind::OidcProvider, false);
-        let reader_needs: Vec<&str> = needs.iter().copied().chain(providers.iter().map(String::as_str)).collect();
-        futures::join!(
-            self.step(role(RoleSlot::Firehose), &needs, &failed, &results),
-            self.step(role(RoleSlot::Cloudwatch), &needs, &failed, &results),
-            self.step(role(RoleSlot::Reader), &reader_needs, &failed, &results),
-            self.step(role(RoleSlot::Alerts), &needs, &failed, &results),
-            self.step(role(RoleSlot::Transform), &needs, &failed, &results),
-        );
-        join_all(self.spec.regions.iter().map(|r| self.apply_region(&r.name, &failed, &results))).await;
-        // What another preset left globally: an OIDC provider no role of ours trusts any more (once the reader's
-        // trust moved off it), the reader role under its other name.
-        needs = vec![role(RoleSlot::Reader)];
-        for address in self.global(Kind::OidcProvider, true).into_iter().chain(self.global(Kind::Role, true)) {
-            self.step(&address, &needs, &failed, &results).await;
-        }
-        results.into_inner().expect("lock")
+        self.walk(|a, b| apply_edge(a, b, &former)).await
     }
 
-    async fn apply_region(
-        &self,
-        region: &str,
-        failed: &std::sync::Mutex<BTreeSet<String>>,
-        results: &std::sync::Mutex<Vec<StepResult>>,
-    ) {
-        let at = |slot: RegionalSlot| regional(region, slot);
-        let (bucket, topic, notification, subscription, stream) = (
-            at(RegionalSlot::Bucket),
-            at(RegionalSlot::Topic),
-            at(RegionalSlot::BucketNotification),
-            at(RegionalSlot::TopicSubscription),
-            at(RegionalSlot::Stream),
-        );
-        let (queue, dead_letter) = (at(RegionalSlot::Queue), at(RegionalSlot::DeadLetterQueue));
-        let (key, access_logs) = (at(RegionalSlot::KmsKey), at(RegionalSlot::AccessLogBucket));
-        // The key policy names the roles; the bucket and topic are encrypted with the key; the bucket logs into
-        // the access-log bucket.
-        self.step(&key, &[role(RoleSlot::Firehose), role(RoleSlot::Reader), role(RoleSlot::Alerts)], failed, results)
-            .await;
-        // The region's own resources, one after another as they name each other; shared, so that each cluster
-        // waits for them only before its filters (which name the stream and the alerts permission): a cluster's
-        // audit logging and log group need nothing but the key, and go on alongside (at scale a region's log
-        // groups are a quota bucket's worth of calls of their own, 5 a second).
-        let regional = Box::pin(async {
-            self.step(&access_logs, &[], failed, results).await;
-            self.step(&bucket, &[key.as_str(), access_logs.as_str()], failed, results).await;
-            self.step(&topic, &[key.as_str()], failed, results).await;
-            self.step(&dead_letter, &[], failed, results).await;
-            // Its policy names the reader role; its redrive policy the dead-letter queue.
-            self.step(&queue, &[dead_letter.as_str(), role(RoleSlot::Reader)], failed, results).await;
-            let (notification_needs, subscription_needs) =
-                ([bucket.as_str(), topic.as_str(), queue.as_str()], [topic.as_str()]);
-            futures::join!(
-                self.step(&notification, &notification_needs, failed, results),
-                self.step(&subscription, &subscription_needs, failed, results),
-                // Boxed: the region's whole walk is one future, too large for the stack of a debug build otherwise.
-                Box::pin(self.apply_delivery(region, failed, results)),
-            );
-            self.apply_alerts(region, failed, results).await
-        })
-        .shared();
-        let clusters = self.desired.matched_clusters.get(region).cloned().unwrap_or_default();
-        let clusters =
-            stream::iter(clusters).for_each_concurrent(self.aws.task_concurrency(CONCURRENT_CLUSTERS), |cluster| {
-                let (regional, stream, key) = (regional.clone(), &stream, &key);
-                async move {
-                    let at = |slot: ClusterSlot| address::cluster(region, &cluster, slot);
-                    let (logging, group, filter) =
-                        (at(ClusterSlot::AuditLogging), at(ClusterSlot::LogGroup), at(ClusterSlot::Filter));
-                    self.step(&logging, &[], failed, results).await;
-                    self.step(&group, &[key], failed, results).await;
-                    let permission = regional.await;
-                    self.step(&filter, &[stream, role(RoleSlot::Cloudwatch), &group], failed, results).await;
-                    // After the pipeline's filter, which has the first claim on the log group's slots.
-                    self.step(&at(ClusterSlot::AlertsFilter), &[&permission, &group, &filter], failed, results).await;
-                }
-            });
-        futures::join!(regional.clone(), clusters);
-        let mut stale: Vec<&ResourceChange> = self
-            .plan
-            .resources
-            .iter()
-            .filter(|r| r.action == Action::Delete && r.region.as_deref() == Some(region))
-            .collect();
-        // Nothing is deleted while something of ours still points at it: our notification entry before its
-        // topic or queue, a queue before its dead-letter queue.
-        let rank = |r: &ResourceChange| match r.kind {
-            Kind::BucketNotification | Kind::SubscriptionFilter => 0,
-            Kind::TopicSubscription | Kind::FunctionPermission => 1,
-            Kind::Function => 2,
-            Kind::Topic => 3,
-            Kind::Queue => match queue_role(&r.address) {
-                QueueRole::Main => 4,
-                QueueRole::DeadLetter => 5,
-            },
-            Kind::OidcProvider
-            | Kind::Role
-            | Kind::KmsKey
-            | Kind::Bucket
-            | Kind::FirehoseLogGroup
-            | Kind::DeliveryStream
-            | Kind::ClusterLogging
-            | Kind::LogGroup
-            | Kind::FunctionLogGroup => 6,
-        };
-        stale.sort_by_key(|r| rank(r));
-        for s in stale {
-            self.step(&s.address, &[], failed, results).await;
-        }
-    }
-
-    /// The region's delivery: Firehose's error log group, Sentinel's transform (its log group, then the function:
-    /// it exists before the stream names it), then the stream.
-    async fn apply_delivery(
-        &self,
-        region: &str,
-        failed: &std::sync::Mutex<BTreeSet<String>>,
-        results: &std::sync::Mutex<Vec<StepResult>>,
-    ) {
-        let at = |slot: RegionalSlot| regional(region, slot);
-        let (key, bucket, log_group) =
-            (at(RegionalSlot::KmsKey), at(RegionalSlot::Bucket), at(RegionalSlot::FirehoseLogGroup));
-        let (transform_log_group, transform) =
-            (at(RegionalSlot::TransformLogGroup), at(RegionalSlot::TransformFunction));
-        // Encrypted with the pipeline's key.
-        self.step(&log_group, &[&key], failed, results).await;
-        self.step(&transform_log_group, &[&key], failed, results).await;
-        self.step(&transform, &[role(RoleSlot::Transform), &transform_log_group], failed, results).await;
-        let needs = [bucket.as_str(), role(RoleSlot::Firehose), &log_group, &transform];
-        self.step(&at(RegionalSlot::Stream), &needs, failed, results).await;
-    }
-
-    /// `[alerts]` in a region: topic and log group → function (its role, topic and log group first) → the
-    /// permission for CloudWatch Logs. Returns the permission's address, which the alerts filters need.
-    async fn apply_alerts(
-        &self,
-        region: &str,
-        failed: &std::sync::Mutex<BTreeSet<String>>,
-        results: &std::sync::Mutex<Vec<StepResult>>,
-    ) -> String {
-        let at = |slot: RegionalSlot| regional(region, slot);
-        let (topic, group, function) =
-            (at(RegionalSlot::AlertsTopic), at(RegionalSlot::AlertsLogGroup), at(RegionalSlot::AlertsFunction));
-        // Encrypted with the pipeline's key, whose policy names the alerts role.
-        self.step(&topic, &[&at(RegionalSlot::KmsKey)], failed, results).await;
-        for s in self.alerts_subscriptions(region) {
-            self.step(&s, &[&topic], failed, results).await;
-        }
-        self.step(&group, &[&at(RegionalSlot::KmsKey)], failed, results).await;
-        // Encrypted with the pipeline's key, whose policy names the alerts role and this queue.
-        let dead_letter = at(RegionalSlot::AlertsDeadLetterQueue);
-        self.step(&dead_letter, &[&at(RegionalSlot::KmsKey)], failed, results).await;
-        self.step(&function, &[role(RoleSlot::Alerts), &topic, &group, &dead_letter], failed, results).await;
-        self.step(&at(RegionalSlot::AlertsPermission), &[&function], failed, results).await;
-        at(RegionalSlot::AlertsPermission)
-    }
-
-    /// The email and HTTPS subscriptions of a region's alerts topic that the plan changes.
-    fn alerts_subscriptions(&self, region: &str) -> Vec<String> {
-        let prefix = alerts_subscriptions(region);
-        self.plan.resources.iter().filter(|r| r.address.starts_with(&prefix)).map(|r| r.address.clone()).collect()
-    }
-
-    /// Destroy: the reverse order. Filters first (so nothing sends into a stream being deleted), then stream,
-    /// notification entry, subscription, topic, bucket (when asked), and the roles last.
+    /// Destroy: the reverse, each resource once everything needing it is gone, the account's roles and providers
+    /// after every region's resources ([`destroy_edge`]).
     pub async fn destroy(&self) -> Vec<StepResult> {
+        self.walk(destroy_edge).await
+    }
+
+    /// The generic walk over the plan's changes: each starts once every change it waits for has finished, and is
+    /// skipped when one it needs did not succeed; changes with nothing between them run concurrently (paced, the
+    /// pacer keeps each quota bucket at its rate; unpaced, at most `CONCURRENT_STEPS` at once).
+    async fn walk(&self, edge: impl Fn(&Node<'_>, &Node<'_>) -> Option<Edge>) -> Vec<StepResult> {
+        let nodes: Vec<Node> = self.plan.resources.iter().filter(|r| r.action != Action::NoOp).map(Node::of).collect();
+        let waits: Vec<Vec<(usize, Edge)>> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let others = nodes.iter().enumerate().filter(|(j, _)| *j != i);
+                others.filter_map(|(j, b)| edge(a, b).map(|e| (j, e))).collect()
+            })
+            .collect();
         let failed = std::sync::Mutex::new(BTreeSet::new());
         let results = std::sync::Mutex::new(Vec::new());
-        // Every region with clients: the spec's and those removed from it.
-        join_all(self.regions.keys().map(|r| self.destroy_region(r, &failed, &results))).await;
-        let everything: Vec<String> = self
-            .plan
-            .resources
-            .iter()
-            .filter(|r| r.region.is_some() && r.action == Action::Delete)
-            .map(|r| r.address.clone())
-            .collect();
-        let needs: Vec<&str> = everything.iter().map(String::as_str).collect();
-        let mut roles: Vec<String> = [
-            role(RoleSlot::Firehose),
-            role(RoleSlot::Cloudwatch),
-            role(RoleSlot::Reader),
-            role(RoleSlot::Alerts),
-            role(RoleSlot::Transform),
-        ]
-        .map(str::to_string)
-        .to_vec();
-        for former in self.global(Kind::Role, true) {
-            if !roles.contains(&former) {
-                roles.push(former);
-            }
+        let slots = tokio::sync::Semaphore::new(self.aws.task_concurrency(CONCURRENT_STEPS));
+        let (order, cyclic) = topological(&waits);
+        let mut steps: Vec<Option<Shared<BoxFuture<'_, ()>>>> = vec![None; nodes.len()];
+        for i in order {
+            let before: Vec<_> = waits[i].iter().filter_map(|(j, _)| steps[*j].clone()).collect();
+            let needs: Vec<&str> = waits[i]
+                .iter()
+                .filter(|(_, e)| *e == Edge::Needs)
+                .map(|(j, _)| nodes[*j].change.address.as_str())
+                .collect();
+            let (change, failed, results, slots) = (nodes[i].change, &failed, &results, &slots);
+            let step = async move {
+                join_all(before).await;
+                // Held while the change runs, not while it waits.
+                let _slot = slots.acquire().await;
+                self.step(change, &needs, failed, results).await;
+            };
+            steps[i] = Some(step.boxed().shared());
         }
-        join_all(roles.iter().map(|r| self.step(r, &needs, &failed, &results))).await;
-        // The OIDC provider last: the reader role trusting it is gone.
-        for provider in self.global(Kind::OidcProvider, true) {
-            self.step(&provider, &[role(RoleSlot::Reader)], &failed, &results).await;
-        }
-        results.into_inner().expect("lock")
-    }
-
-    async fn destroy_region(
-        &self,
-        region: &str,
-        failed: &std::sync::Mutex<BTreeSet<String>>,
-        results: &std::sync::Mutex<Vec<StepResult>>,
-    ) {
-        let filters: Vec<String> = self
-            .plan
-            .resources
-            .iter()
-            .filter(|r| r.kind == Kind::SubscriptionFilter && r.region.as_deref() == Some(region))
-            .map(|r| r.address.clone())
-            .collect();
-        stream::iter(filters.iter())
-            .for_each_concurrent(self.aws.task_concurrency(CONCURRENT_CLUSTERS), |f| async move {
-                self.step(f, &[], failed, results).await;
-            })
-            .await;
-        let at = |slot: RegionalSlot| regional(region, slot);
-        let filter_refs: Vec<&str> = filters.iter().map(String::as_str).collect();
-        self.step(&at(RegionalSlot::Stream), &filter_refs, failed, results).await;
-        self.step(&at(RegionalSlot::TransformFunction), &[&at(RegionalSlot::Stream)], failed, results).await;
-        self.step(&at(RegionalSlot::AlertsPermission), &filter_refs, failed, results).await;
-        self.step(&at(RegionalSlot::AlertsFunction), &[&at(RegionalSlot::AlertsPermission)], failed, results).await;
-        for s in self.alerts_subscriptions(region) {
-            self.step(&s, &[], failed, results).await;
-        }
-        self.step(&at(RegionalSlot::AlertsTopic), &[&at(RegionalSlot::AlertsFunction)], failed, results).await;
-        self.step(&at(RegionalSlot::AlertsDeadLetterQueue), &[&at(RegionalSlot::AlertsFunction)], failed, results)
-            .await;
-        self.step(&at(RegionalSlot::BucketNotification), &[], failed, results).await;
-        self.step(&at(RegionalSlot::TopicSubscription), &[], failed, results).await;
-        self.step(
-            &at(RegionalSlot::Topic),
-            &[&at(RegionalSlot::BucketNotification), &at(RegionalSlot::TopicSubscription)],
-            failed,
-            results,
-        )
-        .await;
-        self.step(&at(RegionalSlot::Queue), &[&at(RegionalSlot::BucketNotification)], failed, results).await;
-        self.step(&at(RegionalSlot::DeadLetterQueue), &[&at(RegionalSlot::Queue)], failed, results).await;
-        self.step(
-            &at(RegionalSlot::Bucket),
-            &[&at(RegionalSlot::Stream), &at(RegionalSlot::BucketNotification)],
-            failed,
-            results,
-        )
-        .await;
-        self.step(&at(RegionalSlot::AccessLogBucket), &[&at(RegionalSlot::Bucket)], failed, results).await;
-        // The key goes last, once nothing it encrypts is left.
-        self.step(
-            &at(RegionalSlot::KmsKey),
-            &[
-                &at(RegionalSlot::Bucket),
-                &at(RegionalSlot::Topic),
-                &at(RegionalSlot::Stream),
-                &at(RegionalSlot::AlertsDeadLetterQueue),
-            ],
-            failed,
-            results,
-        )
-        .await;
+        join_all(steps.into_iter().flatten()).await;
+        let mut results = results.into_inner().expect("lock");
+        // Unreachable while `kinds::needs` is acyclic (its tests say so) and the walks' own rules only point one way;
+        // reported, not run, if that ever breaks.
+        results.extend(cyclic.into_iter().map(|i| {
+            let change = nodes[i].change;
+            let error = "waits for itself through the resources it needs: eksaudit's own error, please report it";
+            let result = StepResult {
+                address: change.address.clone(),
+                kind: change.kind,
+                name: change.name.clone(),
+                action: change.action,
+                outcome: Outcome::Failed { error: error.to_string() },
+            };
+            self.progress.finished(&result);
+            result
+        }));
+        results
     }
 
     /// Carries out one change through its kind's module. The match is exhaustive: a new kind does not compile
@@ -434,5 +197,191 @@ impl Reconciler<'_> {
             Kind::Function => act!(function, cx, t),
             Kind::FunctionPermission => act!(permission, cx, t),
         }
+    }
+}
+
+/// One change of a walk, with its typed address (`None` for one that does not parse: it then waits for nothing
+/// and nothing waits for it).
+struct Node<'p> {
+    change: &'p ResourceChange,
+    address: Option<Address>,
+}
+
+impl<'p> Node<'p> {
+    fn of(change: &'p ResourceChange) -> Node<'p> {
+        Node { change, address: change.address.parse().ok() }
+    }
+
+    fn deletes(&self) -> bool {
+        self.change.action == Action::Delete
+    }
+
+    fn region(&self) -> Option<&str> {
+        self.change.region.as_deref()
+    }
+
+    /// Whether `self` needs `other` in place ([`needs`], the plan crate's edges).
+    fn needs(&self, other: &Node<'_>) -> bool {
+        matches!((&self.address, &other.address), (Some(a), Some(b)) if needs(a, b))
+    }
+}
+
+/// Why one change waits for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    /// It needs the other: it is skipped when the other did not succeed.
+    Needs,
+    /// Only the order: it goes on whatever came of the other.
+    After,
+}
+
+/// Whether, in an apply, `a` waits for `b`. `former`: the regions removed from the spec.
+fn apply_edge(a: &Node<'_>, b: &Node<'_>, former: &[&str]) -> Option<Edge> {
+    let removed = |n: &Node<'_>| n.region().is_some_and(|r| former.contains(&r));
+    match (a.deletes(), b.deletes()) {
+        // Created or changed once what it needs is in place; a region's resources after the account's roles and
+        // providers (whose policies and trust they name, and which vouch for an interrupted apply's buckets).
+        (false, false) if a.needs(b) => Some(Edge::Needs),
+        (false, false) => (a.region().is_some() && b.region().is_none()).then_some(Edge::After),
+        // Gone only once what needs it is gone.
+        (true, true) => b.needs(a).then_some(Edge::Needs),
+        // What a removed region left goes first (below), before anything else changes.
+        (true, false) if removed(a) => None,
+        // A resource no longer wanted goes once what still points at it has been changed off it (the
+        // notification off a queue), after everything else in its region and the account's (an account-wide one
+        // after everything).
+        (true, false) if b.needs(a) => Some(Edge::Needs),
+        (true, false) => {
+            (a.region().is_none() || b.region().is_none() || a.region() == b.region()).then_some(Edge::After)
+        }
+        // The roles change only once what a removed region left is gone: it is found through their trust.
+        (false, true) => (a.change.kind == Kind::Role && removed(b)).then_some(Edge::Needs),
+    }
+}
+
+/// Whether, in a destroy, `a` waits for `b`: each resource once everything needing it is gone, the account's
+/// roles and providers after every region's resources (which name them).
+fn destroy_edge(a: &Node<'_>, b: &Node<'_>) -> Option<Edge> {
+    (b.needs(a) || (a.region().is_none() && b.region().is_some())).then_some(Edge::Needs)
+}
+
+/// A topological order of a walk (each node after those it waits for), and the nodes left out because they wait
+/// for themselves through others.
+fn topological(waits: &[Vec<(usize, Edge)>]) -> (Vec<usize>, Vec<usize>) {
+    let mut waiting: Vec<usize> = waits.iter().map(Vec::len).collect();
+    let mut waited_by: Vec<Vec<usize>> = vec![Vec::new(); waits.len()];
+    for (i, w) in waits.iter().enumerate() {
+        for (j, _) in w {
+            waited_by[*j].push(i);
+        }
+    }
+    let mut order: Vec<usize> = (0..waits.len()).filter(|i| waiting[*i] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        for &i in &waited_by[order[next]] {
+            waiting[i] -= 1;
+            if waiting[i] == 0 {
+                order.push(i);
+            }
+        }
+        next += 1;
+    }
+    let cyclic = (0..waits.len()).filter(|i| waiting[*i] > 0).collect();
+    (order, cyclic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(address: &str, kind: Kind, action: Action) -> ResourceChange {
+        let region = address.parse::<Address>().ok().and_then(|a| a.region().map(str::to_string));
+        ResourceChange {
+            address: address.to_string(),
+            kind,
+            region,
+            name: address.to_string(),
+            action,
+            reason: None,
+            changes: Vec::new(),
+        }
+    }
+
+    fn apply(a: &ResourceChange, b: &ResourceChange, former: &[&str]) -> Option<Edge> {
+        apply_edge(&Node::of(a), &Node::of(b), former)
+    }
+
+    #[test]
+    fn apply_creates_each_resource_after_what_it_needs_and_a_region_after_the_account() {
+        let role = change("role.firehose", Kind::Role, Action::Create);
+        let key = change("region.r.kms_key", Kind::KmsKey, Action::Create);
+        let bucket = change("region.r.bucket", Kind::Bucket, Action::Create);
+        let topic = change("region.r.topic", Kind::Topic, Action::Create);
+        let filter = change("region.r.cluster.c.filter", Kind::SubscriptionFilter, Action::Create);
+        let notification = change("region.r.bucket_notification", Kind::BucketNotification, Action::Update);
+        let elsewhere = change("region.s.kms_key", Kind::KmsKey, Action::Create);
+        assert_eq!(apply(&key, &role, &[]), Some(Edge::Needs));
+        assert_eq!(apply(&bucket, &key, &[]), Some(Edge::Needs));
+        // The topic names no role: it only comes after the account's.
+        assert_eq!(apply(&topic, &role, &[]), Some(Edge::After));
+        assert_eq!(apply(&topic, &bucket, &[]), None, "independent: at once");
+        assert_eq!(apply(&filter, &notification, &[]), Some(Edge::Needs));
+        assert_eq!(apply(&bucket, &elsewhere, &[]), None);
+        assert_eq!(apply(&role, &key, &[]), None);
+    }
+
+    #[test]
+    fn what_is_no_longer_wanted_goes_last_blocked_only_by_what_pointed_at_it() {
+        let queue = change("region.r.queue", Kind::Queue, Action::Delete);
+        let dead_letter = change("region.r.dead_letter_queue", Kind::Queue, Action::Delete);
+        let notification = change("region.r.bucket_notification", Kind::BucketNotification, Action::Update);
+        let filter = change("region.r.cluster.c.filter", Kind::SubscriptionFilter, Action::Create);
+        let other_region = change("region.s.bucket", Kind::Bucket, Action::Create);
+        let role = change("role.reader", Kind::Role, Action::Update);
+        let former_reader = change("role.former_reader", Kind::Role, Action::Delete);
+        assert_eq!(apply(&queue, &notification, &[]), Some(Edge::Needs));
+        assert_eq!(apply(&queue, &filter, &[]), Some(Edge::After));
+        assert_eq!(apply(&queue, &role, &[]), Some(Edge::After));
+        assert_eq!(apply(&queue, &other_region, &[]), None);
+        assert_eq!(apply(&dead_letter, &queue, &[]), Some(Edge::Needs), "the queue's redrive names it");
+        assert_eq!(apply(&queue, &dead_letter, &[]), None);
+        assert_eq!(apply(&former_reader, &other_region, &[]), Some(Edge::After), "account-wide: after everything");
+        assert_eq!(apply(&notification, &queue, &[]), None);
+    }
+
+    #[test]
+    fn what_a_removed_region_left_goes_before_the_roles_change() {
+        let left = change("region.old.stream", Kind::DeliveryStream, Action::Delete);
+        let role = change("role.cloudwatch", Kind::Role, Action::Update);
+        let key = change("region.r.kms_key", Kind::KmsKey, Action::Update);
+        assert_eq!(apply(&role, &left, &["old"]), Some(Edge::Needs));
+        assert_eq!(apply(&left, &role, &["old"]), None);
+        assert_eq!(apply(&left, &key, &["old"]), None);
+        assert_eq!(apply(&role, &left, &[]), None, "a region still in the spec");
+    }
+
+    #[test]
+    fn destroy_deletes_each_resource_once_what_needs_it_is_gone_and_the_roles_last() {
+        let destroy = |a: &ResourceChange, b: &ResourceChange| destroy_edge(&Node::of(a), &Node::of(b));
+        let filter = change("region.r.cluster.c.filter", Kind::SubscriptionFilter, Action::Delete);
+        let stream = change("region.r.stream", Kind::DeliveryStream, Action::Delete);
+        let bucket = change("region.r.bucket", Kind::Bucket, Action::Delete);
+        let role = change("role.firehose", Kind::Role, Action::Delete);
+        let reader = change("role.reader", Kind::Role, Action::Delete);
+        let provider = change("oidc_provider.commercial", Kind::OidcProvider, Action::Delete);
+        assert_eq!(destroy(&stream, &filter), Some(Edge::Needs));
+        assert_eq!(destroy(&filter, &stream), None);
+        assert_eq!(destroy(&bucket, &stream), Some(Edge::Needs));
+        assert_eq!(destroy(&role, &filter), Some(Edge::Needs));
+        assert_eq!(destroy(&provider, &reader), Some(Edge::Needs));
+        assert_eq!(destroy(&reader, &provider), None);
+    }
+
+    #[test]
+    fn a_walk_is_in_order_and_a_cycle_is_left_out() {
+        let (order, cyclic) = topological(&[vec![(1, Edge::Needs)], vec![], vec![(0, Edge::After)]]);
+        assert_eq!((order, cyclic), (vec![1, 0, 2], vec![]));
+        let (order, cyclic) = topological(&[vec![(1, Edge::Needs)], vec![(0, Edge::Needs)], vec![]]);
+        assert_eq!((order, cyclic), (vec![2], vec![0, 1]));
     }
 }

@@ -151,4 +151,5 @@ pub const OPERATIONS: &[Operation] = &[
 ];
 
 /// Encrypted with the pipeline's key (the access-log bucket it logs into is of the same kind).
-pub const KIND: Registration = Registration { kind: Kind::Bucket, depends_on: &[Kind::KmsKey], operations: OPERATIONS };
+pub const KIND: Registration =
+    Registration { kind: Kind::Bucket, depends_on: &[Kind::KmsKey, Kind::Role], operations: OPERATIONS };

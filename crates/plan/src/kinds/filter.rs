@@ -101,6 +101,13 @@ pub const OPERATIONS: &[Operation] = &[
 /// permission lets CloudWatch Logs invoke it.
 pub const KIND: Registration = Registration {
     kind: Kind::SubscriptionFilter,
-    depends_on: &[Kind::DeliveryStream, Kind::Role, Kind::LogGroup, Kind::FunctionPermission],
+    depends_on: &[
+        Kind::DeliveryStream,
+        Kind::Role,
+        Kind::LogGroup,
+        Kind::FunctionPermission,
+        Kind::BucketNotification,
+        Kind::TopicSubscription,
+    ],
     operations: OPERATIONS,
 };

@@ -4,9 +4,13 @@
 //! documents, hardened constants), the AWS operations its observe, create, update and delete call (with their
 //! IAM actions), and the kinds that must exist before it. [`REGISTRY`] lists every kind once; the operator
 //! policy's table ([`operations`], `permissions::OPERATIONS`) and the apply and destroy orders ([`apply_order`],
-//! [`destroy_order`]) are derived from it, so a new kind is one module and one line here.
+//! [`destroy_order`]) are derived from it, so a new kind is one module and one line here. [`needs`] narrows a kind's
+//! dependencies to the resources one resource really needs, by address: the edges of the reconciler's walk.
 
 use std::collections::BTreeSet;
+
+use eksaudit_spec::address::{ClusterSlot, RegionalSlot, RoleSlot};
+use eksaudit_spec::Address;
 
 use crate::model::Kind;
 use crate::operation::{op, Operation};
@@ -112,6 +116,75 @@ pub fn destroy_order() -> Vec<Kind> {
     order
 }
 
+/// Whether `dependent` needs `dependency` in place before it is created or changed (and gone only after it, on
+/// destroy): the resource-level edges of the walk, each the narrowing of a kind-level [`Registration::depends_on`]
+/// to the resources in the dependent's scope (its cluster, its region, or the account's) that its fields name or
+/// that it writes into. Resources of the same kind need each other too (the bucket its access-log bucket, the queue
+/// its dead-letter queue, the alerts filter the pipeline's). The reconciler walks these; what holds for whole
+/// phases (the account's roles before any region, what a removed region left before the roles) is its own.
+pub fn needs(dependent: &Address, dependency: &Address) -> bool {
+    use ClusterSlot as C;
+    use RegionalSlot as R;
+    let role = |roles: &[RoleSlot]| matches!(dependency, Address::Role(r) if roles.contains(r));
+    let regional = |region: &str, slots: &[RegionalSlot]| matches!(dependency, Address::Regional { region: r, slot } if r == region && slots.contains(slot));
+    match dependent {
+        // Its trust names the web-identity provider.
+        Address::Role(RoleSlot::Reader) => matches!(dependency, Address::OidcProvider { .. }),
+        Address::Role(_) | Address::OidcProvider { .. } | Address::Region { .. } | Address::Cluster { .. } => false,
+        Address::AlertsSubscription { region, .. } => regional(region, &[R::AlertsTopic]),
+        Address::Regional { region, slot } => match slot {
+            // The key policy names who may use the key.
+            R::KmsKey => role(&[RoleSlot::Firehose, RoleSlot::Reader, RoleSlot::Alerts]),
+            // The key's tags are what vouch for a bucket an interrupted apply left untagged: it comes first.
+            R::AccessLogBucket => regional(region, &[R::KmsKey]) || role(&[RoleSlot::Firehose, RoleSlot::Reader]),
+            R::Bucket => {
+                regional(region, &[R::KmsKey, R::AccessLogBucket]) || role(&[RoleSlot::Firehose, RoleSlot::Reader])
+            }
+            R::Topic | R::AlertsTopic | R::FirehoseLogGroup | R::AlertsLogGroup | R::TransformLogGroup => {
+                regional(region, &[R::KmsKey])
+            }
+            R::DeadLetterQueue | R::AlertsDeadLetterQueue => regional(region, &[R::KmsKey]),
+            // Its policy names the reader; its redrive policy the dead-letter queue.
+            R::Queue => regional(region, &[R::KmsKey, R::DeadLetterQueue]) || role(&[RoleSlot::Reader]),
+            R::TopicSubscription => regional(region, &[R::Topic]),
+            R::BucketNotification => regional(region, &[R::Bucket, R::Topic, R::Queue]),
+            // No environment: nothing of it is under the key.
+            R::TransformFunction => regional(region, &[R::TransformLogGroup]) || role(&[RoleSlot::Transform]),
+            R::Stream => {
+                regional(region, &[R::KmsKey, R::Bucket, R::FirehoseLogGroup, R::TransformFunction])
+                    || role(&[RoleSlot::Firehose])
+            }
+            // Its environment is under the key.
+            R::AlertsFunction => {
+                regional(region, &[R::KmsKey, R::AlertsTopic, R::AlertsLogGroup, R::AlertsDeadLetterQueue])
+                    || role(&[RoleSlot::Alerts])
+            }
+            R::AlertsPermission => regional(region, &[R::AlertsFunction]),
+            R::Clusters => false,
+        },
+        Address::ClusterResource { region, cluster, slot } => {
+            let own = |slots: &[ClusterSlot]| {
+                matches!(dependency, Address::ClusterResource { region: r, cluster: c, slot }
+                    if r == region && c == cluster && slots.contains(slot))
+            };
+            match slot {
+                C::AuditLogging => false,
+                // Audit logging goes on first: EKS makes the log group then, and ours is the fallback.
+                C::LogGroup => own(&[C::AuditLogging]) || regional(region, &[R::KmsKey]),
+                // Records flow once the filter is on: into the stream, landing in a bucket that tells the consumer
+                // of each object (its notification, the consumer's subscription to the topic).
+                C::Filter => {
+                    own(&[C::LogGroup])
+                        || regional(region, &[R::Stream, R::BucketNotification, R::TopicSubscription])
+                        || role(&[RoleSlot::Cloudwatch])
+                }
+                // After the pipeline's filter, which has the first claim on the log group's two filter slots.
+                C::AlertsFilter => own(&[C::LogGroup, C::Filter]) || regional(region, &[R::AlertsPermission]),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +258,109 @@ mod tests {
         before(Kind::FunctionPermission, Kind::SubscriptionFilter);
         before(Kind::DeliveryStream, Kind::SubscriptionFilter);
         before(Kind::ClusterLogging, Kind::LogGroup);
+    }
+
+    /// Desired states that hold every kind and every slot between them: SNS with a subscribed queue and
+    /// `[alerts]`, and Sentinel (web identity, SQS with its dead-letter queue, the transform).
+    fn desired_states() -> Vec<crate::DesiredState> {
+        let sns = r#"
+[pipeline]
+name = "eks-audit"
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+sqs_queue_arn = "arn:aws:sqs:eu-central-1:434813966438:queue"
+[alerts]
+email = ["secops@example.com"]
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-*"]
+enable_audit_logging = true
+"#;
+        let sentinel = r#"
+[pipeline]
+name = "eks-audit"
+[consumer]
+preset = "sentinel"
+workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
+[[region]]
+name = "eu-central-1"
+clusters = ["prod-*"]
+enable_audit_logging = true
+"#;
+        let clusters = std::collections::BTreeMap::from([("eu-central-1".to_string(), vec!["prod-1".to_string()])]);
+        [sns, sentinel]
+            .map(|src| {
+                let spec = eksaudit_spec::parse_spec(src).unwrap();
+                crate::DesiredState::build(&crate::Inputs { spec: &spec, account: "123456789012", clusters: &clusters })
+            })
+            .to_vec()
+    }
+
+    /// Every (dependent, dependency) pair [`needs`] gives among a desired state's resources, with their kinds.
+    fn edges(d: &crate::DesiredState) -> Vec<(&crate::DesiredResource, &crate::DesiredResource)> {
+        let address = |r: &crate::DesiredResource| r.address.parse::<Address>().unwrap();
+        let pairs = d.resources.iter().flat_map(|a| d.resources.iter().map(move |b| (a, b)));
+        pairs.filter(|(a, b)| needs(&address(a), &address(b))).collect()
+    }
+
+    #[test]
+    fn what_a_resource_needs_is_what_its_kind_declares_and_every_declaration_is_needed_by_some_resource() {
+        let states = desired_states();
+        let mut witnessed = BTreeSet::new();
+        for d in &states {
+            for (a, b) in edges(d) {
+                assert!(
+                    a.kind == b.kind || registration(a.kind).depends_on.contains(&b.kind),
+                    "{} needs {}, but {:?} does not declare {:?}",
+                    a.address,
+                    b.address,
+                    a.kind,
+                    b.kind
+                );
+                witnessed.insert((a.kind, b.kind));
+            }
+        }
+        for r in REGISTRY {
+            for dep in r.depends_on {
+                assert!(witnessed.contains(&(r.kind, *dep)), "no {:?} needs a {dep:?}", r.kind);
+            }
+        }
+        let kinds: BTreeSet<Kind> = states.iter().flat_map(|d| d.resources.iter().map(|r| r.kind)).collect();
+        assert_eq!(kinds.len(), Kind::ALL.len(), "the desired states hold every kind: {kinds:?}");
+    }
+
+    #[test]
+    fn no_resource_needs_itself_or_what_needs_it() {
+        for d in desired_states() {
+            let edges = edges(&d);
+            let mut left: Vec<&str> = d.resources.iter().map(|r| r.address.as_str()).collect();
+            // Take out, round after round, what needs nothing left: a cycle would stay.
+            while !left.is_empty() {
+                let free: Vec<&str> = left
+                    .iter()
+                    .copied()
+                    .filter(|a| !edges.iter().any(|(x, y)| x.address == *a && left.contains(&y.address.as_str())))
+                    .collect();
+                assert!(!free.is_empty(), "a cycle among {left:?}");
+                left.retain(|a| !free.contains(a));
+            }
+        }
+    }
+
+    #[test]
+    fn needs_stays_in_scope() {
+        let at = |s: &str| s.parse::<Address>().unwrap();
+        let filter = at("region.eu-central-1.cluster.prod-1.filter");
+        assert!(needs(&filter, &at("region.eu-central-1.cluster.prod-1.log_group")));
+        assert!(!needs(&filter, &at("region.eu-central-1.cluster.prod-2.log_group")), "another cluster's");
+        assert!(needs(&filter, &at("region.eu-central-1.stream")));
+        assert!(!needs(&filter, &at("region.eu-west-1.stream")), "another region's");
+        assert!(needs(&filter, &at("role.cloudwatch")));
+        assert!(needs(&at("region.eu-central-1.bucket"), &at("region.eu-central-1.access_log_bucket")));
+        assert!(!needs(&at("region.eu-central-1.access_log_bucket"), &at("region.eu-central-1.bucket")));
+        assert!(needs(&at("role.reader"), &at("oidc_provider.commercial")));
+        assert!(!needs(&at("role.firehose"), &at("oidc_provider.commercial")));
     }
 
     #[test]

@@ -90,6 +90,6 @@ pub const OPERATIONS: &[Operation] = &[
 /// Writes into the bucket as the Firehose role, logs errors into its log group, invokes the transform.
 pub const KIND: Registration = Registration {
     kind: Kind::DeliveryStream,
-    depends_on: &[Kind::Bucket, Kind::Role, Kind::FirehoseLogGroup, Kind::Function],
+    depends_on: &[Kind::KmsKey, Kind::Bucket, Kind::Role, Kind::FirehoseLogGroup, Kind::Function],
     operations: OPERATIONS,
 };

@@ -137,6 +137,10 @@ fn run(bin: &str, moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Measure 
         timeline(args, start, &requests);
         eprintln!("  throttled: {:?}", moto.recorder().throttled_by());
     }
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(region) = argv.iter().position(|a| a == "--trace").and_then(|i| argv.get(i + 1)) {
+        trace(args, start, &requests, region);
+    }
     Measure {
         seconds,
         calls: calls.len(),
@@ -184,6 +188,22 @@ fn timeline(args: &[&str], start: Instant, requests: &[Request]) {
             "  {first:6.2} s .. {last:6.2} s  {n:4} × {service} {bucket} in {region} ({})",
             operations.join(", ")
         );
+    }
+}
+
+/// Every call of a run made in one region (and the global ones, IAM and STS, signed for us-east-1), in the order the
+/// proxy received them: what waits for what.
+fn trace(args: &[&str], start: Instant, requests: &[Request], region: &str) {
+    eprintln!("calls of `{}` in {region}:", args.join(" "));
+    for r in requests {
+        let Some((at_region, service, bucket, _, _)) = bucket_of(r) else { continue };
+        if at_region != region {
+            continue;
+        }
+        let call = classify(&r.method, &r.target, r.header("x-amz-target"), &r.body);
+        let at = r.at.saturating_duration_since(start).as_secs_f64();
+        let kind = if call.write { "write" } else { "read " };
+        eprintln!("  {at:6.2} s  {kind}  {service} {bucket}  {}", call.operation);
     }
 }
 
