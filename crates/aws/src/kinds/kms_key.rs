@@ -135,10 +135,26 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
         },
     };
     match alias_key(c, alias, &id).await {
-        Ok(()) if made_now => enable_rotation(c, alias, &id).await,
+        Ok(()) if made_now => {
+            enable_rotation(c, alias, &id).await?;
+            remember(cx, c, alias, &id);
+            Ok(())
+        }
         // An adopted key may predate today's policy or tags: converge all of it.
         Ok(()) => converge(c, d, &all_fields, &key_tags, cx.budgets.iam_propagation).await,
         Err(e) => taken_alias(cx, c, d, &id, e).await,
+    }
+}
+
+/// The ARN of the key this run made, for [`arn_of`] under both names the pipeline's resources give the key (its
+/// alias, the alias's ARN): the log groups and functions created after it then ask KMS nothing.
+fn remember(cx: &Context<'_>, c: &RegionClients, alias: &str, id: &str) {
+    let key_arn = arn(&c.region, cx.account, id);
+    let alias_arn = eksaudit_plan::Names::new(cx.spec, cx.account).kms_alias_arn(&c.region);
+    let mut cells = c.key_arns.0.lock().unwrap_or_else(|e| e.into_inner());
+    for name in [alias.to_string(), alias_arn] {
+        // Already set: a lookup came first and found the same key.
+        let _ = cells.entry(name).or_default().set(key_arn.clone());
     }
 }
 
