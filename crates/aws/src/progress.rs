@@ -29,6 +29,19 @@ pub struct StepResult {
     pub outcome: Outcome,
 }
 
+impl StepResult {
+    /// What came of one change.
+    pub fn of(change: &ResourceChange, outcome: Outcome) -> StepResult {
+        StepResult {
+            address: change.address.clone(),
+            kind: change.kind,
+            name: change.name.clone(),
+            action: change.action,
+            outcome,
+        }
+    }
+}
+
 /// Live progress for people: the binary prints these.
 pub trait Progress: Sync {
     fn started(&self, change: &ResourceChange);

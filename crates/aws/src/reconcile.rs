@@ -79,13 +79,7 @@ impl Reconciler<'_> {
         if !matches!(outcome, Outcome::Done { .. }) {
             failed.lock().expect("lock").insert(change.address.clone());
         }
-        let result = StepResult {
-            address: change.address.clone(),
-            kind: change.kind,
-            name: change.name.clone(),
-            action: change.action,
-            outcome,
-        };
+        let result = StepResult::of(change, outcome);
         self.progress.finished(&result);
         results.lock().expect("lock").push(result);
     }
@@ -149,15 +143,8 @@ impl Reconciler<'_> {
         // Unreachable while `kinds::needs` is acyclic (its tests say so) and the walks' own rules only point one way;
         // reported, not run, if that ever breaks.
         results.extend(cyclic.into_iter().map(|i| {
-            let change = nodes[i].change;
             let error = "waits for itself through the resources it needs: eksaudit's own error, please report it";
-            let result = StepResult {
-                address: change.address.clone(),
-                kind: change.kind,
-                name: change.name.clone(),
-                action: change.action,
-                outcome: Outcome::Failed { error: error.to_string() },
-            };
+            let result = StepResult::of(nodes[i].change, Outcome::Failed { error: error.to_string() });
             self.progress.finished(&result);
             result
         }));

@@ -10,7 +10,7 @@ use crate::*;
 
 const ACCOUNT: &str = "123456789012";
 
-const SPEC: &str = r#"
+pub(crate) const SPEC: &str = r#"
 [pipeline]
 name = "eks-audit"
 tags = { team = "security" }
@@ -27,7 +27,7 @@ enable_audit_logging = true
 log_retention_days = 90
 "#;
 
-fn spec(src: &str) -> eksaudit_spec::Spec {
+pub(crate) fn spec(src: &str) -> eksaudit_spec::Spec {
     eksaudit_spec::parse_spec(src).unwrap()
 }
 
@@ -43,7 +43,7 @@ fn clusters(names: &[&str]) -> BTreeMap<String, Vec<String>> {
     BTreeMap::from([("eu-central-1".to_string(), names.iter().map(|s| s.to_string()).collect())])
 }
 
-fn desired(spec: &eksaudit_spec::Spec, names: &[&str]) -> DesiredState {
+pub(crate) fn desired(spec: &eksaudit_spec::Spec, names: &[&str]) -> DesiredState {
     DesiredState::build(&Inputs { spec, account: ACCOUNT, clusters: &clusters(names) })
 }
 
@@ -825,7 +825,7 @@ fn ignore_rules_match_parts_globs_prefixes_and_any_region() {
 
 // --- Consumers: presets, notify, the OIDC provider, outputs ------------------------------------------------
 
-const SENTINEL: &str = r#"
+pub(crate) const SENTINEL: &str = r#"
 [pipeline]
 name = "eks-audit"
 
@@ -1170,7 +1170,7 @@ fn outputs_name_what_the_console_asks_for() {
 
 // --- Addresses: every one the desired state makes is typed, and every path drift prints can be ignored --------
 
-const ALERTS: &str = r#"
+pub(crate) const ALERTS: &str = r#"
 [alerts]
 users = ["kubernetes-admin"]
 email = ["secops@example.com"]

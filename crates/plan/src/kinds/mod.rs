@@ -263,38 +263,8 @@ mod tests {
     /// Desired states that hold every kind and every slot between them: SNS with a subscribed queue and
     /// `[alerts]`, and Sentinel (web identity, SQS with its dead-letter queue, the transform).
     fn desired_states() -> Vec<crate::DesiredState> {
-        let sns = r#"
-[pipeline]
-name = "eks-audit"
-[consumer]
-account_id = "434813966438"
-external_id = "external-id"
-sqs_queue_arn = "arn:aws:sqs:eu-central-1:434813966438:queue"
-[alerts]
-email = ["secops@example.com"]
-[[region]]
-name = "eu-central-1"
-clusters = ["prod-*"]
-enable_audit_logging = true
-"#;
-        let sentinel = r#"
-[pipeline]
-name = "eks-audit"
-[consumer]
-preset = "sentinel"
-workspace_id = "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"
-[[region]]
-name = "eu-central-1"
-clusters = ["prod-*"]
-enable_audit_logging = true
-"#;
-        let clusters = std::collections::BTreeMap::from([("eu-central-1".to_string(), vec!["prod-1".to_string()])]);
-        [sns, sentinel]
-            .map(|src| {
-                let spec = eksaudit_spec::parse_spec(src).unwrap();
-                crate::DesiredState::build(&crate::Inputs { spec: &spec, account: "123456789012", clusters: &clusters })
-            })
-            .to_vec()
+        use crate::tests::{desired, spec, ALERTS, SENTINEL, SPEC};
+        [format!("{SPEC}{ALERTS}"), SENTINEL.to_string()].map(|src| desired(&spec(&src), &["prod-1"])).to_vec()
     }
 
     /// Every (dependent, dependency) pair [`needs`] gives among a desired state's resources, with their kinds.
