@@ -68,10 +68,14 @@ fn in_scope(a: &str, b: &str) -> bool {
     }
 }
 
-/// Whether `text` holds `name` as a whole word (not inside a longer name: `eks-audit` in `eks-audit-alerts`).
+/// Whether `text` holds `name` as a whole word (not inside a longer name: `eks-audit` in `eks-audit-alerts`),
+/// and not as a KMS alias's (`alias/eks-audit` names the key, not the topic or queue of the same name).
 fn mentions(text: &str, name: &str) -> bool {
     let part = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     text.match_indices(name).any(|(at, _)| {
+        if text[..at].ends_with("alias/") {
+            return false;
+        }
         let before = text[..at].chars().next_back();
         let after = text[at + name.len()..].chars().next();
         !before.is_some_and(part) && !after.is_some_and(part)
