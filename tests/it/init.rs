@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use eksaudit_spec::Preset;
 use eksaudit_test_support::{Fault, Moto, MOTO_ACCOUNT};
 
 use crate::support::{run, Run, Workdir};
@@ -209,27 +210,15 @@ async fn init_says_what_to_pass_and_writes_nothing_it_cannot_validate() {
     assert_eq!(spec["bucket"]["retention_days"].as_integer(), Some(365));
 }
 
-/// The questions as a person answers them, through a pseudo terminal (Python's standard `pty`): accept the
-/// regions and clusters offered, turn audit logging on, pick Sentinel with the arrow keys, type the workspace id,
-/// add alerts for kube-system, decline the plan.
+/// Runs `eksaudit init ARGS` on a pseudo terminal (Python's standard `pty`) and answers its questions as a person
+/// does: each step waits for its prompt to be shown, then types its keys (arrow keys, text, enter). Argument 3 is
+/// the steps as JSON, the rest is init's own arguments.
 const DRIVE: &str = r#"
-import os, pty, sys, time
-binary, endpoint = sys.argv[1], sys.argv[2]
-steps = [
-    ("Regions to cover", "\r"),
-    ("Clusters in eu-central-1", "\r"),
-    ("turn it on?", "\r"),
-    ("Clusters in us-east-1", "\r"),
-    ("Who reads the logs?", "\x1b[B\x1b[B\x1b[B\r"),
-    ("workspace id", "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\r"),
-    ("[alerts]", "y"),
-    ("Namespaces whose", "\r"),
-    ("E-mail to subscribe", "\r"),
-    ("Run `eksaudit plan` now?", "n"),
-]
+import json, os, pty, sys, time
+binary, endpoint, steps, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(binary, [binary, "--endpoint-url", endpoint, "init", "--regions", "eu-central-1,us-east-1"])
+    os.execv(binary, [binary, "--endpoint-url", endpoint, "init"] + args)
 seen = b""
 deadline = time.time() + 60
 def read_some():
@@ -255,24 +244,66 @@ sys.stdout.write(seen.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
-#[tokio::test]
-async fn init_on_a_terminal_asks_and_writes_what_was_answered() {
-    let moto = Moto::start();
-    three_regions(&moto).await;
-    let w = Workdir::empty();
+/// The arrow key that moves a selection down one item.
+const DOWN: &str = "\x1b[B";
+
+/// `eksaudit init ARGS` in `w`, its questions answered by `steps` (prompt shown, keys typed): what the terminal
+/// showed, after asserting init succeeded.
+fn init_answering(moto: &Moto, w: &Workdir, steps: &[(&str, String)], args: &[&str]) -> String {
+    let steps = serde_json::to_string(steps).unwrap();
     let out = std::process::Command::new("python3")
-        .args(["-c", DRIVE, env!("CARGO_BIN_EXE_eksaudit"), &moto.endpoint()])
+        .args(["-c", DRIVE, env!("CARGO_BIN_EXE_eksaudit"), &moto.endpoint(), &steps])
+        .args(args)
         .current_dir(w.path())
         .envs(eksaudit_test_support::test_env())
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{screen}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(screen.contains(&format!("Account {MOTO_ACCOUNT}")), "{screen}");
+    screen
+}
+
+/// The consumer question answered with `preset`: as many arrow presses down from the first as init lists before
+/// it (`Preset::ALL`, init's order), then enter.
+fn pick_consumer(preset: Preset) -> (&'static str, String) {
+    let downs = Preset::ALL.iter().position(|p| *p == preset).expect("a preset init lists");
+    ("Who reads the logs?", format!("{}\r", DOWN.repeat(downs)))
+}
+
+fn step(prompt: &'static str, keys: &str) -> (&'static str, String) {
+    (prompt, keys.to_string())
+}
+
+/// The spec init wrote in `w`, parsed, and its text.
+fn written(w: &Workdir) -> (toml::Table, String) {
     let text = std::fs::read_to_string(w.path().join("eksaudit.toml")).expect("a spec written");
-    let spec: toml::Table = toml::from_str(&text).unwrap();
+    (toml::from_str(&text).unwrap(), text)
+}
+
+#[tokio::test]
+async fn init_on_a_terminal_asks_and_writes_what_was_answered() {
+    let moto = Moto::start();
+    three_regions(&moto).await;
+    let w = Workdir::empty();
+    // Accept the regions and clusters offered, turn audit logging on, pick Sentinel with the arrow keys, type the
+    // workspace id, add alerts for kube-system, decline the plan.
+    let steps = [
+        step("Regions to cover", "\r"),
+        step("Clusters in eu-central-1", "\r"),
+        step("turn it on?", "\r"),
+        step("Clusters in us-east-1", "\r"),
+        pick_consumer(Preset::Sentinel),
+        step("workspace id", "0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e\r"),
+        step("[alerts]", "y"),
+        step("Namespaces whose", "\r"),
+        step("E-mail to subscribe", "\r"),
+        step("Run `eksaudit plan` now?", "n"),
+    ];
+    let screen = init_answering(&moto, &w, &steps, &["--regions", "eu-central-1,us-east-1"]);
+    assert!(screen.contains(&format!("Account {MOTO_ACCOUNT}")), "{screen}");
+    let (spec, text) = written(&w);
     assert_eq!(spec["consumer"]["preset"].as_str(), Some("sentinel"));
     assert_eq!(spec["consumer"]["workspace_id"].as_str(), Some("0b6c8e2a-1f3d-4c5e-9a7b-2d4f6e8a0c1e"));
     assert_eq!(spec["alerts"]["namespaces"].as_array().unwrap()[0].as_str(), Some("kube-system"));
@@ -290,4 +321,79 @@ async fn init_on_a_terminal_asks_and_writes_what_was_answered() {
         planned_filters(&plan),
         expected(&[("eu-central-1", "prod-1"), ("eu-central-1", "prod-2"), ("us-east-1", "web")])
     );
+}
+
+/// The questions init asks a person for the consumers whose values identify them: the account id and the external
+/// id (a generated one offered) for a generic consumer; the FortiCNAPP tenant, from which eksaudit generates the
+/// external id in FortiCNAPP's format, or the external id FortiCNAPP gave when no tenant is typed. Each spec
+/// written validates and plans the cluster chosen.
+#[tokio::test]
+async fn init_on_a_terminal_asks_each_consumer_for_its_own_values() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "web", true).await;
+    let region = ["--regions", "us-east-1"];
+    let no_alerts_no_plan = [step("[alerts]", "n"), step("Run `eksaudit plan` now?", "n")];
+    let answer = |consumer: &[(&'static str, String)]| {
+        let mut steps = vec![step("Regions to cover", "\r"), step("Clusters in us-east-1", "\r")];
+        steps.extend_from_slice(consumer);
+        steps.extend_from_slice(&no_alerts_no_plan);
+        steps
+    };
+    let plans_the_cluster = |w: &Workdir| {
+        let plan = run(&moto, w, &["plan", "--json"]);
+        assert_eq!(plan.code(), 0, "{}", plan.stderr());
+        assert_eq!(planned_filters(&plan), expected(&[("us-east-1", "web")]));
+    };
+
+    // Generic: the account typed, the generated external id accepted as offered.
+    let w = Workdir::empty();
+    let steps = answer(&[
+        pick_consumer(Preset::Generic),
+        step("12-digit AWS account id", "434813966438\r"),
+        step("External id the reader role demands", "\r"),
+    ]);
+    let screen = init_answering(&moto, &w, &steps, &region);
+    let (spec, _) = written(&w);
+    assert_eq!(spec["consumer"]["preset"].as_str(), Some("generic"));
+    assert_eq!(spec["consumer"]["account_id"].as_str(), Some("434813966438"));
+    let external_id = spec["consumer"]["external_id"].as_str().expect("the offered external id kept");
+    let suffix = external_id.strip_prefix("eksaudit-").unwrap_or_else(|| panic!("generated: {external_id}"));
+    assert!(
+        suffix.len() == 20 && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "20 random letters and digits: {external_id}"
+    );
+    assert!(screen.contains(external_id), "the generated id was offered on screen: {screen}");
+    plans_the_cluster(&w);
+
+    // Two runs offer two different external ids: generated, not a constant.
+    let again = Workdir::empty();
+    init_answering(&moto, &again, &steps, &region);
+    let (other, _) = written(&again);
+    assert_ne!(other["consumer"]["external_id"].as_str(), Some(external_id), "a new id each run");
+
+    // FortiCNAPP with a tenant: the external id is generated in FortiCNAPP's format at apply, from the tenant.
+    let w = Workdir::empty();
+    let steps = answer(&[pick_consumer(Preset::Forticnapp), step("FortiCNAPP tenant", "acme\r")]);
+    init_answering(&moto, &w, &steps, &region);
+    let (spec, _) = written(&w);
+    assert_eq!(spec["consumer"]["preset"].as_str(), Some("forticnapp"));
+    assert_eq!(spec["consumer"]["tenant"].as_str(), Some("acme"));
+    assert_eq!(spec["consumer"]["generate_external_id"].as_bool(), Some(true));
+    assert!(spec["consumer"].get("external_id").is_none(), "{spec:#?}");
+    plans_the_cluster(&w);
+
+    // FortiCNAPP without a tenant: the external id FortiCNAPP gave, pasted.
+    let w = Workdir::empty();
+    // It names the account the spec is pinned to, as FortiCNAPP's do.
+    let given = format!("lweid:aws:v2:acme:{MOTO_ACCOUNT}:AB12CD34EF");
+    let steps = answer(&[
+        pick_consumer(Preset::Forticnapp),
+        step("FortiCNAPP tenant", "\r"),
+        step("The external id FortiCNAPP gave you", &format!("{given}\r")),
+    ]);
+    init_answering(&moto, &w, &steps, &region);
+    let (spec, _) = written(&w);
+    assert_eq!(spec["consumer"]["external_id"].as_str(), Some(given.as_str()));
+    assert!(spec["consumer"].get("tenant").is_none(), "{spec:#?}");
+    plans_the_cluster(&w);
 }

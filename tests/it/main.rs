@@ -21,6 +21,7 @@ mod plan;
 mod policy;
 mod quotas;
 mod readback;
+mod readme;
 mod security;
 mod status;
 mod support;

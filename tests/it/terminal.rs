@@ -225,6 +225,41 @@ async fn apply_on_a_terminal_shows_what_runs_on_one_status_line_with_each_finish
     assert!(shown.iter().any(|l| l.starts_with("Apply complete!")), "{shown:#?}");
 }
 
+/// A throttled call's notice on a terminal: a line of its own above the read spinner, written while the spinner is
+/// drawn, never inside its line, and the spinner still cleared before the plan (the README's "says so on standard
+/// error, above the progress line").
+#[tokio::test]
+async fn a_throttle_notice_on_a_terminal_goes_above_the_spinner_on_a_line_of_its_own() {
+    let moto = Moto::start();
+    moto.create_cluster("us-east-1", "prod", true).await;
+    let w = Workdir::with_spec(&spec());
+    crate::support::apply(&moto, &w);
+    // Slow answers keep the spinner up; the role's policy is read only after its role (two answers in, past the
+    // spinner's 400 ms), so its throttled answer comes while the spinner is drawn.
+    moto.recorder().inject(Fault::latency("*", Duration::from_millis(250)));
+    moto.recorder().inject(Fault::throttle("GetRolePolicy").times(1));
+    let (code, bytes) = on_a_terminal(w.command(Some(&moto.endpoint()), &["plan"]));
+    assert_eq!(code, 0, "{bytes}");
+    assert_eq!(moto.recorder().faults_fired().get("throttle"), Some(&1), "{bytes:?}");
+
+    // IAM is global: its quota is the account's, and the notice names no region.
+    let notice = "  throttled by IAM, waiting…";
+    let shown = shown_lines(&bytes);
+    assert_eq!(shown.iter().filter(|l| *l == notice).count(), 1, "the notice once, whole:\n{shown:#?}");
+    assert!(!shown.iter().any(|l| l.contains("throttled") && *l != notice), "{shown:#?}");
+    // Written while the spinner was on screen: after its first draw, before its last.
+    let (drawn_at, cleared_at) = (bytes.find(SPINNER).unwrap(), bytes.rfind(SPINNER).unwrap());
+    assert!(
+        bytes[drawn_at..cleared_at].contains("throttled by IAM, waiting"),
+        "the notice came outside the spinner:\n{bytes:?}"
+    );
+    // Above the spinner, which is drawn again below it and cleared before the plan.
+    let notice_row = shown.iter().position(|l| l == notice).unwrap();
+    let plan_row = shown.iter().position(|l| l.starts_with("No changes.")).expect("the plan, in sync");
+    assert!(notice_row < plan_row, "{shown:#?}");
+    assert!(!shown.iter().any(|l| l.contains(SPINNER)), "the spinner was left on screen:\n{shown:#?}");
+}
+
 /// `command` on a pseudo-terminal, with `answer` typed at its confirmation prompt.
 pub(crate) fn answering(mut command: Command, answer: &str) -> (i32, Vec<String>) {
     command.env("TERMINAL_ANSWER", answer);

@@ -202,8 +202,7 @@ impl Pacer {
         if now.duration_since(*last) >= NOTICE_EVERY {
             *last = now;
             let account = self.account.as_ref().map(|a| format!("[{a}] ")).unwrap_or_default();
-            let (service, region) = (quotas::service_title(ticket.service), &ticket.region);
-            let text = format!("{account}throttled by {service} in {region}, waiting");
+            let text = format!("{account}{}", throttled_text(ticket.service, &ticket.region));
             match self.notice {
                 Some(notice) => notice(&text),
                 None => tracing::info!("{text}"),
@@ -213,6 +212,16 @@ impl Pacer {
 
     fn succeeded(&self, ticket: &Ticket) {
         self.with_slot(ticket, |s| s.factor = (s.factor + 0.05).min(1.0));
+    }
+}
+
+/// What a throttled run says: the service and, for a regional one, the region. A global service (IAM, STS) has no
+/// region to name: its quota is the account's.
+fn throttled_text(service: &str, region: &str) -> String {
+    let title = quotas::service_title(service);
+    match region {
+        GLOBAL => format!("throttled by {title}, waiting"),
+        region => format!("throttled by {title} in {region}, waiting"),
     }
 }
 
@@ -541,5 +550,12 @@ mod tests {
         pacer.throttled(&ticket("DescribeLogGroups"));
         pacer.throttled(&ticket("DescribeSubscriptionFilters"));
         assert_eq!(*HEARD.lock().unwrap(), ["[111111111111] throttled by CloudWatch Logs in eu-west-1, waiting"]);
+    }
+
+    /// A global service's quota is the account's: its notice names no region (there is none to name).
+    #[test]
+    fn a_global_service_is_named_without_a_region() {
+        assert_eq!(throttled_text("iam", GLOBAL), "throttled by IAM, waiting");
+        assert_eq!(throttled_text("logs", "eu-west-1"), "throttled by CloudWatch Logs in eu-west-1, waiting");
     }
 }
