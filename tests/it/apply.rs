@@ -1,7 +1,7 @@
 //! `eksaudit apply` and `destroy` against moto, each test asserting the AWS state it leaves.
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use eksaudit_test_support::Moto;
+use eksaudit_test_support::{Fault, Moto};
 
 use crate::plan::{moto_stream, BUCKET_EU, SPEC};
 use crate::support::{apply, assert_converged, run, Watched, Workdir};
@@ -182,8 +182,8 @@ async fn destroy_keeps_the_evidence_and_foreign_filters_and_is_idempotent() {
     assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
 }
 
-#[tokio::test]
-async fn destroy_with_on_destroy_delete_empties_every_version() {
+/// The pipeline applied with `[bucket] on_destroy = "delete"`.
+async fn applied_with_on_destroy_delete() -> (Moto, Workdir) {
     let moto = Moto::start();
     setup(&moto).await;
     let spec = SPEC.replace(
@@ -192,6 +192,12 @@ async fn destroy_with_on_destroy_delete_empties_every_version() {
     );
     let w = Workdir::with_spec(&spec);
     apply(&moto, &w);
+    (moto, w)
+}
+
+#[tokio::test]
+async fn destroy_with_on_destroy_delete_empties_every_version() {
+    let (moto, w) = applied_with_on_destroy_delete().await;
     let eu = moto.region("eu-central-1");
     // The bucket denies plain-HTTP requests (moto enforces the TLS-only policy too); lift it to write versions.
     eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
@@ -210,6 +216,47 @@ async fn destroy_with_on_destroy_delete_empties_every_version() {
     assert_eq!((versions.versions().len(), versions.delete_markers().len()), (3, 1));
     let out = run(&moto, &w, &["destroy", "--auto-approve"]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_err(), "bucket deleted");
+}
+
+/// ListMultipartUploads answers 1,000 uploads a page; moto answers every upload at once (it ignores max-uploads and
+/// the markers), so the harness emulates AWS's paging: the first answer keeps one upload and says it is truncated.
+/// Moto answers the next request (after the first upload is aborted) with the rest.
+fn first_upload_of_a_truncated_page(body: &str) -> String {
+    let (Some(start), Some(end)) = (body.find("<Upload>"), body.find("</Upload>")) else { return body.to_string() };
+    let first = &body[start..end + "</Upload>".len()];
+    let key = first.split("<Key>").nth(1).and_then(|k| k.split("</Key>").next()).unwrap_or_default();
+    let id = first.split("<UploadId>").nth(1).and_then(|k| k.split("</UploadId>").next()).unwrap_or_default();
+    let head = body[..start].replace(
+        "<IsTruncated>false</IsTruncated>",
+        &format!("<IsTruncated>true</IsTruncated><NextKeyMarker>{key}</NextKeyMarker><NextUploadIdMarker>{id}</NextUploadIdMarker>"),
+    );
+    format!("{head}{first}</ListMultipartUploadsResult>")
+}
+
+#[tokio::test]
+async fn destroy_with_on_destroy_delete_aborts_the_unfinished_uploads_of_every_page() {
+    let (moto, w) = applied_with_on_destroy_delete().await;
+    let eu = moto.region("eu-central-1");
+    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
+    for key in ["eks-audit-logs/a", "eks-audit-logs/b", "eks-audit-logs/c"] {
+        eu.s3.create_multipart_upload().bucket(BUCKET_EU).key(key).send().await.unwrap();
+    }
+    moto.recorder()
+        .inject(Fault::rewrite(&format!("GET /{BUCKET_EU}/?uploads"), first_upload_of_a_truncated_page).times(1));
+    let out = run(&moto, &w, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout(), out.stderr());
+    let listed: Vec<String> =
+        moto.recorder().calls().iter().map(|c| c.operation.clone()).filter(|o| o.contains("uploads")).collect();
+    assert_eq!(moto.recorder().faults_fired().values().sum::<usize>(), 1, "the first page was cut: {listed:?}");
+    let aborted: Vec<String> = moto
+        .recorder()
+        .calls()
+        .iter()
+        .filter(|c| c.operation.starts_with(&format!("DELETE /{BUCKET_EU}/")) && c.operation.contains("uploadId="))
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(aborted.len(), 3, "every upload of both pages aborted: {aborted:?}");
     assert!(eu.s3.head_bucket().bucket(BUCKET_EU).send().await.is_err(), "bucket deleted");
 }
 

@@ -506,9 +506,12 @@ async fn outputs_after_a_partial_pipeline_print_what_exists_and_exit_1_naming_wh
     let moto = Moto::start();
     moto.create_cluster(REGION, "prod-1", true).await;
     let w = Workdir::with_spec(&generic("sqs"));
-    apply(&moto, &w);
+    let applied = apply(&moto, &w);
     let complete = run(&moto, &w, &["outputs"]);
     assert_eq!(complete.code(), 0, "{}\n{}", complete.stdout(), complete.stderr());
+    // A successful apply ends with the same outputs.
+    assert!(complete.stdout().contains("reader role ARN:"), "{}", complete.stdout());
+    assert!(applied.stdout().ends_with(&complete.stdout()), "{}\n---\n{}", applied.stdout(), complete.stdout());
     // The consumer's queue deleted by hand: what the console needs is partly gone.
     let sqs = moto.region(REGION).sqs;
     let url = sqs.get_queue_url().queue_name("eks-audit").send().await.unwrap().queue_url().unwrap().to_string();

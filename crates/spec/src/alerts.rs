@@ -97,6 +97,45 @@ mod tests {
         assert!(!pattern.matches(&elsewhere));
     }
 
+    /// What the README promises the default pattern covers, spelled out here (not taken from the constants, so
+    /// dropping a verb or a resource from them fails this test).
+    #[test]
+    fn the_default_alert_pattern_covers_every_write_to_what_matters_by_the_listed_users_only() {
+        let pattern = eksaudit_filter::parse(&default_pattern(
+            &["kubernetes-admin".to_string(), "arn:aws:sts::*".to_string()],
+            &["kube-system".to_string()],
+        ))
+        .unwrap();
+        let event = |user: &str, verb: &str, resource: &str, namespace: Option<&str>| {
+            let namespace = namespace.map(|ns| format!(",\"namespace\":\"{ns}\"")).unwrap_or_default();
+            format!(
+                "{{\"stage\":\"ResponseComplete\",\"verb\":\"{verb}\",\"user\":{{\"username\":\"{user}\"}},\"objectRef\":{{\"resource\":\"{resource}\",\"name\":\"x\"{namespace}}}}}"
+            )
+        };
+        let writes = ["create", "update", "patch", "delete", "deletecollection"];
+        for verb in writes {
+            for resource in ["clusterroles", "clusterrolebindings"] {
+                assert!(pattern.matches(&event("kubernetes-admin", verb, resource, None)), "{verb} {resource}");
+            }
+            for resource in ["roles", "rolebindings", "secrets", "serviceaccounts"] {
+                let admin =
+                    event("arn:aws:sts::123456789012:assumed-role/admin/me", verb, resource, Some("kube-system"));
+                assert!(pattern.matches(&admin), "{verb} {resource} in kube-system");
+                assert!(
+                    !pattern.matches(&event("kubernetes-admin", verb, resource, Some("apps"))),
+                    "{resource} in apps"
+                );
+            }
+            // Not a listed user: no alert, whatever it changes.
+            assert!(!pattern.matches(&event("system:serviceaccount:ci:deployer", verb, "clusterroles", None)));
+            // Not an object that matters.
+            assert!(!pattern.matches(&event("kubernetes-admin", verb, "configmaps", Some("kube-system"))));
+        }
+        for verb in ["get", "list", "watch"] {
+            assert!(!pattern.matches(&event("kubernetes-admin", verb, "secrets", Some("kube-system"))), "{verb}");
+        }
+    }
+
     const PIPELINE: &str = "[pipeline]\nname = \"eks-p\"\n[consumer]\naccount_id = \"434813966438\"\nexternal_id = \"x-id\"\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n";
 
     #[test]

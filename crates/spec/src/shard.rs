@@ -50,6 +50,19 @@ impl FromStr for Shard {
 mod tests {
     use super::*;
 
+    /// The hash is FNV-1a 64 as published (offset basis 0xcbf29ce484222325, prime 0x100000001b3): its known value
+    /// for "a", and account ids pinned to their shard, so a run on another version splits accounts the same way.
+    #[test]
+    fn the_split_is_fnv_1a_and_stays_put() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c, which is 5 modulo 7: shard 6 of 7.
+        assert!(Shard { index: 6, count: 7 }.contains("a"));
+        let shard_of = |account: &str, count: u32| (1..=count).find(|&i| Shard { index: i, count }.contains(account));
+        let pinned: Vec<Option<u32>> =
+            ["123456789012", "210987654321", "434813966438"].iter().map(|a| shard_of(a, 4)).collect();
+        // Computed apart from this code (a few lines of Python after the published algorithm).
+        assert_eq!(pinned, [Some(4), Some(4), Some(3)]);
+    }
+
     #[test]
     fn every_account_is_in_exactly_one_shard() {
         let accounts: Vec<String> = (0..500u64).map(|i| format!("{:012}", 100_000_000_000 + i * 7919)).collect();

@@ -554,20 +554,37 @@ pub(crate) async fn delete(_: &Context<'_>, t: &Target<'_>) -> Result<(), Error>
             }
         }
     }
-    let uploads = c.s3.list_multipart_uploads().bucket(name).send().call("s3:ListMultipartUploads", name).await?;
-    for u in uploads.uploads() {
-        if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
-            gone_ok(
-                c.s3.abort_multipart_upload()
-                    .bucket(name)
-                    .key(key)
-                    .upload_id(id)
-                    .send()
-                    .call("s3:AbortMultipartUpload", name)
-                    .await
-                    .map(drop),
-            )?;
+    // ListMultipartUploads answers at most 1,000 uploads a page; the next page starts after the last key and
+    // upload id (the SDK has no paginator for it). An upload left behind would keep DeleteBucket failing.
+    let (mut key_marker, mut upload_id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page =
+            c.s3.list_multipart_uploads()
+                .bucket(name)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_id_marker.take())
+                .send()
+                .call("s3:ListMultipartUploads", name)
+                .await?;
+        for u in page.uploads() {
+            if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
+                gone_ok(
+                    c.s3.abort_multipart_upload()
+                        .bucket(name)
+                        .key(key)
+                        .upload_id(id)
+                        .send()
+                        .call("s3:AbortMultipartUpload", name)
+                        .await
+                        .map(drop),
+                )?;
+            }
         }
+        if !page.is_truncated().unwrap_or(false) || page.next_key_marker().is_none() {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        upload_id_marker = page.next_upload_id_marker().map(str::to_string);
     }
     gone_ok(c.s3.delete_bucket().bucket(name).send().call("s3:DeleteBucket", name).await.map(drop))
 }
