@@ -422,15 +422,20 @@ async fn left_queues(c: &RegionClients, spec: &Spec) -> Found {
 }
 
 /// The Sentinel transform a stream of ours still names as its processor when the spec no longer transforms
-/// (another preset, or a region removed from the spec): stale. It is ours by its name in our stream, as a filter
-/// is ours by its name, so finding it costs no read of its own. Its log group stays, as every log group does.
+/// (another preset, or a region removed from the spec): stale. It is ours by its name in a stream that carries
+/// our owner tag, as a filter is ours by its name, so finding it costs no read of its own. Its log group stays,
+/// as every log group does.
 fn left_transforms(spec: &Spec, account: &str, observed: &mut ObservedState) {
     let names = eksaudit_plan::Names::new(spec, account);
     let streams: Vec<(String, Option<Value>)> = observed
         .resources
         .iter()
         .filter_map(|(address, o)| match o {
-            Observation::Present(o) => Some((address.clone(), o.fields.get("processing").cloned())),
+            // Only a stream of ours vouches for the function it names: a same-named stream of someone else's is
+            // left alone, and so is whatever it uses.
+            Observation::Present(o) if owned_by(o, &spec.pipeline.name) => {
+                Some((address.clone(), o.fields.get("processing").cloned()))
+            }
             _ => None,
         })
         .chain(observed.stale.iter().map(|s| (s.address.clone(), s.fields.get("processing").cloned())))

@@ -260,8 +260,10 @@ fn owned(
     if o.foreign_account {
         plan.errors.push(Message::new(
             &d.address,
-            format!("{} {} is taken by another AWS account", d.kind.label(), d.name),
-            "bucket names are global: set bucket.name to a template that gives a name of your own, e.g. \"acme-eks-audit-{region}\"",
+            // S3 answers HEAD with a bare 403 both for another account's bucket and for one of this account that
+            // the caller may not read: the message names both.
+            format!("{} {} is taken by another AWS account, or this identity may not read it", d.kind.label(), d.name),
+            "if it is another account's, set bucket.name to a template that gives a name of your own (bucket names are global), e.g. \"acme-eks-audit-{region}\"; if it is yours, allow s3:ListBucket on it (`eksaudit policy --for plan` prints what plan needs)",
         ));
         return None;
     }

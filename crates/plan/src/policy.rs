@@ -51,7 +51,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // On bytes: a `%` before a multi-byte character is not an escape (and slicing the text there would panic).
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -207,6 +209,15 @@ pub fn allows(policies: &[Value], action: &str, resource: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A policy AWS returns may hold any text (a foreign bucket's, read before ownership is known): a `%` before a
+    /// multi-byte character is kept as it is, not a panic.
+    #[test]
+    fn a_percent_before_a_multi_byte_character_is_text() {
+        assert_eq!(percent_decode("%22 %aé %é %"), "\" %aé %é %");
+        assert_eq!(parse(r#"%7B"Sid": "%aé"}"#), Some(json!({"Sid": "%aé"})));
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), r#"{"a":1}"#);
+    }
 
     #[test]
     fn order_case_sid_and_list_forms_do_not_matter() {
