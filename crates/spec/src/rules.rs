@@ -386,13 +386,20 @@ pub fn firehose_prefix(prefix: &str) -> Rule {
     if prefix.chars().count() > 1024 {
         return Err(invalid("prefix is longer than Firehose's 1024 characters", "use a shorter prefix"));
     }
-    // `{account}` is eksaudit's; `!{...}` is Firehose's own expression syntax, passed through.
+    // `{account}` is eksaudit's. Firehose's own `!{...}` expressions are refused: the prefix is also the literal
+    // start of the Firehose role's and the reader's object grants, the bucket notification's filter and the status
+    // listing, none of which would match the keys Firehose makes of an expression.
     let mut rest = prefix;
     while let Some(start) = rest.find('{') {
-        let firehose_expression = rest[..start].ends_with('!');
         let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
         let placeholder = &rest[start..end];
-        if !firehose_expression && placeholder != "{account}" {
+        if rest[..start].ends_with('!') {
+            return Err(invalid(
+                format!("{prefix:?} uses the Firehose expression !{placeholder}, which eksaudit does not support"),
+                "use a fixed prefix (Firehose already adds YYYY/MM/DD/HH/ after it), e.g. prefix = \"eks-audit-logs/\"; {account} is allowed",
+            ));
+        }
+        if placeholder != "{account}" {
             return Err(invalid(
                 format!("{prefix:?} uses the unknown placeholder {placeholder}"),
                 "the placeholder is {account} (the account the pipeline is in), e.g. prefix = \"eks_audit_logs/{account}/\"",
@@ -627,7 +634,9 @@ mod tests {
         assert!(firehose_prefix("/logs").is_err());
         assert!(firehose_prefix(&"p".repeat(1025)).is_err());
         assert!(firehose_prefix("eks_audit_logs/{account}/").is_ok());
-        assert!(firehose_prefix("logs/!{timestamp:yyyy}/").is_ok(), "Firehose's own expressions pass through");
+        // A Firehose expression would leave the grants and the notification on a literal prefix no key has.
+        let expression = firehose_prefix("logs/!{timestamp:yyyy}/").unwrap_err();
+        assert!(expression.message.contains("!{timestamp:yyyy}"), "{expression:?}");
         assert!(firehose_prefix("logs/{region}/").is_err());
         assert!(firehose_prefix("logs/{account").is_err());
         assert!(filter_pattern("").is_ok());
