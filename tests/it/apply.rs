@@ -182,7 +182,8 @@ async fn destroy_keeps_the_evidence_and_foreign_filters_and_is_idempotent() {
     assert!(moto.recorder().writes().is_empty(), "{:?}", moto.recorder().writes());
 }
 
-/// The pipeline applied with `[bucket] on_destroy = "delete"`.
+/// The pipeline applied with `[bucket] on_destroy = "delete"`, its bucket's TLS-only policy lifted so the test can
+/// write to it (moto enforces the policy too, and the test's client speaks plain HTTP).
 async fn applied_with_on_destroy_delete() -> (Moto, Workdir) {
     let moto = Moto::start();
     setup(&moto).await;
@@ -192,6 +193,7 @@ async fn applied_with_on_destroy_delete() -> (Moto, Workdir) {
     );
     let w = Workdir::with_spec(&spec);
     apply(&moto, &w);
+    moto.region("eu-central-1").s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
     (moto, w)
 }
 
@@ -199,8 +201,6 @@ async fn applied_with_on_destroy_delete() -> (Moto, Workdir) {
 async fn destroy_with_on_destroy_delete_empties_every_version() {
     let (moto, w) = applied_with_on_destroy_delete().await;
     let eu = moto.region("eu-central-1");
-    // The bucket denies plain-HTTP requests (moto enforces the TLS-only policy too); lift it to write versions.
-    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
     for body in ["one", "two", "three"] {
         eu.s3
             .put_object()
@@ -238,7 +238,6 @@ fn first_upload_of_a_truncated_page(body: &str) -> String {
 async fn destroy_with_on_destroy_delete_aborts_the_unfinished_uploads_of_every_page() {
     let (moto, w) = applied_with_on_destroy_delete().await;
     let eu = moto.region("eu-central-1");
-    eu.s3.delete_bucket_policy().bucket(BUCKET_EU).send().await.unwrap();
     for key in ["eks-audit-logs/a", "eks-audit-logs/b", "eks-audit-logs/c"] {
         eu.s3.create_multipart_upload().bucket(BUCKET_EU).key(key).send().await.unwrap();
     }
