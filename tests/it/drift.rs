@@ -83,8 +83,9 @@ async fn each_out_of_band_change_is_reported_with_its_kind_and_apply_repairs_it(
         .send()
         .await
         .unwrap();
+    // Our own rule, edited by hand (someone else's rules are kept: see `others_lifecycle_rules_...`).
     let short = s3t::LifecycleRule::builder()
-        .id("expire")
+        .id("eks-audit")
         .status(s3t::ExpirationStatus::Enabled)
         .filter(s3t::LifecycleRuleFilter::builder().prefix("").build())
         .expiration(s3t::LifecycleExpiration::builder().days(7).build())
@@ -135,6 +136,78 @@ async fn each_out_of_band_change_is_reported_with_its_kind_and_apply_repairs_it(
     apply(&moto, &w);
     let (code, doc) = drift(&moto, &w);
     assert_eq!(code, 0, "apply repaired everything: {doc:#}");
+}
+
+/// A lifecycle rule of someone's own, filtered on `prefix` and expiring after `days` (none: a move to Glacier).
+fn rule(id: &str, prefix: &str, days: Option<i32>) -> s3t::LifecycleRule {
+    let rule = s3t::LifecycleRule::builder()
+        .id(id)
+        .status(s3t::ExpirationStatus::Enabled)
+        .filter(s3t::LifecycleRuleFilter::builder().prefix(prefix).build());
+    let rule = match days {
+        Some(days) => rule.expiration(s3t::LifecycleExpiration::builder().days(days).build()),
+        None => rule.transitions(
+            s3t::Transition::builder().days(30).storage_class(s3t::TransitionStorageClass::Glacier).build(),
+        ),
+    };
+    rule.build().unwrap()
+}
+
+async fn lifecycle_rules(moto: &Moto) -> Vec<s3t::LifecycleRule> {
+    let s3 = &moto.region("eu-central-1").s3;
+    s3.get_bucket_lifecycle_configuration().bucket(BUCKET_EU).send().await.unwrap().rules().to_vec()
+}
+
+/// S3 takes a bucket's lifecycle rules as one configuration: apply writes ours back beside everyone else's, and
+/// those that expire the pipeline's objects before `retention_days` are drift that apply leaves to a person.
+#[tokio::test]
+async fn others_lifecycle_rules_survive_apply_and_those_expiring_evidence_early_are_drift() {
+    let moto = Moto::start();
+    clusters(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    apply(&moto, &w);
+    let mut rules = lifecycle_rules(&moto).await;
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    rules.extend([
+        rule("to-glacier", "", None),
+        rule("scratch", "scratch/", Some(1)),
+        rule("tidy", "eks-audit-logs/", Some(30)),
+    ]);
+    let config = s3t::BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().unwrap();
+    let s3 = &moto.region("eu-central-1").s3;
+    s3.put_bucket_lifecycle_configuration().bucket(BUCKET_EU).lifecycle_configuration(config).send().await.unwrap();
+
+    // Only "tidy" expires the pipeline's objects (under eks-audit-logs/), after 30 of the 180 days.
+    let (code, doc) = drift(&moto, &w);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(findings(&doc), set(&[("blocked", "region.eu-central-1.bucket")]));
+    let detail = doc["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("lifecycle rule \"tidy\" of bucket eks-audit-123456789012-eu-central-1 expires the pipeline's objects after 30 days, sooner than the 180 days"), "{detail}");
+
+    // A longer retention rewrites our rule and keeps the three others as they were.
+    let longer = Workdir::with_spec(&SPEC.replacen("[[region]]", "[bucket]\nretention_days = 400\n\n[[region]]", 1));
+    let plan = run(&moto, &longer, &["plan", "--json"]).json();
+    let bucket = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == "region.eu-central-1.bucket");
+    assert_eq!(bucket.unwrap()["changes"][0]["field"], "lifecycle", "{plan:#}");
+    apply(&moto, &longer);
+    let mut after: Vec<(String, Option<i32>)> = lifecycle_rules(&moto)
+        .await
+        .iter()
+        .map(|r| (r.id().unwrap().to_string(), r.expiration().and_then(|e| e.days())))
+        .collect();
+    after.sort();
+    assert_eq!(
+        after,
+        [
+            ("eks-audit".to_string(), Some(400)),
+            ("scratch".to_string(), Some(1)),
+            ("tidy".to_string(), Some(30)),
+            ("to-glacier".to_string(), None),
+        ]
+    );
+    let (code, doc) = drift(&moto, &longer);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(findings(&doc), set(&[("blocked", "region.eu-central-1.bucket")]));
 }
 
 #[tokio::test]

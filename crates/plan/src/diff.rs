@@ -340,6 +340,9 @@ fn owned(
         reason =
             Some("shared: made outside this pipeline; only what it needs is added, and it is never deleted".into());
     }
+    if d.kind == Kind::Bucket {
+        plan.warnings.extend(crate::kinds::bucket::early_expiry(d, o));
+    }
     if d.kind == Kind::DeliveryStream {
         match o.fields.get("status").and_then(Value::as_str) {
             Some("CREATING_FAILED") => {

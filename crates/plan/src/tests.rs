@@ -1442,3 +1442,70 @@ fn adopt_takes_exactly_what_carries_the_owner_tag() {
         }
     }
 }
+
+#[test]
+fn another_lifecycle_rule_that_expires_evidence_sooner_is_a_warning_drift_reports_and_apply_leaves() {
+    let s = spec(SPEC);
+    let d = desired(&s, &["prod-1", "stage-a"]);
+    let mut o = applied(&d);
+    // What observe lists: the others' rules that can expire the pipeline's objects (SPEC keeps them 180 days).
+    present(&mut o, "region.eu-central-1.bucket").fields.insert(
+        kinds::bucket::OTHER_EXPIRING_RULES.into(),
+        json!([
+            {"id": "tidy", "expire_current_days": 30, "expire_noncurrent_days": null, "expire_date": null},
+            {"id": "old-versions", "expire_current_days": null, "expire_noncurrent_days": 7, "expire_date": null},
+            {"id": "cutover", "expire_current_days": null, "expire_noncurrent_days": null, "expire_date": "2027-01-01T00:00:00Z"},
+            {"id": "archive", "expire_current_days": 400, "expire_noncurrent_days": 180, "expire_date": null},
+        ]),
+    );
+    let plan = diff(&d, &o, &options(&s));
+    // Not ours to change: no change planned, nothing blocked.
+    assert!(!plan.has_changes(), "{:?}", plan.resources.iter().find(|r| r.action != Action::NoOp));
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    let warned: Vec<&str> = plan.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        warned,
+        [
+            "lifecycle rule \"tidy\" of bucket eks-audit-123456789012-eu-central-1 expires the pipeline's objects after 30 days, sooner than the 180 days [bucket] retention_days keeps them",
+            "lifecycle rule \"old-versions\" of bucket eks-audit-123456789012-eu-central-1 removes the pipeline's overwritten or deleted object versions after 7 days, sooner than the 180 days [bucket] retention_days keeps them",
+            "lifecycle rule \"cutover\" of bucket eks-audit-123456789012-eu-central-1 expires the pipeline's objects on 2027-01-01T00:00:00Z, sooner than the 180 days [bucket] retention_days keeps them",
+        ]
+    );
+    assert!(plan.warnings.iter().all(|w| w.address == "region.eu-central-1.bucket" && w.hint.contains("\"")));
+    // Evidence deleted early is drift a person must settle.
+    let found = drift::findings(&plan, &[]);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|f| f.kind == drift::FindingKind::Blocked && f.address == "region.eu-central-1.bucket"));
+
+    // With retention_days = 0 (kept for ever), any expiry is too soon.
+    let forever = spec(&SPEC.replace("[[region]]", "[bucket]\nretention_days = 0\n\n[[region]]"));
+    let d = desired(&forever, &["prod-1", "stage-a"]);
+    let mut o = applied(&d);
+    present(&mut o, "region.eu-central-1.bucket").fields.insert(
+        kinds::bucket::OTHER_EXPIRING_RULES.into(),
+        json!([{"id": "archive", "expire_current_days": 4000, "expire_noncurrent_days": null, "expire_date": null}]),
+    );
+    let plan = diff(&d, &o, &options(&forever));
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    assert!(plan.warnings[0]
+        .message
+        .ends_with("after 4000 days, while [bucket] retention_days = 0 keeps them for ever"));
+}
+
+#[test]
+fn a_lifecycle_rule_reaches_the_pipeline_objects_by_prefix_either_way() {
+    let s = spec(SPEC);
+    let n = Names::new(&s, ACCOUNT);
+    let logs = kinds::bucket::evidence_prefixes(&n, &"region.eu-central-1.bucket".parse().unwrap());
+    assert_eq!(logs, [n.prefix(), n.error_prefix()]);
+    let access = kinds::bucket::evidence_prefixes(&n, &"region.eu-central-1.access_log_bucket".parse().unwrap());
+    assert_eq!(access, [kinds::bucket::ACCESS_LOG_PREFIX]);
+    let prefix = n.prefix();
+    // The whole bucket, a start of the prefix, or a part under it: all reach the pipeline's objects.
+    for rule in ["", &prefix[..1], prefix.as_str(), &format!("{prefix}2026/")] {
+        assert!(kinds::bucket::reaches(rule, &logs), "{rule:?} {logs:?}");
+    }
+    // Another prefix does not.
+    assert!(!kinds::bucket::reaches("scratch/", &logs));
+    assert!(!kinds::bucket::reaches("eks-audit-logs/", &access));
+}

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::types as s3t;
+use eksaudit_plan::kinds::bucket::{evidence_prefixes, reaches, OTHER_EXPIRING_RULES};
 use eksaudit_plan::{DesiredResource, Kind, Observation, ObservedResource, StaleResource, INTERRUPTED_REASON};
-use eksaudit_plan::{Management, CREATION_INTENT_TAG_PREFIX};
+use eksaudit_plan::{Management, Names, CREATION_INTENT_TAG_PREFIX};
 use serde_json::{json, Value};
 
 use super::{bucket_notification, Context, Found, Reading, Target, Task};
@@ -20,16 +21,29 @@ use crate::shared::{
 use crate::{Error, ErrorKind, RegionClients};
 
 pub(crate) fn observe<'a>(cx: &'a Reading<'a>, c: &'a RegionClients, d: &'a DesiredResource) -> Task<'a> {
+    let ours = Ours {
+        pipeline: cx.pipeline,
+        prefixes: d
+            .address
+            .parse()
+            .map(|a| evidence_prefixes(&Names::new(cx.spec, cx.account), &a))
+            .unwrap_or_else(|_| vec![String::new()]),
+    };
     match bucket_role(&d.address) {
-        BucketRole::AccessLogs => {
-            Box::pin(async move { Found::settle(&d.address, read(c, &d.name, cx.pipeline).await) })
-        }
+        BucketRole::AccessLogs => Box::pin(async move { Found::settle(&d.address, read(c, &d.name, &ours).await) }),
         BucketRole::Logs => {
             let notification = notification_of(&d.address);
             let wanted = cx.desired.contains_key(notification.as_str());
-            Box::pin(with_notification(c, &d.address, &d.name, notification, wanted, cx.pipeline))
+            Box::pin(async move { with_notification(c, &d.address, &d.name, notification, wanted, &ours).await })
         }
     }
+}
+
+/// What tells the pipeline's settings from others' on a bucket: its name (the id of its lifecycle rule, its
+/// notification entries') and the prefixes it keeps objects under (`evidence_prefixes`).
+struct Ours<'a> {
+    pipeline: &'a str,
+    prefixes: Vec<String>,
 }
 
 /// The bucket and our notification entry on it, which can only be read once the bucket is known to be ours.
@@ -40,9 +54,9 @@ async fn with_notification(
     name: &str,
     notification_address: String,
     wanted: bool,
-    pipeline: &str,
+    ours: &Ours<'_>,
 ) -> Found {
-    let mut found = bucket_and_notification(c, address, name, notification_address.clone(), pipeline).await;
+    let mut found = bucket_and_notification(c, address, name, notification_address.clone(), ours).await;
     if !wanted {
         let ours = found.resources.iter().position(|(a, _)| *a == notification_address);
         if let Some(i) = ours {
@@ -67,9 +81,9 @@ async fn bucket_and_notification(
     address: &str,
     name: &str,
     notification_address: String,
-    pipeline: &str,
+    ours: &Ours<'_>,
 ) -> Found {
-    match read(c, name, pipeline).await {
+    match read(c, name, ours).await {
         Ok(Observation::Present(o)) if o.foreign_account => {
             let why = Observation::Unknown { reason: format!("bucket {name} belongs to another account") };
             Found {
@@ -82,7 +96,7 @@ async fn bucket_and_notification(
             ..Default::default()
         },
         Ok(mut observation) => {
-            let (n, logging) = futures::join!(bucket_notification::read(c, name, pipeline), read_logging(c, name));
+            let (n, logging) = futures::join!(bucket_notification::read(c, name, ours.pipeline), read_logging(c, name));
             if let Observation::Present(o) = &mut observation {
                 match logging {
                     Ok(logging) => {
@@ -109,7 +123,7 @@ async fn bucket_and_notification(
 }
 
 /// Every setting of the bucket (but its logging, read with the notification), concurrently.
-async fn read(c: &RegionClients, name: &str, pipeline: &str) -> Result<Observation, Error> {
+async fn read(c: &RegionClients, name: &str, ours: &Ours<'_>) -> Result<Observation, Error> {
     let s3 = &c.s3;
     if let Err(err) = s3.head_bucket().bucket(name).send().await {
         // HEAD has no body: the status is all S3 says.
@@ -188,10 +202,11 @@ async fn read(c: &RegionClients, name: &str, pipeline: &str) -> Result<Observati
     o.fields.insert("policy".into(), policy_value(policy?.as_ref().and_then(|p| p.policy())));
     let enabled = versioning?.status().is_some_and(|s| s.as_str() == "Enabled");
     o.fields.insert("versioning".into(), json!(if enabled { "Enabled" } else { "Disabled" }));
-    let pipeline_rule = lifecycle?.and_then(|l| {
-        l.rules().iter().find(|r| r.id() == Some(pipeline)).cloned().or_else(|| l.rules().first().cloned())
-    });
-    let lifecycle = pipeline_rule.map(|r| {
+    let rules = lifecycle?.and_then(|l| l.rules).unwrap_or_default();
+    // Ours is the rule with the pipeline's id; the others are someone's own (a transition to a colder class, an
+    // expiry of another prefix): apply keeps them, and the plan weighs those that expire what the pipeline keeps.
+    let (mine, others): (Vec<_>, Vec<_>) = rules.iter().partition(|r| r.id() == Some(ours.pipeline));
+    let lifecycle = mine.first().map(|r| {
         json!({
             "expire_current_days": r.expiration().and_then(|e| e.days()),
             "expire_noncurrent_days": r.noncurrent_version_expiration().and_then(|e| e.noncurrent_days()),
@@ -199,6 +214,10 @@ async fn read(c: &RegionClients, name: &str, pipeline: &str) -> Result<Observati
         })
     });
     o.fields.insert("lifecycle".into(), lifecycle.unwrap_or(Value::Null));
+    let expiring: Vec<Value> = others.into_iter().filter_map(|r| expiring_rule(r, &ours.prefixes)).collect();
+    if !expiring.is_empty() {
+        o.fields.insert(OTHER_EXPIRING_RULES.into(), Value::Array(expiring));
+    }
     // No tags and no policy: either someone else's bucket or one an interrupted apply created and never tagged.
     // Only an empty one is the latter (one more read, only in this rare case).
     if o.tags.is_empty() && o.fields.get("policy").is_none_or(Value::is_null) {
@@ -208,6 +227,40 @@ async fn read(c: &RegionClients, name: &str, pipeline: &str) -> Result<Observati
         o.fields.insert(eksaudit_plan::INTERRUPTED_CREATE.into(), json!(empty));
     }
     Ok(Observation::Present(o))
+}
+
+/// Another's lifecycle rule as `OTHER_EXPIRING_RULES` lists it, if it is enabled, expires objects
+/// and can reach the pipeline's: its prefix (the filter's, alone or in an `And`, or the deprecated rule-level one)
+/// meets one of `prefixes`, and it names no tag (Firehose and S3's log delivery write untagged objects, so a
+/// rule that needs a tag never matches them). A size condition is not weighed: some of the pipeline's objects
+/// may fall in it.
+fn expiring_rule(rule: &s3t::LifecycleRule, prefixes: &[String]) -> Option<Value> {
+    if rule.status() != &s3t::ExpirationStatus::Enabled {
+        return None;
+    }
+    let filter = rule.filter();
+    let and = filter.and_then(|f| f.and());
+    if filter.is_some_and(|f| f.tag().is_some()) || and.is_some_and(|a| !a.tags().is_empty()) {
+        return None;
+    }
+    #[allow(deprecated)]
+    let prefix = filter.and_then(|f| f.prefix()).or(and.and_then(|a| a.prefix())).or(rule.prefix()).unwrap_or("");
+    if !reaches(prefix, prefixes) {
+        return None;
+    }
+    let current = rule.expiration();
+    let expire_current_days = current.and_then(|e| e.days());
+    let expire_date = current.and_then(|e| e.date()).map(|d| d.to_string());
+    let expire_noncurrent_days = rule.noncurrent_version_expiration().and_then(|e| e.noncurrent_days());
+    if expire_current_days.is_none() && expire_date.is_none() && expire_noncurrent_days.is_none() {
+        return None;
+    }
+    Some(json!({
+        "id": rule.id(),
+        "expire_current_days": expire_current_days,
+        "expire_noncurrent_days": expire_noncurrent_days,
+        "expire_date": expire_date,
+    }))
 }
 
 /// Where the bucket's server access logs go (`null` when they are off).
@@ -237,7 +290,7 @@ pub(crate) async fn create(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     // ours (see INTERRUPTED_CREATE for a run stopped before it).
     let mut all: Vec<String> = vec!["tags".to_string()];
     all.extend(d.fields.keys().filter(|k| *k != "tags").cloned());
-    converge(cx, c, d, &all).await?;
+    converge(cx, c, d, &all, Created::Now).await?;
     if intent {
         creation_intent(cx, c, None).await;
     }
@@ -254,7 +307,7 @@ pub(crate) async fn update(cx: &Context<'_>, t: &Target<'_>) -> Result<(), Error
     if interrupted {
         fields.sort_by_key(|f| f != "tags");
     }
-    converge(cx, c, d, &fields).await?;
+    converge(cx, c, d, &fields, Created::Before).await?;
     if interrupted {
         creation_intent(cx, c, None).await;
     }
@@ -300,7 +353,13 @@ async fn creation_intent(cx: &Context<'_>, c: &RegionClients, bucket: Option<&st
 
 /// Writes the given settings, one at a time: S3 answers OperationAborted to concurrent configuration calls on
 /// one bucket.
-async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fields: &[String]) -> Result<(), Error> {
+async fn converge(
+    cx: &Context<'_>,
+    c: &RegionClients,
+    d: &DesiredResource,
+    fields: &[String],
+    created: Created,
+) -> Result<(), Error> {
     let name = d.name.as_str();
     let budget = cx.budgets.s3_conflict;
     for f in fields {
@@ -436,10 +495,14 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
                         s3t::AbortIncompleteMultipartUpload::builder().days_after_initiation(d).build(),
                     );
                 }
-                let config = s3t::BucketLifecycleConfiguration::builder()
-                    .rules(rule.build().map_err(build_error)?)
-                    .build()
-                    .map_err(build_error)?;
+                // S3 takes the whole configuration: the rules of others (any id but ours) are read back and kept.
+                let mut rules = match created {
+                    Created::Now => Vec::new(),
+                    Created::Before => other_rules(c, name, &cx.spec.pipeline.name).await?,
+                };
+                rules.push(rule.build().map_err(build_error)?);
+                let config =
+                    s3t::BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().map_err(build_error)?;
                 retry(budget, s3_conflict, || async {
                     c.s3.put_bucket_lifecycle_configuration()
                         .bucket(name)
@@ -456,6 +519,25 @@ async fn converge(cx: &Context<'_>, c: &RegionClients, d: &DesiredResource, fiel
         }
     }
     Ok(())
+}
+
+/// Whether the bucket was made by this very apply (nothing of anyone else's on it yet to keep) or before.
+#[derive(Clone, Copy)]
+enum Created {
+    Now,
+    Before,
+}
+
+/// The bucket's lifecycle rules but the pipeline's, as S3 holds them now.
+async fn other_rules(c: &RegionClients, name: &str, pipeline: &str) -> Result<Vec<s3t::LifecycleRule>, Error> {
+    let now = optional(
+        c.s3.get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send()
+            .call("s3:GetBucketLifecycleConfiguration", name)
+            .await,
+    )?;
+    Ok(now.and_then(|l| l.rules).unwrap_or_default().into_iter().filter(|r| r.id() != Some(pipeline)).collect())
 }
 
 /// Server access logging into the access-log bucket (`null`: off). S3 checks the target bucket's policy,

@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 
 use super::Registration;
 use crate::document::{deny_insecure_transport, policy_document, resource, service_grant};
-use crate::model::{DesiredResource, Field, Kind};
+use crate::model::{DesiredResource, Field, Kind, ObservedResource};
 use crate::names::Names;
 use crate::operation::{op, op_also, Operation};
+use crate::report::Message;
 
 /// Incomplete multipart uploads are aborted after this many days.
 pub const ABORT_MULTIPART_DAYS: u32 = 7;
@@ -47,6 +48,67 @@ fn lifecycle(spec: &Spec) -> Value {
         "expire_noncurrent_days": (days > 0).then_some(days),
         "abort_incomplete_multipart_days": ABORT_MULTIPART_DAYS,
     })
+}
+
+/// An observed-only field of a bucket: the lifecycle rules of others (any id but the pipeline's) that expire
+/// objects where the pipeline keeps them (`reaches`), each `{"id", "expire_current_days",
+/// "expire_noncurrent_days", "expire_date"}`. Apply keeps them (they are not ours); the plan warns about the ones
+/// that delete evidence before `retention_days` (`early_expiry`).
+pub const OTHER_EXPIRING_RULES: &str = "other_expiring_rules";
+
+/// Where a bucket holds what the pipeline keeps: the stream's objects and its failed records in the logs bucket,
+/// the server access logs in the access-log bucket.
+pub fn evidence_prefixes(n: &Names<'_>, address: &Address) -> Vec<String> {
+    if matches!(address, Address::Regional { slot: RegionalSlot::AccessLogBucket, .. }) {
+        vec![ACCESS_LOG_PREFIX.to_string()]
+    } else {
+        vec![n.prefix(), n.error_prefix()]
+    }
+}
+
+/// Whether a lifecycle rule filtered on `rule_prefix` can expire objects under one of `prefixes`: the rule's
+/// prefix is the start of theirs (it covers them all), or theirs is the start of the rule's (it covers some).
+pub fn reaches(rule_prefix: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| p.starts_with(rule_prefix) || rule_prefix.starts_with(p.as_str()))
+}
+
+/// The other rules (`OTHER_EXPIRING_RULES`) that expire the pipeline's objects sooner than the pipeline's own rule
+/// keeps them, as warnings a drift check reports (apply leaves them: they are someone else's): a day count below
+/// ours, any expiry when ours keeps objects for ever (`retention_days = 0`), and any expiry on a fixed date.
+pub fn early_expiry(d: &DesiredResource, o: &ObservedResource) -> Vec<Message> {
+    let ours = d.fields.get("lifecycle").map(|f| &f.value);
+    let keep = |key: &str| ours.and_then(|v| v.get(key)).and_then(Value::as_i64);
+    let rules = o.fields.get(OTHER_EXPIRING_RULES).and_then(Value::as_array).into_iter().flatten();
+    let mut out = Vec::new();
+    for rule in rules {
+        let id = rule.get("id").and_then(Value::as_str).unwrap_or("(no id)");
+        let sooner = |key: &str, kept: Option<i64>| {
+            let days = rule.get(key).and_then(Value::as_i64)?;
+            kept.is_none_or(|kept| days < kept).then_some(days)
+        };
+        let what = if let Some(date) = rule.get("expire_date").and_then(Value::as_str) {
+            format!("expires the pipeline's objects on {date}")
+        } else if let Some(days) = sooner("expire_current_days", keep("expire_current_days")) {
+            format!("expires the pipeline's objects after {days} days")
+        } else if let Some(days) = sooner("expire_noncurrent_days", keep("expire_noncurrent_days")) {
+            format!("removes the pipeline's overwritten or deleted object versions after {days} days")
+        } else {
+            continue;
+        };
+        let kept = match keep("expire_current_days") {
+            Some(days) => format!("sooner than the {days} days [bucket] retention_days keeps them"),
+            None => "while [bucket] retention_days = 0 keeps them for ever".to_string(),
+        };
+        out.push(Message::new(
+            &d.address,
+            format!("lifecycle rule {id:?} of bucket {} {what}, {kept}", d.name),
+            format!(
+                "audit logs would be deleted early: give rule {id:?} a longer expiry or a filter that leaves out the \
+                 pipeline's prefixes; eksaudit keeps lifecycle rules it did not write"
+            ),
+        ));
+    }
+    out
 }
 
 fn tls_only(arn: &str) -> Value {
