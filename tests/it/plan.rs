@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::types as s3t;
-use eksaudit_test_support::Moto;
+use eksaudit_test_support::{Fault, Moto};
 use serde_json::{json, Value};
 
 use crate::support::Workdir;
@@ -496,4 +496,25 @@ async fn credentials_of_another_account_than_pipeline_account_id_stop_plan_and_a
     let w = Workdir::with_spec(&pinned("123456789012"));
     let run = plan(&moto, &w, &["--detailed-exitcode"]);
     assert_eq!(run.code(), 2, "{}\n{}", run.stdout(), run.stderr());
+}
+
+/// An AWS error with a code and no message reads as the code and its HTTP status, never as the SDK's structs.
+#[tokio::test]
+async fn an_aws_error_without_a_message_is_named_by_its_code() {
+    let moto = Moto::start();
+    clusters(&moto).await;
+    let w = Workdir::with_spec(SPEC);
+    moto.recorder().inject(Fault::error("DescribeDeliveryStream", 400, "InvalidArgumentException", ""));
+    let run = plan(&moto, &w, &[]);
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert_eq!(run.code(), 1, "{all}");
+    assert!(
+        all.contains(
+            "firehose:DescribeDeliveryStream on eks-audit failed: InvalidArgumentException (HTTP 400, no message)"
+        ),
+        "{all}"
+    );
+    for internal in ["ErrorMetadata", "Unhandled", "source:"] {
+        assert!(!all.contains(internal), "{internal} shown: {all}");
+    }
 }

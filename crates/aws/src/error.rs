@@ -155,13 +155,14 @@ impl Error {
             SdkError::ServiceError(service) => {
                 let e = service.err();
                 let code = e.code().map(str::to_string);
-                let message = match (&code, e.message()) {
+                let message = match (&code, e.message().filter(|m| !m.trim().is_empty())) {
                     (_, Some(message)) => message.to_string(),
                     (None, None) => {
                         sdk_account(operation, &err);
                         not_an_aws_answer(service.raw().http_status())
                     }
-                    (Some(_), None) => DisplayErrorContext(e).to_string(),
+                    // The code is all AWS said: the SDK's own rendering of the error is its structs, for -vv.
+                    (Some(code), None) => format!("{code} (HTTP {}, no message)", service.raw().http_status()),
                 };
                 let kind = classify(code.as_deref());
                 (code, message, kind)

@@ -259,28 +259,34 @@ fn read_own_key_as_alias(spec: &Spec, account: &str, desired: &DesiredState, obs
 }
 
 /// Regions the spec no longer names but the pipeline's CloudWatch Logs role still trusts (its trust policy lists
-/// `arn:<partition>:logs:<region>:...` for every region it was applied to). What eksaudit left there is stale.
-/// Apply narrows the role only after those resources are gone, so the trail is never lost.
+/// `arn:<partition>:logs:<region>:<account>:*` for every region it was applied to). What eksaudit left there is
+/// stale. Apply narrows the role only after those resources are gone, so the trail is never lost. Only a role
+/// carrying the pipeline's owner tag says where eksaudit applied (a reused role's trust is its owner's), and
+/// only a logs ARN of this account with a region's name in it names a region: a hand-widened `logs:*` names none.
 pub fn former_regions(observed: &ObservedState, spec: &Spec) -> Vec<String> {
-    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+    fn walk(v: &Value, account: &str, out: &mut BTreeSet<String>) {
         match v {
             Value::String(s) => {
-                let parts: Vec<&str> = s.split(':').collect();
-                if parts.len() > 4 && parts[0] == "arn" && parts[2] == "logs" && !parts[3].is_empty() {
-                    out.insert(parts[3].to_string());
+                if let Some(arn) = eksaudit_spec::rules::parse_arn(s) {
+                    if arn.service == "logs" && arn.account == account && eksaudit_spec::is_region_name(arn.region) {
+                        out.insert(arn.region.to_string());
+                    }
                 }
             }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            Value::Object(m) => m.values().for_each(|i| walk(i, out)),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, account, out)),
+            Value::Object(m) => m.values().for_each(|i| walk(i, account, out)),
             _ => {}
         }
     }
     let Some(Observation::Present(role)) = observed.resources.get(role(RoleSlot::Cloudwatch)) else {
         return Vec::new();
     };
+    if !owned_by(role, &spec.pipeline.name) {
+        return Vec::new();
+    }
     let mut regions = BTreeSet::new();
     if let Some(trust) = role.fields.get("trust_policy") {
-        walk(trust, &mut regions);
+        walk(trust, &observed.account, &mut regions);
     }
     regions.into_iter().filter(|r| !spec.regions.iter().any(|s| &s.name == r)).collect()
 }
@@ -543,4 +549,45 @@ async fn observe_alerts_leftovers(
         }
     }
     observed.stale.sort_by(|a, b| a.address.cmp(&b.address));
+}
+
+#[cfg(test)]
+mod former_regions_tests {
+    use super::*;
+    use eksaudit_spec::OWNER_TAG_KEY;
+    use serde_json::json;
+
+    fn observed(owner: Option<&str>, source_arns: Value) -> ObservedState {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "logs.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringLike": {"aws:SourceArn": source_arns}}}]});
+        let mut cloudwatch = ObservedResource::default();
+        cloudwatch.fields.insert("trust_policy".into(), trust);
+        if let Some(owner) = owner {
+            cloudwatch.tags.insert(OWNER_TAG_KEY.into(), owner.into());
+        }
+        let mut o = ObservedState { account: "123456789012".into(), ..Default::default() };
+        o.resources.insert(role(RoleSlot::Cloudwatch).to_string(), Observation::Present(cloudwatch));
+        o
+    }
+
+    #[test]
+    fn only_region_names_of_this_account_in_the_pipelines_own_role_are_former_regions() {
+        let spec = eksaudit_spec::parse_spec(
+            "[pipeline]\nname = \"eks-audit\"\n\n[consumer]\naccount_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:q\"\n\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n",
+        )
+        .unwrap();
+        let arns = json!([
+            "arn:aws:logs:eu-central-1:123456789012:*",
+            "arn:aws:logs:us-east-1:123456789012:*",
+            "arn:aws:logs:*:123456789012:*",
+            "arn:aws:logs:eu-*:123456789012:*",
+            "arn:aws:logs:ap-south-1:999999999999:*",
+            "arn:aws:sns:us-west-2:123456789012:topic",
+        ]);
+        assert_eq!(former_regions(&observed(Some("eks-audit"), arns.clone()), &spec), ["us-east-1"]);
+        // Someone else's role (a reused one, another pipeline's) says nothing of where this pipeline applied.
+        assert!(former_regions(&observed(Some("other"), arns.clone()), &spec).is_empty());
+        assert!(former_regions(&observed(None, arns), &spec).is_empty());
+    }
 }

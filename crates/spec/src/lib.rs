@@ -26,7 +26,7 @@ pub use load::parse_spec;
 pub use model::*;
 pub use naming::{bucket_hex, log_group_name, render_bucket_name, render_prefix, RoleKind, OWNER_TAG_KEY};
 pub use presets::{AzureCloud, Notify, Preset, PresetData, Trust};
-pub use regions::{partition, KNOWN_REGIONS};
+pub use regions::{is_well_formed as is_region_name, partition, KNOWN_REGIONS};
 pub use shard::Shard;
 
 /// Reads and validates a spec file.
