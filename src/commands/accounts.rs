@@ -55,8 +55,8 @@ pub enum AccountOutcome<T> {
     Ran(T),
     /// Its role could not be assumed: AWS's message.
     NotChecked(String),
-    /// `apply` stopped starting accounts once more than `failure_tolerance` failed.
-    NotStarted,
+    /// `apply` started nothing here: why (more accounts failed than `failure_tolerance` allows, or Ctrl-C).
+    NotStarted(&'static str),
 }
 
 /// The member accounts of a run, and the caller's clients their roles are assumed from.
@@ -217,7 +217,7 @@ fn result_name(outcome: &AccountOutcome<AccountReport>) -> &'static str {
         AccountOutcome::Ran(r) if r.changes => "changes",
         AccountOutcome::Ran(_) => "in_sync",
         AccountOutcome::NotChecked(_) => "not_checked",
-        AccountOutcome::NotStarted => "not_started",
+        AccountOutcome::NotStarted(_) => "not_started",
     }
 }
 
@@ -228,7 +228,7 @@ pub fn aggregate(results: &[(String, AccountOutcome<AccountReport>)]) -> ExitSta
         .iter()
         .map(|(_, o)| match o {
             AccountOutcome::Ran(r) => r.status,
-            AccountOutcome::NotChecked(_) | AccountOutcome::NotStarted => ExitStatus::Error,
+            AccountOutcome::NotChecked(_) | AccountOutcome::NotStarted(_) => ExitStatus::Error,
         })
         .collect();
     if statuses.contains(&ExitStatus::Error) {
@@ -287,9 +287,7 @@ pub fn print_grouped(
                         }
                     }
                     AccountOutcome::NotChecked(e) => section["message"] = json!(e),
-                    AccountOutcome::NotStarted => {
-                        section["message"] = json!("not started: more accounts failed than failure_tolerance allows")
-                    }
+                    AccountOutcome::NotStarted(why) => section["message"] = json!(format!("not started: {why}")),
                 }
                 section
             })
@@ -307,7 +305,7 @@ pub fn print_grouped(
             let heading = match o {
                 AccountOutcome::Ran(_) => format!("== account {id} =="),
                 AccountOutcome::NotChecked(_) => format!("== account {id}: not checked =="),
-                AccountOutcome::NotStarted => format!("== account {id}: not started =="),
+                AccountOutcome::NotStarted(_) => format!("== account {id}: not started =="),
             };
             println!("{}", style.bold(&heading));
             match o {
@@ -318,9 +316,7 @@ pub fn print_grouped(
                     }
                 }
                 AccountOutcome::NotChecked(e) => println!("{}: {e}", style.red("not checked")),
-                AccountOutcome::NotStarted => {
-                    println!("not started: more accounts failed than [accounts] failure_tolerance allows")
-                }
+                AccountOutcome::NotStarted(why) => println!("not started: {why}"),
             }
             println!();
         }

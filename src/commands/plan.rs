@@ -68,7 +68,7 @@ pub async fn run(args: &PlanArgs, settings: &GlobalSettings) -> ExitStatus {
                         complete = false;
                         (id, AccountOutcome::NotChecked(e))
                     }
-                    AccountOutcome::NotStarted => (id, AccountOutcome::NotStarted),
+                    AccountOutcome::NotStarted(why) => (id, AccountOutcome::NotStarted(why)),
                 })
                 .collect();
             let status = accounts::print_grouped("plan", &reports, args.json, settings);

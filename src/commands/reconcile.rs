@@ -152,7 +152,7 @@ pub async fn run_accounts(
             AccountOutcome::Ran(Ok((_, plan))) => print!("{}", render::text(plan, Colors(settings.color_stdout))),
             AccountOutcome::Ran(Err(e)) => println!("{}: {e}", out_style.red("error")),
             AccountOutcome::NotChecked(e) => println!("{}: {e}", out_style.red("not checked")),
-            AccountOutcome::NotStarted => {}
+            AccountOutcome::NotStarted(_) => {}
         }
         println!();
     }
@@ -192,16 +192,21 @@ pub async fn run_accounts(
                                 status: ExitStatus::Success,
                             })
                         } else if interrupted.load(Ordering::SeqCst) {
-                            AccountOutcome::NotStarted
-                        } else if mode == Mode::Apply && failures.load(Ordering::SeqCst) > tolerance {
                             if !quiet {
                                 eprintln!(
-                                    "[{id}] {}: more accounts failed than [accounts] failure_tolerance = {tolerance} \
-                                     allows; nothing was changed here",
+                                    "[{id}] {}: {INTERRUPTED}; nothing was changed here",
                                     style.red("not started")
                                 );
                             }
-                            AccountOutcome::NotStarted
+                            AccountOutcome::NotStarted(INTERRUPTED)
+                        } else if mode == Mode::Apply && failures.load(Ordering::SeqCst) > tolerance {
+                            if !quiet {
+                                eprintln!(
+                                    "[{id}] {}: {OVER_TOLERANCE} ({tolerance}); nothing was changed here",
+                                    style.red("not started")
+                                );
+                            }
+                            AccountOutcome::NotStarted(OVER_TOLERANCE)
                         } else {
                             let lines = Lines { style, quiet, prefix: format!("[{id}] ") };
                             let reconciler = Reconciler {
@@ -238,7 +243,7 @@ pub async fn run_accounts(
                         AccountOutcome::Ran(AccountReport::failed(e))
                     }
                     AccountOutcome::NotChecked(e) => AccountOutcome::NotChecked(e),
-                    AccountOutcome::NotStarted => AccountOutcome::NotStarted,
+                    AccountOutcome::NotStarted(why) => AccountOutcome::NotStarted(why),
                 };
                 (id, outcome)
             })
@@ -253,6 +258,10 @@ pub async fn run_accounts(
     eprintln!("{}", style.bold(&format!("{}: {}", mode.verb(), super::accounts::summary(&done))));
     super::accounts::aggregate(&done)
 }
+
+/// Why an account's changes were not started.
+const INTERRUPTED: &str = "interrupted (Ctrl-C) before its changes began";
+const OVER_TOLERANCE: &str = "more accounts failed than [accounts] failure_tolerance allows";
 
 fn budgets(args: &RunArgs) -> Budgets {
     match args.wait_timeout {

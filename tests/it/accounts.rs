@@ -346,7 +346,12 @@ async fn apply_starts_no_account_once_more_than_failure_tolerance_failed() {
     assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
     let err = out.stderr();
     assert!(err.contains(refused), "AWS's words: {err}");
-    assert!(err.contains(&format!("[{second}] not started")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "[{second}] not started: more accounts failed than [accounts] failure_tolerance allows (0)"
+        )),
+        "{err}"
+    );
     assert!(err.contains(&format!("2 accounts: 1 failed ({first}), 1 not started ({second})")), "{err}");
     assert!(streams(&moto, &first, "eu-central-1").await.is_empty(), "the fault did not fire");
     assert!(buckets(&moto, &second).await.is_empty(), "the second account was started");
@@ -780,6 +785,12 @@ async fn ctrl_c_during_one_account_starts_no_further_account() {
     assert!(stderr.contains("Interrupt received:"), "{stderr}");
     assert!(stderr.contains(&format!("[{first}] Apply interrupted:")), "{stderr}");
     assert!(stderr.contains(&format!("not started ({second})")), "{stderr}");
+    // Named for the interrupt, not for failure_tolerance.
+    assert!(
+        stderr.contains(&format!("[{second}] not started: interrupted (Ctrl-C) before its changes began")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("failure_tolerance"), "{stderr}");
     assert!(buckets(&moto, &second).await.is_empty(), "the second account was started: {stderr}");
 
     moto.recorder().clear_faults();
