@@ -8,7 +8,8 @@ use eksaudit_aws::{Aws, RegionClients};
 use eksaudit_plan::outputs::{self, Outputs};
 use eksaudit_plan::render::Colors;
 use eksaudit_plan::{DesiredState, Inputs, Kind};
-use eksaudit_spec::Spec;
+use eksaudit_spec::address::{RegionalSlot, RoleSlot};
+use eksaudit_spec::{Address, Spec};
 
 use crate::cli::OutputsArgs;
 use crate::commands::accounts::{self, AccountReport, Target};
@@ -62,14 +63,18 @@ async fn read_with(
         resources: desired
             .resources
             .iter()
-            .filter(|r| match r.kind {
-                // The access-log bucket is nothing a consumer is told about.
-                Kind::Bucket => !r.address.ends_with(".access_log_bucket"),
-                Kind::OidcProvider | Kind::Topic | Kind::Queue => true,
-                Kind::Role => r.address == "role.reader",
-                // Sentinel's transform: the outputs name it.
-                Kind::Function => r.address.ends_with(".transform_function"),
-                _ => false,
+            .filter(|r| {
+                let address = r.address.parse::<Address>().ok();
+                let regional = |slot| matches!(&address, Some(Address::Regional { slot: s, .. }) if *s == slot);
+                match r.kind {
+                    // The access-log bucket is nothing a consumer is told about.
+                    Kind::Bucket => !regional(RegionalSlot::AccessLogBucket),
+                    Kind::OidcProvider | Kind::Topic | Kind::Queue => true,
+                    Kind::Role => address == Some(Address::Role(RoleSlot::Reader)),
+                    // Sentinel's transform: the outputs name it.
+                    Kind::Function => regional(RegionalSlot::TransformFunction),
+                    _ => false,
+                }
             })
             .cloned()
             .collect(),

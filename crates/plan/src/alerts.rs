@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use eksaudit_spec::Spec;
+use eksaudit_spec::{Address, Spec};
 
 use crate::kinds;
 use crate::model::DesiredResource;
@@ -96,7 +96,21 @@ pub(crate) fn add(
 
 /// Whether an address is one of the alerts resources (`[alerts]`).
 pub fn is_alerts_address(address: &str) -> bool {
-    address == ROLE_ADDRESS || address.rsplit('.').next().is_some_and(|last| last.starts_with("alerts_"))
+    use eksaudit_spec::address::{ClusterSlot, RegionalSlot, RoleSlot};
+    match address.parse::<Address>() {
+        Ok(Address::Role(slot)) => slot == RoleSlot::Alerts,
+        Ok(Address::Regional { slot, .. }) => matches!(
+            slot,
+            RegionalSlot::AlertsTopic
+                | RegionalSlot::AlertsLogGroup
+                | RegionalSlot::AlertsFunction
+                | RegionalSlot::AlertsPermission
+                | RegionalSlot::AlertsDeadLetterQueue
+        ),
+        Ok(Address::AlertsSubscription { .. }) => true,
+        Ok(Address::ClusterResource { slot, .. }) => slot == ClusterSlot::AlertsFilter,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +137,22 @@ users = ["kubernetes-admin"]
         let spec = eksaudit_spec::parse_spec(SPEC).unwrap();
         let clusters = BTreeMap::from([("eu-central-1".to_string(), vec!["prod-1".to_string(), "prod-2".to_string()])]);
         DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters })
+    }
+
+    #[test]
+    fn the_alerts_addresses_are_exactly_what_alerts_adds() {
+        let build = |src: &str| {
+            let spec = eksaudit_spec::parse_spec(src).unwrap();
+            let clusters = BTreeMap::from([("eu-central-1".to_string(), vec!["prod-1".to_string()])]);
+            let d = DesiredState::build(&Inputs { spec: &spec, account: "123456789012", clusters: &clusters });
+            d.resources.into_iter().map(|r| r.address).collect::<std::collections::BTreeSet<_>>()
+        };
+        let with = build(&SPEC.replace("users = [", "email = [\"sec@example.com\"]\nusers = ["));
+        let without = build(&SPEC[..SPEC.find("[alerts]").unwrap()]);
+        let added: Vec<&String> = with.difference(&without).collect();
+        assert!(added.iter().any(|a| a.contains("alerts_subscription")), "{added:?}");
+        let marked: Vec<&String> = with.iter().filter(|a| is_alerts_address(a)).collect();
+        assert_eq!(marked, added);
     }
 
     #[test]
