@@ -574,7 +574,19 @@ mod former_regions_tests {
     #[test]
     fn only_region_names_of_this_account_in_the_pipelines_own_role_are_former_regions() {
         let spec = eksaudit_spec::parse_spec(
-            "[pipeline]\nname = \"eks-audit\"\n\n[consumer]\naccount_id = \"434813966438\"\nexternal_id = \"external-id\"\nsqs_queue_arn = \"arn:aws:sqs:us-west-2:434813966438:q\"\n\n[[region]]\nname = \"eu-central-1\"\nclusters = [\"*\"]\n",
+            r#"
+[pipeline]
+name = "eks-audit"
+
+[consumer]
+account_id = "434813966438"
+external_id = "external-id"
+sqs_queue_arn = "arn:aws:sqs:us-west-2:434813966438:q"
+
+[[region]]
+name = "eu-central-1"
+clusters = ["*"]
+"#,
         )
         .unwrap();
         let arns = json!([

@@ -205,7 +205,7 @@ async fn read(c: &RegionClients, name: &str, ours: &Ours<'_>) -> Result<Observat
     let rules = lifecycle?.and_then(|l| l.rules).unwrap_or_default();
     // Ours is the rule with the pipeline's id; the others are someone's own (a transition to a colder class, an
     // expiry of another prefix): apply keeps them, and the plan weighs those that expire what the pipeline keeps.
-    let (mine, others): (Vec<_>, Vec<_>) = rules.iter().partition(|r| r.id() == Some(ours.pipeline));
+    let (mine, others): (Vec<_>, Vec<_>) = rules.iter().partition(|r| is_ours(r, ours.pipeline));
     let lifecycle = mine.first().map(|r| {
         json!({
             "expire_current_days": r.expiration().and_then(|e| e.days()),
@@ -227,6 +227,11 @@ async fn read(c: &RegionClients, name: &str, ours: &Ours<'_>) -> Result<Observat
         o.fields.insert(eksaudit_plan::INTERRUPTED_CREATE.into(), json!(empty));
     }
     Ok(Observation::Present(o))
+}
+
+/// The pipeline's lifecycle rule is the one with its name as id; every other rule is someone's own.
+fn is_ours(rule: &s3t::LifecycleRule, pipeline: &str) -> bool {
+    rule.id() == Some(pipeline)
 }
 
 /// Another's lifecycle rule as `OTHER_EXPIRING_RULES` lists it, if it is enabled, expires objects
@@ -537,7 +542,7 @@ async fn other_rules(c: &RegionClients, name: &str, pipeline: &str) -> Result<Ve
             .call("s3:GetBucketLifecycleConfiguration", name)
             .await,
     )?;
-    Ok(now.and_then(|l| l.rules).unwrap_or_default().into_iter().filter(|r| r.id() != Some(pipeline)).collect())
+    Ok(now.and_then(|l| l.rules).unwrap_or_default().into_iter().filter(|r| !is_ours(r, pipeline)).collect())
 }
 
 /// Server access logging into the access-log bucket (`null`: off). S3 checks the target bucket's policy,
